@@ -1,0 +1,111 @@
+#pragma once
+// Worker-side decoding and calling of a registered function, and manager-side encoding of its
+// arguments. Both sides use the function's own parameter types, so what is sent is exactly what the
+// function takes.
+
+#include <spawnpool/detail/registry.hpp>
+#include <spawnpool/detail/serialize.hpp>
+
+#include <cereal/types/tuple.hpp>
+
+#include <tuple>
+#include <type_traits>
+#include <typeinfo>
+#include <utility>
+
+namespace spawnpool::detail {
+
+/// The stored (decoded) form of parameter P.
+template <class P>
+using stored_t = std::remove_cv_t<std::remove_reference_t<P>>;
+
+/// Passes a decoded argument to a parameter of type P: by lvalue for `T&`, otherwise by move.
+template <class P, class E>
+decltype(auto) pass_argument(E& element) {
+  if constexpr (std::is_lvalue_reference_v<P>) {
+    return (element);
+  } else {
+    return std::move(element);
+  }
+}
+
+/// Presents a submitted argument as the parameter's stored type: the same object when the types
+/// match (no copy), otherwise a converted value.
+template <class P, class A>
+decltype(auto) as_parameter(A&& argument) {
+  using T = stored_t<P>;
+  if constexpr (std::is_same_v<std::decay_t<A>, T>) {
+    return static_cast<const T&>(argument);
+  } else {
+    return T(std::forward<A>(argument));
+  }
+}
+
+template <class R, class... P>
+std::uint64_t signature_of() {
+  static const std::uint64_t hash = fnv1a(typeid(R(stored_t<P>...)).name());
+  return hash;
+}
+
+template <class R, class... P, std::size_t... I>
+R call_with(R (*fn)(P...), std::tuple<stored_t<P>...>& args, std::index_sequence<I...>) {
+  return fn(pass_argument<P>(std::get<I>(args))...);
+}
+
+template <auto Fn, class R, class... P>
+Buffer invoke_task(ByteSpan args_bytes, std::size_t reserve_front) {
+  std::tuple<stored_t<P>...> args;
+  if constexpr (sizeof...(P) > 0) {
+    try {
+      deserialize_from(args_bytes, args);
+    } catch (const std::exception& e) {
+      throw BadArguments{e.what()};
+    }
+  }
+  if constexpr (std::is_void_v<R>) {
+    call_with(Fn, args, std::index_sequence_for<P...>{});
+    return Buffer(reserve_front);
+  } else {
+    R result = call_with(Fn, args, std::index_sequence_for<P...>{});
+    const std::size_t size = serialized_size(result);
+    Buffer out(reserve_front + size);
+    serialize_into(out.data() + reserve_front, size, result);
+    return out;
+  }
+}
+
+template <class F>
+struct TaskTraits;
+
+template <class R, class... P>
+struct TaskTraits<R (*)(P...) noexcept> : TaskTraits<R (*)(P...)> {};
+
+template <class R, class... P>
+struct TaskTraits<R (*)(P...)> {
+  using result_type = R;
+  template <auto Fn>
+  static TaskEntry entry(const char* name) {
+    (require_serializable<stored_t<P>>(), ...);
+    if constexpr (!std::is_void_v<R>) require_serializable<std::decay_t<R>>();
+    static_assert((std::is_default_constructible_v<stored_t<P>> && ...),
+                  "spawnpool: task parameter types must be default-constructible to be decoded "
+                  "on the worker");
+    TaskEntry e;
+    e.name = name;
+    e.invoke = &invoke_task<static_cast<R (*)(P...)>(Fn), R, P...>;
+    e.signature = signature_of<R, P...>();
+    e.signature_text = demangle(typeid(R(stored_t<P>...)).name());
+    e.function = reinterpret_cast<FunctionKey>(Fn);
+    return e;
+  }
+};
+
+/// Static registration object created by SPAWNPOOL_TASK.
+template <auto Fn>
+struct Registration {
+  explicit Registration(const char* name) {
+    register_task(TaskTraits<decltype(Fn)>::template entry<Fn>(name));
+  }
+};
+
+}  // namespace spawnpool::detail

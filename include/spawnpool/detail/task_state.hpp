@@ -1,0 +1,64 @@
+#pragma once
+// The shared state behind one Future: filled by the manager's progress thread, read by user threads.
+
+#include <spawnpool/detail/bytes.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace spawnpool::detail {
+
+class TaskState {
+ public:
+  enum class Phase : int { kQueued, kSent, kDone, kCancelled };
+
+  explicit TaskState(std::string task_name) : task_name_(std::move(task_name)) {}
+
+  const std::string& task_name() const noexcept { return task_name_; }
+
+  /// Queued -> Sent. False when the task was cancelled first (then it must not be sent).
+  bool mark_sent() {
+    Phase expected = Phase::kQueued;
+    return phase_.compare_exchange_strong(expected, Phase::kSent);
+  }
+  /// Queued -> Cancelled, completing the state with a Cancelled error. False once the task was sent.
+  bool cancel();
+
+  /// Completes with the encoded result (a view into the received message).
+  void set_value(SharedBytes result);
+  /// Completes with an exception.
+  void set_error(std::exception_ptr error);
+
+  bool ready() const noexcept { return completed_.load(std::memory_order_acquire); }
+  Phase phase() const noexcept { return phase_.load(); }
+  void wait() const;
+  /// True when completed before the deadline.
+  bool wait_until(std::chrono::steady_clock::time_point deadline) const;
+
+  /// After completion: rethrows the error, or returns the encoded result.
+  const SharedBytes& result() const;
+
+  /// Runs `callback` once the state completes (at once, on this thread, if it already has).
+  /// Callbacks run on the thread that completes the state and must not block.
+  void on_complete(std::function<void()> callback);
+
+ private:
+  void complete();
+
+  std::string task_name_;
+  std::atomic<Phase> phase_{Phase::kQueued};
+  std::atomic<bool> completed_{false};
+  mutable std::mutex mutex_;
+  mutable std::condition_variable done_;
+  SharedBytes result_;
+  std::exception_ptr error_;
+  std::vector<std::function<void()>> callbacks_;
+};
+
+}  // namespace spawnpool::detail

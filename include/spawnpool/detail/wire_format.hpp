@@ -1,0 +1,92 @@
+#pragma once
+// The byte layout of spawnpool messages. Manager and workers run the same build of this file; the
+// protocol version in every header guards against mixing builds.
+//
+// Every MPI message is   [Header: 32 bytes][body: header.body_size bytes]
+// A message whose total size exceeds the per-MPI-message limit is sent as one first part and then
+// continuation parts (tag kContinuationTag) from the same sender, received straight into one buffer.
+//
+// Body of a kTasks message: header.count call entries, each
+//   u64 call_id | u64 signature | u32 name_size | name | u64 args_size | args (cereal binary)
+// Body of a kResults message: header.count result entries, each
+//   u64 call_id | u8 ResultStatus | u64 payload_size | payload
+//   (payload: cereal binary result for kOk; for errors  u32 size | type name | u32 size | message)
+// Integers are in host byte order: a pool is homogeneous.
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+
+namespace spawnpool::detail::wire {
+
+inline constexpr std::uint32_t kMagic = 0x50575053;  // "SPWP" in memory on little-endian
+inline constexpr std::uint16_t kProtocolVersion = 1;
+inline constexpr int kMessageTag = 21328;       // tags reserved for spawnpool on its own communicators
+inline constexpr int kContinuationTag = 21329;
+
+enum class Kind : std::uint16_t {
+  kHello = 1,     // manager -> worker: manager pid, host, settings
+  kReady = 2,     // worker -> manager: worker pid, host, program
+  kTasks = 3,     // manager -> worker: call entries
+  kResults = 4,   // worker -> manager: result entries
+  kShutdown = 5,  // manager -> worker: finish queued messages, then leave
+  kBye = 6,       // worker -> manager: leaving now
+};
+
+enum class ResultStatus : std::uint8_t {
+  kOk = 0,
+  kException = 1,          // the task threw
+  kUnknownTask = 2,        // the worker has no task of that name
+  kBadArguments = 3,       // the arguments could not be decoded
+  kSignatureMismatch = 4,  // same name, different parameter/result types
+};
+
+struct Header {
+  std::uint32_t magic = kMagic;
+  std::uint16_t version = kProtocolVersion;
+  std::uint16_t kind = 0;
+  std::uint32_t count = 0;
+  std::uint32_t flags = 0;
+  std::uint64_t body_size = 0;
+  std::uint64_t reserved = 0;
+};
+static_assert(sizeof(Header) == 32, "the header layout is part of the protocol");
+inline constexpr std::size_t kHeaderSize = sizeof(Header);
+
+/// Bytes a call entry takes before its args.
+inline constexpr std::size_t call_entry_overhead(std::size_t name_size) {
+  return 8 + 8 + 4 + name_size + 8;
+}
+/// Bytes a result entry takes before its payload.
+inline constexpr std::size_t kResultEntryOverhead = 8 + 1 + 8;
+
+template <class T>
+inline char* put(char* out, T value) {
+  std::memcpy(out, &value, sizeof value);
+  return out + sizeof value;
+}
+inline char* put_bytes(char* out, const void* data, std::size_t size) {
+  if (size) std::memcpy(out, data, size);
+  return out + size;
+}
+
+/// Writes the part of a call entry that precedes the args; returns where the args go.
+inline char* put_call_prefix(char* out, std::uint64_t call_id, std::uint64_t signature,
+                             std::string_view name, std::uint64_t args_size) {
+  out = put(out, call_id);
+  out = put(out, signature);
+  out = put(out, static_cast<std::uint32_t>(name.size()));
+  out = put_bytes(out, name.data(), name.size());
+  return put(out, args_size);
+}
+
+/// Writes the part of a result entry that precedes the payload; returns where the payload goes.
+inline char* put_result_prefix(char* out, std::uint64_t call_id, ResultStatus status,
+                               std::uint64_t payload_size) {
+  out = put(out, call_id);
+  out = put(out, static_cast<std::uint8_t>(status));
+  return put(out, payload_size);
+}
+
+}  // namespace spawnpool::detail::wire

@@ -1,0 +1,170 @@
+#pragma once
+/// @file executor.hpp
+/// spawnpool::Executor: a pool of MPI worker processes that runs registered tasks and hands back
+/// futures — the C++ counterpart of mpi4py.futures.MPIPoolExecutor.
+///
+/// @code
+///   double simulate(int seed, const std::vector<double>& params);
+///   SPAWNPOOL_TASK(simulate);
+///
+///   spawnpool::Executor pool(spawnpool::Options{}.max_workers(4));
+///   spawnpool::Future<double> f = pool.submit(simulate, 1, params);
+///   double x = f.get();
+///   std::vector<double> all = pool.map(simulate, seeds, params_per_seed).get();
+/// @endcode
+///
+/// Workers are started eagerly: when the constructor returns, every worker is running and has
+/// answered. All MPI traffic is done by one progress thread per executor; submit() only encodes the
+/// arguments (on the calling thread) and queues them. Several tasks are kept in flight per worker.
+///
+/// Thread-safety: submit(), map(), num_workers() and mode() may be called from several threads at
+/// once. shutdown() may be called from any thread; submitting after it throws BrokenExecutor.
+
+#include <spawnpool/detail/invoke.hpp>
+#include <spawnpool/detail/work_item.hpp>
+#include <spawnpool/future.hpp>
+#include <spawnpool/map_result.hpp>
+#include <spawnpool/options.hpp>
+#include <spawnpool/runtime.hpp>
+
+#include <algorithm>
+#include <iterator>
+#include <memory>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace spawnpool {
+
+namespace detail {
+class PoolCore;
+}
+
+class Executor {
+ public:
+  /// Starts the workers (see Options::max_workers for how many) and waits until all have answered.
+  /// @throws SpawnError when the workers cannot be started in Options::spawn_timeout
+  /// @throws Error      when no spawnpool::Runtime exists in this process
+  explicit Executor(Options options = {});
+
+  /// shutdown(true): waits for submitted tasks, then stops the workers.
+  ~Executor();
+
+  Executor(const Executor&) = delete;
+  Executor& operator=(const Executor&) = delete;
+  Executor(Executor&&) noexcept;
+  Executor& operator=(Executor&&) noexcept;
+
+  /// Runs fn(args...) on a worker. Arguments are converted to fn's parameter types and encoded on the
+  /// calling thread before submit returns, so they may be changed or destroyed right after.
+  /// @throws UnregisteredTask fn was not registered with SPAWNPOOL_TASK
+  /// @throws BrokenExecutor   after shutdown()
+  template <class R, class... P, class... A>
+  [[nodiscard]] Future<R> submit(R (*fn)(P...), A&&... args) {
+    static_assert(sizeof...(P) == sizeof...(A),
+                  "spawnpool::Executor::submit: wrong number of arguments for this task");
+    static_assert((std::is_constructible_v<detail::stored_t<P>, A&&> && ...),
+                  "spawnpool::Executor::submit: an argument cannot be converted to the type of "
+                  "the task's parameter");
+    const detail::TaskEntry& task = task_for(reinterpret_cast<detail::FunctionKey>(fn));
+    const std::size_t args_size = detail::serialized_size(detail::as_parameter<P>(args)...);
+    detail::WorkItem item;
+    item.message = detail::Buffer(detail::wire::kHeaderSize +
+                                  detail::wire::call_entry_overhead(task.name.size()) + args_size);
+    const std::uint64_t id = reserve_call_ids(1);
+    char* out = detail::wire::put_call_prefix(item.message.data() + detail::wire::kHeaderSize, id,
+                                              task.signature, task.name, args_size);
+    detail::serialize_into(out, args_size, detail::as_parameter<P>(args)...);
+    auto state = std::make_shared<detail::TaskState>(task.name);
+    item.calls.push_back({id, state});
+    enqueue(std::move(item));
+    return Future<R>(std::move(state));
+  }
+
+  /// Runs fn over the zipped ranges: fn(a[0], b[0]), fn(a[1], b[1]), ... up to the shortest range.
+  /// Results come back in input order. Calls are sent in chunks (see MapOptions::chunksize).
+  /// Ranges must be forward ranges (they are read twice per chunk: to size and to encode).
+  /// @throws UnregisteredTask, BrokenExecutor as submit()
+  template <class R, class... P, class... Ranges>
+  [[nodiscard]] MapResult<R> map(const MapOptions& options, R (*fn)(P...), const Ranges&... ranges) {
+    static_assert(sizeof...(P) == sizeof...(Ranges),
+                  "spawnpool::Executor::map: pass one range per task parameter");
+    const detail::TaskEntry& task = task_for(reinterpret_cast<detail::FunctionKey>(fn));
+    std::size_t n = SIZE_MAX;
+    ((n = std::min<std::size_t>(n, static_cast<std::size_t>(
+                                       std::distance(std::begin(ranges), std::end(ranges))))),
+     ...);
+    if constexpr (sizeof...(Ranges) == 0) n = 0;
+    const std::size_t chunk = chunk_size_for(options, n);
+    std::vector<Future<R>> futures;
+    futures.reserve(n);
+    auto cursor = std::make_tuple(std::begin(ranges)...);
+    std::vector<std::size_t> args_sizes;
+    for (std::size_t first = 0; first < n; first += chunk) {
+      const std::size_t count = std::min(chunk, n - first);
+      auto pass = cursor;
+      std::size_t total = detail::wire::kHeaderSize;
+      args_sizes.clear();
+      for (std::size_t i = 0; i < count; ++i) {
+        const std::size_t size = std::apply(
+            [](auto&... it) { return detail::serialized_size(detail::as_parameter<P>(*it)...); },
+            pass);
+        args_sizes.push_back(size);
+        total += detail::wire::call_entry_overhead(task.name.size()) + size;
+        std::apply([](auto&... it) { (++it, ...); }, pass);
+      }
+      detail::WorkItem item;
+      item.message = detail::Buffer(total);
+      item.calls.reserve(count);
+      const std::uint64_t first_id = reserve_call_ids(count);
+      char* out = item.message.data() + detail::wire::kHeaderSize;
+      for (std::size_t i = 0; i < count; ++i) {
+        out = detail::wire::put_call_prefix(out, first_id + i, task.signature, task.name,
+                                            args_sizes[i]);
+        std::apply(
+            [&](auto&... it) {
+              detail::serialize_into(out, args_sizes[i], detail::as_parameter<P>(*it)...);
+            },
+            cursor);
+        out += args_sizes[i];
+        std::apply([](auto&... it) { (++it, ...); }, cursor);
+        auto state = std::make_shared<detail::TaskState>(task.name);
+        item.calls.push_back({first_id + i, state});
+        futures.emplace_back(std::move(state));
+      }
+      enqueue(std::move(item));
+    }
+    return MapResult<R>(std::move(futures));
+  }
+
+  /// map() with default MapOptions.
+  template <class R, class... P, class... Ranges>
+  [[nodiscard]] MapResult<R> map(R (*fn)(P...), const Ranges&... ranges) {
+    return map(MapOptions{}, fn, ranges...);
+  }
+
+  /// Stops accepting tasks and ends the workers.
+  /// @param wait            true: first wait for all submitted tasks to finish. false: return as soon
+  ///                        as the workers have been told to stop (tasks already sent still run).
+  /// @param cancel_pending  true: tasks not yet sent to a worker are cancelled (their futures throw
+  ///                        Cancelled).
+  /// Idempotent. Thread-safe.
+  void shutdown(bool wait = true, bool cancel_pending = false);
+
+  /// Number of workers in the pool.
+  int num_workers() const;
+
+  /// How the workers were started.
+  Mode mode() const;
+
+ private:
+  const detail::TaskEntry& task_for(detail::FunctionKey fn) const;
+  std::uint64_t reserve_call_ids(std::size_t count);
+  void enqueue(detail::WorkItem item);
+  std::size_t chunk_size_for(const MapOptions& options, std::size_t n) const;
+
+  std::unique_ptr<detail::PoolCore> core_;
+};
+
+}  // namespace spawnpool

@@ -1,0 +1,87 @@
+#pragma once
+/// @file options.hpp
+/// Options for an Executor, set by chained calls:
+/// @code
+///   spawnpool::Executor pool(spawnpool::Options{}.max_workers(4).pipeline_depth(2));
+/// @endcode
+/// Every setting has an environment variable or a sensible default, listed at each setter.
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace spawnpool {
+
+class Options {
+ public:
+  /// Number of workers. Default: $SPAWNPOOL_MAX_WORKERS, else MPI_UNIVERSE_SIZE - 1 when the launcher
+  /// set a universe larger than one, else the number of cores. Must be >= 1.
+  Options& max_workers(int n) { max_workers_ = n; return *this; }
+
+  /// Program the workers run. Default: this executable (/proc/self/exe), whose
+  /// spawnpool::Runtime turns it into a worker. A dedicated worker program must create a
+  /// spawnpool::Runtime too and have the tasks registered.
+  Options& worker_program(std::string path) { worker_program_ = std::move(path); return *this; }
+
+  /// Arguments for the worker program. Default: this process's own arguments.
+  Options& worker_args(std::vector<std::string> args) { worker_args_ = std::move(args); return *this; }
+
+  /// Messages in flight per worker (>= 1). More hides the round trip between tasks; fewer balances
+  /// long tasks better. Default 2.
+  Options& pipeline_depth(int n) { pipeline_depth_ = n; return *this; }
+
+  /// Most calls the manager packs into one message when many small tasks are queued. Default 32.
+  /// 1 sends every submit on its own.
+  Options& max_batch(int n) { max_batch_ = n; return *this; }
+
+  /// How long starting the workers may take before SpawnError. Default $SPAWNPOOL_SPAWN_TIMEOUT
+  /// (seconds), else 60 s.
+  Options& spawn_timeout(std::chrono::milliseconds t) { spawn_timeout_ = t; return *this; }
+
+  /// How long shutdown waits for workers to say goodbye after their last task. Default 30 s.
+  Options& shutdown_timeout(std::chrono::milliseconds t) { shutdown_timeout_ = t; return *this; }
+
+  /// Polling: how long the progress thread and the workers keep spinning after the last activity
+  /// before they start sleeping. Default $SPAWNPOOL_POLL_SPIN_US, else 200 us.
+  Options& poll_spin(std::chrono::microseconds t) { poll_spin_ = t; return *this; }
+
+  /// Polling: the longest sleep between two polls while idle. Default $SPAWNPOOL_POLL_MAX_SLEEP_US,
+  /// else 1000 us. Bounds the extra latency of a task that arrives after an idle period.
+  Options& poll_max_sleep(std::chrono::microseconds t) { poll_max_sleep_ = t; return *this; }
+
+  // Read access (resolved values: defaults and environment applied by the executor).
+  const std::optional<int>& max_workers() const { return max_workers_; }
+  const std::string& worker_program() const { return worker_program_; }
+  const std::optional<std::vector<std::string>>& worker_args() const { return worker_args_; }
+  int pipeline_depth() const { return pipeline_depth_; }
+  int max_batch() const { return max_batch_; }
+  const std::optional<std::chrono::milliseconds>& spawn_timeout() const { return spawn_timeout_; }
+  std::chrono::milliseconds shutdown_timeout() const { return shutdown_timeout_; }
+  const std::optional<std::chrono::microseconds>& poll_spin() const { return poll_spin_; }
+  const std::optional<std::chrono::microseconds>& poll_max_sleep() const { return poll_max_sleep_; }
+
+ private:
+  std::optional<int> max_workers_;
+  std::string worker_program_;
+  std::optional<std::vector<std::string>> worker_args_;
+  int pipeline_depth_ = 2;
+  int max_batch_ = 32;
+  std::optional<std::chrono::milliseconds> spawn_timeout_;
+  std::chrono::milliseconds shutdown_timeout_{30000};
+  std::optional<std::chrono::microseconds> poll_spin_;
+  std::optional<std::chrono::microseconds> poll_max_sleep_;
+};
+
+/// Options for Executor::map.
+class MapOptions {
+ public:
+  /// Calls per message. 0 (default) picks one: about four chunks per worker, at most 1024 calls.
+  MapOptions& chunksize(std::size_t n) { chunksize_ = n; return *this; }
+  std::size_t chunksize() const { return chunksize_; }
+
+ private:
+  std::size_t chunksize_ = 0;
+};
+
+}  // namespace spawnpool

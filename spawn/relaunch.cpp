@@ -1,0 +1,212 @@
+// Relaunching a singleton program under `mpiexec -n 1`; see relaunch.hpp for why.
+#include "relaunch.hpp"
+
+// Boost.Process v1 paths as std::filesystem::path, so that boost_filesystem need not be
+// linked. Better set for the whole target (every file that includes Boost.Process must agree).
+#ifndef BOOST_PROCESS_USE_STD_FS
+#define BOOST_PROCESS_USE_STD_FS
+#endif
+
+#include <boost/process/args.hpp>
+#include <boost/process/child.hpp>
+#include <boost/process/env.hpp>
+#include <boost/process/environment.hpp>
+#include <boost/process/exe.hpp>
+#include <boost/process/extend.hpp>
+#include <boost/process/search_path.hpp>
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <system_error>
+#include <vector>
+
+namespace spawnpool::detail {
+namespace {
+
+namespace bp = boost::process;
+
+bool env_nonempty(const char* name) {
+  const char* value = std::getenv(name);
+  return value != nullptr && *value != '\0';
+}
+
+// The first process-manager variable found in the environment, or nullptr.
+const char* process_manager_variable() {
+  static constexpr std::array<const char*, 7> kVariables = {
+      "PMI_RANK", "PMI_FD", "PMI_SIZE", "PMI_PORT",  // MPICH hydra, Slurm --mpi=pmi2
+      "PMIX_RANK", "PMIX_NAMESPACE",                 // PMIx: Open MPI, Slurm --mpi=pmix
+      "OMPI_COMM_WORLD_SIZE"};                       // Open MPI's mpirun
+  for (const char* name : kVariables)
+    if (env_nonempty(name)) return name;
+  return nullptr;
+}
+
+// The mpiexec process while relaunch_under_mpiexec waits for it, else 0. Read by the handler.
+std::atomic<pid_t> g_child{0};
+// The last SIGINT, SIGTERM, SIGHUP or SIGQUIT received while waiting, else 0.
+std::atomic<int> g_terminating_signal{0};
+static_assert(std::atomic<pid_t>::is_always_lock_free && std::atomic<int>::is_always_lock_free,
+              "the signal handler needs lock-free atomics");
+
+constexpr std::array<int, 6> kForwardedSignals = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+
+// Signals from the kernel (SI_KERNEL: the terminal's Ctrl-C, Ctrl-\, hangup) go to the whole
+// foreground process group, which includes mpiexec, so they are not forwarded: hydra takes a
+// second SIGINT as "force abort" and would kill the ranks instead of interrupting them.
+extern "C" void forward_signal(int sig, siginfo_t* info, void*) {
+  const int saved_errno = errno;
+  if (sig != SIGUSR1 && sig != SIGUSR2) g_terminating_signal.store(sig);
+  const pid_t child = g_child.load();
+  if (child > 0 && info->si_code != SI_KERNEL) ::kill(child, sig);
+  errno = saved_errno;
+}
+
+[[noreturn]] void throw_errno(const char* what) {
+  throw std::system_error(errno, std::generic_category(), what);
+}
+
+// While alive, the forwarded signals go to g_child. Construction blocks them (in this thread)
+// so that none arrives before the child's pid is known; forward_to() unblocks them.
+// Signals that were ignored (e.g. SIGHUP under nohup) stay ignored and are not forwarded.
+class SignalForwarding {
+ public:
+  // sigaction and pthread_sigmask cannot fail with these arguments, so they are not checked.
+  SignalForwarding() {
+    sigemptyset(&blocked_);
+    for (int sig : kForwardedSignals) sigaddset(&blocked_, sig);
+    pthread_sigmask(SIG_BLOCK, &blocked_, &previous_mask_);
+    struct sigaction forward {};
+    forward.sa_sigaction = forward_signal;
+    forward.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(&forward.sa_mask);
+    for (std::size_t i = 0; i < kForwardedSignals.size(); ++i) {
+      ::sigaction(kForwardedSignals[i], nullptr, &previous_[i]);
+      installed_[i] = previous_[i].sa_handler != SIG_IGN;
+      if (installed_[i]) ::sigaction(kForwardedSignals[i], &forward, nullptr);
+    }
+  }
+  SignalForwarding(const SignalForwarding&) = delete;
+  SignalForwarding& operator=(const SignalForwarding&) = delete;
+
+  ~SignalForwarding() {
+    g_child.store(0);
+    for (std::size_t i = 0; i < kForwardedSignals.size(); ++i)
+      if (installed_[i]) ::sigaction(kForwardedSignals[i], &previous_[i], nullptr);
+    pthread_sigmask(SIG_SETMASK, &previous_mask_, nullptr);
+  }
+
+  // The mask to give the child: the one we had before blocking.
+  const sigset_t& previous_mask() const { return previous_mask_; }
+
+  void forward_to(pid_t child) {
+    g_child.store(child);
+    pthread_sigmask(SIG_UNBLOCK, &blocked_, nullptr);  // delivers any signal that came meanwhile
+  }
+
+ private:
+  sigset_t blocked_{};
+  sigset_t previous_mask_{};
+  std::array<struct sigaction, kForwardedSignals.size()> previous_{};
+  std::array<bool, kForwardedSignals.size()> installed_{};
+};
+
+// The mpiexec to run: SPAWNPOOL_MPIEXEC if set, else `fallback`; a bare name is looked up in
+// PATH. Throws RelaunchError if that is not an executable file.
+std::string find_mpiexec(const std::string& fallback) {
+  const bool from_env = env_nonempty("SPAWNPOOL_MPIEXEC");
+  const std::string requested = from_env ? std::getenv("SPAWNPOOL_MPIEXEC") : fallback;
+  std::string path = requested;
+  if (!requested.empty() && requested.find('/') == std::string::npos)
+    path = bp::search_path(requested).string();
+
+  const char* problem = nullptr;
+  struct stat st {};
+  if (path.empty())
+    problem = requested.empty() ? "no mpiexec path was given" : "not found in PATH";
+  else if (::stat(path.c_str(), &st) != 0)
+    problem = std::strerror(errno);
+  else if (!S_ISREG(st.st_mode) || ::access(path.c_str(), X_OK) != 0)
+    problem = "not an executable file";
+  if (problem == nullptr) return path;
+
+  throw RelaunchError(
+      "spawnpool: cannot relaunch this program under mpiexec: '" + requested + "' (" +
+      (from_env ? "from SPAWNPOOL_MPIEXEC" : "the built-in default") + "): " + problem +
+      ". This MPI cannot spawn workers from a program started without mpiexec, so spawnpool "
+      "restarts it as `mpiexec -n 1 <program> <args>`. Set SPAWNPOOL_MPIEXEC to the mpiexec of "
+      "the MPI this program was built with, or start the program with that mpiexec yourself.");
+}
+
+}  // namespace
+
+bool started_by_process_manager() { return process_manager_variable() != nullptr; }
+
+RelaunchDecision decide_relaunch(bool mpi_can_spawn_from_singleton) {
+  if (mpi_can_spawn_from_singleton)
+    return {false, "this MPI can spawn from a singleton, so no mpiexec is needed"};
+  if (const char* variable = process_manager_variable())
+    return {false, std::string("started by an MPI process manager (") + variable + " is set)"};
+  const char* no_relaunch = std::getenv("SPAWNPOOL_NO_RELAUNCH");
+  if (no_relaunch != nullptr && *no_relaunch != '\0' && std::string(no_relaunch) != "0")
+    return {false, "SPAWNPOOL_NO_RELAUNCH is set; spawning workers from this singleton will fail"};
+  if (std::getenv("SPAWNPOOL_RELAUNCHED") != nullptr)
+    return {false,
+            "SPAWNPOOL_RELAUNCHED is set, so this process is already the relaunched copy, yet no "
+            "process manager variable (PMI_RANK, PMIX_RANK, ...) is set: is SPAWNPOOL_MPIEXEC an "
+            "mpiexec of the MPI this program was built with? Not relaunching again"};
+  return {true,
+          "started without mpiexec and this MPI cannot spawn from a singleton: relaunching under "
+          "`mpiexec -n 1`"};
+}
+
+int relaunch_under_mpiexec(int argc, char** argv, const std::string& mpiexec) {
+  const std::string mpiexec_path = find_mpiexec(mpiexec);
+  std::error_code ec;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) throw RelaunchError("spawnpool: cannot relaunch under mpiexec: /proc/self/exe: " + ec.message());
+
+  std::vector<std::string> args = {"-n", "1", exe.string()};
+  args.insert(args.end(), argv + 1, argv + argc);
+
+  bp::environment env = boost::this_process::environment();
+  env["SPAWNPOOL_RELAUNCHED"] = "1";
+  if (env_nonempty("SLURM_JOB_ID") && std::getenv("SLURM_OVERLAP") == nullptr) env["SLURM_OVERLAP"] = "1";
+
+  SignalForwarding forwarding;
+  const pid_t parent = ::getpid();
+  // Runs in the child between fork and exec: async-signal-safe calls only.
+  auto child_setup = [&](auto&) {
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != parent) ::_exit(128 + SIGTERM);  // we died before prctl took effect
+    pthread_sigmask(SIG_SETMASK, &forwarding.previous_mask(), nullptr);
+  };
+  bp::child child(bp::exe = mpiexec_path, bp::args = args, env,
+                  bp::extend::on_exec_setup = child_setup, ec);
+  if (ec) throw RelaunchError("spawnpool: cannot start '" + mpiexec_path + "': " + ec.message());
+  forwarding.forward_to(child.id());
+
+  // Wait without reaping, stop forwarding, then reap: no signal can reach a recycled pid.
+  siginfo_t info{};
+  while (::waitid(P_PID, static_cast<id_t>(child.id()), &info, WEXITED | WNOWAIT) != 0)
+    if (errno != EINTR) throw_errno("waitid");
+  g_child.store(0);
+  child.wait();
+  const int status = child.native_exit_code();
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  // hydra reports 0 for ranks it had to signal (it counts them as cleaned up), which would make
+  // an interrupted or terminated run look successful.
+  if (WEXITSTATUS(status) == 0 && g_terminating_signal.load() != 0) return 128 + g_terminating_signal.load();
+  return WEXITSTATUS(status);
+}
+
+}  // namespace spawnpool::detail

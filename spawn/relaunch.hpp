@@ -1,0 +1,80 @@
+// Relaunching a singleton program under `mpiexec -n 1`.
+//
+// Why this exists: in spawn mode the user runs `./app` by itself and the pool creates its
+// workers with MPI_Comm_spawn. MPICH 4.0.2's hydra has no singleton-init support: when a
+// program started without mpiexec calls MPI_Comm_spawn, MPICH runs `mpiexec -pmi_args ...`,
+// which hydra rejects. So before MPI_Init, a program that was not started by an MPI process
+// manager restarts itself as `mpiexec -n 1 <this executable> <same arguments>` and waits for
+// that copy. The relaunch is meant to be invisible: the copy gets the same arguments,
+// working directory, environment (plus SPAWNPOOL_RELAUNCHED=1) and the inherited
+// stdin/stdout/stderr; signals sent to the original process are forwarded to it; and the
+// original process exits with the copy's exit code.
+//
+// Environment variables read here:
+//   SPAWNPOOL_NO_RELAUNCH  set to anything but "" or "0": never relaunch (spawning from the
+//                          singleton will then fail with MPICH).
+//   SPAWNPOOL_RELAUNCHED   set by the relaunch in the copy's environment; a loop guard.
+//   SPAWNPOOL_MPIEXEC      the mpiexec to relaunch with, overriding the built-in default.
+//   SLURM_JOB_ID, SLURM_OVERLAP  inside a Slurm allocation the copy gets SLURM_OVERLAP=1
+//                          (unless already set), or its later MPI_Comm_spawn would hang.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace spawnpool::detail {
+
+// Relaunching under mpiexec was impossible (for example, mpiexec is missing).
+class RelaunchError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// True when this process was started by an MPI process manager: MPICH's hydra
+// (PMI_RANK, PMI_FD, PMI_SIZE, PMI_PORT), Slurm's srun with a PMI plugin (the same PMI_*
+// variables, or PMIX_*), Open MPI's mpirun (OMPI_COMM_WORLD_SIZE, PMIX_RANK).
+// Only reads the environment; does not throw. Safe to call from any thread as long as no
+// thread modifies the environment.
+bool started_by_process_manager();
+
+struct RelaunchDecision {
+  bool relaunch;       // true: call relaunch_under_mpiexec instead of MPI_Init
+  std::string reason;  // human-readable why (or why not), for logs and error messages
+};
+
+// Decides, before MPI_Init, whether this process must relaunch itself under mpiexec. It must
+// iff all of these hold:
+//   - the MPI cannot spawn from a singleton (`mpi_can_spawn_from_singleton` is false; the
+//     caller passes false for MPICH),
+//   - the process was not started by a process manager (started_by_process_manager()),
+//   - SPAWNPOOL_NO_RELAUNCH is unset, empty or "0",
+//   - SPAWNPOOL_RELAUNCHED is unset (if it is set without a process manager environment, the
+//     relaunch already happened and did not give us one; relaunching again would loop).
+// Only reads the environment; does not throw. Call once, from the main thread, before MPI_Init.
+RelaunchDecision decide_relaunch(bool mpi_can_spawn_from_singleton);
+
+// Runs this executable (/proc/self/exe, resolved) as `<mpiexec> -n 1 <exe> argv[1..argc-1]`
+// and waits for it. `mpiexec` is used unless the environment variable SPAWNPOOL_MPIEXEC is set
+// (a path, or a bare name looked up in PATH).
+//   - stdin, stdout and stderr are inherited, not piped; the working directory is ours.
+//   - The child's environment is ours plus SPAWNPOOL_RELAUNCHED=1, and inside a Slurm
+//     allocation (SLURM_JOB_ID set) SLURM_OVERLAP=1 unless SLURM_OVERLAP is already set.
+//   - SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 sent to this process are
+//     forwarded to mpiexec while it runs; the previous handlers are restored afterwards.
+//     Signals that were ignored (SIGHUP under nohup) stay ignored. Signals from the terminal
+//     (Ctrl-C, Ctrl-\, hangup) are not forwarded: they reach mpiexec directly, as it shares our
+//     process group, and hydra takes a second SIGINT as "force abort".
+//   - mpiexec gets PR_SET_PDEATHSIG=SIGTERM, so it is told to end if this process dies, even
+//     by SIGKILL. (The death signal follows the calling *thread*: another reason to call this
+//     from the main thread.)
+// Returns mpiexec's exit code, or 128+S if it died from signal S, ready for std::exit(). If this
+// process received SIGINT, SIGTERM, SIGHUP or SIGQUIT (number S) and mpiexec then exits with 0,
+// returns 128+S: hydra reports 0 for ranks it had to signal, which would make an interrupted
+// run look successful.
+// Throws RelaunchError, naming the path tried and SPAWNPOOL_MPIEXEC, if mpiexec is missing or
+// not executable, or if the child cannot be started; std::system_error if waiting fails.
+// Call at most once, from the main thread, before MPI_Init and before starting other threads
+// (a forwarded signal delivered to another thread before mpiexec is started would be lost).
+int relaunch_under_mpiexec(int argc, char** argv, const std::string& mpiexec);
+
+}  // namespace spawnpool::detail

@@ -1,0 +1,90 @@
+#include "spawn_workers.hpp"
+
+#include "../src/mpi_call.hpp"
+#include "../src/runtime_state.hpp"
+
+#include <spawnpool/errors.hpp>
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <future>
+#include <memory>
+#include <thread>
+
+namespace spawnpool::detail {
+
+namespace {
+
+std::string mpi_name() {
+  char version[MPI_MAX_LIBRARY_VERSION_STRING];
+  int length = 0;
+  MPI_Get_library_version(version, &length);
+  std::string text(version, static_cast<std::size_t>(length));
+  const auto newline = text.find('\n');
+  return newline == std::string::npos ? text : text.substr(0, newline);
+}
+
+struct SpawnOutcome {
+  int code = MPI_SUCCESS;
+  MPI_Comm comm = MPI_COMM_NULL;
+  std::vector<int> errcodes;
+};
+
+}  // namespace
+
+MPI_Comm spawn_workers(const SpawnRequest& request) {
+  if (access(request.program.c_str(), X_OK) != 0) {
+    throw SpawnError("spawnpool: cannot start workers: worker program '" + request.program + "' " +
+                     (errno == ENOENT ? "does not exist" : std::string("is not executable (") +
+                                                                 std::strerror(errno) + ")") +
+                     "; check Options::worker_program");
+  }
+  // Spawn on a helper thread so that a launcher that never answers cannot hang the caller. The
+  // helper owns copies of everything it touches: on a timeout it is left behind, detached.
+  auto argv_storage = std::make_shared<std::vector<std::string>>(request.args);
+  auto outcome = std::make_shared<std::promise<SpawnOutcome>>();
+  std::future<SpawnOutcome> result = outcome->get_future();
+  const std::string program = request.program;
+  const int count = request.count;
+  std::thread([argv_storage, outcome, program, count] {
+    std::vector<char*> argv;
+    for (auto& a : *argv_storage) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    SpawnOutcome o;
+    o.errcodes.assign(static_cast<std::size_t>(count), MPI_SUCCESS);
+    auto lock = mpi_lock();
+    o.code = MPI_Comm_spawn(program.c_str(), argv.data(), count, MPI_INFO_NULL, 0, MPI_COMM_SELF,
+                            &o.comm, o.errcodes.data());
+    if (o.code == MPI_SUCCESS) MPI_Comm_set_errhandler(o.comm, MPI_ERRORS_RETURN);
+    outcome->set_value(std::move(o));
+  }).detach();
+
+  if (result.wait_for(request.timeout) != std::future_status::ready) {
+    runtime_state().mpi_stuck = true;
+    throw SpawnError(
+        "spawnpool: MPI_Comm_spawn of " + std::to_string(count) + " x '" + program +
+        "' did not return within " + std::to_string(request.timeout.count() / 1000) +
+        " s. The MPI launcher could not start the processes (inside Slurm: the job has no free "
+        "CPUs for a new step; spawnpool sets SLURM_OVERLAP=1 when it relaunches itself, check "
+        "that it is not overridden). Raise the limit with SPAWNPOOL_SPAWN_TIMEOUT (seconds), or "
+        "run in static mode: mpiexec -n <workers+1> / srun -n <workers+1>.");
+  }
+  SpawnOutcome o = result.get();
+  if (o.code != MPI_SUCCESS) {
+    throw SpawnError("spawnpool: MPI_Comm_spawn of " + std::to_string(count) + " x '" + program +
+                     "' failed: " + mpi_error_text(o.code) + " (MPI: " + mpi_name() +
+                     "). If this MPI cannot spawn processes, run in static mode instead: "
+                     "mpiexec -n <workers+1> / srun -n <workers+1>.");
+  }
+  for (std::size_t i = 0; i < o.errcodes.size(); ++i) {
+    if (o.errcodes[i] != MPI_SUCCESS) {
+      throw SpawnError("spawnpool: worker " + std::to_string(i) + " of '" + program +
+                       "' did not start: " + mpi_error_text(o.errcodes[i]));
+    }
+  }
+  return o.comm;
+}
+
+}  // namespace spawnpool::detail

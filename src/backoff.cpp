@@ -1,0 +1,41 @@
+#include "backoff.hpp"
+
+#include "environment.hpp"
+
+#include <sched.h>
+#include <sys/prctl.h>
+
+#include <algorithm>
+#include <thread>
+
+namespace spawnpool::detail {
+
+PollSettings PollSettings::from_environment() {
+  PollSettings s;
+  s.spin = std::chrono::microseconds(env_long("SPAWNPOOL_POLL_SPIN_US", s.spin.count()));
+  s.max_sleep =
+      std::chrono::microseconds(env_long("SPAWNPOOL_POLL_MAX_SLEEP_US", s.max_sleep.count()));
+  return s;
+}
+
+std::chrono::microseconds Backoff::next_pause() {
+  if (std::chrono::steady_clock::now() - last_activity_ < settings_.spin) {
+    return std::chrono::microseconds(0);
+  }
+  sleep_ = sleep_.count() == 0 ? std::chrono::microseconds(10)
+                               : std::min(sleep_ * 2, settings_.max_sleep);
+  return sleep_;
+}
+
+void Backoff::pause() {
+  const auto pause = next_pause();
+  if (pause.count() == 0) {
+    sched_yield();
+  } else {
+    std::this_thread::sleep_for(pause);
+  }
+}
+
+void set_fine_timer_slack() { prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0); }
+
+}  // namespace spawnpool::detail

@@ -1,0 +1,45 @@
+#pragma once
+// Adaptive polling. MPICH's blocking calls busy-poll a whole core, which on an oversubscribed node
+// (a manager and four workers on two cores) starves the processes doing real work. So spawnpool
+// polls with MPI_Improbe and, when nothing happens, first spins briefly (yielding the core), then
+// sleeps for doubling intervals up to a cap: a busy pool answers in microseconds, an idle pool
+// costs almost no CPU.
+
+#include <chrono>
+
+namespace spawnpool::detail {
+
+struct PollSettings {
+  std::chrono::microseconds spin{200};        // keep polling this long after the last activity
+  std::chrono::microseconds max_sleep{1000};  // longest sleep between two polls
+
+  /// Defaults overridden by SPAWNPOOL_POLL_SPIN_US and SPAWNPOOL_POLL_MAX_SLEEP_US.
+  static PollSettings from_environment();
+};
+
+class Backoff {
+ public:
+  explicit Backoff(PollSettings settings) : settings_(settings) { activity(); }
+
+  /// Something happened: poll eagerly again.
+  void activity() {
+    last_activity_ = std::chrono::steady_clock::now();
+    sleep_ = std::chrono::microseconds(0);
+  }
+
+  /// How long to pause after a poll that found nothing; zero means "yield and poll again".
+  std::chrono::microseconds next_pause();
+
+  /// Pauses for next_pause() (sched_yield for zero).
+  void pause();
+
+ private:
+  PollSettings settings_;
+  std::chrono::steady_clock::time_point last_activity_;
+  std::chrono::microseconds sleep_{0};
+};
+
+/// Makes short sleeps of the calling thread precise (Linux timer slack defaults to 50 us).
+void set_fine_timer_slack();
+
+}  // namespace spawnpool::detail

@@ -1,0 +1,100 @@
+#pragma once
+// The manager's engine behind an Executor: one progress thread that owns every MPI call to the
+// workers. User threads only queue encoded work (enqueue) and wait on futures.
+//
+// The progress loop, each turn: take newly queued work; send work to workers that have fewer than
+// `pipeline_depth` messages in flight (packing many small queued calls into one message when the
+// queue is long); complete finished sends; receive results and complete futures; then poll again at
+// once if anything happened, or back off (spin, then sleep up to poll_max_sleep; a submit wakes it).
+
+#include "backoff.hpp"
+#include "transport.hpp"
+
+#include <spawnpool/detail/work_item.hpp>
+#include <spawnpool/options.hpp>
+#include <spawnpool/runtime.hpp>
+
+#include <mpi.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+namespace spawnpool::detail {
+
+class PoolCore {
+ public:
+  /// Takes over `comm`, whose ranks `worker_ranks` are workers waiting for a hello. Greets them and
+  /// waits (until `ready_deadline`) for every one to answer, then starts the progress thread.
+  /// @throws SpawnError when a worker does not answer in time or speaks another protocol version
+  PoolCore(MPI_Comm comm, std::vector<int> worker_ranks, Mode mode, const Options& options,
+           std::string worker_program, std::chrono::steady_clock::time_point ready_deadline);
+  ~PoolCore();
+  PoolCore(const PoolCore&) = delete;
+  PoolCore& operator=(const PoolCore&) = delete;
+
+  std::uint64_t reserve_ids(std::size_t count) { return next_id_.fetch_add(count); }
+  /// @throws BrokenExecutor after shutdown or a fatal error
+  void enqueue(WorkItem item);
+  void shutdown(bool wait, bool cancel_pending);
+  int num_workers() const noexcept { return static_cast<int>(workers_.size()); }
+  Mode mode() const noexcept { return mode_; }
+
+ private:
+  struct Worker {
+    int rank = -1;
+    std::string host;
+    long pid = 0;
+    int messages_in_flight = 0;
+    bool said_bye = false;
+  };
+  struct InFlight {
+    std::shared_ptr<TaskState> state;
+    std::size_t worker;
+  };
+
+  void greet_workers(std::chrono::steady_clock::time_point deadline);
+  void run();
+  bool take_queued();
+  bool dispatch();
+  bool receive();
+  void handle_results(const Transport::Incoming& in);
+  void say_goodbye();
+  void fail_all(const std::exception_ptr& error);
+  std::size_t worker_index(int rank) const;
+
+  MPI_Comm comm_;
+  Mode mode_;
+  std::string worker_program_;
+  int pipeline_depth_;
+  std::size_t max_batch_;
+  std::chrono::milliseconds shutdown_timeout_;
+  PollSettings poll_;
+  Transport transport_;
+  std::vector<Worker> workers_;
+  std::atomic<std::uint64_t> next_id_{1};
+
+  // Shared with user threads.
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<WorkItem> submitted_;
+  bool stop_requested_ = false;
+  std::string broken_reason_;
+
+  // Progress thread only.
+  std::deque<WorkItem> queue_;
+  std::size_t queued_calls_ = 0;
+  std::unordered_map<std::uint64_t, InFlight> in_flight_;
+  std::size_t next_worker_ = 0;
+
+  std::mutex join_mutex_;
+  std::thread progress_;
+};
+
+}  // namespace spawnpool::detail

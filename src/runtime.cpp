@@ -1,0 +1,129 @@
+#include <spawnpool/detail/registry.hpp>
+#include <spawnpool/runtime.hpp>
+
+#include "../spawn/relaunch.hpp"
+#include "mpi_call.hpp"
+#include "pool_core.hpp"
+#include "runtime_state.hpp"
+#include "worker_loop.hpp"
+
+#include <unistd.h>
+
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+
+#ifndef SPAWNPOOL_DEFAULT_MPIEXEC
+#define SPAWNPOOL_DEFAULT_MPIEXEC "mpiexec"
+#endif
+
+namespace spawnpool {
+
+namespace {
+
+/// MPICH 4.0's hydra cannot start a process manager for a singleton, so such a process cannot spawn.
+constexpr bool mpi_can_spawn_from_singleton() {
+#if defined(MPICH_VERSION)
+  return false;
+#else
+  return true;
+#endif
+}
+
+std::string own_executable(const char* argv0) {
+  char path[PATH_MAX];
+  const ssize_t length = readlink("/proc/self/exe", path, sizeof path - 1);
+  if (length <= 0) return argv0 ? argv0 : "";
+  return std::string(path, static_cast<std::size_t>(length));
+}
+
+}  // namespace
+
+const char* to_string(Mode mode) noexcept {
+  switch (mode) {
+    case Mode::spawn:
+      return "spawn";
+  }
+  return "unknown";
+}
+
+Runtime::Runtime(int& argc, char**& argv, RuntimeOptions options) {
+  detail::RuntimeState& state = detail::runtime_state();
+  if (state.active) throw Error("spawnpool::Runtime: only one Runtime may exist at a time");
+  if (const std::string conflicts = detail::registry_conflicts(); !conflicts.empty()) {
+    throw Error("spawnpool: " + conflicts);
+  }
+
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  if (!initialized && options.allow_relaunch) {
+    const auto decision = detail::decide_relaunch(mpi_can_spawn_from_singleton());
+    if (decision.relaunch) {
+      std::fflush(nullptr);
+      std::exit(detail::relaunch_under_mpiexec(argc, argv, SPAWNPOOL_DEFAULT_MPIEXEC));
+    }
+  }
+
+  int provided = MPI_THREAD_SINGLE;
+  if (!initialized) {
+    SPAWNPOOL_MPI(MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided));
+    state.initialized_mpi = true;
+  } else {
+    SPAWNPOOL_MPI(MPI_Query_thread(&provided));
+  }
+  state.thread_level = provided;
+  if (provided < MPI_THREAD_SERIALIZED) {
+    throw Error("spawnpool::Runtime: the MPI library gives only thread level " +
+                std::to_string(provided) +
+                "; spawnpool needs MPI_THREAD_SERIALIZED or better (initialize MPI with "
+                "MPI_Init_thread(..., MPI_THREAD_MULTIPLE, ...) before creating the Runtime)");
+  }
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  MPI_Comm_set_errhandler(MPI_COMM_SELF, MPI_ERRORS_RETURN);
+  state.program = own_executable(argc > 0 ? argv[0] : nullptr);
+  state.args.assign(argv + (argc > 0 ? 1 : 0), argv + argc);
+
+  MPI_Comm parent = MPI_COMM_NULL;
+  SPAWNPOOL_MPI(MPI_Comm_get_parent(&parent));
+  if (parent != MPI_COMM_NULL) {
+    // A spawned worker: serve, leave, and never return into the user's main().
+    MPI_Comm_set_errhandler(parent, MPI_ERRORS_RETURN);
+    const int status = detail::serve_as_worker(parent, 0);
+    if (status == 0) {
+      MPI_Comm_disconnect(&parent);
+    }
+    std::fflush(nullptr);
+    if (state.initialized_mpi && status == 0) MPI_Finalize();
+    std::exit(status);
+  }
+  state.active = true;
+}
+
+Runtime::~Runtime() {
+  detail::RuntimeState& state = detail::runtime_state();
+  std::vector<detail::PoolCore*> pools;
+  {
+    std::lock_guard<std::mutex> lock(state.pools_mutex);
+    pools.assign(state.pools.begin(), state.pools.end());
+  }
+  for (auto* pool : pools) pool->shutdown(true, false);
+  state.active = false;
+  if (state.initialized_mpi && !state.mpi_stuck) {
+    MPI_Finalize();
+    state.initialized_mpi = false;
+  }
+}
+
+int Runtime::world_rank() const {
+  int rank = 0;
+  SPAWNPOOL_MPI(MPI_Comm_rank(MPI_COMM_WORLD, &rank));
+  return rank;
+}
+
+int Runtime::world_size() const {
+  int size = 0;
+  SPAWNPOOL_MPI(MPI_Comm_size(MPI_COMM_WORLD, &size));
+  return size;
+}
+
+}  // namespace spawnpool

@@ -1,0 +1,35 @@
+#pragma once
+// Process-wide facts the Runtime establishes and the executors use.
+
+#include <mpi.h>
+
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace spawnpool::detail {
+
+class PoolCore;
+
+struct RuntimeState {
+  bool active = false;           // a Runtime exists (on the manager)
+  bool initialized_mpi = false;  // the Runtime called MPI_Init_thread, so it finalizes
+  int thread_level = MPI_THREAD_SINGLE;
+  std::string program;            // this executable, resolved from /proc/self/exe
+  std::vector<std::string> args;  // argv[1..]
+  /// Set when a thread is stuck inside MPI (a spawn that never returned): MPI_Finalize would hang.
+  std::atomic<bool> mpi_stuck{false};
+
+  std::mutex pools_mutex;
+  std::set<PoolCore*> pools;  // live executors' engines, shut down by ~Runtime
+};
+
+RuntimeState& runtime_state();
+
+/// Serializes MPI calls between threads when the MPI gave less than MPI_THREAD_MULTIPLE; a no-op
+/// lock otherwise. Hold it around each burst of MPI calls, never while sleeping.
+std::unique_lock<std::mutex> mpi_lock();
+
+}  // namespace spawnpool::detail

@@ -1,0 +1,142 @@
+#include "transport.hpp"
+
+#include "environment.hpp"
+#include "mpi_call.hpp"
+#include "wire.hpp"
+
+#include <algorithm>
+#include <climits>
+#include <thread>
+
+namespace spawnpool::detail {
+
+namespace {
+constexpr std::uint32_t kMultipartFlag = 1;
+}
+
+Transport::Transport(MPI_Comm comm)
+    : comm_(comm),
+      max_part_(static_cast<std::size_t>(
+          std::clamp<long>(env_long("SPAWNPOOL_MAX_MESSAGE_PART", 1L << 30), 64, INT_MAX))) {}
+
+Transport::~Transport() { abandon_sends(); }
+
+void Transport::send(int rank, wire::Kind kind, std::uint32_t count,
+                     std::shared_ptr<Buffer> message) {
+  wire::Header header;
+  header.kind = static_cast<std::uint16_t>(kind);
+  header.count = count;
+  header.body_size = message->size() - wire::kHeaderSize;
+  PendingSend pending;
+  const std::size_t total = message->size();
+  if (total <= max_part_) {
+    std::memcpy(message->data(), &header, sizeof header);
+    pending.requests.resize(1);
+    SPAWNPOOL_MPI(MPI_Isend(message->data(), static_cast<int>(total), MPI_BYTE, rank,
+                            wire::kMessageTag, comm_, &pending.requests[0]));
+  } else {
+    header.flags = kMultipartFlag;
+    header.reserved = max_part_;
+    std::memcpy(message->data(), &header, sizeof header);
+    const std::size_t parts = (total + max_part_ - 1) / max_part_;
+    pending.requests.resize(parts + 1);
+    // The announcement is the header itself, sent from the buffer's first bytes.
+    SPAWNPOOL_MPI(MPI_Isend(message->data(), static_cast<int>(wire::kHeaderSize), MPI_BYTE, rank,
+                            wire::kMessageTag, comm_, &pending.requests[0]));
+    for (std::size_t i = 0; i < parts; ++i) {
+      const std::size_t offset = i * max_part_;
+      const int size = static_cast<int>(std::min(max_part_, total - offset));
+      SPAWNPOOL_MPI(MPI_Isend(message->data() + offset, size, MPI_BYTE, rank,
+                              wire::kContinuationTag, comm_, &pending.requests[i + 1]));
+    }
+  }
+  pending.message = std::move(message);
+  sends_.push_back(std::move(pending));
+}
+
+bool Transport::progress_sends() {
+  bool any = false;
+  for (auto it = sends_.begin(); it != sends_.end();) {
+    int done = 0;
+    SPAWNPOOL_MPI(MPI_Testall(static_cast<int>(it->requests.size()), it->requests.data(), &done,
+                              MPI_STATUSES_IGNORE));
+    if (done) {
+      it = sends_.erase(it);
+      any = true;
+    } else {
+      ++it;
+    }
+  }
+  return any;
+}
+
+void Transport::abandon_sends() {
+  for (auto& pending : sends_) {
+    for (auto& request : pending.requests) {
+      if (request != MPI_REQUEST_NULL) {
+        MPI_Cancel(&request);
+        MPI_Request_free(&request);
+      }
+    }
+  }
+  sends_.clear();
+}
+
+std::optional<Transport::Incoming> Transport::try_receive(int source) {
+  int flag = 0;
+  MPI_Message handle;
+  MPI_Status status;
+  SPAWNPOOL_MPI(MPI_Improbe(source, wire::kMessageTag, comm_, &flag, &handle, &status));
+  if (!flag) return std::nullopt;
+  int count = 0;
+  SPAWNPOOL_MPI(MPI_Get_count(&status, MPI_BYTE, &count));
+  auto first = std::make_shared<Buffer>(static_cast<std::size_t>(count));
+  SPAWNPOOL_MPI(MPI_Mrecv(first->data(), count, MPI_BYTE, &handle, MPI_STATUS_IGNORE));
+
+  Incoming incoming;
+  incoming.source = status.MPI_SOURCE;
+  incoming.header = wire::decode_header(ByteSpan{first->data(), first->size()});
+  if (!(incoming.header.flags & kMultipartFlag)) {
+    incoming.message = std::move(first);
+    return incoming;
+  }
+
+  // A large message: its parts carry the whole message, header included.
+  const std::uint64_t total = wire::kHeaderSize + incoming.header.body_size;
+  const std::uint64_t part = incoming.header.reserved;
+  if (part == 0 || part > INT_MAX || count != static_cast<int>(wire::kHeaderSize)) {
+    throw wire::ProtocolError("spawnpool: malformed announcement of a large message");
+  }
+  auto whole = std::make_shared<Buffer>(static_cast<std::size_t>(total));
+  const std::size_t parts = static_cast<std::size_t>((total + part - 1) / part);
+  std::vector<MPI_Request> requests(parts);
+  for (std::size_t i = 0; i < parts; ++i) {
+    const std::uint64_t offset = i * part;
+    const int size = static_cast<int>(std::min<std::uint64_t>(part, total - offset));
+    SPAWNPOOL_MPI(MPI_Irecv(whole->data() + offset, size, MPI_BYTE, incoming.source,
+                            wire::kContinuationTag, comm_, &requests[i]));
+  }
+  const auto deadline = std::chrono::steady_clock::now() + part_stall_timeout_;
+  for (;;) {
+    int done = 0;
+    SPAWNPOOL_MPI(MPI_Testall(static_cast<int>(parts), requests.data(), &done,
+                              MPI_STATUSES_IGNORE));
+    if (done) break;
+    if (std::chrono::steady_clock::now() > deadline) {
+      for (auto& r : requests) {
+        if (r != MPI_REQUEST_NULL) {
+          MPI_Cancel(&r);
+          MPI_Request_free(&r);
+        }
+      }
+      throw Timeout("spawnpool: the parts of a " + std::to_string(total) + "-byte message from rank " +
+                    std::to_string(incoming.source) + " stopped arriving");
+    }
+    std::this_thread::yield();
+  }
+  incoming.header = wire::decode_header(ByteSpan{whole->data(), whole->size()});
+  incoming.message = std::move(whole);
+  return incoming;
+}
+
+}  // namespace spawnpool::detail

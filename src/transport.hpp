@@ -1,0 +1,66 @@
+#pragma once
+// Framed messages over one MPI communicator, without blocking: sends are MPI_Isend'ed from buffers
+// kept alive until complete; receives use MPI_Improbe + MPI_Mrecv into an exactly-sized buffer.
+// A message larger than the part limit (default 1 GiB, $SPAWNPOOL_MAX_MESSAGE_PART) is announced by
+// its bare header and then sent in parts, received straight into one buffer: messages over 2 GiB
+// work and the payload is never copied on the way.
+// Not thread-safe: one Transport is used by one thread.
+
+#include <spawnpool/detail/bytes.hpp>
+#include <spawnpool/detail/wire_format.hpp>
+
+#include <mpi.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+namespace spawnpool::detail {
+
+class Transport {
+ public:
+  struct Incoming {
+    int source = -1;
+    wire::Header header;
+    std::shared_ptr<const Buffer> message;  // header included
+  };
+
+  /// Uses `comm` (not owned) for spawnpool's tags.
+  explicit Transport(MPI_Comm comm);
+  ~Transport();
+  Transport(const Transport&) = delete;
+  Transport& operator=(const Transport&) = delete;
+
+  /// Writes the header (kind, count, body size) into the first wire::kHeaderSize bytes of `message`
+  /// and starts sending it to `rank`.
+  void send(int rank, wire::Kind kind, std::uint32_t count, std::shared_ptr<Buffer> message);
+
+  /// Completes finished sends and frees their buffers. True when any completed.
+  bool progress_sends();
+  bool sends_pending() const noexcept { return !sends_.empty(); }
+
+  /// Receives one whole message from `source` (or MPI_ANY_SOURCE) if one is waiting.
+  /// @throws wire::ProtocolError for a message without a valid header
+  /// @throws Timeout when the parts of a large message stop arriving for `part_stall_timeout`
+  std::optional<Incoming> try_receive(int source = MPI_ANY_SOURCE);
+
+  /// Cancels sends that have not completed (used when the peer is gone).
+  void abandon_sends();
+
+  MPI_Comm comm() const noexcept { return comm_; }
+
+ private:
+  struct PendingSend {
+    std::vector<MPI_Request> requests;
+    std::shared_ptr<Buffer> message;
+  };
+
+  MPI_Comm comm_;
+  std::size_t max_part_;
+  std::chrono::seconds part_stall_timeout_{120};
+  std::vector<PendingSend> sends_;
+};
+
+}  // namespace spawnpool::detail

@@ -1,0 +1,124 @@
+#include "wire.hpp"
+
+namespace spawnpool::detail::wire {
+
+namespace {
+ByteSpan body_of(const Header& header, ByteSpan message) {
+  if (message.size - kHeaderSize != header.body_size) {
+    throw ProtocolError("spawnpool: message body is " + std::to_string(message.size - kHeaderSize) +
+                        " bytes but its header says " + std::to_string(header.body_size));
+  }
+  return ByteSpan{message.data + kHeaderSize, message.size - kHeaderSize};
+}
+
+void check_count(const Header& header, ByteSpan body, std::size_t min_entry_size) {
+  if (header.count > body.size / min_entry_size) {
+    throw ProtocolError("spawnpool: message claims " + std::to_string(header.count) +
+                        " entries, more than its " + std::to_string(body.size) + " bytes can hold");
+  }
+}
+}  // namespace
+
+Header decode_header(ByteSpan message) {
+  if (message.size < kHeaderSize) {
+    throw ProtocolError("spawnpool: message of " + std::to_string(message.size) +
+                        " bytes is shorter than a header");
+  }
+  Header header;
+  std::memcpy(&header, message.data, kHeaderSize);
+  if (header.magic != kMagic) {
+    throw ProtocolError("spawnpool: message does not start with spawnpool's magic number; "
+                        "another program is using spawnpool's communicator or tags");
+  }
+  if (header.version != kProtocolVersion) {
+    throw ProtocolError("spawnpool: protocol version mismatch: got version " +
+                        std::to_string(header.version) + ", this build speaks version " +
+                        std::to_string(kProtocolVersion) +
+                        "; rebuild manager and worker programs against the same spawnpool");
+  }
+  return header;
+}
+
+std::vector<CallView> decode_calls(const Header& header, ByteSpan message) {
+  const ByteSpan body = body_of(header, message);
+  check_count(header, body, call_entry_overhead(0));
+  Reader in(body);
+  std::vector<CallView> calls;
+  calls.reserve(header.count);
+  for (std::uint32_t i = 0; i < header.count; ++i) {
+    CallView call{};
+    call.id = in.get<std::uint64_t>();
+    call.signature = in.get<std::uint64_t>();
+    call.name = in.string32();
+    call.args = in.bytes(in.get<std::uint64_t>());
+    calls.push_back(call);
+  }
+  if (!in.at_end()) throw ProtocolError("spawnpool: trailing bytes after the last call entry");
+  return calls;
+}
+
+std::vector<ResultView> decode_results(const Header& header, ByteSpan message) {
+  const ByteSpan body = body_of(header, message);
+  check_count(header, body, kResultEntryOverhead);
+  Reader in(body);
+  std::vector<ResultView> results;
+  results.reserve(header.count);
+  for (std::uint32_t i = 0; i < header.count; ++i) {
+    ResultView result{};
+    result.id = in.get<std::uint64_t>();
+    const auto status = in.get<std::uint8_t>();
+    if (status > static_cast<std::uint8_t>(ResultStatus::kSignatureMismatch)) {
+      throw ProtocolError("spawnpool: unknown result status " + std::to_string(status));
+    }
+    result.status = static_cast<ResultStatus>(status);
+    result.payload = in.bytes(in.get<std::uint64_t>());
+    results.push_back(result);
+  }
+  if (!in.at_end()) throw ProtocolError("spawnpool: trailing bytes after the last result entry");
+  return results;
+}
+
+std::size_t error_payload_size(const ErrorPayload& error) {
+  return 4 + error.type_name.size() + 4 + error.message.size();
+}
+
+char* put_error_payload(char* out, const ErrorPayload& error) {
+  out = put(out, static_cast<std::uint32_t>(error.type_name.size()));
+  out = put_bytes(out, error.type_name.data(), error.type_name.size());
+  out = put(out, static_cast<std::uint32_t>(error.message.size()));
+  return put_bytes(out, error.message.data(), error.message.size());
+}
+
+ErrorPayload decode_error_payload(ByteSpan payload) {
+  Reader in(payload);
+  ErrorPayload error;
+  error.type_name = std::string(in.string32());
+  error.message = std::string(in.string32());
+  return error;
+}
+
+std::size_t strings_size(const std::vector<std::string>& strings) {
+  std::size_t size = 0;
+  for (const auto& s : strings) size += 4 + s.size();
+  return size;
+}
+
+char* put_strings(char* out, const std::vector<std::string>& strings) {
+  for (const auto& s : strings) {
+    out = put(out, static_cast<std::uint32_t>(s.size()));
+    out = put_bytes(out, s.data(), s.size());
+  }
+  return out;
+}
+
+std::vector<std::string> decode_strings(const Header& header, ByteSpan message) {
+  const ByteSpan body = body_of(header, message);
+  check_count(header, body, 4);
+  Reader in(body);
+  std::vector<std::string> strings;
+  for (std::uint32_t i = 0; i < header.count; ++i) strings.emplace_back(in.string32());
+  if (!in.at_end()) throw ProtocolError("spawnpool: trailing bytes after the last string");
+  return strings;
+}
+
+}  // namespace spawnpool::detail::wire

@@ -1,0 +1,203 @@
+#include "worker_loop.hpp"
+
+#include "backoff.hpp"
+#include "environment.hpp"
+#include "runtime_state.hpp"
+#include "transport.hpp"
+#include "wire.hpp"
+
+#include <spawnpool/detail/registry.hpp>
+
+#include <cxxabi.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <exception>
+#include <thread>
+#include <typeinfo>
+
+namespace spawnpool::detail {
+
+namespace {
+
+using wire::ResultStatus;
+
+/// One call's outcome: the invoker's buffer (payload after `offset`) or an error payload.
+struct Outcome {
+  std::uint64_t id = 0;
+  ResultStatus status = ResultStatus::kOk;
+  Buffer buffer;
+  std::size_t offset = 0;
+  wire::ErrorPayload error;
+
+  std::size_t payload_size() const {
+    return status == ResultStatus::kOk ? buffer.size() - offset : wire::error_payload_size(error);
+  }
+};
+
+std::string current_exception_type() {
+  const std::type_info* type = abi::__cxa_current_exception_type();
+  return type ? demangle(type->name()) : std::string("unknown exception");
+}
+
+Outcome run_call(const wire::CallView& call, std::size_t reserve_front) {
+  Outcome out;
+  out.id = call.id;
+  const TaskEntry* task = find_task(call.name);
+  if (task == nullptr) {
+    out.status = ResultStatus::kUnknownTask;
+    out.error = {"spawnpool::UnregisteredTask",
+                 "the worker program " + runtime_state().program + " has no task named \"" +
+                     std::string(call.name) + "\"; register it with SPAWNPOOL_TASK(" +
+                     std::string(call.name) + ") in a source file linked into the worker program"};
+    return out;
+  }
+  if (task->signature != call.signature) {
+    out.status = ResultStatus::kSignatureMismatch;
+    out.error = {"spawnpool::Error", "task \"" + task->name + "\" has the type " +
+                                         task->signature_text + " in the worker program " +
+                                         runtime_state().program +
+                                         ", which differs from the manager's; rebuild both from "
+                                         "the same sources"};
+    return out;
+  }
+  try {
+    out.buffer = task->invoke(call.args, reserve_front);
+    out.offset = reserve_front;
+  } catch (const BadArguments& bad) {
+    out.status = ResultStatus::kBadArguments;
+    out.error = {"spawnpool::Error",
+                 "the arguments of task \"" + task->name + "\" could not be decoded: " + bad.what};
+  } catch (const std::exception& e) {
+    out.status = ResultStatus::kException;
+    out.error = {current_exception_type(), e.what()};
+  } catch (...) {
+    out.status = ResultStatus::kException;
+    out.error = {current_exception_type(), "(not a std::exception)"};
+  }
+  return out;
+}
+
+char* put_outcome(char* out, const Outcome& o) {
+  out = wire::put_result_prefix(out, o.id, o.status, o.payload_size());
+  if (o.status == ResultStatus::kOk) {
+    return wire::put_bytes(out, o.buffer.data() + o.offset, o.payload_size());
+  }
+  return wire::put_error_payload(out, o.error);
+}
+
+/// Runs every call of a kTasks message; returns the kResults message (header space unwritten).
+std::shared_ptr<Buffer> run_message(const Transport::Incoming& in) {
+  const auto calls =
+      wire::decode_calls(in.header, ByteSpan{in.message->data(), in.message->size()});
+  constexpr std::size_t kFront = wire::kHeaderSize + wire::kResultEntryOverhead;
+  if (calls.size() == 1) {
+    // The common case sends the task's own result buffer: the result is not copied again.
+    Outcome o = run_call(calls[0], kFront);
+    if (o.status == ResultStatus::kOk) {
+      wire::put_result_prefix(o.buffer.data() + wire::kHeaderSize, o.id, o.status,
+                              o.payload_size());
+      return std::make_shared<Buffer>(std::move(o.buffer));
+    }
+    auto message = std::make_shared<Buffer>(kFront + o.payload_size());
+    put_outcome(message->data() + wire::kHeaderSize, o);
+    return message;
+  }
+  std::vector<Outcome> outcomes;
+  outcomes.reserve(calls.size());
+  std::size_t total = wire::kHeaderSize;
+  for (const auto& call : calls) {
+    outcomes.push_back(run_call(call, 0));
+    total += wire::kResultEntryOverhead + outcomes.back().payload_size();
+  }
+  auto message = std::make_shared<Buffer>(total);
+  char* out = message->data() + wire::kHeaderSize;
+  for (const auto& o : outcomes) out = put_outcome(out, o);
+  return message;
+}
+
+std::shared_ptr<Buffer> strings_message(const std::vector<std::string>& strings) {
+  auto message = std::make_shared<Buffer>(wire::kHeaderSize + wire::strings_size(strings));
+  wire::put_strings(message->data() + wire::kHeaderSize, strings);
+  return message;
+}
+
+}  // namespace
+
+int serve_as_worker(MPI_Comm comm, int manager_rank) {
+  set_fine_timer_slack();
+  PollSettings poll = PollSettings::from_environment();
+  try {
+    Transport transport(comm);
+    // Hello: the manager's settings for this worker. Bounded: a manager that never says hello is gone.
+    const auto hello_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    Backoff wait_hello(poll);
+    std::optional<Transport::Incoming> hello;
+    while (!(hello = transport.try_receive(manager_rank))) {
+      if (std::chrono::steady_clock::now() > hello_deadline) {
+        std::fprintf(stderr, "spawnpool worker: no hello from the manager in 120 s; exiting\n");
+        return 1;
+      }
+      wait_hello.pause();
+    }
+    if (hello->header.kind != static_cast<std::uint16_t>(wire::Kind::kHello)) {
+      std::fprintf(stderr, "spawnpool worker: expected hello, got message kind %u; exiting\n",
+                   hello->header.kind);
+      return 1;
+    }
+    const auto settings =
+        wire::decode_strings(hello->header, ByteSpan{hello->message->data(), hello->message->size()});
+    if (settings.size() >= 2) {
+      poll.spin = std::chrono::microseconds(std::stol(settings[0]));
+      poll.max_sleep = std::chrono::microseconds(std::stol(settings[1]));
+    }
+    const std::vector<std::string> ready = {std::to_string(getpid()), host_name(),
+                                            runtime_state().program};
+    transport.send(manager_rank, wire::Kind::kReady, static_cast<std::uint32_t>(ready.size()),
+                   strings_message(ready));
+
+    Backoff backoff(poll);
+    bool stopping = false;
+    while (!stopping) {
+      bool active = transport.progress_sends();
+      if (auto in = transport.try_receive(manager_rank)) {
+        active = true;
+        switch (static_cast<wire::Kind>(in->header.kind)) {
+          case wire::Kind::kTasks: {
+            auto results = run_message(*in);
+            transport.send(manager_rank, wire::Kind::kResults, in->header.count, std::move(results));
+            break;
+          }
+          case wire::Kind::kShutdown:
+            stopping = true;
+            break;
+          default:
+            std::fprintf(stderr, "spawnpool worker: ignoring unexpected message kind %u\n",
+                         in->header.kind);
+        }
+      }
+      if (active) {
+        backoff.activity();
+      } else {
+        backoff.pause();
+      }
+    }
+    transport.send(manager_rank, wire::Kind::kBye, 0, std::make_shared<Buffer>(wire::kHeaderSize));
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    Backoff flush(poll);
+    while (transport.sends_pending()) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        std::fprintf(stderr, "spawnpool worker: the manager did not take the last messages\n");
+        transport.abandon_sends();
+        return 1;
+      }
+      if (transport.progress_sends()) flush.activity(); else flush.pause();
+    }
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "spawnpool worker: %s\n", e.what());
+    return 1;
+  }
+}
+
+}  // namespace spawnpool::detail
