@@ -58,7 +58,8 @@ std::atomic<int> g_terminating_signal{0};
 static_assert(std::atomic<pid_t>::is_always_lock_free && std::atomic<int>::is_always_lock_free,
               "the signal handler needs lock-free atomics");
 
-constexpr std::array<int, 6> kForwardedSignals = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+constexpr std::array<int, 6> kForwardedSignals = {SIGINT,  SIGTERM, SIGHUP,
+                                                  SIGQUIT, SIGUSR1, SIGUSR2};
 
 // Signals from the kernel (SI_KERNEL: the terminal's Ctrl-C, Ctrl-\, hangup) go to the whole
 // foreground process group, which includes mpiexec, so they are not forwarded: hydra takes a
@@ -69,10 +70,6 @@ extern "C" void forward_signal(int sig, siginfo_t* info, void*) {
   const pid_t child = g_child.load();
   if (child > 0 && info->si_code != SI_KERNEL) ::kill(child, sig);
   errno = saved_errno;
-}
-
-[[noreturn]] void throw_errno(const char* what) {
-  throw std::system_error(errno, std::generic_category(), what);
 }
 
 // While alive, the forwarded signals go to g_child. Construction blocks them (in this thread)
@@ -173,14 +170,16 @@ int relaunch_under_mpiexec(int argc, char** argv, const std::string& mpiexec) {
   const std::string mpiexec_path = find_mpiexec(mpiexec);
   std::error_code ec;
   const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (ec) throw RelaunchError("spawnpool: cannot relaunch under mpiexec: /proc/self/exe: " + ec.message());
+  if (ec) throw RelaunchError("spawnpool: cannot relaunch under mpiexec: /proc/self/exe: " +
+                              ec.message());
 
   std::vector<std::string> args = {"-n", "1", exe.string()};
   args.insert(args.end(), argv + 1, argv + argc);
 
   bp::environment env = boost::this_process::environment();
   env["SPAWNPOOL_RELAUNCHED"] = "1";
-  if (env_nonempty("SLURM_JOB_ID") && std::getenv("SLURM_OVERLAP") == nullptr) env["SLURM_OVERLAP"] = "1";
+  if (env_nonempty("SLURM_JOB_ID") && std::getenv("SLURM_OVERLAP") == nullptr)
+    env["SLURM_OVERLAP"] = "1";  // else the step MPI_Comm_spawn needs waits for busy CPUs forever
 
   SignalForwarding forwarding;
   const pid_t parent = ::getpid();
@@ -198,14 +197,15 @@ int relaunch_under_mpiexec(int argc, char** argv, const std::string& mpiexec) {
   // Wait without reaping, stop forwarding, then reap: no signal can reach a recycled pid.
   siginfo_t info{};
   while (::waitid(P_PID, static_cast<id_t>(child.id()), &info, WEXITED | WNOWAIT) != 0)
-    if (errno != EINTR) throw_errno("waitid");
+    if (errno != EINTR) throw std::system_error(errno, std::generic_category(), "waitid");
   g_child.store(0);
   child.wait();
   const int status = child.native_exit_code();
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   // hydra reports 0 for ranks it had to signal (it counts them as cleaned up), which would make
   // an interrupted or terminated run look successful.
-  if (WEXITSTATUS(status) == 0 && g_terminating_signal.load() != 0) return 128 + g_terminating_signal.load();
+  const int terminating_signal = g_terminating_signal.load();
+  if (WEXITSTATUS(status) == 0 && terminating_signal != 0) return 128 + terminating_signal;
   return WEXITSTATUS(status);
 }
 

@@ -17,6 +17,8 @@ namespace spawnpool::detail {
 namespace {
 
 constexpr std::size_t kCoalesceLimitBytes = 64 * 1024;  // larger messages travel alone
+constexpr double kTargetMessageNs = 200e3;   // pack short calls into messages of about this much work
+constexpr double kLongCallNs = 5e6;          // calls this long are sent one at a time
 
 std::shared_ptr<Buffer> strings_message(const std::vector<std::string>& strings) {
   auto message = std::make_shared<Buffer>(wire::kHeaderSize + wire::strings_size(strings));
@@ -126,6 +128,7 @@ void PoolCore::shutdown(bool wait, bool cancel_pending) {
     std::lock_guard<std::mutex> lock(mutex_);
     stop_requested_ = true;
     if (cancel_pending) {
+      cancel_requested_ = true;
       for (auto& item : submitted_) {
         for (auto& call : item.calls) call.state->cancel();
       }
@@ -149,14 +152,31 @@ bool PoolCore::take_queued() {
   return true;
 }
 
+void PoolCore::record_busy_time(std::uint64_t nanoseconds, std::uint32_t calls) {
+  if (calls == 0) return;
+  const double per_call = static_cast<double>(nanoseconds) / calls;
+  mean_call_ns_ = mean_call_ns_ < 0 ? per_call : 0.8 * mean_call_ns_ + 0.2 * per_call;
+}
+
+int PoolCore::effective_depth() const {
+  return mean_call_ns_ >= kLongCallNs ? 1 : pipeline_depth_;
+}
+
+std::size_t PoolCore::batch_limit() const {
+  if (mean_call_ns_ < 0) return 1;
+  const double fit = kTargetMessageNs / std::max(mean_call_ns_, 1.0);
+  return std::clamp<std::size_t>(static_cast<std::size_t>(fit), 1, max_batch_);
+}
+
 bool PoolCore::dispatch() {
   bool sent = false;
+  const int depth = effective_depth();
   while (!queue_.empty()) {
     // The least busy worker, rotating among equals.
     std::size_t best = workers_.size();
     for (std::size_t k = 0; k < workers_.size(); ++k) {
       const std::size_t i = (next_worker_ + k) % workers_.size();
-      if (workers_[i].messages_in_flight >= pipeline_depth_) continue;
+      if (workers_[i].messages_in_flight >= depth) continue;
       if (best == workers_.size() ||
           workers_[i].messages_in_flight < workers_[best].messages_in_flight) {
         best = i;
@@ -165,7 +185,7 @@ bool PoolCore::dispatch() {
     if (best == workers_.size()) break;
     next_worker_ = (best + 1) % workers_.size();
     int free_slots = 0;
-    for (const Worker& w : workers_) free_slots += pipeline_depth_ - w.messages_in_flight;
+    for (const Worker& w : workers_) free_slots += std::max(0, depth - w.messages_in_flight);
 
     // Drop items whose calls were all cancelled; mark the rest as sent.
     auto claim = [](WorkItem& item) {
@@ -182,7 +202,8 @@ bool PoolCore::dispatch() {
     // free slot would still get work.
     std::vector<WorkItem> batch;
     const std::size_t share =
-        std::min(max_batch_, (queued_calls_ + first.calls.size()) / static_cast<std::size_t>(free_slots));
+        std::min(batch_limit(), (queued_calls_ + first.calls.size()) /
+                                    static_cast<std::size_t>(std::max(1, free_slots)));
     std::size_t batch_bytes = first.message.size();
     while (first.calls.size() == 1 && batch.size() + 1 < share && !queue_.empty() &&
            queue_.front().calls.size() == 1 &&
@@ -247,6 +268,7 @@ bool PoolCore::receive() {
 void PoolCore::handle_results(const Transport::Incoming& in) {
   Worker& worker = workers_[worker_index(in.source)];
   --worker.messages_in_flight;
+  record_busy_time(in.header.aux, in.header.count);
   const ByteSpan whole{in.message->data(), in.message->size()};
   for (const wire::ResultView& r : wire::decode_results(in.header, whole)) {
     auto found = in_flight_.find(r.id);
@@ -288,9 +310,18 @@ void PoolCore::run() {
         active |= transport_.progress_sends();
         active |= receive();
       }
+      bool cancel = false;
       {
         std::lock_guard<std::mutex> lock(mutex_);
         stop = stop_requested_ && submitted_.empty();
+        cancel = cancel_requested_;
+      }
+      if (cancel && !queue_.empty()) {
+        for (auto& item : queue_) {
+          for (auto& call : item.calls) call.state->cancel();
+        }
+        queue_.clear();
+        queued_calls_ = 0;
       }
       if (stop && queue_.empty() && in_flight_.empty()) break;
       if (active) {

@@ -3,9 +3,14 @@
 // workers. User threads only queue encoded work (enqueue) and wait on futures.
 //
 // The progress loop, each turn: take newly queued work; send work to workers that have fewer than
-// `pipeline_depth` messages in flight (packing many small queued calls into one message when the
-// queue is long); complete finished sends; receive results and complete futures; then poll again at
-// once if anything happened, or back off (spin, then sleep up to poll_max_sleep; a submit wakes it).
+// `pipeline_depth` messages in flight; complete finished sends; receive results and complete
+// futures; then poll again at once if anything happened, or back off (spin, then sleep up to
+// poll_max_sleep; a submit wakes it).
+//
+// Scheduling adapts to the measured task duration (workers report the time they spent running each
+// message). Short tasks (well under the cost of a message) are packed several to a message when the
+// queue is long; long tasks (over 5 ms) go one at a time to whichever worker is free, as with
+// mpi4py.futures, so no task waits behind a long one while another worker idles.
 
 #include "backoff.hpp"
 #include "transport.hpp"
@@ -66,6 +71,9 @@ class PoolCore {
   bool receive();
   void handle_results(const Transport::Incoming& in);
   void say_goodbye();
+  void record_busy_time(std::uint64_t nanoseconds, std::uint32_t calls);
+  int effective_depth() const;
+  std::size_t batch_limit() const;
   void fail_all(const std::exception_ptr& error);
   std::size_t worker_index(int rank) const;
 
@@ -85,6 +93,7 @@ class PoolCore {
   std::condition_variable wake_;
   std::deque<WorkItem> submitted_;
   bool stop_requested_ = false;
+  bool cancel_requested_ = false;
   std::string broken_reason_;
 
   // Progress thread only.
@@ -92,6 +101,7 @@ class PoolCore {
   std::size_t queued_calls_ = 0;
   std::unordered_map<std::uint64_t, InFlight> in_flight_;
   std::size_t next_worker_ = 0;
+  double mean_call_ns_ = -1;  // moving average of a call's run time on a worker; -1: not known yet
 
   std::mutex join_mutex_;
   std::thread progress_;

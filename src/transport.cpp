@@ -10,10 +10,6 @@
 
 namespace spawnpool::detail {
 
-namespace {
-constexpr std::uint32_t kMultipartFlag = 1;
-}
-
 Transport::Transport(MPI_Comm comm)
     : comm_(comm),
       max_part_(static_cast<std::size_t>(
@@ -22,10 +18,11 @@ Transport::Transport(MPI_Comm comm)
 Transport::~Transport() { abandon_sends(); }
 
 void Transport::send(int rank, wire::Kind kind, std::uint32_t count,
-                     std::shared_ptr<Buffer> message) {
+                     std::shared_ptr<Buffer> message, std::uint64_t aux) {
   wire::Header header;
   header.kind = static_cast<std::uint16_t>(kind);
   header.count = count;
+  header.aux = aux;
   header.body_size = message->size() - wire::kHeaderSize;
   PendingSend pending;
   const std::size_t total = message->size();
@@ -35,8 +32,7 @@ void Transport::send(int rank, wire::Kind kind, std::uint32_t count,
     SPAWNPOOL_MPI(MPI_Isend(message->data(), static_cast<int>(total), MPI_BYTE, rank,
                             wire::kMessageTag, comm_, &pending.requests[0]));
   } else {
-    header.flags = kMultipartFlag;
-    header.reserved = max_part_;
+    header.part_size = static_cast<std::uint32_t>(max_part_);
     std::memcpy(message->data(), &header, sizeof header);
     const std::size_t parts = (total + max_part_ - 1) / max_part_;
     pending.requests.resize(parts + 1);
@@ -96,14 +92,14 @@ std::optional<Transport::Incoming> Transport::try_receive(int source) {
   Incoming incoming;
   incoming.source = status.MPI_SOURCE;
   incoming.header = wire::decode_header(ByteSpan{first->data(), first->size()});
-  if (!(incoming.header.flags & kMultipartFlag)) {
+  if (incoming.header.part_size == 0) {
     incoming.message = std::move(first);
     return incoming;
   }
 
   // A large message: its parts carry the whole message, header included.
   const std::uint64_t total = wire::kHeaderSize + incoming.header.body_size;
-  const std::uint64_t part = incoming.header.reserved;
+  const std::uint64_t part = incoming.header.part_size;
   if (part == 0 || part > INT_MAX || count != static_cast<int>(wire::kHeaderSize)) {
     throw wire::ProtocolError("spawnpool: malformed announcement of a large message");
   }
@@ -116,12 +112,17 @@ std::optional<Transport::Incoming> Transport::try_receive(int source) {
     SPAWNPOOL_MPI(MPI_Irecv(whole->data() + offset, size, MPI_BYTE, incoming.source,
                             wire::kContinuationTag, comm_, &requests[i]));
   }
-  const auto deadline = std::chrono::steady_clock::now() + part_stall_timeout_;
-  for (;;) {
-    int done = 0;
-    SPAWNPOOL_MPI(MPI_Testall(static_cast<int>(parts), requests.data(), &done,
-                              MPI_STATUSES_IGNORE));
-    if (done) break;
+  auto deadline = std::chrono::steady_clock::now() + part_stall_timeout_;
+  std::vector<int> finished(parts);
+  for (std::size_t remaining = parts; remaining > 0;) {
+    int completed = 0;
+    SPAWNPOOL_MPI(MPI_Testsome(static_cast<int>(parts), requests.data(), &completed,
+                               finished.data(), MPI_STATUSES_IGNORE));
+    if (completed > 0 && completed != MPI_UNDEFINED) {
+      remaining -= static_cast<std::size_t>(completed);
+      deadline = std::chrono::steady_clock::now() + part_stall_timeout_;
+      continue;
+    }
     if (std::chrono::steady_clock::now() > deadline) {
       for (auto& r : requests) {
         if (r != MPI_REQUEST_NULL) {

@@ -33,9 +33,10 @@ class Transport {
   Transport(const Transport&) = delete;
   Transport& operator=(const Transport&) = delete;
 
-  /// Writes the header (kind, count, body size) into the first wire::kHeaderSize bytes of `message`
-  /// and starts sending it to `rank`.
-  void send(int rank, wire::Kind kind, std::uint32_t count, std::shared_ptr<Buffer> message);
+  /// Writes the header (kind, count, body size, aux) into the first wire::kHeaderSize bytes of
+  /// `message` and starts sending it to `rank`.
+  void send(int rank, wire::Kind kind, std::uint32_t count, std::shared_ptr<Buffer> message,
+            std::uint64_t aux = 0);
 
   /// Completes finished sends and frees their buffers. True when any completed.
   bool progress_sends();

@@ -164,8 +164,12 @@ int serve_as_worker(MPI_Comm comm, int manager_rank) {
         active = true;
         switch (static_cast<wire::Kind>(in->header.kind)) {
           case wire::Kind::kTasks: {
+            const auto started = std::chrono::steady_clock::now();
             auto results = run_message(*in);
-            transport.send(manager_rank, wire::Kind::kResults, in->header.count, std::move(results));
+            const auto busy = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                std::chrono::steady_clock::now() - started);
+            transport.send(manager_rank, wire::Kind::kResults, in->header.count, std::move(results),
+                           static_cast<std::uint64_t>(busy.count()));
             break;
           }
           case wire::Kind::kShutdown:

@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdlib>
@@ -68,11 +69,12 @@ class ScopedEnv {
 
 // The environment of a singleton: none of the variables decide_relaunch looks at.
 struct SingletonEnv {
-  ScopedEnv vars[10] = {{"PMI_RANK", nullptr},        {"PMI_FD", nullptr},
-                        {"PMI_SIZE", nullptr},        {"PMI_PORT", nullptr},
-                        {"PMIX_RANK", nullptr},       {"PMIX_NAMESPACE", nullptr},
-                        {"OMPI_COMM_WORLD_SIZE", nullptr}, {"SPAWNPOOL_NO_RELAUNCH", nullptr},
-                        {"SPAWNPOOL_RELAUNCHED", nullptr}, {"SPAWNPOOL_MPIEXEC", nullptr}};
+  ScopedEnv vars[9] = {{"PMI_RANK", nullptr},  {"PMI_FD", nullptr},
+                       {"PMI_SIZE", nullptr},  {"PMI_PORT", nullptr},
+                       {"PMIX_RANK", nullptr}, {"PMIX_NAMESPACE", nullptr},
+                       {"OMPI_COMM_WORLD_SIZE", nullptr},
+                       {"SPAWNPOOL_NO_RELAUNCH", nullptr},
+                       {"SPAWNPOOL_RELAUNCHED", nullptr}};
 };
 
 TEST(DecideRelaunch, RelaunchesASingletonOfAnMpiThatCannotSpawnFromOne) {
@@ -96,11 +98,11 @@ TEST(DecideRelaunch, NotUnderAProcessManager) {
 TEST(DecideRelaunch, NoRelaunchVariable) {
   SingletonEnv singleton;
   for (const char* value : {"1", "yes"}) {
-    ScopedEnv no(("SPAWNPOOL_NO_RELAUNCH"), value);
+    ScopedEnv no("SPAWNPOOL_NO_RELAUNCH", value);
     EXPECT_FALSE(decide_relaunch(false).relaunch) << value;
   }
   for (const char* value : {"", "0"}) {
-    ScopedEnv no(("SPAWNPOOL_NO_RELAUNCH"), value);
+    ScopedEnv no("SPAWNPOOL_NO_RELAUNCH", value);
     EXPECT_TRUE(decide_relaunch(false).relaunch) << value;
   }
 }
@@ -117,9 +119,9 @@ TEST(DecideRelaunch, LoopGuard) {
 // The relaunch, end to end
 
 struct RunOptions {
-  std::string input;                        // written to the probe's stdin, which is then closed
+  std::string input;                                     // to the probe's stdin, then EOF
   std::vector<std::pair<std::string, std::string>> env;  // added to a singleton's environment
-  std::function<void(pid_t)> when_ready;    // called once the probe has printed its report
+  std::function<void(pid_t)> when_ready;  // called once the probe has printed "args=...\n"
   Clock::duration timeout = 30s;
 };
 
@@ -127,7 +129,7 @@ struct ProbeRun {
   int exit_code = -1;  // 128+S if killed by signal S
   bool timed_out = false;
   std::string out, err;
-  Clock::duration took{};  // from start, or from when_ready if given, to the exit
+  double seconds = 0;  // from the start, or from when_ready if given, to the exit
 };
 
 // Our environment without any process-manager or spawnpool variable, plus `extra`.
@@ -155,7 +157,8 @@ ProbeRun run_probe(const std::vector<std::string>& args, const RunOptions& optio
   auto measured_from = start;
   bool ready_handled = !options.when_ready;
   std::optional<Clock::time_point> exited_at;
-  std::array<pollfd, 2> fds = {{{out.native_source(), POLLIN, 0}, {err.native_source(), POLLIN, 0}}};
+  std::array<pollfd, 2> fds = {
+      {{out.native_source(), POLLIN, 0}, {err.native_source(), POLLIN, 0}}};
   std::array<std::string*, 2> sinks = {&run.out, &run.err};
   // Until the probe has exited and both pipes are at EOF; the pipes get 5 s more after the exit,
   // since a leftover grandchild would hold them open.
@@ -167,10 +170,14 @@ ProbeRun run_probe(const std::vector<std::string>& args, const RunOptions& optio
       if (fds[i].fd < 0 || fds[i].revents == 0) continue;
       char buffer[4096];
       const ssize_t n = ::read(fds[i].fd, buffer, sizeof buffer);
-      if (n > 0) sinks[i]->append(buffer, static_cast<std::size_t>(n));
-      else fds[i].fd = -1;
+      if (n > 0)
+        sinks[i]->append(buffer, static_cast<std::size_t>(n));
+      else
+        fds[i].fd = -1;  // EOF (or error): poll ignores negative descriptors
     }
-    if (!ready_handled && run.out.find("\nargs=") != std::string::npos) {
+    const std::size_t report_end = run.out.find("\nargs=");
+    if (!ready_handled && report_end != std::string::npos &&
+        run.out.find('\n', report_end + 1) != std::string::npos) {
       options.when_ready(child.id());
       ready_handled = true;
       measured_from = Clock::now();
@@ -184,7 +191,7 @@ ProbeRun run_probe(const std::vector<std::string>& args, const RunOptions& optio
   }
   const int status = child.native_exit_code();
   run.exit_code = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
-  run.took = *exited_at - measured_from;
+  run.seconds = std::chrono::duration<double>(*exited_at - measured_from).count();
   return run;
 }
 
@@ -192,22 +199,26 @@ bool has_line(const std::string& text, const std::string& line) {
   return ("\n" + text).find("\n" + line + "\n") != std::string::npos;
 }
 
-// Processes whose command line mentions the probe: the probe itself, mpiexec running it.
-std::vector<pid_t> probe_processes() {
-  std::vector<pid_t> pids;
+// Processes whose command line mentions the probe (the probe itself, mpiexec running it):
+// pid and command line.
+std::vector<std::pair<pid_t, std::string>> probe_processes() {
+  std::vector<std::pair<pid_t, std::string>> found;
   for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
     const std::string name = entry.path().filename();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
     std::ifstream file(entry.path() / "cmdline");
-    const std::string cmdline((std::istreambuf_iterator<char>(file)), {});
+    std::string cmdline((std::istreambuf_iterator<char>(file)), {});
     const pid_t pid = std::stoi(name);
-    if (pid != ::getpid() && cmdline.find(kProbe) != std::string::npos) pids.push_back(pid);
+    if (pid == ::getpid() || cmdline.find(kProbe) == std::string::npos) continue;
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    found.emplace_back(pid, cmdline);
   }
-  return pids;
+  return found;
 }
 
 std::string describe(const ProbeRun& run) {
-  return "exit code " + std::to_string(run.exit_code) + (run.timed_out ? " (timed out)" : "") +
+  return "exit code " + std::to_string(run.exit_code) + " after " + std::to_string(run.seconds) +
+         " s" + (run.timed_out ? " (timed out)" : "") +
          "\n--- stdout:\n" + run.out + "--- stderr:\n" + run.err;
 }
 
@@ -216,14 +227,14 @@ class Relaunch : public ::testing::Test {
   // No process of the probe may outlive a test by more than 5 s; leftovers are killed.
   void TearDown() override {
     const auto deadline = Clock::now() + 5s;
-    std::vector<pid_t> left = probe_processes();
+    auto left = probe_processes();
     while (!left.empty() && Clock::now() < deadline) {
       std::this_thread::sleep_for(50ms);
       left = probe_processes();
     }
-    for (pid_t pid : left) {
+    for (const auto& [pid, cmdline] : left) {
       ::kill(pid, SIGKILL);
-      ADD_FAILURE() << "left-over process " << pid << " killed";
+      ADD_FAILURE() << "left-over process " << pid << " killed: " << cmdline;
     }
   }
 };
@@ -237,7 +248,8 @@ TEST_F(Relaunch, RunsUnderMpiexecWhenStartedAlone) {
 }
 
 TEST_F(Relaunch, PassesArgumentsExactly) {
-  const ProbeRun run = run_probe({"a", "two words", "", "  padded  ", "'quoted' \"twice\" $HOME *", "-n"});
+  const ProbeRun run =
+      run_probe({"a", "two words", "", "  padded  ", "'quoted' \"twice\" $HOME *", "-n"});
   EXPECT_EQ(run.exit_code, 0) << describe(run);
   EXPECT_TRUE(has_line(run.out, "args=a|two words||  padded  |'quoted' \"twice\" $HOME *|-n"))
       << describe(run);
@@ -271,7 +283,7 @@ TEST_F(Relaunch, SigtermEndsEverythingPromptly) {
   const ProbeRun run = run_probe({"sleep:60"}, options);
   EXPECT_FALSE(run.timed_out) << describe(run);
   EXPECT_NE(run.exit_code, 0) << describe(run);
-  EXPECT_LT(run.took, 10s) << describe(run);
+  EXPECT_LT(run.seconds, 10.0) << describe(run);
   EXPECT_TRUE(has_line(run.out, "got signal 15")) << describe(run);  // forwarded to the rank
 }
 

@@ -2,10 +2,11 @@
 // Runtime will), then reports what it sees and acts on its arguments. Run by test_relaunch.
 //
 // Prints, after MPI_Init:   world_size=N  relaunched=0|1  pm=0|1  args=<argv[1..] joined by '|'>
+// From then on, SIGTERM prints "got signal 15" and exits with 143.
 // Then, for each argument in order:
 //   exit:N       MPI_Finalize, then exit with code N
 //   echo-stdin   copy stdin to stdout until EOF
-//   sleep:S      sleep S seconds; SIGTERM meanwhile prints "got signal 15" and exits with 143
+//   sleep:S      sleep S seconds
 //   stderr:TEXT  write TEXT and a newline to stderr
 // Other arguments are ignored. Exits with 0 after MPI_Finalize.
 #include "spawn/relaunch.hpp"
@@ -34,7 +35,9 @@ extern "C" void on_sigterm(int) {
   ::_exit(128 + SIGTERM);
 }
 
-bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+bool starts_with(const std::string& s, const std::string& prefix) {
+  return s.rfind(prefix, 0) == 0;
+}
 
 }  // namespace
 
@@ -51,6 +54,7 @@ int main(int argc, char** argv) {
   }
 
   MPI_Init(&argc, &argv);
+  ::signal(SIGTERM, on_sigterm);
   int world_size = 0;
   MPI_Comm_size(MPI_COMM_WORLD, &world_size);
   const char* relaunched = std::getenv("SPAWNPOOL_RELAUNCHED");
@@ -67,10 +71,10 @@ int main(int argc, char** argv) {
       MPI_Finalize();
       return std::stoi(arg.substr(5));
     } else if (arg == "echo-stdin") {
-      std::copy(std::istreambuf_iterator<char>(std::cin), {}, std::ostreambuf_iterator<char>(std::cout));
+      std::copy(std::istreambuf_iterator<char>(std::cin), {},
+                std::ostreambuf_iterator<char>(std::cout));
       std::cout.flush();
     } else if (starts_with(arg, "sleep:")) {
-      ::signal(SIGTERM, on_sigterm);
       std::this_thread::sleep_for(std::chrono::seconds(std::stoi(arg.substr(6))));
     } else if (starts_with(arg, "stderr:")) {
       std::cerr << arg.substr(7) << std::endl;

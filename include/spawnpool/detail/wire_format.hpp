@@ -46,10 +46,10 @@ struct Header {
   std::uint32_t magic = kMagic;
   std::uint16_t version = kProtocolVersion;
   std::uint16_t kind = 0;
-  std::uint32_t count = 0;
-  std::uint32_t flags = 0;
-  std::uint64_t body_size = 0;
-  std::uint64_t reserved = 0;
+  std::uint32_t count = 0;      // entries in the body
+  std::uint32_t part_size = 0;  // 0: one MPI message; else announced, sent in parts of this size
+  std::uint64_t body_size = 0;  // bytes after the header
+  std::uint64_t aux = 0;        // kResults: nanoseconds the worker spent running the calls
 };
 static_assert(sizeof(Header) == 32, "the header layout is part of the protocol");
 inline constexpr std::size_t kHeaderSize = sizeof(Header);

@@ -1,0 +1,419 @@
+// Executor in spawn mode: results, ordering, types, remote errors, unregistered tasks, shutdown,
+// many pools, pools side by side, threads. Run by ctest at 1, 2 and 4 workers
+// (SPAWNPOOL_MAX_WORKERS), started without mpiexec so the relaunch path is exercised too.
+#include <spawnpool/spawnpool.hpp>
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <numeric>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+namespace physics {
+struct SimulationDiverged : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+struct Particle {
+  double x = 0, v = 0;
+  std::string label;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(x, v, label);
+  }
+  bool operator==(const Particle& o) const { return x == o.x && v == o.v && label == o.label; }
+};
+Particle step(Particle p, double dt) {
+  if (dt < 0) throw SimulationDiverged("negative time step");
+  p.x += p.v * dt;
+  p.label += "'";
+  return p;
+}
+}  // namespace physics
+SPAWNPOOL_TASK_AS(physics::step, "step");
+
+int add(int a, int b) { return a + b; }
+SPAWNPOOL_TASK(add);
+
+int square(int x) { return x * x; }
+SPAWNPOOL_TASK(square);
+
+int parse(const std::string& text) {
+  if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos) {
+    throw std::invalid_argument("bad input");
+  }
+  return std::stoi(text);
+}
+SPAWNPOOL_TASK(parse);
+
+int throw_int(int value) { throw value; }
+SPAWNPOOL_TASK(throw_int);
+
+int sleepy_identity(int value, int micros) {
+  std::this_thread::sleep_for(std::chrono::microseconds(micros));
+  return value;
+}
+SPAWNPOOL_TASK(sleepy_identity);
+
+std::string greet(const std::string& name, int times) {
+  std::string out;
+  for (int i = 0; i < times; ++i) out += "hello " + name + ";";
+  return out;
+}
+SPAWNPOOL_TASK(greet);
+
+std::map<std::string, int> count_words(const std::vector<std::string>& words) {
+  std::map<std::string, int> counts;
+  for (const auto& w : words) ++counts[w];
+  return counts;
+}
+SPAWNPOOL_TASK(count_words);
+
+std::tuple<int, double, std::string> tuple_task(std::tuple<int, double> in) {
+  return {std::get<0>(in) * 2, std::get<1>(in) / 2, "ok"};
+}
+SPAWNPOOL_TASK(tuple_task);
+
+std::optional<int> maybe_half(int x) {
+  if (x % 2) return std::nullopt;
+  return x / 2;
+}
+SPAWNPOOL_TASK(maybe_half);
+
+void touch_file(const std::string& path) { std::ofstream(path) << getpid(); }
+SPAWNPOOL_TASK(touch_file);
+
+void fail_void(int) { throw std::logic_error("void task failed"); }
+SPAWNPOOL_TASK(fail_void);
+
+std::vector<double> echo(const std::vector<double>& data) { return data; }
+SPAWNPOOL_TASK(echo);
+
+long worker_pid() { return static_cast<long>(getpid()); }
+SPAWNPOOL_TASK(worker_pid);
+
+int never_registered(int x) { return x; }  // deliberately no SPAWNPOOL_TASK
+
+namespace {
+
+int expected_workers() {
+  const char* n = std::getenv("SPAWNPOOL_MAX_WORKERS");
+  return n ? std::atoi(n) : 0;
+}
+
+TEST(Executor, StartsTheRequestedNumberOfWorkers) {
+  spawnpool::Executor pool;
+  if (expected_workers() > 0) {
+    EXPECT_EQ(pool.num_workers(), expected_workers());
+  }
+  EXPECT_EQ(pool.mode(), spawnpool::Mode::spawn);
+  // Every worker is a separate process, not this one.
+  std::vector<spawnpool::Future<long>> pids;
+  for (int i = 0; i < 50; ++i) pids.push_back(pool.submit(worker_pid));
+  for (auto& f : pids) EXPECT_NE(f.get(), static_cast<long>(getpid()));
+}
+
+TEST(Executor, SubmitReturnsTheResult) {
+  spawnpool::Executor pool;
+  auto f = pool.submit(square, 7);
+  EXPECT_TRUE(f.valid());
+  EXPECT_EQ(f.get(), 49);
+  EXPECT_FALSE(f.valid());
+}
+
+TEST(Executor, TenThousandTasksAllCorrect) {
+  spawnpool::Executor pool;
+  std::vector<spawnpool::Future<int>> futures;
+  futures.reserve(10000);
+  for (int i = 0; i < 10000; ++i) futures.push_back(pool.submit(add, i, 1000000));
+  for (int i = 0; i < 10000; ++i) ASSERT_EQ(futures[i].get(), i + 1000000) << "task " << i;
+}
+
+TEST(Executor, ArgumentsAreConvertedToParameterTypes) {
+  spawnpool::Executor pool;
+  EXPECT_EQ(pool.submit(greet, "ada", short{2}).get(), "hello ada;hello ada;");
+  const char* literal = "12";
+  EXPECT_EQ(pool.submit(parse, literal).get(), 12);
+}
+
+TEST(Executor, StandardAndUserTypesRoundTrip) {
+  spawnpool::Executor pool;
+  const std::vector<std::string> words = {"a", "b", "a", "c", "a"};
+  const std::map<std::string, int> expected = {{"a", 3}, {"b", 1}, {"c", 1}};
+  EXPECT_EQ(pool.submit(count_words, words).get(), expected);
+  EXPECT_EQ(pool.submit(tuple_task, std::make_tuple(21, 5.0)).get(),
+            std::make_tuple(42, 2.5, std::string("ok")));
+  EXPECT_EQ(pool.submit(maybe_half, 8).get(), std::optional<int>(4));
+  EXPECT_EQ(pool.submit(maybe_half, 7).get(), std::nullopt);
+  const physics::Particle p{1.0, 2.0, "p"};
+  EXPECT_EQ(pool.submit(physics::step, p, 0.5).get(), (physics::Particle{2.0, 2.0, "p'"}));
+}
+
+TEST(Executor, VoidTasksComplete) {
+  spawnpool::Executor pool;
+  char path[] = "/tmp/spawnpool_void_XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  std::remove(path);
+  auto f = pool.submit(touch_file, std::string(path));
+  f.get();
+  std::ifstream in(path);
+  long pid = 0;
+  ASSERT_TRUE(in >> pid) << "the void task did not run";
+  EXPECT_NE(pid, static_cast<long>(getpid()));
+  std::remove(path);
+  EXPECT_THROW(pool.submit(fail_void, 1).get(), spawnpool::RemoteError);
+}
+
+TEST(Executor, LargeArgumentsComeBackIntact) {
+  spawnpool::Executor pool;
+  std::vector<double> data(1 << 20);  // 8 MiB; with SPAWNPOOL_MAX_MESSAGE_PART small: many parts
+  std::iota(data.begin(), data.end(), 0.5);
+  EXPECT_EQ(pool.submit(echo, data).get(), data);
+  EXPECT_EQ(pool.submit(echo, std::vector<double>{}).get(), std::vector<double>{});
+}
+
+TEST(Executor, StdExceptionArrivesAsRemoteError) {
+  spawnpool::Executor pool;
+  auto f = pool.submit(parse, std::string("12x"));
+  try {
+    f.get();
+    FAIL() << "expected RemoteError";
+  } catch (const spawnpool::RemoteError& e) {
+    EXPECT_EQ(e.type_name(), "std::invalid_argument");
+    EXPECT_EQ(e.message(), "bad input");
+    EXPECT_EQ(e.task_name(), "parse");
+    EXPECT_GE(e.worker_rank(), 0);
+    EXPECT_LT(e.worker_rank(), pool.num_workers());
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    EXPECT_EQ(e.host(), host);
+    EXPECT_EQ(std::string(e.what()), "std::invalid_argument: bad input (task \"parse\" on worker " +
+                                         std::to_string(e.worker_rank()) + ", host " + host + ")");
+  }
+}
+
+TEST(Executor, UserExceptionTypesKeepTheirNames) {
+  spawnpool::Executor pool;
+  try {
+    pool.submit(physics::step, physics::Particle{}, -1.0).get();
+    FAIL() << "expected RemoteError";
+  } catch (const spawnpool::RemoteError& e) {
+    EXPECT_EQ(e.type_name(), "physics::SimulationDiverged");
+    EXPECT_EQ(e.message(), "negative time step");
+    EXPECT_EQ(e.task_name(), "step");
+  }
+  try {
+    pool.submit(throw_int, 42).get();
+    FAIL() << "expected RemoteError";
+  } catch (const spawnpool::RemoteError& e) {
+    EXPECT_EQ(e.type_name(), "int");
+  }
+  // The pool keeps working after remote errors.
+  EXPECT_EQ(pool.submit(square, 3).get(), 9);
+}
+
+TEST(Executor, UnregisteredTaskIsRefusedAtSubmit) {
+  spawnpool::Executor pool;
+  try {
+    (void)pool.submit(never_registered, 1);
+    FAIL() << "expected UnregisteredTask";
+  } catch (const spawnpool::UnregisteredTask& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("never_registered"), std::string::npos) << what;
+    EXPECT_NE(what.find("SPAWNPOOL_TASK"), std::string::npos) << what;
+  }
+  EXPECT_EQ(pool.submit(square, 4).get(), 16);
+}
+
+TEST(Executor, MapKeepsInputOrder) {
+  spawnpool::Executor pool;
+  std::vector<int> values(300), delays(300);
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int> jitter(0, 2000);
+  for (int i = 0; i < 300; ++i) {
+    values[i] = i * 3;
+    delays[i] = jitter(rng);  // results finish out of order
+  }
+  for (std::size_t chunk : {0, 1, 7, 1000}) {
+    auto results = pool.map(spawnpool::MapOptions{}.chunksize(chunk), sleepy_identity, values, delays).get();
+    ASSERT_EQ(results.size(), values.size()) << "chunksize " << chunk;
+    EXPECT_EQ(results, values) << "chunksize " << chunk;
+  }
+}
+
+TEST(Executor, MapZipsToTheShortestRange) {
+  spawnpool::Executor pool;
+  const std::vector<int> a = {1, 2, 3, 4, 5};
+  const std::vector<int> b = {10, 20, 30};
+  EXPECT_EQ(pool.map(add, a, b).get(), (std::vector<int>{11, 22, 33}));
+  EXPECT_TRUE(pool.map(add, a, std::vector<int>{}).get().empty());
+}
+
+TEST(Executor, MapResultsCanBeIteratedAsTheyArrive) {
+  spawnpool::Executor pool;
+  std::vector<int> xs(100);
+  std::iota(xs.begin(), xs.end(), 0);
+  auto results = pool.map(square, xs);
+  int i = 0;
+  for (int r : results) {
+    EXPECT_EQ(r, i * i);
+    ++i;
+  }
+  EXPECT_EQ(i, 100);
+}
+
+TEST(Executor, MapRethrowsTheFirstErrorInOrder) {
+  spawnpool::Executor pool;
+  const std::vector<std::string> inputs = {"1", "2", "x", "4", "y"};
+  auto results = pool.map(spawnpool::MapOptions{}.chunksize(2), parse, inputs);
+  auto& futures = results.futures();
+  EXPECT_EQ(futures[0].get(), 1);
+  EXPECT_EQ(futures[1].get(), 2);
+  EXPECT_THROW(futures[2].get(), spawnpool::RemoteError);
+  EXPECT_EQ(futures[3].get(), 4);  // other calls of the same chunk are unaffected
+  EXPECT_THROW(futures[4].get(), spawnpool::RemoteError);
+}
+
+TEST(Executor, SubmitAfterShutdownThrows) {
+  spawnpool::Executor pool;
+  auto f = pool.submit(square, 5);
+  pool.shutdown();
+  EXPECT_EQ(f.get(), 25);  // shutdown(wait) finished the submitted task
+  EXPECT_THROW((void)pool.submit(square, 6), spawnpool::BrokenExecutor);
+  pool.shutdown();  // idempotent
+}
+
+TEST(Executor, ShutdownCanCancelPendingTasks) {
+  spawnpool::Executor pool(spawnpool::Options{}.max_workers(1));
+  std::vector<spawnpool::Future<int>> futures;
+  for (int i = 0; i < 40; ++i) futures.push_back(pool.submit(sleepy_identity, i, 20000));
+  futures[0].wait();  // the worker is busy; most of the rest have not been sent yet
+  pool.shutdown(true, true);
+  int done = 0, cancelled = 0;
+  for (int i = 0; i < 40; ++i) {
+    try {
+      EXPECT_EQ(futures[i].get(), i);
+      ++done;
+    } catch (const spawnpool::Cancelled&) {
+      ++cancelled;
+    }
+  }
+  EXPECT_GE(done, 1);
+  EXPECT_GE(cancelled, 30);
+  EXPECT_EQ(done + cancelled, 40);
+}
+
+TEST(Future, WaitForTimesOutThenSucceeds) {
+  spawnpool::Executor pool;
+  auto f = pool.submit(sleepy_identity, 5, 300000);
+  EXPECT_EQ(f.wait_for(std::chrono::milliseconds(1)), spawnpool::FutureStatus::timeout);
+  EXPECT_FALSE(f.ready());
+  EXPECT_EQ(f.wait_until(std::chrono::system_clock::now() + std::chrono::seconds(60)),
+            spawnpool::FutureStatus::ready);
+  EXPECT_TRUE(f.ready());
+  EXPECT_EQ(f.get(), 5);
+  EXPECT_THROW(f.get(), spawnpool::Error);
+  spawnpool::Future<int> empty;
+  EXPECT_FALSE(empty.valid());
+  EXPECT_THROW(empty.wait(), spawnpool::Error);
+}
+
+TEST(Future, CancelOnlyWorksBeforeTheTaskIsSent) {
+  spawnpool::Executor pool(spawnpool::Options{}.max_workers(1).pipeline_depth(1));
+  auto running = pool.submit(sleepy_identity, 1, 200000);
+  std::vector<spawnpool::Future<int>> queued;
+  for (int i = 0; i < 5; ++i) queued.push_back(pool.submit(sleepy_identity, i, 1000));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(running.cancel());
+  EXPECT_TRUE(queued.back().cancel());
+  EXPECT_TRUE(queued.back().cancelled());
+  EXPECT_THROW(queued.back().get(), spawnpool::Cancelled);
+  EXPECT_EQ(running.get(), 1);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(queued[i].get(), i);
+}
+
+TEST(Executor, TwentyPoolsInSequence) {
+  for (int round = 0; round < 20; ++round) {
+    spawnpool::Executor pool;
+    ASSERT_EQ(pool.submit(add, round, 1).get(), round + 1) << "round " << round;
+  }
+}
+
+TEST(Executor, TwoPoolsAtOnce) {
+  spawnpool::Executor a(spawnpool::Options{}.max_workers(1));
+  spawnpool::Executor b(spawnpool::Options{}.max_workers(2));
+  EXPECT_EQ(a.num_workers() + b.num_workers(), 3);
+  std::vector<spawnpool::Future<int>> fa, fb;
+  for (int i = 0; i < 500; ++i) {
+    fa.push_back(a.submit(add, i, 1));
+    fb.push_back(b.submit(add, i, 2));
+  }
+  for (int i = 0; i < 500; ++i) {
+    ASSERT_EQ(fa[i].get(), i + 1);
+    ASSERT_EQ(fb[i].get(), i + 2);
+  }
+}
+
+TEST(Executor, SubmitFromSeveralThreads) {
+  spawnpool::Executor pool;
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      std::vector<spawnpool::Future<int>> futures;
+      for (int i = 0; i < 500; ++i) futures.push_back(pool.submit(add, t * 1000, i));
+      for (int i = 0; i < 500; ++i) {
+        if (futures[i].get() != t * 1000 + i) ++wrong;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(wrong.load(), 0);
+}
+
+TEST(Executor, MissingWorkerProgramIsASpawnError) {
+  try {
+    spawnpool::Executor pool(spawnpool::Options{}.max_workers(1).worker_program("/nonexistent/worker"));
+    FAIL() << "expected SpawnError";
+  } catch (const spawnpool::SpawnError& e) {
+    EXPECT_NE(std::string(e.what()).find("does not exist"), std::string::npos) << e.what();
+  }
+  char path[] = "/tmp/spawnpool_noexec_XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  try {
+    spawnpool::Executor pool(spawnpool::Options{}.max_workers(1).worker_program(path));
+    FAIL() << "expected SpawnError";
+  } catch (const spawnpool::SpawnError& e) {
+    EXPECT_NE(std::string(e.what()).find("not executable"), std::string::npos) << e.what();
+  }
+  std::remove(path);
+}
+
+TEST(Runtime, RelaunchedUnderMpiexecWhenStartedAlone) {
+  if (!std::getenv("SPAWNPOOL_TEST_STARTED_ALONE")) GTEST_SKIP() << "started by an MPI launcher";
+  const char* relaunched = std::getenv("SPAWNPOOL_RELAUNCHED");
+  ASSERT_NE(relaunched, nullptr) << "the test binary was started alone but did not relaunch";
+  EXPECT_STREQ(relaunched, "1");
+  EXPECT_NE(std::getenv("PMI_RANK"), nullptr) << "not running under hydra after the relaunch";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  spawnpool::Runtime runtime(argc, argv);  // workers serve here and exit
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}

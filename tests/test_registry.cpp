@@ -1,0 +1,140 @@
+// Task registry and argument/result serialization, without MPI: the same encode (manager) and
+// invoke (worker) code paths an Executor uses, called directly.
+#include <spawnpool/spawnpool.hpp>
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <vector>
+
+namespace {
+struct Point {
+  int x = 0, y = 0;
+  template <class Archive>
+  void serialize(Archive& ar) { ar(x, y); }
+  bool operator==(const Point& o) const { return x == o.x && y == o.y; }
+};
+}  // namespace
+
+double scale(const std::vector<double>& v, double factor) {
+  double sum = 0;
+  for (double x : v) sum += x * factor;
+  return sum;
+}
+SPAWNPOOL_TASK(scale);
+
+Point shift(Point p, std::map<std::string, int> by) { return {p.x + by["x"], p.y + by["y"]}; }
+SPAWNPOOL_TASK_AS(shift, "geometry.shift");
+
+std::optional<std::tuple<int, std::string>> pick(bool present) {
+  if (!present) return std::nullopt;
+  return std::make_tuple(7, std::string("seven"));
+}
+SPAWNPOOL_TASK(pick);
+
+void nothing() {}
+SPAWNPOOL_TASK(nothing);
+
+int increment(int& x) { return ++x; }  // non-const reference parameter
+SPAWNPOOL_TASK(increment);
+
+int first_dup(int x) { return x; }
+int second_dup(int x) { return -x; }
+SPAWNPOOL_TASK_AS(first_dup, "dup");
+SPAWNPOOL_TASK_AS(second_dup, "dup");
+
+int not_a_task(int x) { return x; }
+
+namespace sd = spawnpool::detail;
+
+/// Encodes args the way Executor::submit does and runs the worker-side invoker.
+template <class R, class... P, class... A>
+sd::Buffer run_locally(R (*fn)(P...), const A&... args) {
+  const sd::TaskEntry* task = sd::find_task(reinterpret_cast<sd::FunctionKey>(fn));
+  EXPECT_NE(task, nullptr);
+  const std::size_t size = sd::serialized_size(sd::as_parameter<P>(args)...);
+  sd::Buffer bytes(size);
+  sd::serialize_into(bytes.data(), size, sd::as_parameter<P>(args)...);
+  return task->invoke(sd::ByteSpan{bytes.data(), bytes.size()}, 16);
+}
+
+template <class T>
+T decode(const sd::Buffer& result, std::size_t front = 16) {
+  T value{};
+  sd::deserialize_from(sd::ByteSpan{result.data() + front, result.size() - front}, value);
+  return value;
+}
+
+TEST(Registry, FindsTasksByNameAndByFunction) {
+  const sd::TaskEntry* by_name = sd::find_task("scale");
+  ASSERT_NE(by_name, nullptr);
+  EXPECT_EQ(by_name->name, "scale");
+  EXPECT_EQ(sd::find_task(reinterpret_cast<sd::FunctionKey>(&scale)), by_name);
+  EXPECT_NE(by_name->signature_text.find("double"), std::string::npos);
+  const sd::TaskEntry* renamed = sd::find_task("geometry.shift");
+  ASSERT_NE(renamed, nullptr);
+  EXPECT_EQ(sd::find_task(reinterpret_cast<sd::FunctionKey>(&shift)), renamed);
+  EXPECT_EQ(sd::find_task("shift"), nullptr);
+  EXPECT_EQ(sd::find_task(reinterpret_cast<sd::FunctionKey>(&not_a_task)), nullptr);
+}
+
+TEST(Registry, SignaturesDifferBetweenFunctionTypes) {
+  EXPECT_NE(sd::find_task("scale")->signature, sd::find_task("geometry.shift")->signature);
+  EXPECT_EQ(sd::find_task("dup")->signature, (sd::signature_of<int, int>()));
+}
+
+TEST(Registry, OneNameForTwoFunctionsIsReported) {
+  const std::string conflicts = sd::registry_conflicts();
+  EXPECT_NE(conflicts.find("\"dup\""), std::string::npos) << conflicts;
+  EXPECT_NE(conflicts.find("SPAWNPOOL_TASK_AS"), std::string::npos) << conflicts;
+}
+
+TEST(Registry, DescribesUnregisteredFunctionsByName) {
+  const std::string text = sd::describe_function(reinterpret_cast<sd::FunctionKey>(&not_a_task));
+  EXPECT_NE(text.find("not_a_task"), std::string::npos) << text;
+}
+
+TEST(Serialization, RoundTripsThroughTheInvoker) {
+  const std::vector<double> v = {1.5, 2.5, 3.0};
+  EXPECT_DOUBLE_EQ(decode<double>(run_locally(scale, v, 2)), 14.0);  // int -> double parameter
+  std::map<std::string, int> by = {{"x", 2}, {"y", -3}};
+  EXPECT_EQ(decode<Point>(run_locally(shift, Point{1, 1}, by)), (Point{3, -2}));
+  EXPECT_EQ((decode<std::optional<std::tuple<int, std::string>>>(run_locally(pick, true))),
+            std::make_optional(std::make_tuple(7, std::string("seven"))));
+  EXPECT_EQ((decode<std::optional<std::tuple<int, std::string>>>(run_locally(pick, false))),
+            std::nullopt);
+  EXPECT_EQ(run_locally(nothing).size(), 16u);  // void: nothing after the reserved front
+  EXPECT_EQ(decode<int>(run_locally(increment, 41)), 42);
+}
+
+TEST(Serialization, SizesAreExact) {
+  const std::vector<double> v(1000, 1.0);
+  const std::string s = "hello";
+  const std::size_t size = sd::serialized_size(v, s, 3);
+  EXPECT_EQ(size, 8 + 8000 + 8 + 5 + 4);
+  sd::Buffer buffer(size);
+  sd::serialize_into(buffer.data(), size, v, s, 3);
+  std::tuple<std::vector<double>, std::string, int> back;
+  sd::deserialize_from(sd::ByteSpan{buffer.data(), buffer.size()}, back);
+  EXPECT_EQ(back, std::make_tuple(v, s, 3));
+}
+
+TEST(Serialization, MatchingArgumentsAreNotCopied) {
+  const std::vector<double> v(10);
+  const auto& same = sd::as_parameter<const std::vector<double>&>(v);
+  EXPECT_EQ(&same, &v);
+  const double converted = sd::as_parameter<double>(3);
+  EXPECT_EQ(converted, 3.0);
+}
+
+TEST(Serialization, TruncatedArgumentsAreRejected) {
+  const sd::TaskEntry* task = sd::find_task("scale");
+  const std::vector<double> v = {1, 2, 3};
+  const std::size_t size = sd::serialized_size(v, 2.0);
+  sd::Buffer bytes(size);
+  sd::serialize_into(bytes.data(), size, v, 2.0);
+  EXPECT_THROW(task->invoke(sd::ByteSpan{bytes.data(), size - 3}, 0), sd::BadArguments);
+}

@@ -1,0 +1,121 @@
+// The message decoder: well-formed messages decode to what was written; truncated and corrupt ones
+// are rejected with ProtocolError, never read out of bounds.
+#include "../src/wire.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace wire = spawnpool::detail::wire;
+using spawnpool::detail::Buffer;
+using spawnpool::detail::ByteSpan;
+
+namespace {
+
+Buffer tasks_message(const std::vector<std::pair<std::string, std::string>>& calls) {
+  std::size_t size = wire::kHeaderSize;
+  for (const auto& [name, args] : calls) size += wire::call_entry_overhead(name.size()) + args.size();
+  Buffer message(size);
+  wire::Header header;
+  header.kind = static_cast<std::uint16_t>(wire::Kind::kTasks);
+  header.count = static_cast<std::uint32_t>(calls.size());
+  header.body_size = size - wire::kHeaderSize;
+  std::memcpy(message.data(), &header, sizeof header);
+  char* out = message.data() + wire::kHeaderSize;
+  std::uint64_t id = 100;
+  for (const auto& [name, args] : calls) {
+    out = wire::put_call_prefix(out, id++, 0xabc, name, args.size());
+    out = wire::put_bytes(out, args.data(), args.size());
+  }
+  return message;
+}
+
+ByteSpan span(const Buffer& b, std::size_t size) { return ByteSpan{b.data(), size}; }
+
+TEST(Wire, CallsRoundTrip) {
+  const Buffer m = tasks_message({{"simulate", "abc"}, {"f", ""}, {"", "xyz"}});
+  const wire::Header h = wire::decode_header(span(m, m.size()));
+  const auto calls = wire::decode_calls(h, span(m, m.size()));
+  ASSERT_EQ(calls.size(), 3u);
+  EXPECT_EQ(calls[0].id, 100u);
+  EXPECT_EQ(calls[0].signature, 0xabcu);
+  EXPECT_EQ(calls[0].name, "simulate");
+  EXPECT_EQ(std::string(calls[0].args.data, calls[0].args.size), "abc");
+  EXPECT_EQ(calls[1].args.size, 0u);
+  EXPECT_EQ(calls[2].name, "");
+}
+
+TEST(Wire, EveryTruncationIsRejected) {
+  const Buffer m = tasks_message({{"simulate", "abcdef"}, {"g", "12"}});
+  for (std::size_t size = 0; size < m.size(); ++size) {
+    EXPECT_THROW(
+        {
+          const wire::Header h = wire::decode_header(span(m, size));
+          wire::decode_calls(h, span(m, size));
+        },
+        wire::ProtocolError)
+        << "size " << size;
+  }
+}
+
+TEST(Wire, BadMagicAndVersionAreRejectedWithClearText) {
+  Buffer m = tasks_message({{"f", "1"}});
+  m.data()[0] ^= 0x55;
+  try {
+    wire::decode_header(span(m, m.size()));
+    FAIL();
+  } catch (const wire::ProtocolError& e) {
+    EXPECT_NE(std::string(e.what()).find("magic"), std::string::npos);
+  }
+  m.data()[0] ^= 0x55;
+  const std::uint16_t other_version = wire::kProtocolVersion + 1;
+  std::memcpy(m.data() + 4, &other_version, 2);
+  try {
+    wire::decode_header(span(m, m.size()));
+    FAIL();
+  } catch (const wire::ProtocolError& e) {
+    EXPECT_NE(std::string(e.what()).find("version mismatch"), std::string::npos);
+  }
+}
+
+TEST(Wire, HugeCountsAndLengthsAreRejected) {
+  Buffer m = tasks_message({{"f", "1"}});
+  wire::Header h = wire::decode_header(span(m, m.size()));
+  h.count = 0xffffffffu;
+  EXPECT_THROW(wire::decode_calls(h, span(m, m.size())), wire::ProtocolError);
+  // Corrupt the name length to something enormous.
+  const std::uint32_t huge = 0xfffffff0u;
+  std::memcpy(m.data() + wire::kHeaderSize + 16, &huge, 4);
+  h = wire::decode_header(span(m, m.size()));
+  EXPECT_THROW(wire::decode_calls(h, span(m, m.size())), wire::ProtocolError);
+}
+
+TEST(Wire, ResultsAndErrorPayloadsRoundTrip) {
+  const wire::ErrorPayload error{"std::invalid_argument", "bad input"};
+  const std::size_t payload = wire::error_payload_size(error);
+  Buffer m(wire::kHeaderSize + wire::kResultEntryOverhead * 2 + payload + 4);
+  wire::Header header;
+  header.kind = static_cast<std::uint16_t>(wire::Kind::kResults);
+  header.count = 2;
+  header.body_size = m.size() - wire::kHeaderSize;
+  std::memcpy(m.data(), &header, sizeof header);
+  char* out = wire::put_result_prefix(m.data() + wire::kHeaderSize, 1, wire::ResultStatus::kOk, 4);
+  out = wire::put_bytes(out, "\x01\x02\x03\x04", 4);
+  out = wire::put_result_prefix(out, 2, wire::ResultStatus::kException, payload);
+  wire::put_error_payload(out, error);
+  const auto results = wire::decode_results(wire::decode_header(span(m, m.size())), span(m, m.size()));
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[0].status, wire::ResultStatus::kOk);
+  EXPECT_EQ(results[0].payload.size, 4u);
+  const auto decoded = wire::decode_error_payload(results[1].payload);
+  EXPECT_EQ(decoded.type_name, error.type_name);
+  EXPECT_EQ(decoded.message, error.message);
+  // An unknown status byte is rejected.
+  m.data()[wire::kHeaderSize + 8] = 99;
+  EXPECT_THROW(wire::decode_results(wire::decode_header(span(m, m.size())), span(m, m.size())),
+               wire::ProtocolError);
+}
+
+}  // namespace
