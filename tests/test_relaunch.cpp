@@ -132,7 +132,13 @@ struct ProbeRun {
   double seconds = 0;  // from the start, or from when_ready if given, to the exit
 };
 
-// Our environment without any process-manager or spawnpool variable, plus `extra`.
+// Marks the environment of every process started for this test process, so that leftovers can
+// be found (and only ours, even if other instances of this test run at the same time).
+constexpr const char* kRunMarker = "SPAWNPOOL_TEST_RELAUNCH_RUN";
+std::string run_marker_value() { return std::to_string(::getpid()); }
+
+// Our environment without any process-manager or spawnpool variable, plus the run marker and
+// `extra`.
 bp::environment probe_env(const std::vector<std::pair<std::string, std::string>>& extra) {
   bp::environment env = boost::this_process::environment();
   std::vector<std::string> names;
@@ -140,6 +146,7 @@ bp::environment probe_env(const std::vector<std::pair<std::string, std::string>>
   for (const std::string& name : names)
     for (const char* prefix : {"PMI_", "PMIX_", "OMPI_", "SPAWNPOOL_"})
       if (name.rfind(prefix, 0) == 0) env.erase(name);
+  env[kRunMarker] = run_marker_value();
   for (const auto& [name, value] : extra) env[name] = value;
   return env;
 }
@@ -175,9 +182,9 @@ ProbeRun run_probe(const std::vector<std::string>& args, const RunOptions& optio
       else
         fds[i].fd = -1;  // EOF (or error): poll ignores negative descriptors
     }
-    const std::size_t report_end = run.out.find("\nargs=");
-    if (!ready_handled && report_end != std::string::npos &&
-        run.out.find('\n', report_end + 1) != std::string::npos) {
+    const std::size_t args_line = run.out.find("\nargs=");
+    if (!ready_handled && args_line != std::string::npos &&
+        run.out.find('\n', args_line + 1) != std::string::npos) {
       options.when_ready(child.id());
       ready_handled = true;
       measured_from = Clock::now();
@@ -199,19 +206,21 @@ bool has_line(const std::string& text, const std::string& line) {
   return ("\n" + text).find("\n" + line + "\n") != std::string::npos;
 }
 
-// Processes whose command line mentions the probe (the probe itself, mpiexec running it):
-// pid and command line.
+// Processes started for this test process (probe, mpiexec, hydra_pmi_proxy, probe as a rank):
+// their environment holds the marker. Pid and command line of each.
 std::vector<std::pair<pid_t, std::string>> probe_processes() {
+  const std::string marker = std::string("\0", 1) + kRunMarker + "=" + run_marker_value() + '\0';
   std::vector<std::pair<pid_t, std::string>> found;
   for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
     const std::string name = entry.path().filename();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream file(entry.path() / "cmdline");
-    std::string cmdline((std::istreambuf_iterator<char>(file)), {});
-    const pid_t pid = std::stoi(name);
-    if (pid == ::getpid() || cmdline.find(kProbe) == std::string::npos) continue;
+    std::ifstream environ_file(entry.path() / "environ");
+    const std::string environ('\0' + std::string(std::istreambuf_iterator<char>(environ_file), {}));
+    if (environ.find(marker) == std::string::npos) continue;
+    std::ifstream cmdline_file(entry.path() / "cmdline");
+    std::string cmdline(std::istreambuf_iterator<char>(cmdline_file), {});
     std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
-    found.emplace_back(pid, cmdline);
+    found.emplace_back(std::stoi(name), cmdline);
   }
   return found;
 }
