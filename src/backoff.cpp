@@ -19,11 +19,14 @@ PollSettings PollSettings::from_environment() {
 }
 
 std::chrono::microseconds Backoff::next_pause() {
-  if (std::chrono::steady_clock::now() - last_activity_ < settings_.spin) {
-    return std::chrono::microseconds(0);
-  }
-  sleep_ = sleep_.count() == 0 ? std::chrono::microseconds(10)
-                               : std::min(sleep_ * 2, settings_.max_sleep);
+  using std::chrono::microseconds;
+  const auto idle =
+      std::chrono::duration_cast<microseconds>(std::chrono::steady_clock::now() - last_activity_);
+  if (idle < settings_.spin) return microseconds(0);
+  // Sleep at most 1/20 of the time already spent idle: whatever arrives next waits at most ~5 %
+  // longer than the quiet period before it, and never more than max_sleep.
+  const microseconds cap = std::clamp(idle / 20, microseconds(10), settings_.max_sleep);
+  sleep_ = sleep_.count() == 0 ? microseconds(10) : std::min(sleep_ * 2, cap);
   return sleep_;
 }
 

@@ -2,8 +2,9 @@
 // Adaptive polling. MPICH's blocking calls busy-poll a whole core, which on an oversubscribed node
 // (a manager and four workers on two cores) starves the processes doing real work. So spawnpool
 // polls with MPI_Improbe and, when nothing happens, first spins briefly (yielding the core), then
-// sleeps for doubling intervals up to a cap: a busy pool answers in microseconds, an idle pool
-// costs almost no CPU.
+// sleeps for doubling intervals, each at most 1/20 of the time spent idle so far and at most
+// max_sleep: a busy pool answers in microseconds, an idle pool costs almost no CPU, and a message
+// after a quiet period of T waits at most about T/20 longer.
 
 #include <chrono>
 
@@ -11,7 +12,7 @@ namespace spawnpool::detail {
 
 struct PollSettings {
   std::chrono::microseconds spin{200};        // keep polling this long after the last activity
-  std::chrono::microseconds max_sleep{1000};  // longest sleep between two polls
+  std::chrono::microseconds max_sleep{10000};  // longest sleep between two polls
 
   /// Defaults overridden by SPAWNPOOL_POLL_SPIN_US and SPAWNPOOL_POLL_MAX_SLEEP_US.
   static PollSettings from_environment();

@@ -88,6 +88,10 @@ void Executor::shutdown(bool wait, bool cancel_pending) {
 
 int Executor::num_workers() const { return core_ ? core_->num_workers() : 0; }
 
+std::vector<WorkerInfo> Executor::workers() const {
+  return core_ ? core_->worker_infos() : std::vector<WorkerInfo>{};
+}
+
 Mode Executor::mode() const { return core_ ? core_->mode() : Mode::spawn; }
 
 const detail::TaskEntry& Executor::task_for(detail::FunctionKey fn) const {

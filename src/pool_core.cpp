@@ -103,6 +103,12 @@ void PoolCore::greet_workers(std::chrono::steady_clock::time_point deadline) {
   }
 }
 
+std::vector<WorkerInfo> PoolCore::worker_infos() const {
+  std::vector<WorkerInfo> infos;
+  for (const Worker& w : workers_) infos.push_back(WorkerInfo{w.rank, w.host, w.pid});
+  return infos;
+}
+
 std::size_t PoolCore::worker_index(int rank) const {
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     if (workers_[i].rank == rank) return i;

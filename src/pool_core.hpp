@@ -16,6 +16,7 @@
 #include "transport.hpp"
 
 #include <spawnpool/detail/work_item.hpp>
+#include <spawnpool/executor.hpp>
 #include <spawnpool/options.hpp>
 #include <spawnpool/runtime.hpp>
 
@@ -49,6 +50,8 @@ class PoolCore {
   void enqueue(WorkItem item);
   void shutdown(bool wait, bool cancel_pending);
   int num_workers() const noexcept { return static_cast<int>(workers_.size()); }
+  /// Rank, host and pid of each worker (fixed once the constructor has returned).
+  std::vector<WorkerInfo> worker_infos() const;
   Mode mode() const noexcept { return mode_; }
 
  private:

@@ -41,6 +41,13 @@ namespace detail {
 class PoolCore;
 }
 
+/// One worker process of an executor.
+struct WorkerInfo {
+  int rank = -1;     ///< rank in the communicator the pool talks over (what RemoteError reports)
+  std::string host;  ///< host name the worker runs on
+  long pid = 0;      ///< process id on that host
+};
+
 class Executor {
  public:
   /// Starts the workers (see Options::max_workers for how many) and waits until all have answered.
@@ -154,6 +161,9 @@ class Executor {
 
   /// Number of workers in the pool.
   int num_workers() const;
+
+  /// The worker processes (rank, host, pid), as they reported when the pool started.
+  std::vector<WorkerInfo> workers() const;
 
   /// How the workers were started.
   Mode mode() const;

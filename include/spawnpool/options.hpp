@@ -47,7 +47,8 @@ class Options {
   Options& poll_spin(std::chrono::microseconds t) { poll_spin_ = t; return *this; }
 
   /// Polling: the longest sleep between two polls while idle. Default $SPAWNPOOL_POLL_MAX_SLEEP_US,
-  /// else 1000 us. Bounds the extra latency of a task that arrives after an idle period.
+  /// else 10000 us. Sleeps also never exceed 1/20 of the time spent idle so far, so a message after
+  /// a quiet period of T waits at most about min(T/20, this) longer.
   Options& poll_max_sleep(std::chrono::microseconds t) { poll_max_sleep_ = t; return *this; }
 
   // Read access (resolved values: defaults and environment applied by the executor).
