@@ -39,7 +39,7 @@ as_root() {
 PACKAGES=(
   build-essential cmake pkg-config dpkg-dev perl python3 procps psmisc
   libcereal-dev
-  libboost1.81-dev libboost-filesystem1.81-dev
+  libboost1.81-dev
   libgtest-dev
 )
 [ "$WANT_OPENMPI" = 1 ] && PACKAGES+=(libopenmpi-dev openmpi-bin)
