@@ -1,103 +1,76 @@
 // idle_cpu: CPU used by an idle pool. Starts a pool (default 4 workers), runs one task, lets it
-// settle, then sums the CPU time of every process of the pool over a window (default 5 s): the
-// manager, the workers, and the launcher processes (mpiexec, hydra_pmi_proxy, the relaunching
-// parent). Prints one row:
-//   idle_cpu workers=4 seconds=5.0 total_pct=1.9 manager_pct=0.4 workers_pct=1.3 launcher_pct=0.2
-//   ./build/bench/idle_cpu [workers] [seconds]
+// settle for a second, then measures the CPU time of every process of the pool over a window
+// (default 10 s): the manager, each worker, and the launcher processes (mpiexec, hydra_pmi_proxy, the
+// relaunching parent). Percentages are of one core.
+//   ./build/bench/idle_cpu [workers=4] [seconds=10]
+// Prints one row:
+//   row name=idle_cpu impl=spawnpool workers=4 seconds=10.0 total_pct=... manager_pct=...
+//       per_worker_pct=... max_process_pct=... launcher_pct=...
+// max_process_pct is the busiest of the manager and the workers (the "< 1 % per process" target);
+// total_pct includes the launchers.
+#include "bench_util.hpp"
+
 #include <spawnpool/spawnpool.hpp>
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
-#include <cstdio>
 #include <cstdlib>
-#include <fstream>
+#include <map>
 #include <set>
-#include <sstream>
 #include <string>
 #include <thread>
-#include <vector>
 
 int noop(int x) { return x; }
 SPAWNPOOL_TASK(noop);
 
-namespace {
-
-long parent_of(long pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  std::getline(in, line);
-  const auto close = line.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::istringstream rest(line.substr(close + 2));
-  std::string state;
-  long ppid = 0;
-  rest >> state >> ppid;
-  return ppid;
-}
-
-/// utime + stime of a process, in seconds.
-double cpu_seconds(long pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  std::getline(in, line);
-  const auto close = line.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::istringstream rest(line.substr(close + 2));
-  std::string field;
-  double ticks = 0;
-  for (int i = 3; i <= 15; ++i) {
-    rest >> field;
-    if (i == 14 || i == 15) ticks += std::stod(field);
-  }
-  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
-std::string name_of(long pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/comm");
-  std::string name;
-  std::getline(in, name);
-  return name;
-}
-
-double sum(const std::set<long>& pids) {
-  double total = 0;
-  for (long pid : pids) total += cpu_seconds(pid);
-  return total;
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   spawnpool::Runtime runtime(argc, argv);
   const int workers = argc > 1 ? std::atoi(argv[1]) : 4;
-  const double seconds = argc > 2 ? std::atof(argv[2]) : 5.0;
+  const double seconds = argc > 2 ? std::atof(argv[2]) : 10.0;
   spawnpool::Executor pool(spawnpool::Options{}.max_workers(workers));
   (void)pool.submit(noop, 1).get();
 
-  std::set<long> manager = {static_cast<long>(getpid())};
+  const long manager = getpid();
   std::set<long> worker_pids, launchers;
   for (const auto& w : pool.workers()) {
     worker_pids.insert(w.pid);
-    const long proxy = parent_of(w.pid);
-    if (name_of(proxy) == "hydra_pmi_proxy") launchers.insert(proxy);
+    const long proxy = bench::parent_of(w.pid);
+    if (bench::name_of(proxy) == "hydra_pmi_proxy") launchers.insert(proxy);
   }
   // Up the manager's ancestry: hydra_pmi_proxy, mpiexec, and the relaunching parent.
-  for (long pid = parent_of(getpid()), hops = 0; pid > 1 && hops < 3; pid = parent_of(pid), ++hops) {
-    const std::string name = name_of(pid);
+  for (long pid = bench::parent_of(manager), hops = 0; pid > 1 && hops < 3;
+       pid = bench::parent_of(pid), ++hops) {
+    const std::string name = bench::name_of(pid);
     if (name.rfind("hydra", 0) == 0 || name.rfind("mpiexec", 0) == 0 || hops == 2) {
       launchers.insert(pid);
     }
   }
 
   std::this_thread::sleep_for(std::chrono::seconds(1));  // let the pollers back off
-  const double m0 = sum(manager), w0 = sum(worker_pids), l0 = sum(launchers);
+  std::map<long, double> start;
+  for (long pid : worker_pids) start[pid] = bench::cpu_seconds(pid);
+  start[manager] = bench::cpu_seconds(manager);
+  const double l0 = bench::cpu_seconds_sum(launchers);
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
-  const double m = (sum(manager) - m0) / seconds * 100, w = (sum(worker_pids) - w0) / seconds * 100,
-               l = (sum(launchers) - l0) / seconds * 100;
-  std::printf(
-      "idle_cpu workers=%d seconds=%.1f total_pct=%.2f manager_pct=%.2f workers_pct=%.2f "
-      "launcher_pct=%.2f per_worker_pct=%.2f\n",
-      pool.num_workers(), seconds, m + w + l, m, w, l, w / pool.num_workers());
+  auto pct = [&](long pid) { return (bench::cpu_seconds(pid) - start[pid]) / seconds * 100; };
+  const double m = pct(manager);
+  double w = 0, busiest = m;
+  for (long pid : worker_pids) {
+    const double p = pct(pid);
+    w += p;
+    busiest = std::max(busiest, p);
+  }
+  const double l = (bench::cpu_seconds_sum(launchers) - l0) / seconds * 100;
+  bench::Row("idle_cpu", "spawnpool")
+      .add("workers", pool.num_workers())
+      .add("seconds", seconds, 1)
+      .add("total_pct", m + w + l, 2)
+      .add("manager_pct", m, 2)
+      .add("per_worker_pct", w / pool.num_workers(), 2)
+      .add("max_process_pct", busiest, 2)
+      .add("launcher_pct", l, 2)
+      .print();
   return 0;
 }
