@@ -5,6 +5,7 @@
 #include "mpi_call.hpp"
 #include "pool_core.hpp"
 #include "runtime_state.hpp"
+#include "wire.hpp"
 
 #include <atomic>
 #include <cstdio>
@@ -14,6 +15,40 @@
 namespace spawnpool {
 
 namespace {
+
+/// Session numbers (and so tags) of executors sharing one communicator; 0 is the control session.
+int next_session_tag() {
+  unsigned session = detail::runtime_state().next_session.fetch_add(1);
+  if (session % detail::wire::kSessionTagSlots == 0) {
+    session = detail::runtime_state().next_session.fetch_add(1);
+  }
+  return detail::wire::session_tag(session);
+}
+
+std::chrono::milliseconds start_timeout(const Options& options) {
+  return options.spawn_timeout().value_or(
+      std::chrono::seconds(detail::env_long("SPAWNPOOL_SPAWN_TIMEOUT", 60)));
+}
+
+/// Cores this job may use: the Slurm allocation's CPUs on this node when inside one, else the
+/// machine's.
+unsigned available_cores() {
+  if (const long slurm = detail::env_long("SLURM_CPUS_ON_NODE", 0); slurm > 0) {
+    return static_cast<unsigned>(slurm);
+  }
+  return std::thread::hardware_concurrency();
+}
+
+void warn_if_oversubscribed(int workers) {
+  static std::atomic<bool> warned{false};
+  const unsigned cores = available_cores();
+  if (cores == 0 || static_cast<unsigned>(workers) + 1 <= cores) return;
+  if (detail::env_flag("SPAWNPOOL_QUIET") || warned.exchange(true)) return;
+  std::fprintf(stderr,
+               "spawnpool: %d workers + 1 manager on %u cores: processes will share cores "
+               "(oversubscribed)\n",
+               workers, cores);
+}
 
 int default_worker_count() {
   if (const long n = detail::env_long("SPAWNPOOL_MAX_WORKERS", 0); n > 0) {
@@ -25,49 +60,79 @@ int default_worker_count() {
   int flag = 0;
   MPI_Comm_get_attr(MPI_COMM_WORLD, MPI_UNIVERSE_SIZE, &universe, &flag);
   if (flag && universe != nullptr && *universe > world) return *universe - world;
-  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return static_cast<int>(std::max(1u, available_cores()));
 }
 
-void warn_if_oversubscribed(int workers) {
-  static std::atomic<bool> warned{false};
-  const unsigned cores = std::thread::hardware_concurrency();
-  if (cores == 0 || static_cast<unsigned>(workers) + 1 <= cores) return;
-  if (detail::env_flag("SPAWNPOOL_QUIET") || warned.exchange(true)) return;
-  std::fprintf(stderr,
-               "spawnpool: %d workers + 1 manager on %u cores: processes will share cores "
-               "(oversubscribed)\n",
-               workers, cores);
-}
-
-}  // namespace
-
-Executor::Executor(Options options) {
-  detail::RuntimeState& state = detail::runtime_state();
-  if (!state.active) {
-    throw Error("spawnpool::Executor: no spawnpool::Runtime exists; create one at the top of "
-                "main() (it initializes MPI and turns worker processes into workers)");
-  }
+std::unique_ptr<detail::PoolCore> start_spawned(const Options& options) {
+  const detail::RuntimeState& state = detail::runtime_state();
   const int workers = options.max_workers().value_or(default_worker_count());
   if (workers < 1) {
     throw Error("spawnpool::Executor: max_workers must be at least 1, got " +
                 std::to_string(workers));
   }
-  const auto timeout = options.spawn_timeout().value_or(
-      std::chrono::seconds(detail::env_long("SPAWNPOOL_SPAWN_TIMEOUT", 60)));
+  const auto timeout = start_timeout(options);
   detail::SpawnRequest request;
-  request.program =
-      options.worker_program().empty() ? state.program : options.worker_program();
+  request.program = options.worker_program().empty() ? state.program : options.worker_program();
   request.args = options.worker_args().value_or(state.args);
   request.count = workers;
   request.timeout = timeout;
   warn_if_oversubscribed(workers);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  MPI_Comm comm = detail::spawn_workers(request);
-  std::vector<int> ranks(static_cast<std::size_t>(workers));
-  std::iota(ranks.begin(), ranks.end(), 0);
-  core_ = std::make_unique<detail::PoolCore>(comm, std::move(ranks), Mode::spawn, options,
-                                             request.program, deadline);
+  detail::PoolChannel channel;
+  channel.comm = detail::spawn_workers(request);
+  channel.tag = detail::wire::session_tag(0);
+  channel.worker_ranks.resize(static_cast<std::size_t>(workers));
+  std::iota(channel.worker_ranks.begin(), channel.worker_ranks.end(), 0);
+  channel.disconnect_at_end = true;
+  return std::make_unique<detail::PoolCore>(std::move(channel), Mode::spawn, options,
+                                            request.program, deadline);
 }
+
+std::unique_ptr<detail::PoolCore> start_static(const Options& options) {
+  const detail::RuntimeState& state = detail::runtime_state();
+  int size = 0;
+  SPAWNPOOL_MPI(MPI_Comm_size(state.static_comm, &size));
+  const int available = size - 1;
+  int workers = options.max_workers().value_or(
+      static_cast<int>(detail::env_long("SPAWNPOOL_MAX_WORKERS", available)));
+  if (workers < 1) {
+    throw Error("spawnpool::Executor: max_workers must be at least 1, got " +
+                std::to_string(workers));
+  }
+  if (workers > available) {
+    std::fprintf(stderr,
+                 "spawnpool: %d workers requested, but this static job has %d worker ranks "
+                 "(ranks 1..%d); using %d. Start more ranks (mpiexec -n / srun -n) for more.\n",
+                 workers, available, available, available);
+    workers = available;
+  }
+  if (!options.worker_program().empty()) {
+    std::fprintf(stderr, "spawnpool: Options::worker_program is ignored in static mode: the "
+                         "workers are the job's other ranks\n");
+  }
+  detail::PoolChannel channel;
+  channel.comm = state.static_comm;
+  channel.tag = next_session_tag();
+  channel.worker_ranks.resize(static_cast<std::size_t>(workers));
+  std::iota(channel.worker_ranks.begin(), channel.worker_ranks.end(), 1);
+  channel.disconnect_at_end = false;
+  return std::make_unique<detail::PoolCore>(std::move(channel), Mode::static_world, options,
+                                            state.program,
+                                            std::chrono::steady_clock::now() + start_timeout(options));
+}
+
+}  // namespace
+
+Executor::Executor(Options options) {
+  const detail::RuntimeState& state = detail::runtime_state();
+  if (!state.active) {
+    throw Error("spawnpool::Executor: no spawnpool::Runtime exists; create one at the top of "
+                "main() (it initializes MPI and turns worker processes into workers)");
+  }
+  core_ = state.mode == Mode::static_world ? start_static(options) : start_spawned(options);
+}
+
+Executor::Executor(std::unique_ptr<detail::PoolCore> core) : core_(std::move(core)) {}
 
 Executor::~Executor() {
   if (core_) core_->shutdown(true, false);

@@ -28,20 +28,22 @@ std::shared_ptr<Buffer> strings_message(const std::vector<std::string>& strings)
 
 }  // namespace
 
-PoolCore::PoolCore(MPI_Comm comm, std::vector<int> worker_ranks, Mode mode, const Options& options,
+PoolCore::PoolCore(PoolChannel channel, Mode mode, const Options& options,
                    std::string worker_program,
                    std::chrono::steady_clock::time_point ready_deadline)
-    : comm_(comm),
+    : comm_(channel.comm),
+      tag_(channel.tag),
+      disconnect_at_end_(channel.disconnect_at_end),
       mode_(mode),
       worker_program_(std::move(worker_program)),
       pipeline_depth_(std::max(1, options.pipeline_depth())),
       max_batch_(static_cast<std::size_t>(std::max(1, options.max_batch()))),
       shutdown_timeout_(options.shutdown_timeout()),
       poll_(PollSettings::from_environment()),
-      transport_(comm) {
+      transport_(channel.comm) {
   if (options.poll_spin()) poll_.spin = *options.poll_spin();
   if (options.poll_max_sleep()) poll_.max_sleep = *options.poll_max_sleep();
-  for (int rank : worker_ranks) {
+  for (int rank : channel.worker_ranks) {
     Worker w;
     w.rank = rank;
     workers_.push_back(w);
@@ -66,7 +68,7 @@ void PoolCore::greet_workers(std::chrono::steady_clock::time_point deadline) {
                                           std::to_string(poll_.max_sleep.count()),
                                           std::to_string(getpid()), host_name()};
   for (const Worker& w : workers_) {
-    transport_.send(w.rank, wire::Kind::kHello, static_cast<std::uint32_t>(hello.size()),
+    transport_.send(w.rank, tag_, wire::Kind::kHello, static_cast<std::uint32_t>(hello.size()),
                     strings_message(hello));
   }
   std::size_t ready = 0;
@@ -75,7 +77,7 @@ void PoolCore::greet_workers(std::chrono::steady_clock::time_point deadline) {
     transport_.progress_sends();
     std::optional<Transport::Incoming> in;
     try {
-      in = transport_.try_receive();
+      in = transport_.try_receive(MPI_ANY_SOURCE, tag_);
     } catch (const wire::ProtocolError& e) {
       throw SpawnError("spawnpool: worker program '" + worker_program_ + "' answered in a way " +
                        "this manager does not understand: " + e.what());
@@ -242,7 +244,7 @@ bool PoolCore::dispatch() {
     for (auto& item : batch) {
       for (auto& call : item.calls) in_flight_.emplace(call.id, InFlight{std::move(call.state), best});
     }
-    transport_.send(workers_[best].rank, wire::Kind::kTasks, count, std::move(message));
+    transport_.send(workers_[best].rank, tag_, wire::Kind::kTasks, count, std::move(message));
     ++workers_[best].messages_in_flight;
     sent = true;
   }
@@ -252,7 +254,7 @@ bool PoolCore::dispatch() {
 bool PoolCore::receive() {
   bool any = false;
   for (int i = 0; i < 64; ++i) {
-    auto in = transport_.try_receive();
+    auto in = transport_.try_receive(MPI_ANY_SOURCE, tag_);
     if (!in) break;
     any = true;
     switch (static_cast<wire::Kind>(in->header.kind)) {
@@ -351,7 +353,7 @@ void PoolCore::run() {
 void PoolCore::say_goodbye() {
   auto lock = mpi_lock();
   for (const Worker& w : workers_) {
-    transport_.send(w.rank, wire::Kind::kShutdown, 0, std::make_shared<Buffer>(wire::kHeaderSize));
+    transport_.send(w.rank, tag_, wire::Kind::kShutdown, 0, std::make_shared<Buffer>(wire::kHeaderSize));
   }
   const auto deadline = std::chrono::steady_clock::now() + shutdown_timeout_;
   Backoff backoff(poll_);
@@ -365,13 +367,13 @@ void PoolCore::say_goodbye() {
                    "leaving them\n",
                    static_cast<long long>(shutdown_timeout_.count()));
       transport_.abandon_sends();
-      MPI_Comm_free(&comm_);
+      if (disconnect_at_end_) MPI_Comm_free(&comm_);
       return;
     }
     const bool active = transport_.progress_sends() | receive();
     if (active) backoff.activity(); else backoff.pause();
   }
-  SPAWNPOOL_MPI(MPI_Comm_disconnect(&comm_));
+  if (disconnect_at_end_) SPAWNPOOL_MPI(MPI_Comm_disconnect(&comm_));
 }
 
 void PoolCore::fail_all(const std::exception_ptr& error) {

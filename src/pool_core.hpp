@@ -34,13 +34,21 @@
 
 namespace spawnpool::detail {
 
+/// Where an executor's workers are.
+struct PoolChannel {
+  MPI_Comm comm = MPI_COMM_NULL;
+  int tag = 0;                    // the session's message tag (wire::session_tag)
+  std::vector<int> worker_ranks;  // ranks in comm (the remote group, for an intercommunicator)
+  bool disconnect_at_end = true;  // own intercomm: disconnect after goodbye; shared comm: keep it
+};
+
 class PoolCore {
  public:
-  /// Takes over `comm`, whose ranks `worker_ranks` are workers waiting for a hello. Greets them and
-  /// waits (until `ready_deadline`) for every one to answer, then starts the progress thread.
+  /// Uses `channel`, whose workers are waiting for a hello. Greets them and waits (until
+  /// `ready_deadline`) for every one to answer, then starts the progress thread.
   /// @throws SpawnError when a worker does not answer in time or speaks another protocol version
-  PoolCore(MPI_Comm comm, std::vector<int> worker_ranks, Mode mode, const Options& options,
-           std::string worker_program, std::chrono::steady_clock::time_point ready_deadline);
+  PoolCore(PoolChannel channel, Mode mode, const Options& options, std::string worker_program,
+           std::chrono::steady_clock::time_point ready_deadline);
   ~PoolCore();
   PoolCore(const PoolCore&) = delete;
   PoolCore& operator=(const PoolCore&) = delete;
@@ -81,6 +89,8 @@ class PoolCore {
   std::size_t worker_index(int rank) const;
 
   MPI_Comm comm_;
+  int tag_;
+  bool disconnect_at_end_;
   Mode mode_;
   std::string worker_program_;
   int pipeline_depth_;

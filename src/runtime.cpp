@@ -2,6 +2,7 @@
 #include <spawnpool/runtime.hpp>
 
 #include "../spawn/relaunch.hpp"
+#include "environment.hpp"
 #include "mpi_call.hpp"
 #include "pool_core.hpp"
 #include "runtime_state.hpp"
@@ -12,6 +13,7 @@
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 
 #ifndef SPAWNPOOL_DEFAULT_MPIEXEC
 #define SPAWNPOOL_DEFAULT_MPIEXEC "mpiexec"
@@ -30,6 +32,15 @@ constexpr bool mpi_can_spawn_from_singleton() {
 #endif
 }
 
+/// The mode asked for by SPAWNPOOL_MODE, if any.
+std::optional<Mode> requested_mode() {
+  const auto value = detail::env_string("SPAWNPOOL_MODE");
+  if (!value || *value == "auto") return std::nullopt;
+  if (*value == "spawn") return Mode::spawn;
+  if (*value == "static") return Mode::static_world;
+  throw Error("spawnpool: SPAWNPOOL_MODE='" + *value + "' is not one of spawn, static, auto");
+}
+
 std::string own_executable(const char* argv0) {
   char path[PATH_MAX];
   const ssize_t length = readlink("/proc/self/exe", path, sizeof path - 1);
@@ -43,6 +54,10 @@ const char* to_string(Mode mode) noexcept {
   switch (mode) {
     case Mode::spawn:
       return "spawn";
+    case Mode::static_world:
+      return "static";
+    case Mode::communicator:
+      return "communicator";
   }
   return "unknown";
 }
@@ -88,7 +103,7 @@ Runtime::Runtime(int& argc, char**& argv, RuntimeOptions options) {
   if (parent != MPI_COMM_NULL) {
     // A spawned worker: serve, leave, and never return into the user's main().
     MPI_Comm_set_errhandler(parent, MPI_ERRORS_RETURN);
-    const int status = detail::serve_as_worker(parent, 0);
+    const int status = detail::serve_as_worker(parent, 0, detail::ServeUntil::kSessionEnds);
     if (status == 0) {
       MPI_Comm_disconnect(&parent);
     }
@@ -96,8 +111,31 @@ Runtime::Runtime(int& argc, char**& argv, RuntimeOptions options) {
     if (state.initialized_mpi && status == 0) MPI_Finalize();
     std::exit(status);
   }
+
+  const int size = world_size();
+  const std::optional<Mode> requested = requested_mode();
+  state.mode = (size > 1 && requested.value_or(Mode::static_world) == Mode::static_world)
+                   ? Mode::static_world
+                   : Mode::spawn;
+  if (state.mode == Mode::static_world) {
+    SPAWNPOOL_MPI(MPI_Comm_dup(MPI_COMM_WORLD, &state.static_comm));
+    MPI_Comm_set_errhandler(state.static_comm, MPI_ERRORS_RETURN);
+    if (world_rank() != 0) {
+      // A static worker: serve rank 0's executors until its Runtime ends, then leave.
+      const int status =
+          detail::serve_as_worker(state.static_comm, 0, detail::ServeUntil::kExit);
+      std::fflush(nullptr);
+      if (status == 0) {
+        MPI_Comm_free(&state.static_comm);
+        if (state.initialized_mpi) MPI_Finalize();
+      }
+      std::exit(status);
+    }
+  }
   state.active = true;
 }
+
+Mode Runtime::mode() const noexcept { return detail::runtime_state().mode; }
 
 Runtime::~Runtime() {
   detail::RuntimeState& state = detail::runtime_state();
@@ -108,6 +146,10 @@ Runtime::~Runtime() {
   }
   for (auto* pool : pools) pool->shutdown(true, false);
   state.active = false;
+  if (state.static_comm != MPI_COMM_NULL && !state.mpi_stuck) {
+    detail::release_workers(state.static_comm, 0);
+    MPI_Comm_free(&state.static_comm);
+  }
   if (state.initialized_mpi && !state.mpi_stuck) {
     MPI_Finalize();
     state.initialized_mpi = false;

@@ -1,6 +1,8 @@
 #pragma once
 // Process-wide facts the Runtime establishes and the executors use.
 
+#include <spawnpool/runtime.hpp>
+
 #include <mpi.h>
 
 #include <atomic>
@@ -17,6 +19,9 @@ struct RuntimeState {
   bool active = false;           // a Runtime exists (on the manager)
   bool initialized_mpi = false;  // the Runtime called MPI_Init_thread, so it finalizes
   int thread_level = MPI_THREAD_SINGLE;
+  Mode mode = Mode::spawn;
+  MPI_Comm static_comm = MPI_COMM_NULL;  // static mode: the manager's and workers' dup of WORLD
+  std::atomic<unsigned> next_session{1};  // session 0 is the control session (kExit)
   std::string program;            // this executable, resolved from /proc/self/exe
   std::vector<std::string> args;  // argv[1..]
   /// Set when a thread is stuck inside MPI (a spawn that never returned): MPI_Finalize would hang.

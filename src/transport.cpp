@@ -17,7 +17,7 @@ Transport::Transport(MPI_Comm comm)
 
 Transport::~Transport() { abandon_sends(); }
 
-void Transport::send(int rank, wire::Kind kind, std::uint32_t count,
+void Transport::send(int rank, int tag, wire::Kind kind, std::uint32_t count,
                      std::shared_ptr<Buffer> message, std::uint64_t aux) {
   wire::Header header;
   header.kind = static_cast<std::uint16_t>(kind);
@@ -30,7 +30,7 @@ void Transport::send(int rank, wire::Kind kind, std::uint32_t count,
     std::memcpy(message->data(), &header, sizeof header);
     pending.requests.resize(1);
     SPAWNPOOL_MPI(MPI_Isend(message->data(), static_cast<int>(total), MPI_BYTE, rank,
-                            wire::kMessageTag, comm_, &pending.requests[0]));
+                            tag, comm_, &pending.requests[0]));
   } else {
     header.part_size = static_cast<std::uint32_t>(max_part_);
     std::memcpy(message->data(), &header, sizeof header);
@@ -38,12 +38,12 @@ void Transport::send(int rank, wire::Kind kind, std::uint32_t count,
     pending.requests.resize(parts + 1);
     // The announcement is the header itself, sent from the buffer's first bytes.
     SPAWNPOOL_MPI(MPI_Isend(message->data(), static_cast<int>(wire::kHeaderSize), MPI_BYTE, rank,
-                            wire::kMessageTag, comm_, &pending.requests[0]));
+                            tag, comm_, &pending.requests[0]));
     for (std::size_t i = 0; i < parts; ++i) {
       const std::size_t offset = i * max_part_;
       const int size = static_cast<int>(std::min(max_part_, total - offset));
       SPAWNPOOL_MPI(MPI_Isend(message->data() + offset, size, MPI_BYTE, rank,
-                              wire::kContinuationTag, comm_, &pending.requests[i + 1]));
+                              tag + 1, comm_, &pending.requests[i + 1]));
     }
   }
   pending.message = std::move(message);
@@ -78,11 +78,11 @@ void Transport::abandon_sends() {
   sends_.clear();
 }
 
-std::optional<Transport::Incoming> Transport::try_receive(int source) {
+std::optional<Transport::Incoming> Transport::try_receive(int source, int tag) {
   int flag = 0;
   MPI_Message handle;
   MPI_Status status;
-  SPAWNPOOL_MPI(MPI_Improbe(source, wire::kMessageTag, comm_, &flag, &handle, &status));
+  SPAWNPOOL_MPI(MPI_Improbe(source, tag, comm_, &flag, &handle, &status));
   if (!flag) return std::nullopt;
   int count = 0;
   SPAWNPOOL_MPI(MPI_Get_count(&status, MPI_BYTE, &count));
@@ -91,6 +91,11 @@ std::optional<Transport::Incoming> Transport::try_receive(int source) {
 
   Incoming incoming;
   incoming.source = status.MPI_SOURCE;
+  incoming.tag = status.MPI_TAG;
+  if (!wire::is_session_tag(incoming.tag)) {
+    throw wire::ProtocolError("spawnpool: message with tag " + std::to_string(incoming.tag) +
+                              " on spawnpool's communicator, which only carries spawnpool's tags");
+  }
   incoming.header = wire::decode_header(ByteSpan{first->data(), first->size()});
   if (incoming.header.part_size == 0) {
     incoming.message = std::move(first);
@@ -110,7 +115,7 @@ std::optional<Transport::Incoming> Transport::try_receive(int source) {
     const std::uint64_t offset = i * part;
     const int size = static_cast<int>(std::min<std::uint64_t>(part, total - offset));
     SPAWNPOOL_MPI(MPI_Irecv(whole->data() + offset, size, MPI_BYTE, incoming.source,
-                            wire::kContinuationTag, comm_, &requests[i]));
+                            incoming.tag + 1, comm_, &requests[i]));
   }
   auto deadline = std::chrono::steady_clock::now() + part_stall_timeout_;
   std::vector<int> finished(parts);

@@ -23,6 +23,7 @@ class Transport {
  public:
   struct Incoming {
     int source = -1;
+    int tag = -1;
     wire::Header header;
     std::shared_ptr<const Buffer> message;  // header included
   };
@@ -34,18 +35,19 @@ class Transport {
   Transport& operator=(const Transport&) = delete;
 
   /// Writes the header (kind, count, body size, aux) into the first wire::kHeaderSize bytes of
-  /// `message` and starts sending it to `rank`.
-  void send(int rank, wire::Kind kind, std::uint32_t count, std::shared_ptr<Buffer> message,
-            std::uint64_t aux = 0);
+  /// `message` and starts sending it to `rank` with message tag `tag` (parts on tag + 1).
+  void send(int rank, int tag, wire::Kind kind, std::uint32_t count,
+            std::shared_ptr<Buffer> message, std::uint64_t aux = 0);
 
   /// Completes finished sends and frees their buffers. True when any completed.
   bool progress_sends();
   bool sends_pending() const noexcept { return !sends_.empty(); }
 
-  /// Receives one whole message from `source` (or MPI_ANY_SOURCE) if one is waiting.
+  /// Receives one whole message from `source` (or MPI_ANY_SOURCE) with message tag `tag` (or
+  /// MPI_ANY_TAG: then only spawnpool's session tags are accepted) if one is waiting.
   /// @throws wire::ProtocolError for a message without a valid header
   /// @throws Timeout when the parts of a large message stop arriving for `part_stall_timeout`
-  std::optional<Incoming> try_receive(int source = MPI_ANY_SOURCE);
+  std::optional<Incoming> try_receive(int source, int tag);
 
   /// Cancels sends that have not completed (used when the peer is gone).
   void abandon_sends();

@@ -13,6 +13,7 @@
 
 #include <cstdio>
 #include <exception>
+#include <set>
 #include <thread>
 #include <typeinfo>
 
@@ -124,61 +125,65 @@ std::shared_ptr<Buffer> strings_message(const std::vector<std::string>& strings)
 
 }  // namespace
 
-int serve_as_worker(MPI_Comm comm, int manager_rank) {
+int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
   set_fine_timer_slack();
   PollSettings poll = PollSettings::from_environment();
   try {
     Transport transport(comm);
-    // Hello: the manager's settings for this worker. Bounded: a manager that never says hello is gone.
+    std::set<int> sessions;  // tags of the executors currently served
+    bool greeted = false;
+    // A spawned worker that never hears from its manager must not wait forever.
     const auto hello_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-    Backoff wait_hello(poll);
-    std::optional<Transport::Incoming> hello;
-    while (!(hello = transport.try_receive(manager_rank))) {
-      if (std::chrono::steady_clock::now() > hello_deadline) {
-        std::fprintf(stderr, "spawnpool worker: no hello from the manager in 120 s; exiting\n");
-        return 1;
-      }
-      wait_hello.pause();
-    }
-    if (hello->header.kind != static_cast<std::uint16_t>(wire::Kind::kHello)) {
-      std::fprintf(stderr, "spawnpool worker: expected hello, got message kind %u; exiting\n",
-                   hello->header.kind);
-      return 1;
-    }
-    const auto settings =
-        wire::decode_strings(hello->header, ByteSpan{hello->message->data(), hello->message->size()});
-    if (settings.size() >= 2) {
-      poll.spin = std::chrono::microseconds(std::stol(settings[0]));
-      poll.max_sleep = std::chrono::microseconds(std::stol(settings[1]));
-    }
-    const std::vector<std::string> ready = {std::to_string(getpid()), host_name(),
-                                            runtime_state().program};
-    transport.send(manager_rank, wire::Kind::kReady, static_cast<std::uint32_t>(ready.size()),
-                   strings_message(ready));
-
     Backoff backoff(poll);
-    bool stopping = false;
-    while (!stopping) {
+    bool leaving = false;
+    while (!leaving) {
       bool active = transport.progress_sends();
-      if (auto in = transport.try_receive(manager_rank)) {
+      if (auto in = transport.try_receive(manager_rank, MPI_ANY_TAG)) {
         active = true;
+        const ByteSpan whole{in->message->data(), in->message->size()};
         switch (static_cast<wire::Kind>(in->header.kind)) {
+          case wire::Kind::kHello: {
+            const auto settings = wire::decode_strings(in->header, whole);
+            if (settings.size() >= 2) {
+              poll.spin = std::chrono::microseconds(std::stol(settings[0]));
+              poll.max_sleep = std::chrono::microseconds(std::stol(settings[1]));
+              backoff = Backoff(poll);
+            }
+            sessions.insert(in->tag);
+            greeted = true;
+            const std::vector<std::string> ready = {std::to_string(getpid()), host_name(),
+                                                    runtime_state().program};
+            transport.send(manager_rank, in->tag, wire::Kind::kReady,
+                           static_cast<std::uint32_t>(ready.size()), strings_message(ready));
+            break;
+          }
           case wire::Kind::kTasks: {
             const auto started = std::chrono::steady_clock::now();
             auto results = run_message(*in);
             const auto busy = std::chrono::duration_cast<std::chrono::nanoseconds>(
                 std::chrono::steady_clock::now() - started);
-            transport.send(manager_rank, wire::Kind::kResults, in->header.count, std::move(results),
-                           static_cast<std::uint64_t>(busy.count()));
+            transport.send(manager_rank, in->tag, wire::Kind::kResults, in->header.count,
+                           std::move(results), static_cast<std::uint64_t>(busy.count()));
             break;
           }
           case wire::Kind::kShutdown:
-            stopping = true;
+            sessions.erase(in->tag);
+            transport.send(manager_rank, in->tag, wire::Kind::kBye, 0,
+                           std::make_shared<Buffer>(wire::kHeaderSize));
+            if (until == ServeUntil::kSessionEnds) leaving = true;
+            break;
+          case wire::Kind::kExit:
+            leaving = true;
             break;
           default:
             std::fprintf(stderr, "spawnpool worker: ignoring unexpected message kind %u\n",
                          in->header.kind);
         }
+      }
+      if (!greeted && until == ServeUntil::kSessionEnds &&
+          std::chrono::steady_clock::now() > hello_deadline) {
+        std::fprintf(stderr, "spawnpool worker: no hello from the manager in 120 s; exiting\n");
+        return 1;
       }
       if (active) {
         backoff.activity();
@@ -186,7 +191,6 @@ int serve_as_worker(MPI_Comm comm, int manager_rank) {
         backoff.pause();
       }
     }
-    transport.send(manager_rank, wire::Kind::kBye, 0, std::make_shared<Buffer>(wire::kHeaderSize));
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     Backoff flush(poll);
     while (transport.sends_pending()) {
@@ -201,6 +205,26 @@ int serve_as_worker(MPI_Comm comm, int manager_rank) {
   } catch (const std::exception& e) {
     std::fprintf(stderr, "spawnpool worker: %s\n", e.what());
     return 1;
+  }
+}
+
+void release_workers(MPI_Comm comm, int manager_rank) {
+  int size = 0;
+  MPI_Comm_size(comm, &size);
+  Transport transport(comm);
+  for (int rank = 0; rank < size; ++rank) {
+    if (rank == manager_rank) continue;
+    transport.send(rank, wire::session_tag(0), wire::Kind::kExit, 0,
+                   std::make_shared<Buffer>(wire::kHeaderSize));
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  Backoff backoff(PollSettings::from_environment());
+  while (transport.sends_pending() && std::chrono::steady_clock::now() < deadline) {
+    if (transport.progress_sends()) backoff.activity(); else backoff.pause();
+  }
+  if (transport.sends_pending()) {
+    std::fprintf(stderr, "spawnpool: some workers did not take the exit message\n");
+    transport.abandon_sends();
   }
 }
 

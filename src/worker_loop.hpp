@@ -5,9 +5,20 @@
 
 namespace spawnpool::detail {
 
-/// Serves the manager at `manager_rank` of `comm` until it sends kShutdown. Runs every call of a
-/// message in order and answers each message with one kResults message. Returns the exit status
-/// for the process (0 after a normal shutdown). Never throws: problems are reported on stderr.
-int serve_as_worker(MPI_Comm comm, int manager_rank);
+/// How long a worker serves.
+enum class ServeUntil {
+  kSessionEnds,  // spawn mode: one executor; leave when it shuts down (kShutdown)
+  kExit,         // static / communicator mode: serve any number of executors, leave on kExit
+};
+
+/// Serves the manager at `manager_rank` of `comm`. Each executor (session, identified by its tag)
+/// greets the worker with kHello, sends kTasks messages, and ends with kShutdown. Every call of a
+/// message runs in order and each message is answered with one kResults message. Returns the exit
+/// status for the process (0 after a normal end). Never throws: problems are reported on stderr.
+int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until);
+
+/// Manager side of ServeUntil::kExit: tells every other rank of `comm` to leave its serve loop and
+/// waits (bounded, 30 s) until they took the message.
+void release_workers(MPI_Comm comm, int manager_rank);
 
 }  // namespace spawnpool::detail

@@ -13,8 +13,11 @@
 ///   std::vector<double> all = pool.map(simulate, seeds, params_per_seed).get();
 /// @endcode
 ///
-/// Workers are started eagerly: when the constructor returns, every worker is running and has
-/// answered. All MPI traffic is done by one progress thread per executor; submit() only encodes the
+/// Where the workers come from depends on the Runtime's mode (see runtime.hpp): in spawn mode the
+/// constructor spawns them; in static mode (mpiexec -n N / srun -n N) it uses ranks 1..N-1 of the
+/// job, which any number of executors (in sequence or at once) share without mixing messages. See
+/// also spawnpool::serve (communicator.hpp) for a pool over an application's own communicator.
+/// Either way, when the constructor returns every worker is running and has answered. All MPI traffic is done by one progress thread per executor; submit() only encodes the
 /// arguments (on the calling thread) and queues them. Several tasks are kept in flight per worker.
 ///
 /// Thread-safety: submit(), map(), num_workers() and mode() may be called from several threads at
@@ -39,6 +42,7 @@ namespace spawnpool {
 
 namespace detail {
 class PoolCore;
+struct ExecutorAccess;
 }
 
 /// One worker process of an executor.
@@ -51,6 +55,7 @@ struct WorkerInfo {
 class Executor {
  public:
   /// Starts the workers (see Options::max_workers for how many) and waits until all have answered.
+  /// In static mode, max_workers above the job's worker ranks is clamped, with a warning.
   /// @throws SpawnError when the workers cannot be started in Options::spawn_timeout
   /// @throws Error      when no spawnpool::Runtime exists in this process
   explicit Executor(Options options = {});
@@ -173,6 +178,9 @@ class Executor {
   std::uint64_t reserve_call_ids(std::size_t count);
   void enqueue(detail::WorkItem item);
   std::size_t chunk_size_for(const MapOptions& options, std::size_t n) const;
+
+  friend struct detail::ExecutorAccess;
+  explicit Executor(std::unique_ptr<detail::PoolCore> core);
 
   std::unique_ptr<detail::PoolCore> core_;
 };

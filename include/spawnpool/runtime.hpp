@@ -16,9 +16,16 @@
 ///     forwarded). Set SPAWNPOOL_NO_RELAUNCH=1 to turn this off; SPAWNPOOL_MPIEXEC names the launcher.
 ///  2. Initializes MPI with MPI_THREAD_MULTIPLE (SERIALIZED is accepted), unless the application
 ///     initialized MPI already (then it is neither initialized nor finalized here).
-///  3. Decides the role. A process spawned by an Executor is a worker: it serves tasks until its
-///     manager shuts the pool down, finalizes MPI and exits with status 0, never returning into user
-///     code. Otherwise this process is the manager and the constructor returns.
+///  3. Decides the role and the mode.
+///     - A process spawned by an Executor is a worker: it serves tasks until its manager shuts the
+///       pool down, finalizes MPI and exits with status 0, never returning into user code.
+///     - Started by a launcher with several ranks (`mpiexec -n 5 ./app`, `srun -n 5 ./app`): static
+///       mode. Rank 0 is the manager and returns; ranks 1..N-1 serve every Executor rank 0 creates
+///       and exit with status 0 once rank 0's Runtime is destroyed. User code after the Runtime only
+///       ever runs on rank 0.
+///     - Otherwise (one rank): spawn mode; this process is the manager and the constructor returns.
+///     SPAWNPOOL_MODE=spawn|static overrides the choice (static with one rank falls back to spawn;
+///     spawn with several ranks makes every rank a manager that spawns its own workers).
 ///
 /// The destructor shuts down executors that are still alive and finalizes MPI (if it initialized it).
 /// Exactly one Runtime may exist at a time; create it on the main thread.
@@ -32,10 +39,12 @@ namespace spawnpool {
 
 /// How an executor gets its workers.
 enum class Mode {
-  spawn,  ///< workers started with MPI_Comm_spawn
+  spawn,         ///< workers started with MPI_Comm_spawn
+  static_world,  ///< the other ranks of MPI_COMM_WORLD (mpiexec -n N / srun -n N)
+  communicator,  ///< the other ranks of an application's communicator (spawnpool::serve)
 };
 
-/// "spawn", ...
+/// "spawn", "static", "communicator"
 const char* to_string(Mode mode) noexcept;
 
 struct RuntimeOptions {
@@ -53,12 +62,13 @@ class Runtime {
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;
 
-  /// Rank in MPI_COMM_WORLD (0 for the manager in spawn mode).
+  /// The mode executors created in this process use.
+  Mode mode() const noexcept;
+
+  /// Rank in MPI_COMM_WORLD (0 for the manager in spawn and static mode).
   int world_rank() const;
   /// Size of MPI_COMM_WORLD.
   int world_size() const;
-  /// True when this process is the manager (always, for code that runs after the constructor).
-  bool is_manager() const noexcept { return true; }
 };
 
 }  // namespace spawnpool

@@ -3,8 +3,13 @@
 // protocol version in every header guards against mixing builds.
 //
 // Every MPI message is   [Header: 32 bytes][body: header.body_size bytes]
-// A message whose total size exceeds the per-MPI-message limit is sent as one first part and then
-// continuation parts (tag kContinuationTag) from the same sender, received straight into one buffer.
+// A message whose total size exceeds the per-MPI-message limit is announced by its bare header and
+// then sent in parts (on the session's continuation tag) from the same sender, received straight
+// into one buffer.
+//
+// Sessions: every executor talks to its workers on its own pair of tags (session_tag(s) for
+// messages, +1 for continuation parts), so several executors can share one communicator and the
+// same workers (static mode) without mixing their messages. Session 0 also carries kExit.
 //
 // Body of a kTasks message: header.count call entries, each
 //   u64 call_id | u64 signature | u32 name_size | name | u64 args_size | args (cereal binary)
@@ -22,8 +27,17 @@ namespace spawnpool::detail::wire {
 
 inline constexpr std::uint32_t kMagic = 0x50575053;  // "SPWP" in memory on little-endian
 inline constexpr std::uint16_t kProtocolVersion = 1;
-inline constexpr int kMessageTag = 21328;       // tags reserved for spawnpool on its own communicators
-inline constexpr int kContinuationTag = 21329;
+inline constexpr int kTagBase = 21328;  // tags reserved for spawnpool on its own communicators
+inline constexpr int kSessionTagSlots = 4096;
+
+/// The message tag of session `session`; its continuation parts use the next tag.
+constexpr int session_tag(unsigned session) {
+  return kTagBase + 2 * static_cast<int>(session % kSessionTagSlots);
+}
+/// True for a tag session_tag() can produce.
+constexpr bool is_session_tag(int tag) {
+  return tag >= kTagBase && tag < kTagBase + 2 * kSessionTagSlots && (tag - kTagBase) % 2 == 0;
+}
 
 enum class Kind : std::uint16_t {
   kHello = 1,     // manager -> worker: manager pid, host, settings
@@ -31,7 +45,8 @@ enum class Kind : std::uint16_t {
   kTasks = 3,     // manager -> worker: call entries
   kResults = 4,   // worker -> manager: result entries
   kShutdown = 5,  // manager -> worker: finish queued messages, then leave
-  kBye = 6,       // worker -> manager: leaving now
+  kBye = 6,       // worker -> manager: this session is over
+  kExit = 7,      // manager -> static worker (session 0): the job is over, leave the serve loop
 };
 
 enum class ResultStatus : std::uint8_t {

@@ -1,0 +1,96 @@
+// spawnpool::serve over an application's own communicators. Run under `mpiexec -n 4`. The
+// application initializes MPI itself (no Runtime), splits the world in two halves and runs one
+// pool in each half at the same time; afterwards the communicators are still usable.
+#include <spawnpool/spawnpool.hpp>
+
+#include <gtest/gtest.h>
+#include <mpi.h>
+
+#include <stdexcept>
+#include <vector>
+
+int rank_in_world(int offset) {
+  int rank = -1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  return rank + offset;
+}
+SPAWNPOOL_TASK(rank_in_world);
+
+namespace {
+
+int world_rank() {
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  return rank;
+}
+
+TEST(Communicator, PoolOverEachHalfOfTheWorld) {
+  MPI_Comm half;
+  const int color = world_rank() % 2;
+  MPI_Comm_split(MPI_COMM_WORLD, color, world_rank(), &half);
+  int half_size = 0;
+  MPI_Comm_size(half, &half_size);
+  int bodies_run = 0;
+  std::vector<int> ranks_seen;
+  spawnpool::serve(half, 0, [&](spawnpool::Executor& pool) {
+    ++bodies_run;
+    EXPECT_EQ(pool.mode(), spawnpool::Mode::communicator);
+    EXPECT_EQ(pool.num_workers(), half_size - 1);
+    ranks_seen = pool.map(rank_in_world, std::vector<int>(50, 0)).get();
+  });
+  int half_rank = 0;
+  MPI_Comm_rank(half, &half_rank);
+  if (half_rank == 0) {
+    EXPECT_EQ(bodies_run, 1);
+    ASSERT_EQ(ranks_seen.size(), 50u);
+    for (int r : ranks_seen) {
+      EXPECT_EQ(r % 2, color) << "a task ran outside this half";
+      EXPECT_NE(r, world_rank()) << "the root ran a task";
+    }
+  } else {
+    EXPECT_EQ(bodies_run, 0);
+  }
+  // The communicators are left usable.
+  int sum = 0;
+  const int one = 1;
+  MPI_Allreduce(&one, &sum, 1, MPI_INT, MPI_SUM, half);
+  EXPECT_EQ(sum, half_size);
+  MPI_Comm_free(&half);
+}
+
+TEST(Communicator, ExceptionFromTheBodyReachesTheRootAfterTheWorkersAreReleased) {
+  bool thrown = false;
+  try {
+    spawnpool::serve(MPI_COMM_WORLD, 1, [&](spawnpool::Executor& pool) {
+      (void)pool.submit(rank_in_world, 0).get();
+      throw std::runtime_error("body failed");
+    });
+  } catch (const std::runtime_error& e) {
+    thrown = true;
+    EXPECT_STREQ(e.what(), "body failed");
+  }
+  EXPECT_EQ(thrown, world_rank() == 1);
+  MPI_Barrier(MPI_COMM_WORLD);  // every rank got here
+}
+
+TEST(Communicator, TooSmallACommunicatorIsAnError) {
+  EXPECT_THROW(spawnpool::serve(MPI_COMM_SELF, 0, [](spawnpool::Executor&) {}), spawnpool::Error);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int provided = 0;
+  MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
+  ::testing::InitGoogleTest(&argc, argv);
+  if (world_rank() != 0) {
+    // Only rank 0 prints the test report.
+    auto& listeners = ::testing::UnitTest::GetInstance()->listeners();
+    delete listeners.Release(listeners.default_result_printer());
+  }
+  const int failed = RUN_ALL_TESTS();
+  int any_failed = 0;
+  MPI_Allreduce(&failed, &any_failed, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  MPI_Finalize();
+  return any_failed;
+}
