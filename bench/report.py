@@ -1,0 +1,220 @@
+"""report: turns the `row ...` lines of one benchmark run (scripts/bench.sh) into the comparison table:
+spawnpool, the raw-MPI limit and mpi4py.futures side by side, the ratios, and each target with
+whether it is met. Prints the table and writes it as Markdown.
+
+  python3 bench/report.py <rows.log> <RESULTS.md> <machine.txt>
+
+Rows repeated in a run (same name, impl, workers, size) are reduced to their median. A measurement
+that is missing shows as "—"; one a program reported as not available shows as "n/a".
+"""
+import re
+import statistics
+import sys
+
+IDENTITY = ("name", "impl", "workers", "size_mib", "max_batch")
+
+
+def parse(path):
+    groups = {}
+    for line in open(path, encoding="utf-8", errors="replace"):
+        if not line.startswith("row "):
+            continue
+        fields = dict(f.split("=", 1) for f in line.split()[1:] if "=" in f)
+        key = tuple(fields.get(k, "") for k in IDENTITY)
+        groups.setdefault(key, []).append(fields)
+    return groups
+
+
+class Results:
+    def __init__(self, groups):
+        self.groups = groups
+
+    def get(self, name, impl, metric, workers="1", size_mib=""):
+        """Median of `metric` over the matching rows; 'n/a' when reported unavailable; None if absent."""
+        rows = self.groups.get((name, impl, str(workers), str(size_mib), ""), [])
+        if any(r.get("status") == "n/a" for r in rows):
+            return "n/a"
+        values = [float(r[metric]) for r in rows if metric in r]
+        return statistics.median(values) if values else None
+
+
+def fmt(value, unit=""):
+    if value is None:
+        return "—"
+    if value == "n/a":
+        return "n/a"
+    if abs(value) >= 1000:
+        text = f"{value:,.0f}"
+    elif abs(value) >= 100:
+        text = f"{value:.0f}"
+    elif abs(value) >= 10:
+        text = f"{value:.1f}"
+    elif abs(value) >= 1:
+        text = f"{value:.2f}"
+    else:
+        text = f"{value:.3f}"
+    return text + unit
+
+
+def ratio(a, b):
+    if not isinstance(a, float) or not isinstance(b, float) or b == 0:
+        return None
+    return a / b
+
+
+def fmt_ratio(r):
+    if r is None:
+        return "—"
+    return f"{r:.3g}×" if r < 100 else f"{r:,.0f}×"
+
+
+def build_table(res):
+    """Returns (table rows, target lines). Each table row: label, unit, better, sp, raw, py, target."""
+    rows = []
+
+    def add(label, unit, better, sp, raw, py, target=None, target_value=None):
+        rows.append(dict(label=label, unit=unit, better=better, sp=sp, raw=raw, py=py,
+                         target=target, target_value=target_value))
+
+    for mode, raw_note in (("spawn", ""), ("static", "")):
+        name = f"latency_{mode}"
+        for stat in ("median", "p99"):
+            sp = res.get(name, "spawnpool", f"{stat}_us")
+            raw = res.get(name, "raw_mpi", f"{stat}_us")
+            py = res.get(name, "mpi4py", f"{stat}_us")
+            target = None
+            if stat == "median" and mode == "spawn":
+                target = ("≤ 1.5× raw", ratio(sp, raw), lambda r: r is not None and r <= 1.5)
+            if stat == "median" and mode == "static":
+                target = ("≤ 5 µs", sp if isinstance(sp, float) else None,
+                          lambda v: v is not None and v <= 5.0)
+            add(f"1. trivial task round trip, {mode} mode, 1 worker, {stat}", "µs", "lower",
+                sp, raw, py, target)
+    for w in (1, 2, 4):
+        sp = res.get("submit_throughput", "spawnpool", "tasks_per_s", w)
+        py = res.get("submit_throughput", "mpi4py", "tasks_per_s", w)
+        target = None
+        if w == 1:
+            target = ("≥ 40× mpi4py", ratio(sp, py), lambda r: r is not None and r >= 40)
+        add(f"2. unchunked submit throughput, {w} worker{'s' if w > 1 else ''}", "tasks/s",
+            "higher", sp, res.get("submit_throughput", "raw_mpi", "tasks_per_s", w), py, target)
+    sp_ompi = res.get("submit_throughput", "spawnpool_openmpi", "tasks_per_s", 1)
+    if sp_ompi is not None:
+        py = res.get("submit_throughput", "mpi4py", "tasks_per_s", 1)
+        add("2. same, 1 worker, spawnpool built with Open MPI (same MPI as mpi4py)", "tasks/s",
+            "higher", sp_ompi, res.get("submit_throughput", "raw_mpi_openmpi", "tasks_per_s", 1),
+            py, ("≥ 40× mpi4py", ratio(sp_ompi, py), lambda r: r is not None and r >= 40))
+    add("3. chunked map of 10^6 trivial tasks, 2 workers", "tasks/s", "higher",
+        res.get("map_throughput", "spawnpool", "tasks_per_s", 2),
+        res.get("map_throughput", "raw_mpi", "tasks_per_s", 2),
+        res.get("map_throughput", "mpi4py", "tasks_per_s", 2))
+    for mib in ("1", "64", "256"):
+        sp = res.get("echo", "spawnpool", "gib_per_s", 1, mib)
+        raw = res.get("echo", "raw_mpi", "gib_per_s", 1, mib)
+        target = None
+        if mib == "64":
+            target = ("≥ 0.8× raw", ratio(sp, raw), lambda r: r is not None and r >= 0.8)
+        add(f"4. echo of a {mib} MiB vector<double>", "GiB/s", "higher", sp, raw,
+            res.get("echo", "mpi4py", "gib_per_s", 1, mib), target)
+    for w in (1, 2, 4):
+        add(f"5. Executor construction to first result, {w} worker{'s' if w > 1 else ''}", "ms",
+            "lower", res.get("startup", "spawnpool", "first_result_ms", w),
+            res.get("startup", "raw_mpi", "first_result_ms", w),
+            res.get("startup", "mpi4py", "first_result_ms", w))
+    sp = res.get("idle_cpu", "spawnpool", "max_process_pct", 4)
+    add("6. idle pool of 4 workers, 10 s: busiest process", "% of a core", "lower", sp,
+        res.get("idle_cpu", "raw_mpi", "max_process_pct", 4),
+        res.get("idle_cpu", "mpi4py", "max_process_pct", 4),
+        ("< 1 % per process", sp if isinstance(sp, float) else None,
+         lambda v: v is not None and v < 1.0))
+    add("6. idle pool of 4 workers, 10 s: all processes summed", "% of a core", "lower",
+        res.get("idle_cpu", "spawnpool", "total_pct", 4),
+        res.get("idle_cpu", "raw_mpi", "total_pct", 4),
+        res.get("idle_cpu", "mpi4py", "total_pct", 4))
+    secs = {}
+    for w in (1, 2):
+        vals = [res.get("primes", impl, "seconds", w) for impl in ("spawnpool", "raw_mpi", "mpi4py")]
+        secs[w] = vals
+        add(f"7. seed 001 primes below 10^7, 1000 ranges, {w} worker{'s' if w > 1 else ''}", "s",
+            "lower", *vals)
+    speedups = [ratio(a, b) for a, b in zip(secs[1], secs[2])]
+    add("7. primes speed-up, 2 workers over 1", "×", "higher", *speedups)
+    return rows
+
+
+def target_text(row):
+    if not row["target"]:
+        return "", ""
+    label, value, check = row["target"]
+    if value is None and "n/a" in (row["sp"], row["raw"], row["py"]):
+        return label, "n/a"
+    if value is None:
+        return label, "not measured"
+    return label, ("met" if check(value) else "MISSED")
+
+
+def render(rows, machine):
+    header = ["measurement", "unit", "spawnpool", "raw MPI", "mpi4py.futures",
+              "spawnpool ÷ raw", "spawnpool ÷ mpi4py", "better", "target", "met"]
+    lines = []
+    for r in rows:
+        target, met = target_text(r)
+        sp_note = r["sp"]
+        sp_cell = "n/a (static mode not available)" if sp_note == "n/a" else fmt(sp_note)
+        lines.append([r["label"], r["unit"], sp_cell, fmt(r["raw"]), fmt(r["py"]),
+                      fmt_ratio(ratio(r["sp"], r["raw"])), fmt_ratio(ratio(r["sp"], r["py"])),
+                      r["better"], target, met])
+    md = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    md += ["| " + " | ".join(cells) + " |" for cells in lines]
+    widths = [max(len(h), *(len(c[i]) for c in lines)) for i, h in enumerate(header)]
+    text = ["  ".join(h.ljust(widths[i]) for i, h in enumerate(header))]
+    text += ["  ".join(c[i].ljust(widths[i]) for i in range(len(header))) for c in lines]
+    return "\n".join(md), "\n".join(text)
+
+
+def main(argv):
+    rows_log, out_md, machine_txt = argv[1], argv[2], argv[3]
+    rows = build_table(Results(parse(rows_log)))
+    md_table, text_table = render(rows, None)
+    print(text_table)
+    targets = [(r["label"], *target_text(r)) for r in rows if r["target"]]
+    print()
+    for label, target, met in targets:
+        print(f"target {target:<20} {met:<7} {label}")
+    machine = open(machine_txt, encoding="utf-8").read().strip()
+    with open(out_md, "w", encoding="utf-8") as out:
+        out.write("# spawnpool benchmarks\n\n")
+        out.write("Produced by `scripts/bench.sh`; every number below comes from the same run.\n\n")
+        out.write(machine + "\n\n")
+        out.write(md_table + "\n\n")
+        out.write("## Targets\n\n")
+        for label, target, met in targets:
+            out.write(f"- **{met}** — {label}: {target}\n")
+        out.write("\n## How each column is measured\n\n" + NOTES)
+
+
+NOTES = """\
+- **spawnpool**: the programs in `bench/` (`latency`, `submit_throughput`, `map_throughput`,
+  `echo_bandwidth`, `startup`, `idle_cpu`) and `examples/primes`, built against MPICH 4.0.2 ch3.
+  Spawn-mode programs start alone (they relaunch themselves under `mpiexec -n 1` and spawn their
+  workers); the static row runs `mpiexec -n 2 latency`.
+- **raw MPI**: `bench/raw_mpi.cpp`, a hand-written master/worker loop with blocking `MPI_Send` /
+  `MPI_Recv`, reused buffers, one message in flight per worker, on the same MPICH and the same kind
+  of communicator (the intercommunicator of `MPI_Comm_spawn` for spawn rows, `MPI_COMM_WORLD` for
+  the static row). Its idle row shows MPICH's busy-polling blocking receive.
+- **mpi4py.futures**: `bench/mpi4py_bench.py` with Debian's `python3-mpi4py` (Open MPI 4.1.4),
+  `MPIPoolExecutor(max_workers=W)` in spawn mode; the static row runs
+  `mpiexec -n 2 python3 -m mpi4py.futures`. Echo uses float64 numpy arrays; map uses
+  `chunksize=1024` (spawnpool's default chunk for 10^6 tasks on 2 workers is also 1024); primes
+  is seed 001's pure-Python `calc_primes`, so only its speed-up compares.
+- Round trip: one task submitted, its result awaited, repeated; median and 99th percentile.
+  Throughput: all tasks submitted, then all results collected. Echo GiB/s counts both directions
+  (2 × size / round-trip time, median of the repetitions). Startup and primes times include
+  starting the workers. Idle CPU: utime+stime from /proc over the window; launchers (mpiexec,
+  hydra_pmi_proxy, orted) are in the sum but not in "busiest process".
+- Ratios are plain quotients (spawnpool value ÷ other value); "better" says which direction is good.
+"""
+
+
+if __name__ == "__main__":
+    main(sys.argv)
