@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # One case of the Slurm test suite, run by ctest (tests/slurm/CMakeLists.txt):
-#   slurm_case.sh CASE SOURCE_DIR WORK_DIR PRIMES_BINARY
+#   slurm_case.sh CASE SOURCE_DIR WORK_DIR PRIMES_BINARY [MPIEXEC]
 # Cases: setup (start the local Slurm when enabled), stop (stop it if setup started it),
-#   static_srun, static_sbatch, spawn_sbatch, spawn_oversubscribed, scancel_spawn, scancel_static.
+#   static_srun, static_sbatch, spawn_sbatch, spawn_oversubscribed, scancel_spawn, scancel_static,
+#   static_too_many_workers, spawn_salloc, spawn_user_mpiexec, spawn_srun_one_rank.
 #
 # Enabling: SPAWNPOOL_TEST_SLURM=1 makes the setup case install and start a single-node Slurm on
 # this machine (needs root; scripts/slurm/start-local-slurm.sh) and every case run. Unset, the cases
@@ -20,6 +21,7 @@ CASE=${1:?case}
 SOURCE_DIR=$(realpath "${2:?source dir}")
 WORK_ROOT=${3:?work dir}
 PRIMES=$(realpath "${4:?primes binary}")
+MPIEXEC=${5:-}             # the mpiexec of the MPI spawnpool was built with (spawn_user_mpiexec)
 HERE=$(cd "$(dirname "$0")" && pwd)
 T=${SLURM_CASE_TIMEOUT:-150}
 NODE=$(hostname -s)
@@ -191,6 +193,24 @@ case "$CASE" in
     expect "$OUT" 'with 2 workers \(static mode\)' "static mode with 2 workers"
     ;;
 
+  static_too_many_workers)
+    # Static mode asked for more workers than the job has ranks: a warning and a clamp (or a clear
+    # error), never a hang.
+    OUT=$WORK/srun.out
+    (cd "$WORK" && tagged env SPAWNPOOL_MAX_WORKERS=5 timeout -k 5 "$T" \
+       srun -J "$JOB" --mpi=pmi2 --overcommit -n 3 "$PRIMES") > "$OUT" 2>&1 < /dev/null
+    rc=$?
+    log "srun exited with $rc"
+    show_file "$OUT"
+    case "$rc" in 124|137) fail "srun killed by timeout (hang)" ;; esac
+    if [ "$rc" = 0 ]; then
+      expect "$OUT" "^$PRIMES_LINE\$" "primes line"
+      expect "$OUT" 'spawnpool: .*5 workers' "warning about the 5 workers asked for"
+    else
+      expect "$OUT" 'spawnpool: .*workers' "a clear error about the worker count"
+    fi
+    ;;
+
   static_sbatch)
     # examples/primes.sbatch as a user runs it; the binary's path comes through --export, the output
     # file (%x-%N-%j.out) lands in --chdir. More tasks than CPUs needs --overcommit.
@@ -239,6 +259,43 @@ case "$CASE" in
         else fail "job failed without a spawnpool error message"; fi ;;
       *) fail "job state: $STATE" ;;
     esac
+    ;;
+
+  spawn_salloc)
+    # Spawn mode from an interactive allocation: salloc runs the binary on this host with
+    # SLURM_JOB_ID set; the relaunch under mpiexec must make the spawn's step fit (SLURM_OVERLAP).
+    OUT=$WORK/salloc.out
+    start=$(date +%s.%N)
+    (cd "$WORK" && tagged timeout -k 5 "$T" salloc -J "$JOB" -n 2 "$PRIMES") > "$OUT" 2>&1 < /dev/null
+    rc=$?
+    log "salloc exited with $rc after $(elapsed "$start") s"
+    show_file "$OUT"
+    [ "$rc" = 0 ] || fail "salloc exit code $rc (124/137: timeout, hang)"
+    expect "$OUT" "^$PRIMES_LINE\$" "primes line"
+    expect "$OUT" 'workers \(spawn mode\)' "spawn mode"
+    ;;
+
+  spawn_user_mpiexec | spawn_srun_one_rank)
+    # The user starts the binary as one MPI process inside a batch job without SLURM_OVERLAP:
+    # `mpiexec -n 1 ./primes` (hydra launches the spawn's proxy with srun) or
+    # `srun --mpi=pmi2 -n 1 ./primes` (Slurm's PMI2 spawn starts a new step). The step the spawn
+    # needs cannot get CPUs. Wanted: the primes line, or a clear SpawnError within the spawn
+    # timeout (20 s here); never a hang; and nothing left behind.
+    if [ "$CASE" = spawn_user_mpiexec ]; then
+      launch="'$MPIEXEC' -n 1 '$PRIMES'"
+    else
+      launch="srun --mpi=pmi2 -n 1 '$PRIMES'"
+    fi
+    run_batch -n 2 --export="ALL,SPAWNPOOL_SPAWN_TIMEOUT=20" \
+      --wrap "timeout -k 5 $((T - 20)) $launch; echo \"launcher exit code \$?\"" || exit 1
+    if grep -qE "^$PRIMES_LINE\$" "$OUT"; then
+      log "ok: primes line (the spawn worked)"
+    elif grep -qE 'SpawnError|spawnpool: .*(spawn|SLURM_OVERLAP)' "$OUT"; then
+      log "ok: clear error: $(grep -m1 -E 'SpawnError|what\(\)' -A1 "$OUT" | grep -m1 -oE 'spawnpool: [^.]*')"
+    else
+      fail "neither the primes line nor a spawnpool error"
+    fi
+    grep -qE 'launcher exit code (124|137)' "$OUT" && fail "the launcher was killed by timeout (hang)"
     ;;
 
   scancel_spawn | scancel_static)
