@@ -10,12 +10,15 @@
 //     submit   size = tasks                  one int per message, one message in flight per worker
 //     map      size = tasks, extra = chunk   `chunk` ints per message (default 1024)
 //     echo     size = MiB, extra = reps      a vector<double> there and back: GiB/s (2*size/time)
+//              (a 6th argument `fresh`: every receive goes into a newly allocated vector, as a loop
+//              that returns a new std::vector per message would; printed as impl=raw_mpi_fresh)
 //     startup  size ignored                  MPI_Comm_spawn of the workers + first round trip
 //     idle     size = seconds                CPU of the idle master + workers (blocked in MPI_Recv)
 //     primes   size = N, extra = pieces      seed 001's primes below N, ranges handed out one by one
 // Each run prints one `row name=<kind> impl=raw_mpi ...` line (see bench_util.hpp).
 //
-// Buffers are allocated once and reused: this is the best case a careful hand-written loop gets.
+// Buffers are allocated once and reused (except in `echo ... fresh`): this is the best case a
+// careful hand-written loop gets.
 #include "bench_util.hpp"
 
 #include <mpi.h>
@@ -54,14 +57,16 @@ void serve_ints(MPI_Comm comm, int manager, int capacity) {
   }
 }
 
-/// Echo: probe for the size, receive into a reused vector<double>, send it back.
-void serve_echo(MPI_Comm comm, int manager) {
+/// Echo: probe for the size, receive into a reused vector<double> (a new one each time if
+/// `fresh`), send it back.
+void serve_echo(MPI_Comm comm, int manager, bool fresh) {
   std::vector<double> buffer;
   for (;;) {
     MPI_Status status;
     MPI_Probe(manager, MPI_ANY_TAG, comm, &status);
     int count = 0;
     MPI_Get_count(&status, MPI_DOUBLE, &count);
+    if (fresh) buffer = std::vector<double>();
     if (buffer.size() < static_cast<std::size_t>(count)) buffer.resize(static_cast<std::size_t>(count));
     MPI_Recv(buffer.data(), count, MPI_DOUBLE, manager, status.MPI_TAG, comm, MPI_STATUS_IGNORE);
     if (status.MPI_TAG == kStopTag) return;
@@ -99,13 +104,13 @@ void serve_primes(MPI_Comm comm, int manager) {
   }
 }
 
-void serve(const std::string& kind, MPI_Comm comm, int manager, int map_chunk) {
+void serve(const std::string& kind, MPI_Comm comm, int manager, int map_chunk, bool fresh) {
   if (kind == "idle") {
     const long pid = getpid();
     MPI_Send(&pid, 1, MPI_LONG, manager, kTaskTag, comm);
     serve_ints(comm, manager, 1);
   } else if (kind == "echo") {
-    serve_echo(comm, manager);
+    serve_echo(comm, manager, fresh);
   } else if (kind == "primes") {
     serve_primes(comm, manager);
   } else {
@@ -189,20 +194,21 @@ double farm(Link& link, long tasks, int chunk) {
   return elapsed;
 }
 
-void echo(Link& link, long mib, long reps) {
+void echo(Link& link, long mib, long reps, bool fresh) {
   const std::size_t n = static_cast<std::size_t>(mib) * (1 << 20) / sizeof(double);
   std::vector<double> out(n, 1.5), in(n);
   const int w = link.workers.front();
   std::vector<double> seconds;
   for (long r = 0; r < reps + 1; ++r) {  // the first is a warm-up
     const auto t0 = bench::Clock::now();
+    if (fresh) in = std::vector<double>(n);
     MPI_Send(out.data(), static_cast<int>(n), MPI_DOUBLE, w, kTaskTag, link.comm);
     MPI_Recv(in.data(), static_cast<int>(n), MPI_DOUBLE, w, kTaskTag, link.comm, MPI_STATUS_IGNORE);
     if (r > 0) seconds.push_back(bench::seconds_since(t0));
   }
   if (in[n / 2] != 1.5) std::abort();
   const double median = bench::quantile(seconds, 0.5);
-  bench::Row("echo", "raw_mpi")
+  bench::Row("echo", fresh ? "raw_mpi_fresh" : "raw_mpi")
       .add("workers", 1)
       .add("size_mib", mib)
       .add("gib_per_s", 2.0 * static_cast<double>(mib) / 1024.0 / median)
@@ -292,11 +298,12 @@ int main(int argc, char** argv) {
   const double size = std::atof(argv[4]);
   const long extra = argc > 5 ? std::atol(argv[5]) : 0;
   const int map_chunk = kind == "map" ? static_cast<int>(extra > 0 ? extra : 1024) : 1;
+  const bool fresh = argc > 6 && std::string(argv[6]) == "fresh";
 
   MPI_Comm parent = MPI_COMM_NULL;
   MPI_Comm_get_parent(&parent);
   if (parent != MPI_COMM_NULL) {  // a spawned worker
-    serve(kind, parent, 0, map_chunk);
+    serve(kind, parent, 0, map_chunk, fresh);
     MPI_Comm_disconnect(&parent);
     MPI_Finalize();
     return 0;
@@ -311,7 +318,7 @@ int main(int argc, char** argv) {
       return 2;
     }
     if (rank != 0) {
-      serve(kind, MPI_COMM_WORLD, 0, map_chunk);
+      serve(kind, MPI_COMM_WORLD, 0, map_chunk, fresh);
       MPI_Finalize();
       return 0;
     }
@@ -344,7 +351,7 @@ int main(int argc, char** argv) {
         .add("tasks_per_s", static_cast<double>(tasks) / elapsed, 0)
         .print();
   } else if (kind == "echo") {
-    echo(link, static_cast<long>(size), std::max(1L, extra));
+    echo(link, static_cast<long>(size), std::max(1L, extra), fresh);
   } else if (kind == "startup") {
     int x = 7, y = 0;
     MPI_Send(&x, 1, MPI_INT, link.workers.front(), kTaskTag, link.comm);

@@ -4,7 +4,7 @@
 # with ratios and targets, and writes it as Markdown to bench/RESULTS.md.
 #
 #   scripts/bench.sh            full sizes (about 5 minutes on 2 cores)
-#   scripts/bench.sh --quick    tiny sizes: checks that everything runs (writes bench/RESULTS.quick.md)
+#   scripts/bench.sh --quick    tiny sizes: checks that everything runs (writes build-bench/RESULTS.quick.md)
 #
 # It builds what it needs: spawnpool against MPICH 4.0.2 ch3 in build-bench/ (RelWithDebInfo, the
 # project's default), and against Debian's Open MPI in build-bench-openmpi/ for the same-MPI
@@ -30,7 +30,7 @@ REPEAT=${SPAWNPOOL_BENCH_REPEAT:-3}
 ROWS=$ROOT/$BUILD/bench-rows.log
 LOG=$ROOT/$BUILD/bench-run.log
 OUT=bench/RESULTS.md
-[[ $QUICK == 1 ]] && OUT=bench/RESULTS.quick.md
+[[ $QUICK == 1 ]] && OUT=$BUILD/RESULTS.quick.md
 
 export SPAWNPOOL_QUIET=1
 # Open MPI (mpi4py and the Open MPI build): as root, and more processes than cores.
@@ -80,10 +80,34 @@ $PYTHON -c 'import mpi4py.futures' 2>/dev/null && HAVE_MPI4PY=1
 # ---- running ------------------------------------------------------------------------------------
 : >"$ROWS"
 : >"$LOG"
+# This machine may be shared: before each measurement, wait (at most QUIET_WAIT s) until the CPUs
+# are less than 15 % busy over half a second. Measurements that had to start on a busy machine are
+# counted and reported.
+QUIET_WAIT=${SPAWNPOOL_BENCH_QUIET_WAIT:-120}
+MEASUREMENTS=0 BUSY_STARTS=0
+wait_quiet() {
+  local start=$SECONDS a b i total busy
+  MEASUREMENTS=$((MEASUREMENTS + 1))
+  while :; do
+    read -ra a </proc/stat
+    sleep 0.5
+    read -ra b </proc/stat
+    total=0
+    for i in 1 2 3 4 5 6 7 8; do total=$((total + b[i] - a[i])); done
+    busy=$((total - (b[4] + b[5] - a[4] - a[5])))
+    ((total > 0 && busy * 100 / total < 15)) && return 0
+    if ((SECONDS - start >= QUIET_WAIT)); then
+      BUSY_STARTS=$((BUSY_STARTS + 1))
+      echo "bench.sh: machine still busy after ${QUIET_WAIT}s (other processes); measuring anyway" >&2
+      return 0
+    fi
+  done
+}
 # run <timeout s> <command...>: runs one measurement; its rows go to $ROWS and the terminal.
 run() {
   local limit=$1
   shift
+  wait_quiet
   echo "\$ $*" >>"$LOG"
   local out status=0
   out=$(timeout --kill-after=10 "$limit" "$@" 2>>"$LOG") || status=$?
@@ -149,6 +173,7 @@ for mib in $ECHO_SIZES; do
   [[ $mib == 256 ]] && reps=3
   run 300 $B/echo_bandwidth $mib $reps
   run 300 $RAW echo spawn 1 $mib $reps
+  run 300 $RAW echo spawn 1 $mib $reps fresh
   ((HAVE_MPI4PY)) && run 300 $PY echo spawn 1 $mib $reps
 done
 
@@ -169,6 +194,7 @@ run 120 $RAW idle spawn 4 $IDLE
 say "7. seed 001's primes (1000 sub-ranges, 1 and 2 workers)"
 for w in 1 2; do
   # examples/primes prints "primes below N: C" and "elapsed S s with W workers (spawn mode)".
+  wait_quiet
   echo "\$ SPAWNPOOL_MAX_WORKERS=$w $BUILD/examples/primes $PRIMES_N 1000" >>"$LOG"
   out=$(SPAWNPOOL_MAX_WORKERS=$w timeout 600 "$ROOT/$BUILD/examples/primes" $PRIMES_N 1000 2>>"$LOG") ||
     echo "bench.sh: FAILED: examples/primes with $w workers" >&2
@@ -187,7 +213,8 @@ MACHINE=$ROOT/$BUILD/bench-machine.md
   echo "- command: \`$COMMAND\` (commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src include spawn || echo ', with uncommitted library changes'))"
   echo "- machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(free -g | awk '/^Mem:/ {print $2}') GiB RAM, Linux $(uname -r)"
   echo "- load average before / after the run: $LOAD_BEFORE / $LOAD_AFTER"
-  echo "- spawnpool and raw MPI: MPICH $($MPICH/bin/mpichversion 2>/dev/null | sed -n 's/^MPICH Version: *//p') ($($MPICH/bin/mpichversion 2>/dev/null | sed -n 's/^MPICH Device: *//p')), $MPICH; $(c++ --version | head -1); build type RelWithDebInfo"
+  echo "- measurements that started while other processes kept the CPUs busy (after waiting ${QUIET_WAIT} s for quiet): $BUSY_STARTS of $MEASUREMENTS"
+  echo "- spawnpool and raw MPI: MPICH $($MPICH/bin/mpichversion 2>/dev/null | sed -n 's/^MPICH Version:[[:space:]]*//p') ($($MPICH/bin/mpichversion 2>/dev/null | sed -n 's/^MPICH Device:[[:space:]]*//p')), $MPICH; $(c++ --version | head -1); build type RelWithDebInfo"
   if ((HAVE_MPI4PY)); then
     echo "- mpi4py.futures: mpi4py $($PYTHON -c 'import mpi4py; print(mpi4py.__version__)') on $($OMPI_MPIEXEC --version 2>/dev/null | head -1 | sed 's/.*(OpenRTE)/Open MPI/'), Python $($PYTHON -c 'import sys; print(sys.version.split()[0])'), numpy $($PYTHON -c 'import numpy; print(numpy.__version__)' 2>/dev/null || echo missing)"
   else
