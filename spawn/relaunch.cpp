@@ -173,7 +173,9 @@ int relaunch_under_mpiexec(int argc, char** argv, const std::string& mpiexec) {
   if (ec) throw RelaunchError("spawnpool: cannot relaunch under mpiexec: /proc/self/exe: " +
                               ec.message());
 
-  std::vector<std::string> args = {"-n", "1", exe.string()};
+  // -disable-auto-cleanup: when a spawned worker dies, hydra would otherwise kill the whole job,
+  // manager included; spawnpool detects the loss itself and replaces the worker.
+  std::vector<std::string> args = {"-disable-auto-cleanup", "-n", "1", exe.string()};
   args.insert(args.end(), argv + 1, argv + argc);
 
   bp::environment env = boost::this_process::environment();

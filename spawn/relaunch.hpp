@@ -53,7 +53,9 @@ struct RelaunchDecision {
 // Only reads the environment; does not throw. Call once, from the main thread, before MPI_Init.
 RelaunchDecision decide_relaunch(bool mpi_can_spawn_from_singleton);
 
-// Runs this executable (/proc/self/exe, resolved) as `<mpiexec> -n 1 <exe> argv[1..argc-1]`
+// Runs this executable (/proc/self/exe, resolved) as
+// `<mpiexec> -disable-auto-cleanup -n 1 <exe> argv[1..argc-1]` (hydra's flag that keeps the job
+// alive when a spawned worker dies, so that the pool can report and replace it)
 // and waits for it. `mpiexec` is used unless the environment variable SPAWNPOOL_MPIEXEC is set
 // (a path, or a bare name looked up in PATH).
 //   - stdin, stdout and stderr are inherited, not piped; the working directory is ours.

@@ -71,18 +71,18 @@ void serve(MPI_Comm comm, int root, const std::function<void(Executor&)>& body,
 
   std::exception_ptr error;
   try {
-    detail::PoolChannel channel;
-    channel.comm = pool_comm;
-    channel.tag = detail::wire::session_tag(1);
+    detail::PoolSetup setup;
+    setup.mode = Mode::communicator;
+    setup.tag = detail::wire::session_tag(1);
+    setup.shared_comm = pool_comm;
     for (int r = 0; r < size; ++r) {
-      if (r != root) channel.worker_ranks.push_back(r);
+      if (r != root) setup.shared_ranks.push_back(r);
     }
-    channel.disconnect_at_end = false;
-    const auto timeout = options.spawn_timeout().value_or(
+    setup.worker_program = detail::runtime_state().program;
+    setup.start_timeout = options.spawn_timeout().value_or(
         std::chrono::seconds(detail::env_long("SPAWNPOOL_SPAWN_TIMEOUT", 60)));
-    Executor pool = detail::ExecutorAccess::make(std::make_unique<detail::PoolCore>(
-        std::move(channel), Mode::communicator, options, detail::runtime_state().program,
-        std::chrono::steady_clock::now() + timeout));
+    Executor pool = detail::ExecutorAccess::make(
+        std::make_unique<detail::PoolCore>(std::move(setup), options));
     try {
       body(pool);
     } catch (...) {

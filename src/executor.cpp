@@ -70,22 +70,18 @@ std::unique_ptr<detail::PoolCore> start_spawned(const Options& options) {
     throw Error("spawnpool::Executor: max_workers must be at least 1, got " +
                 std::to_string(workers));
   }
-  const auto timeout = start_timeout(options);
   detail::SpawnRequest request;
   request.program = options.worker_program().empty() ? state.program : options.worker_program();
   request.args = options.worker_args().value_or(state.args);
-  request.count = workers;
-  request.timeout = timeout;
   warn_if_oversubscribed(workers);
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  detail::PoolChannel channel;
-  channel.comm = detail::spawn_workers(request);
-  channel.tag = detail::wire::session_tag(0);
-  channel.worker_ranks.resize(static_cast<std::size_t>(workers));
-  std::iota(channel.worker_ranks.begin(), channel.worker_ranks.end(), 0);
-  channel.disconnect_at_end = true;
-  return std::make_unique<detail::PoolCore>(std::move(channel), Mode::spawn, options,
-                                            request.program, deadline);
+  detail::PoolSetup setup;
+  setup.mode = Mode::spawn;
+  setup.tag = detail::wire::session_tag(0);
+  setup.worker_program = request.program;
+  setup.spawn = std::move(request);
+  setup.workers = workers;
+  setup.start_timeout = start_timeout(options);
+  return std::make_unique<detail::PoolCore>(std::move(setup), options);
 }
 
 std::unique_ptr<detail::PoolCore> start_static(const Options& options) {
@@ -110,15 +106,15 @@ std::unique_ptr<detail::PoolCore> start_static(const Options& options) {
     std::fprintf(stderr, "spawnpool: Options::worker_program is ignored in static mode: the "
                          "workers are the job's other ranks\n");
   }
-  detail::PoolChannel channel;
-  channel.comm = state.static_comm;
-  channel.tag = next_session_tag();
-  channel.worker_ranks.resize(static_cast<std::size_t>(workers));
-  std::iota(channel.worker_ranks.begin(), channel.worker_ranks.end(), 1);
-  channel.disconnect_at_end = false;
-  return std::make_unique<detail::PoolCore>(std::move(channel), Mode::static_world, options,
-                                            state.program,
-                                            std::chrono::steady_clock::now() + start_timeout(options));
+  detail::PoolSetup setup;
+  setup.mode = Mode::static_world;
+  setup.tag = next_session_tag();
+  setup.shared_comm = state.static_comm;
+  setup.shared_ranks.resize(static_cast<std::size_t>(workers));
+  std::iota(setup.shared_ranks.begin(), setup.shared_ranks.end(), 1);
+  setup.worker_program = state.program;
+  setup.start_timeout = start_timeout(options);
+  return std::make_unique<detail::PoolCore>(std::move(setup), options);
 }
 
 }  // namespace
@@ -160,15 +156,7 @@ std::vector<WorkerInfo> Executor::workers() const {
 Mode Executor::mode() const { return core_ ? core_->mode() : Mode::spawn; }
 
 const detail::TaskEntry& Executor::task_for(detail::FunctionKey fn) const {
-  const detail::TaskEntry* task = detail::find_task(fn);
-  if (task == nullptr) {
-    const std::string name = detail::describe_function(fn);
-    throw UnregisteredTask("spawnpool: cannot submit " + name +
-                           ": it is not registered as a task. Add SPAWNPOOL_TASK(<function name>) "
-                           "at namespace scope in a source file linked into the manager and the "
-                           "workers (or SPAWNPOOL_TASK_AS(fn, \"name\") to choose the name).");
-  }
-  return *task;
+  return detail::require_task(fn);
 }
 
 std::uint64_t Executor::reserve_call_ids(std::size_t count) {
@@ -182,10 +170,7 @@ void Executor::enqueue(detail::WorkItem item) {
 }
 
 std::size_t Executor::chunk_size_for(const MapOptions& options, std::size_t n) const {
-  if (options.chunksize() > 0) return options.chunksize();
-  const std::size_t workers = static_cast<std::size_t>(std::max(1, num_workers()));
-  const std::size_t chunk = (n + 4 * workers - 1) / (4 * workers);
-  return std::clamp<std::size_t>(chunk, 1, 1024);
+  return detail::map_chunk_size(options.chunksize(), n, num_workers());
 }
 
 }  // namespace spawnpool

@@ -7,18 +7,28 @@
 
 #include <spawnpool/errors.hpp>
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <csignal>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <numeric>
 
 namespace spawnpool::detail {
 
 namespace {
 
+using clock = std::chrono::steady_clock;
+
 constexpr std::size_t kCoalesceLimitBytes = 64 * 1024;  // larger messages travel alone
-constexpr double kTargetMessageNs = 200e3;   // pack short calls into messages of about this much work
-constexpr double kLongCallNs = 5e6;          // calls this long are sent one at a time
+constexpr double kTargetMessageNs = 200e3;  // pack short calls into messages of about this much work
+constexpr double kLongCallNs = 5e6;         // calls this long are sent one at a time
+constexpr auto kHeartbeatInterval = std::chrono::seconds(1);
+constexpr auto kLivenessInterval = std::chrono::milliseconds(100);
 
 std::shared_ptr<Buffer> strings_message(const std::vector<std::string>& strings) {
   auto message = std::make_shared<Buffer>(wire::kHeaderSize + wire::strings_size(strings));
@@ -26,29 +36,79 @@ std::shared_ptr<Buffer> strings_message(const std::vector<std::string>& strings)
   return message;
 }
 
+std::shared_ptr<Buffer> empty_message() { return std::make_shared<Buffer>(wire::kHeaderSize); }
+
+/// True when the process is gone (or a zombie) on this host.
+bool process_gone(long pid) {
+  if (pid <= 0) return false;
+  if (kill(static_cast<pid_t>(pid), 0) != 0) return errno == ESRCH;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(stat, line);
+  const auto close = line.rfind(')');
+  return close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'Z';
+}
+
+std::string describe_cause(const std::string& cause, long number) {
+  if (cause == "signal") {
+    const char* name = sigabbrev_np(static_cast<int>(number));
+    return "killed by signal " + std::to_string(number) + (name ? std::string(" (SIG") + name + ")" : "");
+  }
+  if (cause == "exit") return "the task called exit(" + std::to_string(number) + ")";
+  if (cause == "timeout") return "the task ran longer than the task timeout (" + std::to_string(number) + " ms)";
+  return cause;
+}
+
 }  // namespace
 
-PoolCore::PoolCore(PoolChannel channel, Mode mode, const Options& options,
-                   std::string worker_program,
-                   std::chrono::steady_clock::time_point ready_deadline)
-    : comm_(channel.comm),
-      tag_(channel.tag),
-      disconnect_at_end_(channel.disconnect_at_end),
-      mode_(mode),
-      worker_program_(std::move(worker_program)),
+PoolCore::PoolCore(PoolSetup setup, const Options& options)
+    : setup_(std::move(setup)),
       pipeline_depth_(std::max(1, options.pipeline_depth())),
       max_batch_(static_cast<std::size_t>(std::max(1, options.max_batch()))),
       shutdown_timeout_(options.shutdown_timeout()),
-      poll_(PollSettings::from_environment()),
-      transport_(channel.comm) {
+      task_timeout_(options.task_timeout()),
+      heartbeat_timeout_(options.heartbeat_timeout().value_or(
+          std::chrono::seconds(env_long("SPAWNPOOL_HEARTBEAT_TIMEOUT", 30)))),
+      poll_(PollSettings::from_environment()) {
   if (options.poll_spin()) poll_.spin = *options.poll_spin();
   if (options.poll_max_sleep()) poll_.max_sleep = *options.poll_max_sleep();
-  for (int rank : channel.worker_ranks) {
-    Worker w;
-    w.rank = rank;
-    workers_.push_back(w);
+  const auto deadline = clock::now() + setup_.start_timeout;
+  try {
+    if (setup_.spawn) {
+      for (int i = 0; i < setup_.workers; ++i) add_spawned_worker(deadline);
+    } else {
+      Link link;
+      link.comm = setup_.shared_comm;
+      link.transport = std::make_unique<Transport>(link.comm);
+      links_.push_back(std::move(link));
+      for (int rank : setup_.shared_ranks) {
+        Worker w;
+        w.rank = rank;
+        workers_.push_back(w);
+      }
+    }
+    std::vector<std::size_t> all(workers_.size());
+    std::iota(all.begin(), all.end(), 0);
+    greet(all, deadline);
+  } catch (...) {
+    // Do not leave started workers behind: tell them to leave, then let go of their links.
+    for (std::size_t i = 0; i < workers_.size(); ++i) {
+      Link& link = links_[workers_[i].link];
+      if (!link.owned) continue;
+      try {
+        link.transport->send(workers_[i].rank, setup_.tag, wire::Kind::kShutdown, 0, empty_message());
+      } catch (...) {
+      }
+      if (workers_[i].same_host && workers_[i].pid > 0) kill(static_cast<pid_t>(workers_[i].pid), SIGKILL);
+    }
+    for (Link& link : links_) {
+      if (!link.owned) continue;
+      link.transport->abandon_sends();
+      MPI_Comm_free(&link.comm);
+    }
+    throw;
   }
-  greet_workers(ready_deadline);
+  live_workers_ = static_cast<int>(workers_.size());
   {
     std::lock_guard<std::mutex> lock(runtime_state().pools_mutex);
     runtime_state().pools.insert(this);
@@ -62,61 +122,102 @@ PoolCore::~PoolCore() {
   runtime_state().pools.erase(this);
 }
 
-void PoolCore::greet_workers(std::chrono::steady_clock::time_point deadline) {
+void PoolCore::add_spawned_worker(clock::time_point deadline) {
+  SpawnRequest request = *setup_.spawn;
+  request.count = 1;
+  request.timeout = std::max(std::chrono::milliseconds(1),
+                             std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()));
+  Link link;
+  link.comm = spawn_workers(request);
+  link.transport = std::make_unique<Transport>(link.comm);
+  link.owned = true;
+  std::lock_guard<std::mutex> lock(infos_mutex_);
+  links_.push_back(std::move(link));
+  Worker w;
+  w.link = links_.size() - 1;
+  w.rank = 0;
+  workers_.push_back(w);
+}
+
+void PoolCore::greet(const std::vector<std::size_t>& which, clock::time_point deadline) {
   auto lock = mpi_lock();
   const std::vector<std::string> hello = {std::to_string(poll_.spin.count()),
                                           std::to_string(poll_.max_sleep.count()),
-                                          std::to_string(getpid()), host_name()};
-  for (const Worker& w : workers_) {
-    transport_.send(w.rank, tag_, wire::Kind::kHello, static_cast<std::uint32_t>(hello.size()),
-                    strings_message(hello));
+                                          std::to_string(getpid()),
+                                          host_name(),
+                                          std::to_string(task_timeout_.count()),
+                                          std::to_string(heartbeat_timeout_.count())};
+  for (std::size_t i : which) {
+    links_[workers_[i].link].transport->send(workers_[i].rank, setup_.tag, wire::Kind::kHello,
+                                             static_cast<std::uint32_t>(hello.size()),
+                                             strings_message(hello));
   }
-  std::size_t ready = 0;
+  const std::string here = host_name();
+  std::size_t waiting = which.size();
   Backoff backoff(poll_);
-  while (ready < workers_.size()) {
-    transport_.progress_sends();
-    std::optional<Transport::Incoming> in;
-    try {
-      in = transport_.try_receive(MPI_ANY_SOURCE, tag_);
-    } catch (const wire::ProtocolError& e) {
-      throw SpawnError("spawnpool: worker program '" + worker_program_ + "' answered in a way " +
-                       "this manager does not understand: " + e.what());
-    }
-    if (!in) {
-      if (std::chrono::steady_clock::now() > deadline) {
-        throw SpawnError("spawnpool: " + std::to_string(workers_.size() - ready) + " of " +
-                         std::to_string(workers_.size()) + " workers ('" + worker_program_ +
-                         "') did not answer in time after starting. A worker program must create "
-                         "a spawnpool::Runtime at the top of main().");
+  while (waiting > 0) {
+    bool active = false;
+    for (std::size_t l = 0; l < links_.size(); ++l) {
+      Transport& transport = *links_[l].transport;
+      active |= transport.progress_sends();
+      std::optional<Transport::Incoming> in;
+      try {
+        in = transport.try_receive(MPI_ANY_SOURCE, setup_.tag);
+      } catch (const wire::ProtocolError& e) {
+        throw SpawnError("spawnpool: worker program '" + setup_.worker_program +
+                         "' answered in a way this manager does not understand: " + e.what());
       }
+      if (!in) continue;
+      active = true;
+      if (in->header.kind != static_cast<std::uint16_t>(wire::Kind::kReady)) continue;
+      const std::size_t index = worker_at(l, in->source);
+      Worker& w = workers_[index];
+      if (w.state != WorkerState::kStarting) continue;
+      const auto fields =
+          wire::decode_strings(in->header, ByteSpan{in->message->data(), in->message->size()});
+      std::lock_guard<std::mutex> infos(infos_mutex_);
+      if (fields.size() >= 2) {
+        w.pid = std::stol(fields[0]);
+        w.host = fields[1];
+        w.same_host = w.host == here;
+      }
+      w.state = WorkerState::kReady;
+      w.last_heard = clock::now();
+      --waiting;
+    }
+    if (active) {
+      backoff.activity();
+    } else if (clock::now() > deadline) {
+      throw SpawnError("spawnpool: " + std::to_string(waiting) + " of " +
+                       std::to_string(which.size()) + " workers ('" + setup_.worker_program +
+                       "') did not answer in time after starting. A worker program must create "
+                       "a spawnpool::Runtime at the top of main().");
+    } else {
       backoff.pause();
-      continue;
     }
-    backoff.activity();
-    if (in->header.kind != static_cast<std::uint16_t>(wire::Kind::kReady)) continue;
-    Worker& w = workers_[worker_index(in->source)];
-    const auto fields =
-        wire::decode_strings(in->header, ByteSpan{in->message->data(), in->message->size()});
-    if (fields.size() >= 2) {
-      w.pid = std::stol(fields[0]);
-      w.host = fields[1];
-    }
-    ++ready;
   }
 }
 
 std::vector<WorkerInfo> PoolCore::worker_infos() const {
+  std::lock_guard<std::mutex> lock(infos_mutex_);
   std::vector<WorkerInfo> infos;
-  for (const Worker& w : workers_) infos.push_back(WorkerInfo{w.rank, w.host, w.pid});
+  for (const Worker& w : workers_) {
+    if (w.state == WorkerState::kReady) infos.push_back(WorkerInfo{w.rank, w.host, w.pid});
+  }
   return infos;
 }
 
-std::size_t PoolCore::worker_index(int rank) const {
+std::size_t PoolCore::worker_at(std::size_t link, int rank) const {
   for (std::size_t i = 0; i < workers_.size(); ++i) {
-    if (workers_[i].rank == rank) return i;
+    if (workers_[i].link == link && workers_[i].rank == rank) return i;
   }
   throw wire::ProtocolError("spawnpool: message from rank " + std::to_string(rank) +
                             ", which is not a worker of this pool");
+}
+
+std::string PoolCore::describe(const Worker& w) const {
+  return "worker " + std::to_string(w.rank) + " (pid " + std::to_string(w.pid) + ", host " +
+         w.host + ")";
 }
 
 void PoolCore::enqueue(WorkItem item) {
@@ -180,23 +281,23 @@ bool PoolCore::dispatch() {
   bool sent = false;
   const int depth = effective_depth();
   while (!queue_.empty()) {
-    // The least busy worker, rotating among equals.
+    // The least busy ready worker, rotating among equals.
     std::size_t best = workers_.size();
+    int free_slots = 0;
     for (std::size_t k = 0; k < workers_.size(); ++k) {
       const std::size_t i = (next_worker_ + k) % workers_.size();
-      if (workers_[i].messages_in_flight >= depth) continue;
-      if (best == workers_.size() ||
-          workers_[i].messages_in_flight < workers_[best].messages_in_flight) {
-        best = i;
-      }
+      const Worker& w = workers_[i];
+      const int in_flight = static_cast<int>(w.sent.size());
+      if (w.state != WorkerState::kReady || in_flight >= depth) continue;
+      free_slots += depth - in_flight;
+      if (best == workers_.size() || in_flight < static_cast<int>(workers_[best].sent.size())) best = i;
     }
     if (best == workers_.size()) break;
     next_worker_ = (best + 1) % workers_.size();
-    int free_slots = 0;
-    for (const Worker& w : workers_) free_slots += std::max(0, depth - w.messages_in_flight);
 
     // Drop items whose calls were all cancelled; mark the rest as sent.
     auto claim = [](WorkItem& item) {
+      if (item.requeued) return true;
       bool any = false;
       for (auto& call : item.calls) any |= call.state->mark_sent();
       return any;
@@ -215,8 +316,7 @@ bool PoolCore::dispatch() {
     std::size_t batch_bytes = first.message.size();
     while (first.calls.size() == 1 && batch.size() + 1 < share && !queue_.empty() &&
            queue_.front().calls.size() == 1 &&
-           batch_bytes + queue_.front().message.size() <= kCoalesceLimitBytes &&
-           first.message.size() <= kCoalesceLimitBytes) {
+           batch_bytes + queue_.front().message.size() <= kCoalesceLimitBytes) {
       WorkItem next = std::move(queue_.front());
       queue_.pop_front();
       queued_calls_ -= 1;
@@ -225,27 +325,30 @@ bool PoolCore::dispatch() {
       batch.push_back(std::move(next));
     }
 
-    std::shared_ptr<Buffer> message;
-    std::uint32_t count = static_cast<std::uint32_t>(first.calls.size());
+    SentMessage sent_message;
+    sent_message.calls = std::move(first.calls);
     if (batch.empty()) {
-      message = std::make_shared<Buffer>(std::move(first.message));
+      sent_message.message = std::make_shared<Buffer>(std::move(first.message));
     } else {
-      message = std::make_shared<Buffer>(batch_bytes);
-      char* out = message->data() + wire::kHeaderSize;
+      sent_message.message = std::make_shared<Buffer>(batch_bytes);
+      char* out = sent_message.message->data() + wire::kHeaderSize;
       out = wire::put_bytes(out, first.message.data() + wire::kHeaderSize,
                             first.message.size() - wire::kHeaderSize);
       for (auto& item : batch) {
         out = wire::put_bytes(out, item.message.data() + wire::kHeaderSize,
                               item.message.size() - wire::kHeaderSize);
-        count += static_cast<std::uint32_t>(item.calls.size());
+        for (auto& call : item.calls) sent_message.calls.push_back(std::move(call));
       }
     }
-    for (auto& call : first.calls) in_flight_.emplace(call.id, InFlight{std::move(call.state), best});
-    for (auto& item : batch) {
-      for (auto& call : item.calls) in_flight_.emplace(call.id, InFlight{std::move(call.state), best});
+    Worker& w = workers_[best];
+    const auto count = static_cast<std::uint32_t>(sent_message.calls.size());
+    auto message = sent_message.message;
+    w.sent.push_back(std::move(sent_message));
+    try {
+      links_[w.link].transport->send(w.rank, setup_.tag, wire::Kind::kTasks, count, std::move(message));
+    } catch (const MpiError& e) {
+      lose_worker(best, std::string("MPI failed sending to it: ") + e.what(), 0, false);
     }
-    transport_.send(workers_[best].rank, tag_, wire::Kind::kTasks, count, std::move(message));
-    ++workers_[best].messages_in_flight;
     sent = true;
   }
   return sent;
@@ -253,45 +356,118 @@ bool PoolCore::dispatch() {
 
 bool PoolCore::receive() {
   bool any = false;
-  for (int i = 0; i < 64; ++i) {
-    auto in = transport_.try_receive(MPI_ANY_SOURCE, tag_);
-    if (!in) break;
-    any = true;
-    switch (static_cast<wire::Kind>(in->header.kind)) {
-      case wire::Kind::kResults:
-        handle_results(*in);
-        break;
-      case wire::Kind::kBye:
-        workers_[worker_index(in->source)].said_bye = true;
-        break;
-      default:
-        throw wire::ProtocolError("spawnpool: unexpected message kind " +
-                                  std::to_string(in->header.kind) + " from worker " +
-                                  std::to_string(in->source));
+  for (std::size_t l = 0; l < links_.size(); ++l) {
+    for (int i = 0; i < 64; ++i) {
+      auto in = links_[l].transport->try_receive(MPI_ANY_SOURCE, setup_.tag);
+      if (!in) break;
+      any = true;
+      const std::size_t w = worker_at(l, in->source);
+      switch (static_cast<wire::Kind>(in->header.kind)) {
+        case wire::Kind::kResults:
+          handle_results(w, *in);
+          break;
+        case wire::Kind::kBye:
+          if (workers_[w].state == WorkerState::kReady) workers_[w].state = WorkerState::kLeft;
+          break;
+        default:
+          throw wire::ProtocolError("spawnpool: unexpected message kind " +
+                                    std::to_string(in->header.kind) + " from worker " +
+                                    std::to_string(in->source));
+      }
     }
   }
   return any;
 }
 
-void PoolCore::handle_results(const Transport::Incoming& in) {
-  Worker& worker = workers_[worker_index(in.source)];
-  --worker.messages_in_flight;
+bool PoolCore::receive_control() {
+  bool any = false;
+  for (std::size_t l = 0; l < links_.size(); ++l) {
+    if (!links_[l].owned) continue;
+    while (auto in = links_[l].transport->try_receive(MPI_ANY_SOURCE, wire::kControlTag)) {
+      any = true;
+      const std::size_t w = worker_at(l, in->source);
+      workers_[w].last_heard = clock::now();
+      if (in->header.kind == static_cast<std::uint16_t>(wire::Kind::kLost)) {
+        const auto fields =
+            wire::decode_strings(in->header, ByteSpan{in->message->data(), in->message->size()});
+        if (fields.size() >= 4) {
+          lose_worker(w, describe_cause(fields[0], std::stol(fields[1])), std::stoull(fields[2]),
+                      fields[0] == "timeout");
+        }
+      }
+    }
+  }
+  return any;
+}
+
+bool PoolCore::watch_workers() {
+  const auto now = clock::now();
+  bool any = false;
+  if (now >= next_heartbeat_) {
+    next_heartbeat_ = now + kHeartbeatInterval;
+    for (const Worker& w : workers_) {
+      if (w.state != WorkerState::kReady || !links_[w.link].owned) continue;
+      try {
+        links_[w.link].transport->send(w.rank, wire::kControlTag, wire::Kind::kHeartbeat, 0,
+                                       empty_message());
+      } catch (const MpiError&) {
+        // noticed below or by the next send
+      }
+    }
+  }
+  if (now < next_liveness_check_) return false;
+  next_liveness_check_ = now + kLivenessInterval;
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    Worker& w = workers_[i];
+    if (w.state != WorkerState::kReady || !links_[w.link].owned) continue;
+    if (w.same_host && process_gone(w.pid)) {
+      // Its own report, if it sent one, is already on the way: give it a moment to arrive.
+      for (int attempt = 0; attempt < 20 && w.state == WorkerState::kReady; ++attempt) {
+        receive_control();
+        if (w.state == WorkerState::kReady) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+      if (w.state == WorkerState::kReady) {
+        lose_worker(i, "its process ended without a report (killed by SIGKILL, the out-of-memory "
+                       "killer, or another signal that cannot be caught)", 0, false);
+      }
+      any = true;
+    } else if (now - w.last_heard > heartbeat_timeout_) {
+      lose_worker(i, "no heartbeat for " + std::to_string(heartbeat_timeout_.count() / 1000) + " s",
+                  0, false);
+      any = true;
+    }
+  }
+  return any;
+}
+
+void PoolCore::handle_results(std::size_t index, const Transport::Incoming& in) {
+  Worker& worker = workers_[index];
+  worker.last_heard = clock::now();
+  if (worker.sent.empty()) {
+    throw wire::ProtocolError("spawnpool: results from " + describe(worker) +
+                              ", which has no task in flight");
+  }
+  SentMessage done = std::move(worker.sent.front());
+  worker.sent.pop_front();
   record_busy_time(in.header.aux, in.header.count);
   const ByteSpan whole{in.message->data(), in.message->size()};
+  std::size_t next = 0;
   for (const wire::ResultView& r : wire::decode_results(in.header, whole)) {
-    auto found = in_flight_.find(r.id);
-    if (found == in_flight_.end()) continue;  // e.g. a call cancelled while its chunk was sent
-    std::shared_ptr<TaskState> state = std::move(found->second.state);
-    in_flight_.erase(found);
+    while (next < done.calls.size() && done.calls[next].id != r.id) ++next;
+    if (next == done.calls.size()) {
+      throw wire::ProtocolError("spawnpool: " + describe(worker) + " answered call " +
+                                std::to_string(r.id) + ", which it was not sent");
+    }
+    const std::shared_ptr<TaskState>& state = done.calls[next++].state;
     switch (r.status) {
       case wire::ResultStatus::kOk:
         state->set_value(SharedBytes{in.message, r.payload});
         break;
       case wire::ResultStatus::kException: {
         auto e = wire::decode_error_payload(r.payload);
-        state->set_error(std::make_exception_ptr(RemoteError(
-            std::move(e.type_name), std::move(e.message), worker.rank, worker.host,
-            state->task_name())));
+        state->set_error(std::make_exception_ptr(RemoteError(std::move(e.type_name),
+                                                             std::move(e.message), worker.rank,
+                                                             worker.host, state->task_name())));
         break;
       }
       case wire::ResultStatus::kUnknownTask:
@@ -305,20 +481,97 @@ void PoolCore::handle_results(const Transport::Incoming& in) {
   }
 }
 
+void PoolCore::lose_worker(std::size_t index, const std::string& cause, std::uint64_t running_call,
+                           bool timed_out) {
+  Worker& w = workers_[index];
+  if (w.state == WorkerState::kLost || w.state == WorkerState::kLeft) return;
+  {
+    std::lock_guard<std::mutex> lock(infos_mutex_);
+    w.state = WorkerState::kLost;
+  }
+  --live_workers_;
+  links_[w.link].transport->abandon_sends();
+  if (!w.sent.empty()) {
+    // The oldest message was being run: its calls are lost with the worker.
+    SentMessage lost = std::move(w.sent.front());
+    w.sent.pop_front();
+    for (const PendingCall& call : lost.calls) {
+      const std::string text = "spawnpool: " + describe(w) + " was lost while running task \"" +
+                               call.state->task_name() + "\": " + cause;
+      if (timed_out && (call.id == running_call || running_call == 0)) {
+        call.state->set_error(std::make_exception_ptr(
+            Timeout("spawnpool: task \"" + call.state->task_name() + "\" " + cause +
+                    "; its worker was stopped and replaced")));
+      } else {
+        call.state->set_error(std::make_exception_ptr(WorkerLost(text)));
+      }
+    }
+    // Later messages never started: send them again, in their order, to other workers.
+    for (auto it = w.sent.rbegin(); it != w.sent.rend(); ++it) {
+      WorkItem again;
+      again.message = Buffer(it->message->size());
+      std::memcpy(again.message.data(), it->message->data(), it->message->size());
+      again.calls = std::move(it->calls);
+      again.requeued = true;
+      queued_calls_ += again.calls.size();
+      queue_.push_front(std::move(again));
+    }
+    w.sent.clear();
+  }
+  std::fprintf(stderr, "spawnpool: %s was lost: %s\n", describe(w).c_str(), cause.c_str());
+  if (setup_.spawn) ++replacements_wanted_;
+}
+
+void PoolCore::replace_lost_workers() {
+  while (replacements_wanted_ > 0) {
+    --replacements_wanted_;
+    try {
+      const auto deadline = clock::now() + setup_.start_timeout;
+      add_spawned_worker(deadline);
+      greet({workers_.size() - 1}, deadline);
+      ++live_workers_;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "spawnpool: could not start a replacement worker: %s\n", e.what());
+      replacements_wanted_ = 0;
+    }
+  }
+  if (live_workers_.load() == 0 && !queue_.empty()) {
+    const auto error = std::make_exception_ptr(
+        BrokenExecutor("spawnpool: every worker of the pool was lost and none could be replaced"));
+    for (auto& item : queue_) {
+      for (auto& call : item.calls) call.state->set_error(error);
+    }
+    queue_.clear();
+    queued_calls_ = 0;
+  }
+}
+
 void PoolCore::run() {
   set_fine_timer_slack();
   Backoff backoff(poll_);
+  next_heartbeat_ = clock::now() + kHeartbeatInterval;
+  next_liveness_check_ = clock::now() + kLivenessInterval;
   try {
     for (;;) {
       bool active = take_queued();
       bool stop = false;
+      bool cancel = false;
       {
         auto lock = mpi_lock();
         active |= dispatch();
-        active |= transport_.progress_sends();
+        for (Link& link : links_) active |= link.transport->progress_sends();
         active |= receive();
+        active |= receive_control();
+        active |= watch_workers();
+        if (replacements_wanted_ > 0) {
+          std::lock_guard<std::mutex> guard(mutex_);
+          if (stop_requested_) replacements_wanted_ = 0;
+        }
+        if (replacements_wanted_ > 0 || (live_workers_.load() == 0 && !queue_.empty())) {
+          replace_lost_workers();
+          active = true;
+        }
       }
-      bool cancel = false;
       {
         std::lock_guard<std::mutex> lock(mutex_);
         stop = stop_requested_ && submitted_.empty();
@@ -331,7 +584,9 @@ void PoolCore::run() {
         queue_.clear();
         queued_calls_ = 0;
       }
-      if (stop && queue_.empty() && in_flight_.empty()) break;
+      const bool in_flight = std::any_of(workers_.begin(), workers_.end(),
+                                         [](const Worker& w) { return !w.sent.empty(); });
+      if (stop && queue_.empty() && !in_flight) break;
       if (active) {
         backoff.activity();
         continue;
@@ -341,7 +596,8 @@ void PoolCore::run() {
         std::this_thread::yield();
       } else {
         std::unique_lock<std::mutex> lock(mutex_);
-        wake_.wait_for(lock, pause, [this] { return !submitted_.empty() || stop_requested_; });
+        wake_.wait_for(lock, std::min<std::chrono::microseconds>(pause, kLivenessInterval),
+                       [this] { return !submitted_.empty() || stop_requested_; });
       }
     }
     say_goodbye();
@@ -353,27 +609,47 @@ void PoolCore::run() {
 void PoolCore::say_goodbye() {
   auto lock = mpi_lock();
   for (const Worker& w : workers_) {
-    transport_.send(w.rank, tag_, wire::Kind::kShutdown, 0, std::make_shared<Buffer>(wire::kHeaderSize));
+    if (w.state != WorkerState::kReady) continue;
+    links_[w.link].transport->send(w.rank, setup_.tag, wire::Kind::kShutdown, 0, empty_message());
   }
-  const auto deadline = std::chrono::steady_clock::now() + shutdown_timeout_;
+  const auto deadline = clock::now() + shutdown_timeout_;
   Backoff backoff(poll_);
-  auto everyone_left = [this] {
-    return std::all_of(workers_.begin(), workers_.end(), [](const Worker& w) { return w.said_bye; });
+  auto someone_still_here = [this] {
+    return std::any_of(workers_.begin(), workers_.end(),
+                       [](const Worker& w) { return w.state == WorkerState::kReady; });
   };
-  while (!everyone_left() || transport_.sends_pending()) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      std::fprintf(stderr,
-                   "spawnpool: some workers did not finish within the shutdown timeout (%lld ms); "
-                   "leaving them\n",
-                   static_cast<long long>(shutdown_timeout_.count()));
-      transport_.abandon_sends();
-      if (disconnect_at_end_) MPI_Comm_free(&comm_);
-      return;
-    }
-    const bool active = transport_.progress_sends() | receive();
+  while (someone_still_here() && clock::now() < deadline) {
+    bool active = false;
+    for (Link& link : links_) active |= link.transport->progress_sends();
+    active |= receive();
+    active |= receive_control();
+    active |= watch_workers();
     if (active) backoff.activity(); else backoff.pause();
   }
-  if (disconnect_at_end_) SPAWNPOOL_MPI(MPI_Comm_disconnect(&comm_));
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    if (workers_[i].state == WorkerState::kReady) {
+      lose_worker(i, "it did not finish within the shutdown timeout", 0, false);
+    }
+  }
+  for (std::size_t l = 0; l < links_.size(); ++l) {
+    Link& link = links_[l];
+    if (!link.owned) continue;
+    const bool left_cleanly = std::all_of(workers_.begin(), workers_.end(), [&](const Worker& w) {
+      return w.link != l || w.state == WorkerState::kLeft;
+    });
+    if (left_cleanly) {
+      // Bye was the worker's last message: completing our sends needs nothing more from it.
+      const auto flush_deadline = clock::now() + std::chrono::seconds(5);
+      while (link.transport->sends_pending() && clock::now() < flush_deadline) {
+        link.transport->progress_sends();
+      }
+      link.transport->abandon_sends();
+      SPAWNPOOL_MPI(MPI_Comm_disconnect(&link.comm));
+    } else {
+      link.transport->abandon_sends();
+      MPI_Comm_free(&link.comm);
+    }
+  }
 }
 
 void PoolCore::fail_all(const std::exception_ptr& error) {
@@ -399,8 +675,12 @@ void PoolCore::fail_all(const std::exception_ptr& error) {
     }
     queue->clear();
   }
-  for (auto& [id, f] : in_flight_) f.state->set_error(broken);
-  in_flight_.clear();
+  for (Worker& w : workers_) {
+    for (auto& message : w.sent) {
+      for (auto& call : message.calls) call.state->set_error(broken);
+    }
+    w.sent.clear();
+  }
 }
 
 }  // namespace spawnpool::detail

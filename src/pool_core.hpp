@@ -4,16 +4,25 @@
 //
 // The progress loop, each turn: take newly queued work; send work to workers that have fewer than
 // `pipeline_depth` messages in flight; complete finished sends; receive results and complete
-// futures; then poll again at once if anything happened, or back off (spin, then sleep up to
-// poll_max_sleep; a submit wakes it).
+// futures; watch the workers' health; then poll again at once if anything happened, or back off
+// (spin, then sleep; a submit wakes it).
 //
 // Scheduling adapts to the measured task duration (workers report the time they spent running each
 // message). Short tasks (well under the cost of a message) are packed several to a message when the
 // queue is long; long tasks (over 5 ms) go one at a time to whichever worker is free, as with
 // mpi4py.futures, so no task waits behind a long one while another worker idles.
+//
+// Lost workers (spawn mode): each spawned worker has its own intercommunicator plus a control
+// communicator for heartbeats and loss reports. A worker is lost when it reports its own death
+// (crash signal, exit() in a task, task timeout), when its process is gone (same host; checked
+// every 0.1 s), when it is silent past the heartbeat timeout, or when MPI fails talking to it. The
+// call it was running fails with WorkerLost (or Timeout); calls queued behind it that never started
+// go back to the queue; a replacement worker is spawned so the pool keeps its size.
 
 #include "backoff.hpp"
 #include "transport.hpp"
+
+#include "../spawn/spawn_workers.hpp"
 
 #include <spawnpool/detail/work_item.hpp>
 #include <spawnpool/executor.hpp>
@@ -26,29 +35,36 @@
 #include <condition_variable>
 #include <deque>
 #include <exception>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
 namespace spawnpool::detail {
 
-/// Where an executor's workers are.
-struct PoolChannel {
-  MPI_Comm comm = MPI_COMM_NULL;
-  int tag = 0;                    // the session's message tag (wire::session_tag)
-  std::vector<int> worker_ranks;  // ranks in comm (the remote group, for an intercommunicator)
-  bool disconnect_at_end = true;  // own intercomm: disconnect after goodbye; shared comm: keep it
+/// Where an executor's workers come from.
+struct PoolSetup {
+  Mode mode = Mode::spawn;
+  int tag = 0;  // the session's message tag (wire::session_tag)
+  /// Spawn mode: the request for one worker; spawned `workers` times, each on its own link.
+  std::optional<SpawnRequest> spawn;
+  int workers = 0;
+  /// Static / communicator mode: a communicator shared with the workers (not owned) and their ranks.
+  MPI_Comm shared_comm = MPI_COMM_NULL;
+  std::vector<int> shared_ranks;
+  std::string worker_program;  // for messages
+  std::chrono::milliseconds start_timeout{60000};
 };
 
 class PoolCore {
  public:
-  /// Uses `channel`, whose workers are waiting for a hello. Greets them and waits (until
-  /// `ready_deadline`) for every one to answer, then starts the progress thread.
-  /// @throws SpawnError when a worker does not answer in time or speaks another protocol version
-  PoolCore(PoolChannel channel, Mode mode, const Options& options, std::string worker_program,
-           std::chrono::steady_clock::time_point ready_deadline);
+  /// Starts (spawn mode) or greets (other modes) the workers and waits until every one has
+  /// answered, then starts the progress thread.
+  /// @throws SpawnError when a worker cannot be started, does not answer in time, or speaks
+  ///         another protocol version
+  PoolCore(PoolSetup setup, const Options& options);
   ~PoolCore();
   PoolCore(const PoolCore&) = delete;
   PoolCore& operator=(const PoolCore&) = delete;
@@ -57,49 +73,68 @@ class PoolCore {
   /// @throws BrokenExecutor after shutdown or a fatal error
   void enqueue(WorkItem item);
   void shutdown(bool wait, bool cancel_pending);
-  int num_workers() const noexcept { return static_cast<int>(workers_.size()); }
-  /// Rank, host and pid of each worker (fixed once the constructor has returned).
+  /// Workers currently serving (lost ones excluded, replacements included).
+  int num_workers() const noexcept { return live_workers_.load(); }
+  Mode mode() const noexcept { return setup_.mode; }
+  /// Rank, host and pid of each live worker.
   std::vector<WorkerInfo> worker_infos() const;
-  Mode mode() const noexcept { return mode_; }
 
  private:
+  struct Link {
+    MPI_Comm comm = MPI_COMM_NULL;     // session traffic
+    MPI_Comm control = MPI_COMM_NULL;  // heartbeats and loss reports (spawned links only)
+    std::unique_ptr<Transport> transport;
+    std::unique_ptr<Transport> control_transport;
+    bool owned = false;                // spawned: disconnect (or free, if lost) at the end
+  };
+  struct SentMessage {
+    std::shared_ptr<Buffer> message;
+    std::vector<PendingCall> calls;
+  };
+  enum class WorkerState { kStarting, kReady, kLost, kLeft };
   struct Worker {
+    std::size_t link = 0;
     int rank = -1;
     std::string host;
     long pid = 0;
-    int messages_in_flight = 0;
-    bool said_bye = false;
-  };
-  struct InFlight {
-    std::shared_ptr<TaskState> state;
-    std::size_t worker;
+    bool same_host = false;
+    WorkerState state = WorkerState::kStarting;
+    std::deque<SentMessage> sent;  // messages in flight, oldest (being run) first
+    std::chrono::steady_clock::time_point last_heard;
   };
 
-  void greet_workers(std::chrono::steady_clock::time_point deadline);
+  void add_spawned_worker(std::chrono::steady_clock::time_point deadline);
+  void greet(const std::vector<std::size_t>& workers, std::chrono::steady_clock::time_point deadline);
   void run();
   bool take_queued();
   bool dispatch();
   bool receive();
-  void handle_results(const Transport::Incoming& in);
+  bool receive_control();
+  bool watch_workers();
+  void handle_results(std::size_t worker, const Transport::Incoming& in);
+  void lose_worker(std::size_t worker, const std::string& cause, std::uint64_t running_call,
+                   bool timed_out);
+  void replace_lost_workers();
   void say_goodbye();
+  void fail_all(const std::exception_ptr& error);
+  std::size_t worker_at(std::size_t link, int rank) const;
   void record_busy_time(std::uint64_t nanoseconds, std::uint32_t calls);
   int effective_depth() const;
   std::size_t batch_limit() const;
-  void fail_all(const std::exception_ptr& error);
-  std::size_t worker_index(int rank) const;
+  std::string describe(const Worker& w) const;
 
-  MPI_Comm comm_;
-  int tag_;
-  bool disconnect_at_end_;
-  Mode mode_;
-  std::string worker_program_;
+  PoolSetup setup_;
   int pipeline_depth_;
   std::size_t max_batch_;
   std::chrono::milliseconds shutdown_timeout_;
+  std::chrono::milliseconds task_timeout_;
+  std::chrono::milliseconds heartbeat_timeout_;
   PollSettings poll_;
-  Transport transport_;
+  std::vector<Link> links_;
   std::vector<Worker> workers_;
+  std::atomic<int> live_workers_{0};
   std::atomic<std::uint64_t> next_id_{1};
+  mutable std::mutex infos_mutex_;  // guards host/pid/state reads from worker_infos()
 
   // Shared with user threads.
   std::mutex mutex_;
@@ -112,9 +147,11 @@ class PoolCore {
   // Progress thread only.
   std::deque<WorkItem> queue_;
   std::size_t queued_calls_ = 0;
-  std::unordered_map<std::uint64_t, InFlight> in_flight_;
   std::size_t next_worker_ = 0;
   double mean_call_ns_ = -1;  // moving average of a call's run time on a worker; -1: not known yet
+  std::size_t replacements_wanted_ = 0;
+  std::chrono::steady_clock::time_point next_heartbeat_;
+  std::chrono::steady_clock::time_point next_liveness_check_;
 
   std::mutex join_mutex_;
   std::thread progress_;

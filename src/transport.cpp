@@ -92,7 +92,7 @@ std::optional<Transport::Incoming> Transport::try_receive(int source, int tag) {
   Incoming incoming;
   incoming.source = status.MPI_SOURCE;
   incoming.tag = status.MPI_TAG;
-  if (!wire::is_session_tag(incoming.tag)) {
+  if (!wire::is_session_tag(incoming.tag) && incoming.tag != wire::kControlTag) {
     throw wire::ProtocolError("spawnpool: message with tag " + std::to_string(incoming.tag) +
                               " on spawnpool's communicator, which only carries spawnpool's tags");
   }

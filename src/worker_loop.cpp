@@ -5,6 +5,7 @@
 #include "runtime_state.hpp"
 #include "transport.hpp"
 #include "wire.hpp"
+#include "worker_sentinel.hpp"
 
 #include <spawnpool/detail/registry.hpp>
 
@@ -13,6 +14,7 @@
 
 #include <cstdio>
 #include <exception>
+#include <memory>
 #include <set>
 #include <thread>
 #include <typeinfo>
@@ -41,7 +43,7 @@ std::string current_exception_type() {
   return type ? demangle(type->name()) : std::string("unknown exception");
 }
 
-Outcome run_call(const wire::CallView& call, std::size_t reserve_front) {
+Outcome run_call(const wire::CallView& call, std::size_t reserve_front, WorkerSentinel* sentinel) {
   Outcome out;
   out.id = call.id;
   const TaskEntry* task = find_task(call.name);
@@ -62,6 +64,13 @@ Outcome run_call(const wire::CallView& call, std::size_t reserve_front) {
                                          "the same sources"};
     return out;
   }
+  struct Bracket {
+    WorkerSentinel* sentinel;
+    ~Bracket() {
+      if (sentinel) sentinel->call_finished();
+    }
+  } bracket{sentinel};
+  if (sentinel) sentinel->call_started(call.id, call.name);
   try {
     out.buffer = task->invoke(call.args, reserve_front);
     out.offset = reserve_front;
@@ -88,13 +97,13 @@ char* put_outcome(char* out, const Outcome& o) {
 }
 
 /// Runs every call of a kTasks message; returns the kResults message (header space unwritten).
-std::shared_ptr<Buffer> run_message(const Transport::Incoming& in) {
+std::shared_ptr<Buffer> run_message(const Transport::Incoming& in, WorkerSentinel* sentinel) {
   const auto calls =
       wire::decode_calls(in.header, ByteSpan{in.message->data(), in.message->size()});
   constexpr std::size_t kFront = wire::kHeaderSize + wire::kResultEntryOverhead;
   if (calls.size() == 1) {
     // The common case sends the task's own result buffer: the result is not copied again.
-    Outcome o = run_call(calls[0], kFront);
+    Outcome o = run_call(calls[0], kFront, sentinel);
     if (o.status == ResultStatus::kOk) {
       wire::put_result_prefix(o.buffer.data() + wire::kHeaderSize, o.id, o.status,
                               o.payload_size());
@@ -108,7 +117,7 @@ std::shared_ptr<Buffer> run_message(const Transport::Incoming& in) {
   outcomes.reserve(calls.size());
   std::size_t total = wire::kHeaderSize;
   for (const auto& call : calls) {
-    outcomes.push_back(run_call(call, 0));
+    outcomes.push_back(run_call(call, 0, sentinel));
     total += wire::kResultEntryOverhead + outcomes.back().payload_size();
   }
   auto message = std::make_shared<Buffer>(total);
@@ -130,6 +139,11 @@ int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
   PollSettings poll = PollSettings::from_environment();
   try {
     Transport transport(comm);
+    // A spawned worker serves one session (tag 0); its sentinel thread uses the control tag on the
+    // same communicator for heartbeats and loss reports.
+    std::unique_ptr<WorkerSentinel> sentinel;
+    const bool spawned = until == ServeUntil::kSessionEnds;
+    const int listen_tag = spawned ? wire::session_tag(0) : MPI_ANY_TAG;
     std::set<int> sessions;  // tags of the executors currently served
     bool greeted = false;
     // A spawned worker that never hears from its manager must not wait forever.
@@ -138,7 +152,7 @@ int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
     bool leaving = false;
     while (!leaving) {
       bool active = transport.progress_sends();
-      if (auto in = transport.try_receive(manager_rank, MPI_ANY_TAG)) {
+      if (auto in = transport.try_receive(manager_rank, listen_tag)) {
         active = true;
         const ByteSpan whole{in->message->data(), in->message->size()};
         switch (static_cast<wire::Kind>(in->header.kind)) {
@@ -148,6 +162,16 @@ int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
               poll.spin = std::chrono::microseconds(std::stol(settings[0]));
               poll.max_sleep = std::chrono::microseconds(std::stol(settings[1]));
               backoff = Backoff(poll);
+            }
+            if (spawned && !sentinel && settings.size() >= 6 &&
+                runtime_state().thread_level >= MPI_THREAD_MULTIPLE) {
+              WorkerSentinel::Settings watch;
+              watch.control = comm;
+              watch.manager_pid = std::stol(settings[2]);
+              watch.manager_host = settings[3];
+              watch.task_timeout = std::chrono::milliseconds(std::stol(settings[4]));
+              watch.manager_silence_limit = std::chrono::milliseconds(std::stol(settings[5]));
+              sentinel = std::make_unique<WorkerSentinel>(watch);
             }
             sessions.insert(in->tag);
             greeted = true;
@@ -159,7 +183,7 @@ int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
           }
           case wire::Kind::kTasks: {
             const auto started = std::chrono::steady_clock::now();
-            auto results = run_message(*in);
+            auto results = run_message(*in, sentinel.get());
             const auto busy = std::chrono::duration_cast<std::chrono::nanoseconds>(
                 std::chrono::steady_clock::now() - started);
             transport.send(manager_rank, in->tag, wire::Kind::kResults, in->header.count,
@@ -201,6 +225,7 @@ int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
       }
       if (transport.progress_sends()) flush.activity(); else flush.pause();
     }
+    sentinel.reset();
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "spawnpool worker: %s\n", e.what());

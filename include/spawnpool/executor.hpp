@@ -23,6 +23,7 @@
 /// Thread-safety: submit(), map(), num_workers() and mode() may be called from several threads at
 /// once. shutdown() may be called from any thread; submitting after it throws BrokenExecutor.
 
+#include <spawnpool/detail/encode_calls.hpp>
 #include <spawnpool/detail/invoke.hpp>
 #include <spawnpool/detail/work_item.hpp>
 #include <spawnpool/future.hpp>
@@ -80,18 +81,11 @@ class Executor {
                   "spawnpool::Executor::submit: an argument cannot be converted to the type of "
                   "the task's parameter");
     const detail::TaskEntry& task = task_for(reinterpret_cast<detail::FunctionKey>(fn));
-    const std::size_t args_size = detail::serialized_size(detail::as_parameter<P>(args)...);
-    detail::WorkItem item;
-    item.message = detail::Buffer(detail::wire::kHeaderSize +
-                                  detail::wire::call_entry_overhead(task.name.size()) + args_size);
-    const std::uint64_t id = reserve_call_ids(1);
-    char* out = detail::wire::put_call_prefix(item.message.data() + detail::wire::kHeaderSize, id,
-                                              task.signature, task.name, args_size);
-    detail::serialize_into(out, args_size, detail::as_parameter<P>(args)...);
-    auto state = std::make_shared<detail::TaskState>(task.name);
-    item.calls.push_back({id, state});
+    detail::WorkItem item =
+        detail::encode_call(fn, task, reserve_call_ids(1), std::forward<A>(args)...);
+    Future<R> future(item.calls.front().state);
     enqueue(std::move(item));
-    return Future<R>(std::move(state));
+    return future;
   }
 
   /// Runs fn over the zipped ranges: fn(a[0], b[0]), fn(a[1], b[1]), ... up to the shortest range.
@@ -103,51 +97,11 @@ class Executor {
     static_assert(sizeof...(P) == sizeof...(Ranges),
                   "spawnpool::Executor::map: pass one range per task parameter");
     const detail::TaskEntry& task = task_for(reinterpret_cast<detail::FunctionKey>(fn));
-    std::size_t n = SIZE_MAX;
-    ((n = std::min<std::size_t>(n, static_cast<std::size_t>(
-                                       std::distance(std::begin(ranges), std::end(ranges))))),
-     ...);
-    if constexpr (sizeof...(Ranges) == 0) n = 0;
-    const std::size_t chunk = chunk_size_for(options, n);
-    std::vector<Future<R>> futures;
-    futures.reserve(n);
-    auto cursor = std::make_tuple(std::begin(ranges)...);
-    std::vector<std::size_t> args_sizes;
-    for (std::size_t first = 0; first < n; first += chunk) {
-      const std::size_t count = std::min(chunk, n - first);
-      auto pass = cursor;
-      std::size_t total = detail::wire::kHeaderSize;
-      args_sizes.clear();
-      for (std::size_t i = 0; i < count; ++i) {
-        const std::size_t size = std::apply(
-            [](auto&... it) { return detail::serialized_size(detail::as_parameter<P>(*it)...); },
-            pass);
-        args_sizes.push_back(size);
-        total += detail::wire::call_entry_overhead(task.name.size()) + size;
-        std::apply([](auto&... it) { (++it, ...); }, pass);
-      }
-      detail::WorkItem item;
-      item.message = detail::Buffer(total);
-      item.calls.reserve(count);
-      const std::uint64_t first_id = reserve_call_ids(count);
-      char* out = item.message.data() + detail::wire::kHeaderSize;
-      for (std::size_t i = 0; i < count; ++i) {
-        out = detail::wire::put_call_prefix(out, first_id + i, task.signature, task.name,
-                                            args_sizes[i]);
-        std::apply(
-            [&](auto&... it) {
-              detail::serialize_into(out, args_sizes[i], detail::as_parameter<P>(*it)...);
-            },
-            cursor);
-        out += args_sizes[i];
-        std::apply([](auto&... it) { (++it, ...); }, cursor);
-        auto state = std::make_shared<detail::TaskState>(task.name);
-        item.calls.push_back({first_id + i, state});
-        futures.emplace_back(std::move(state));
-      }
-      enqueue(std::move(item));
-    }
-    return MapResult<R>(std::move(futures));
+    const std::size_t n = detail::zipped_size(ranges...);
+    return MapResult<R>(detail::encode_map(
+        fn, task, n, chunk_size_for(options, n),
+        [this](std::size_t count) { return reserve_call_ids(count); },
+        [this](detail::WorkItem&& item) { enqueue(std::move(item)); }, ranges...));
   }
 
   /// map() with default MapOptions.

@@ -39,6 +39,15 @@ class Options {
   /// (seconds), else 60 s.
   Options& spawn_timeout(std::chrono::milliseconds t) { spawn_timeout_ = t; return *this; }
 
+  /// Longest time one task may run. A task that runs longer fails with Timeout and its worker is
+  /// replaced (spawn mode). Default: no limit.
+  Options& task_timeout(std::chrono::milliseconds t) { task_timeout_ = t; return *this; }
+
+  /// How long a spawned worker may stay silent (no heartbeat, sent every second even while a task
+  /// runs) before it is declared lost. Default $SPAWNPOOL_HEARTBEAT_TIMEOUT (seconds), else 30 s.
+  /// A worker on the manager's host whose process ends is noticed within about 0.1 s regardless.
+  Options& heartbeat_timeout(std::chrono::milliseconds t) { heartbeat_timeout_ = t; return *this; }
+
   /// How long shutdown waits for workers to say goodbye after their last task. Default 30 s.
   Options& shutdown_timeout(std::chrono::milliseconds t) { shutdown_timeout_ = t; return *this; }
 
@@ -59,6 +68,10 @@ class Options {
   int max_batch() const { return max_batch_; }
   const std::optional<std::chrono::milliseconds>& spawn_timeout() const { return spawn_timeout_; }
   std::chrono::milliseconds shutdown_timeout() const { return shutdown_timeout_; }
+  std::chrono::milliseconds task_timeout() const { return task_timeout_; }
+  const std::optional<std::chrono::milliseconds>& heartbeat_timeout() const {
+    return heartbeat_timeout_;
+  }
   const std::optional<std::chrono::microseconds>& poll_spin() const { return poll_spin_; }
   const std::optional<std::chrono::microseconds>& poll_max_sleep() const { return poll_max_sleep_; }
 
@@ -70,6 +83,8 @@ class Options {
   int max_batch_ = 32;
   std::optional<std::chrono::milliseconds> spawn_timeout_;
   std::chrono::milliseconds shutdown_timeout_{30000};
+  std::chrono::milliseconds task_timeout_{0};
+  std::optional<std::chrono::milliseconds> heartbeat_timeout_;
   std::optional<std::chrono::microseconds> poll_spin_;
   std::optional<std::chrono::microseconds> poll_max_sleep_;
 };

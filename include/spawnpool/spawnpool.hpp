@@ -20,11 +20,15 @@
 #include <cereal/types/vector.hpp>
 #include <cereal/types/chrono.hpp>
 
+#include <spawnpool/command.hpp>
 #include <spawnpool/communicator.hpp>
 #include <spawnpool/errors.hpp>
 #include <spawnpool/executor.hpp>
+#include <spawnpool/executor_concept.hpp>
 #include <spawnpool/future.hpp>
 #include <spawnpool/map_result.hpp>
 #include <spawnpool/options.hpp>
 #include <spawnpool/runtime.hpp>
 #include <spawnpool/task.hpp>
+#include <spawnpool/thread_executor.hpp>
+#include <spawnpool/wait.hpp>

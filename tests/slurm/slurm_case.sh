@@ -36,24 +36,27 @@ ENABLE_HINT="Slurm tests are skipped: no usable local Slurm. To run them set SPA
 (needs root: it installs Debian's slurm-wlm and munge and starts slurmctld, slurmd and munged on this \
 machine with scripts/slurm/start-local-slurm.sh), e.g. SPAWNPOOL_TEST_SLURM=1 ctest -R slurm"
 
-# 0 when a Slurm answers and has this host as an idle/mixed/allocated node.
+# 0 when a Slurm answers and has this host as an idle/mixed/allocated node. (sinfo retries for
+# ~10 s when no slurmctld answers, hence the shorter timeout and the status file below.)
 slurm_usable() {
   command -v sinfo >/dev/null 2>&1 || return 1
   local st
-  st=$(timeout 10 sinfo -h -n "$NODE" -o %t 2>/dev/null | head -n 1)
+  st=$(timeout 5 sinfo -h -n "$NODE" -o %t 2>/dev/null | head -n 1)
   case "$st" in idle*|mix*|alloc*|comp*) return 0 ;; *) return 1 ;; esac
 }
 
 mkdir -p "$WORK_ROOT"
 MARKER=$WORK_ROOT/.slurm-started-by-tests
+STATUS=$WORK_ROOT/.slurm-status   # written by the setup case: "skip" when it skipped
 
 case "$CASE" in
   setup)
+    rm -f "$STATUS"
     if [ "${SPAWNPOOL_TEST_SLURM:-}" = 0 ]; then
-      echo "SPAWNPOOL_TEST_SLURM=0: Slurm tests skipped"; exit 77
+      echo skip > "$STATUS"; echo "SPAWNPOOL_TEST_SLURM=0: Slurm tests skipped"; exit 77
     fi
     if slurm_usable; then log "Slurm already running: node $NODE $(sinfo -h -n "$NODE" -o %t)"; exit 0; fi
-    if [ "${SPAWNPOOL_TEST_SLURM:-}" != 1 ]; then echo "$ENABLE_HINT"; exit 77; fi
+    if [ "${SPAWNPOOL_TEST_SLURM:-}" != 1 ]; then echo skip > "$STATUS"; echo "$ENABLE_HINT"; exit 77; fi
     log "SPAWNPOOL_TEST_SLURM=1: starting a local Slurm"
     timeout 900 "$SOURCE_DIR/scripts/slurm/start-local-slurm.sh" || { log "FAIL: start-local-slurm.sh failed"; exit 1; }
     touch "$MARKER"
@@ -70,6 +73,9 @@ case "$CASE" in
 esac
 
 if [ "${SPAWNPOOL_TEST_SLURM:-}" = 0 ]; then echo "SPAWNPOOL_TEST_SLURM=0: Slurm tests skipped"; exit 77; fi
+if [ "${SPAWNPOOL_TEST_SLURM:-}" != 1 ] && [ "$(cat "$STATUS" 2>/dev/null)" = skip ]; then
+  echo "$ENABLE_HINT"; exit 77   # the setup case of this run found no Slurm
+fi
 if ! slurm_usable; then
   if [ "${SPAWNPOOL_TEST_SLURM:-}" = 1 ]; then
     log "FAIL: SPAWNPOOL_TEST_SLURM=1 but Slurm does not answer with node $NODE (did slurm_setup fail?)"

@@ -20,6 +20,7 @@ struct PendingCall {
 struct WorkItem {
   Buffer message;  // wire::kHeaderSize unwritten bytes, then the call entries
   std::vector<PendingCall> calls;
+  bool requeued = false;  // sent once to a worker that was lost before starting it
 };
 
 }  // namespace spawnpool::detail

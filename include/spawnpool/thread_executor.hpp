@@ -1,0 +1,129 @@
+#pragma once
+/// @file thread_executor.hpp
+/// spawnpool::ThreadExecutor: the Executor API in one process, on a pool of threads, without MPI.
+/// Develop and test with it on a laptop, then move to MPI worker processes by changing one type:
+///
+/// @code
+///   double simulate(int seed, const std::vector<double>& params);
+///   SPAWNPOOL_TASK(simulate);                          // registered, exactly as for Executor
+///
+///   spawnpool::ThreadExecutor pool(spawnpool::Options{}.max_workers(4));  // no Runtime needed
+///   spawnpool::Future<double> f = pool.submit(simulate, 1, params);
+///   std::vector<double> all = pool.map(simulate, seeds, params_per_seed).get();
+/// @endcode
+///
+/// It keeps Executor's rules so that code moves unchanged, and so that mistakes show up here
+/// rather than on the cluster:
+///  - only functions registered with SPAWNPOOL_TASK can be submitted (else UnregisteredTask);
+///  - arguments are converted to the parameter types and cereal-encoded before submit() returns, the
+///    worker thread decodes them, runs the task through the registry and encodes the result, which
+///    Future::get() decodes: a type that does not survive serialization fails here too;
+///  - map() sends the same chunks (MapOptions::chunksize), each run by one thread;
+///  - a task's exception comes back as RemoteError, with the exception's type name, the worker
+///    thread's index (0 .. num_workers()-1) as the worker rank, and this host's name.
+/// It needs no spawnpool::Runtime and never calls MPI. Both executors satisfy the executor concept
+/// (executor_concept.hpp). There is no mode(): it has no MPI mode.
+///
+/// Of Options, only max_workers applies (default: $SPAWNPOOL_MAX_WORKERS, else the number of
+/// hardware threads); the MPI settings (worker program, pipelining, polling, timeouts) are ignored.
+///
+/// Thread-safety: submit(), map(), num_workers() and workers() may be called from several threads
+/// at once. shutdown() may be called from any thread; submitting after it throws BrokenExecutor.
+
+#include <spawnpool/detail/encode_calls.hpp>
+#include <spawnpool/detail/work_item.hpp>
+#include <spawnpool/executor.hpp>
+#include <spawnpool/future.hpp>
+#include <spawnpool/map_result.hpp>
+#include <spawnpool/options.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace spawnpool {
+
+class ThreadExecutor {
+ public:
+  /// Starts Options::max_workers threads (see above for the default).
+  /// @throws Error when max_workers is below 1, or when two different functions were registered
+  ///               under one task name (what spawnpool::Runtime's constructor refuses too)
+  explicit ThreadExecutor(Options options = {});
+
+  /// shutdown(true): waits for submitted tasks, then joins the threads.
+  ~ThreadExecutor();
+
+  ThreadExecutor(const ThreadExecutor&) = delete;
+  ThreadExecutor& operator=(const ThreadExecutor&) = delete;
+  ThreadExecutor(ThreadExecutor&&) noexcept;
+  ThreadExecutor& operator=(ThreadExecutor&&) noexcept;
+
+  /// Runs fn(args...) on a worker thread. Arguments are converted to fn's parameter types and
+  /// encoded on the calling thread before submit returns, so they may be changed or destroyed right
+  /// after.
+  /// @throws UnregisteredTask fn was not registered with SPAWNPOOL_TASK
+  /// @throws BrokenExecutor   after shutdown(), or on a moved-from executor
+  template <class R, class... P, class... A>
+  [[nodiscard]] Future<R> submit(R (*fn)(P...), A&&... args) {
+    static_assert(sizeof...(P) == sizeof...(A),
+                  "spawnpool::ThreadExecutor::submit: wrong number of arguments for this task");
+    static_assert((std::is_constructible_v<detail::stored_t<P>, A&&> && ...),
+                  "spawnpool::ThreadExecutor::submit: an argument cannot be converted to the type "
+                  "of the task's parameter");
+    const detail::TaskEntry& task = detail::require_task(reinterpret_cast<detail::FunctionKey>(fn));
+    detail::WorkItem item =
+        detail::encode_call(fn, task, reserve_call_ids(1), std::forward<A>(args)...);
+    Future<R> future(item.calls.front().state);
+    enqueue(std::move(item));
+    return future;
+  }
+
+  /// Runs fn over the zipped ranges: fn(a[0], b[0]), fn(a[1], b[1]), ... up to the shortest range.
+  /// Results come back in input order. Calls are grouped in chunks (MapOptions::chunksize, same
+  /// default as Executor); one thread runs a whole chunk. Ranges must be forward ranges.
+  /// @throws UnregisteredTask, BrokenExecutor as submit()
+  template <class R, class... P, class... Ranges>
+  [[nodiscard]] MapResult<R> map(const MapOptions& options, R (*fn)(P...), const Ranges&... ranges) {
+    static_assert(sizeof...(P) == sizeof...(Ranges),
+                  "spawnpool::ThreadExecutor::map: pass one range per task parameter");
+    const detail::TaskEntry& task = detail::require_task(reinterpret_cast<detail::FunctionKey>(fn));
+    const std::size_t n = detail::zipped_size(ranges...);
+    return MapResult<R>(detail::encode_map(
+        fn, task, n, detail::map_chunk_size(options.chunksize(), n, num_workers()),
+        [this](std::size_t count) { return reserve_call_ids(count); },
+        [this](detail::WorkItem&& item) { enqueue(std::move(item)); }, ranges...));
+  }
+
+  /// map() with default MapOptions.
+  template <class R, class... P, class... Ranges>
+  [[nodiscard]] MapResult<R> map(R (*fn)(P...), const Ranges&... ranges) {
+    return map(MapOptions{}, fn, ranges...);
+  }
+
+  /// Stops accepting tasks and ends the threads.
+  /// @param wait            true: wait until every submitted task has finished and the threads have
+  ///                        ended. false: return at once (the threads finish the queue, unless
+  ///                        cancelled, and end by themselves; the destructor joins them).
+  /// @param cancel_pending  true: tasks that have not started yet are cancelled (their futures
+  ///                        throw Cancelled); tasks already running finish.
+  /// Idempotent. Thread-safe.
+  void shutdown(bool wait = true, bool cancel_pending = false);
+
+  /// Number of worker threads (0 for a moved-from executor).
+  int num_workers() const;
+
+  /// One entry per worker thread: rank = thread index, this host, this process's pid.
+  std::vector<WorkerInfo> workers() const;
+
+ private:
+  class Core;
+
+  std::uint64_t reserve_call_ids(std::size_t count);
+  void enqueue(detail::WorkItem item);
+
+  std::unique_ptr<Core> core_;
+};
+
+}  // namespace spawnpool

@@ -1,0 +1,184 @@
+#include "worker_sentinel.hpp"
+
+#include "environment.hpp"
+#include "transport.hpp"
+#include "wire.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+namespace spawnpool::detail {
+
+namespace {
+
+// What a dying thread tells the watch thread. Written from signal handlers: plain data only.
+struct DeathRecord {
+  int is_signal;  // 1: signal, 0: exit status
+  int number;
+};
+
+int g_report_pipe[2] = {-1, -1};  // dying thread -> watch thread
+int g_ack_pipe[2] = {-1, -1};     // watch thread -> dying thread: "reported, go on dying"
+std::atomic<bool> g_armed{false};
+
+constexpr int kFatalSignals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTERM};
+constexpr int kReportWaitMs = 2000;
+
+void tell_and_wait(DeathRecord record) {
+  if (!g_armed.exchange(false)) return;
+  if (write(g_report_pipe[1], &record, sizeof record) == sizeof record) {
+    pollfd ack{g_ack_pipe[0], POLLIN, 0};
+    poll(&ack, 1, kReportWaitMs);
+  }
+}
+
+void on_fatal_signal(int sig) {
+  tell_and_wait(DeathRecord{1, sig});
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+void on_process_exit(int status, void*) { tell_and_wait(DeathRecord{0, status}); }
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+bool process_gone(long pid) { return pid > 0 && kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH; }
+
+std::shared_ptr<Buffer> strings_message(const std::vector<std::string>& strings) {
+  auto message = std::make_shared<Buffer>(wire::kHeaderSize + wire::strings_size(strings));
+  wire::put_strings(message->data() + wire::kHeaderSize, strings);
+  return message;
+}
+
+}  // namespace
+
+WorkerSentinel::WorkerSentinel(Settings settings) : settings_(std::move(settings)) {
+  if (pipe2(g_report_pipe, O_CLOEXEC) != 0 || pipe2(g_ack_pipe, O_CLOEXEC) != 0) {
+    std::fprintf(stderr, "spawnpool worker: cannot create the sentinel's pipes: %s\n",
+                 std::strerror(errno));
+    return;
+  }
+  // An alternate stack, so that a stack overflow in a task is reported too.
+  static std::vector<char> alternate_stack(1 << 16);
+  stack_t stack{};
+  stack.ss_sp = alternate_stack.data();
+  stack.ss_size = alternate_stack.size();
+  sigaltstack(&stack, nullptr);
+  struct sigaction action {};
+  action.sa_handler = on_fatal_signal;
+  action.sa_flags = SA_ONSTACK | SA_NODEFER;
+  sigemptyset(&action.sa_mask);
+  for (int sig : kFatalSignals) sigaction(sig, &action, nullptr);
+  static bool exit_hook_installed = false;
+  if (!exit_hook_installed) {
+    on_exit(on_process_exit, nullptr);
+    exit_hook_installed = true;
+  }
+  g_armed = true;
+  thread_ = std::thread([this] { watch(); });
+}
+
+WorkerSentinel::~WorkerSentinel() {
+  g_armed = false;
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+  for (int sig : kFatalSignals) signal(sig, SIG_DFL);
+}
+
+void WorkerSentinel::call_started(std::uint64_t call_id, std::string_view task_name) {
+  {
+    std::lock_guard<std::mutex> lock(task_mutex_);
+    task_name_.assign(task_name);
+  }
+  call_id_ = call_id;
+  call_started_ns_ = now_ns();
+}
+
+void WorkerSentinel::call_finished() { call_started_ns_ = 0; }
+
+void WorkerSentinel::report_and_release(const char* cause, long number) {
+  std::string task;
+  {
+    std::lock_guard<std::mutex> lock(task_mutex_);
+    task = call_started_ns_.load() ? task_name_ : std::string();
+  }
+  const std::vector<std::string> fields = {cause, std::to_string(number),
+                                           std::to_string(call_started_ns_.load() ? call_id_.load() : 0),
+                                           task};
+  try {
+    Transport control(settings_.control);
+    control.send(0, wire::kControlTag, wire::Kind::kLost, static_cast<std::uint32_t>(fields.size()),
+                 strings_message(fields));
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    while (control.sends_pending() && std::chrono::steady_clock::now() < deadline) {
+      control.progress_sends();
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "spawnpool worker: could not report its end: %s\n", e.what());
+  }
+  const char ack = 1;
+  (void)!write(g_ack_pipe[1], &ack, 1);
+}
+
+void WorkerSentinel::watch() {
+  using clock = std::chrono::steady_clock;
+  const bool manager_here = settings_.manager_host == host_name();
+  try {
+    Transport control(settings_.control);
+    auto last_from_manager = clock::now();
+    auto next_heartbeat = clock::now();
+    while (!stop_) {
+      pollfd report{g_report_pipe[0], POLLIN, 0};
+      if (poll(&report, 1, 100) > 0) {
+        DeathRecord record{};
+        if (read(g_report_pipe[0], &record, sizeof record) == sizeof record) {
+          report_and_release(record.is_signal ? "signal" : "exit", record.number);
+          return;  // the process is ending
+        }
+      }
+      const auto now = clock::now();
+      if (now >= next_heartbeat) {
+        control.send(0, wire::kControlTag, wire::Kind::kHeartbeat, 0,
+                     std::make_shared<Buffer>(wire::kHeaderSize));
+        next_heartbeat = now + std::chrono::seconds(1);
+      }
+      control.progress_sends();
+      while (auto in = control.try_receive(0, wire::kControlTag)) last_from_manager = now;
+      if (manager_here && process_gone(settings_.manager_pid)) {
+        std::fprintf(stderr, "spawnpool worker: the manager (pid %ld) is gone; exiting\n",
+                     settings_.manager_pid);
+        _exit(1);
+      }
+      if (now - last_from_manager > settings_.manager_silence_limit) {
+        std::fprintf(stderr, "spawnpool worker: no word from the manager for %lld s; exiting\n",
+                     static_cast<long long>(settings_.manager_silence_limit.count() / 1000));
+        _exit(1);
+      }
+      const std::int64_t started = call_started_ns_.load();
+      if (settings_.task_timeout.count() > 0 && started != 0 &&
+          now_ns() - started > std::chrono::nanoseconds(settings_.task_timeout).count()) {
+        g_armed = false;
+        report_and_release("timeout", static_cast<long>(settings_.task_timeout.count()));
+        _exit(124);
+      }
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "spawnpool worker sentinel: %s\n", e.what());
+  }
+}
+
+}  // namespace spawnpool::detail

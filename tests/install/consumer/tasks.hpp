@@ -1,0 +1,5 @@
+#pragma once
+#include <string>
+
+int triple(int x);
+std::string greet(const std::string& name);

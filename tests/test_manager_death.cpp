@@ -1,0 +1,128 @@
+// The manager's death: a manager that is killed (SIGKILL of the manager process or of the
+// relaunching parent, SIGTERM, SIGINT) or throws out of main leaves no worker, mpiexec or proxy
+// behind. This test is a plain program (not an MPI process): it starts tests/programs/manager_victim
+// alone, as a user would, and kills it.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <sys/wait.h>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using namespace std::chrono_literals;
+
+bool alive(long pid) { return kill(static_cast<pid_t>(pid), 0) == 0; }
+
+struct Victim {
+  pid_t launcher = 0;
+  long manager = 0;
+  std::vector<long> workers;
+};
+
+/// Starts tests/programs/manager_victim (alone, so it relaunches under mpiexec) and reads the pids
+/// it reports once its pool is up.
+Victim start_victim(const char* mode) {
+  const std::string out = "/tmp/spawnpool_victim_" + std::to_string(getpid()) + ".txt";
+  std::remove(out.c_str());
+  Victim v;
+  std::fflush(nullptr);  // the child must not inherit unflushed output
+  v.launcher = fork();
+  if (v.launcher == 0) {
+    setpgid(0, 0);  // signals sent by this test reach only the victim
+    freopen(out.c_str(), "w", stdout);
+    execl(VICTIM_PATH, VICTIM_PATH, mode, static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  for (int i = 0; i < 300; ++i) {
+    std::ifstream in(out);
+    std::string line;
+    while (std::getline(in, line)) {
+      std::istringstream words(line);
+      std::string key;
+      words >> key;
+      if (key == "ready") {
+        words >> v.manager;
+        long pid;
+        while (words >> pid) v.workers.push_back(pid);
+        return v;
+      }
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  kill(-v.launcher, SIGKILL);
+  ADD_FAILURE() << "the victim never reported ready";
+  return v;
+}
+
+/// Seconds until every pid is gone (at most `limit`), or -1.
+double seconds_until_gone(std::vector<long> pids, double limit) {
+  const auto start = std::chrono::steady_clock::now();
+  for (;;) {
+    bool any = false;
+    for (long pid : pids) any |= alive(pid);
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (!any) return elapsed;
+    if (elapsed > limit) return -1;
+    std::this_thread::sleep_for(50ms);
+  }
+}
+
+void expect_everything_ends(const Victim& v, const char* what) {
+  std::vector<long> pids = v.workers;
+  pids.push_back(v.manager);
+  const double gone = seconds_until_gone(pids, 10);
+  EXPECT_GE(gone, 0) << what << ": workers or manager still running after 10 s";
+  std::printf("%s: manager and workers gone %.2f s after\n", what, gone);
+  int status = 0;
+  for (int i = 0; i < 100 && waitpid(v.launcher, &status, WNOHANG) == 0; ++i) {
+    std::this_thread::sleep_for(100ms);
+  }
+  kill(-v.launcher, SIGKILL);  // whatever is left of the group (mpiexec, proxies): the orphan
+  waitpid(v.launcher, &status, WNOHANG);  // check at the end of the suite reports it
+}
+
+TEST(ManagerDeath, SigkillOfTheManagerEndsItsWorkers) {
+  const Victim v = start_victim("sleep");
+  ASSERT_GT(v.manager, 0);
+  ASSERT_EQ(v.workers.size(), 2u);
+  kill(static_cast<pid_t>(v.manager), SIGKILL);
+  expect_everything_ends(v, "SIGKILL of the manager");
+}
+
+TEST(ManagerDeath, SigkillOfTheLauncherEndsEverything) {
+  const Victim v = start_victim("sleep");
+  ASSERT_GT(v.manager, 0);
+  kill(v.launcher, SIGKILL);
+  expect_everything_ends(v, "SIGKILL of the relaunching parent");
+}
+
+TEST(ManagerDeath, SigtermAndSigintEndEverythingWithAFailureStatus) {
+  for (int sig : {SIGTERM, SIGINT}) {
+    const Victim v = start_victim("sleep");
+    ASSERT_GT(v.manager, 0);
+    kill(v.launcher, sig);
+    int status = 0;
+    for (int i = 0; i < 100 && waitpid(v.launcher, &status, WNOHANG) == 0; ++i) {
+      std::this_thread::sleep_for(100ms);
+    }
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0) << "signal " << sig;
+    expect_everything_ends(v, sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  }
+}
+
+TEST(ManagerDeath, ExceptionOutOfMainEndsEverything) {
+  const Victim v = start_victim("throw");
+  ASSERT_GT(v.manager, 0);
+  expect_everything_ends(v, "exception out of main");
+}
+
+}  // namespace

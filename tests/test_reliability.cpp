@@ -1,0 +1,120 @@
+// Failures that must end in clear errors, never in hangs: tasks that crash, exit, are killed or run
+// forever. In spawn mode the pool fails only the task that was running, re-sends the ones queued
+// behind it, and replaces the worker, keeping its size. (The manager's own death: test_manager_death.)
+#include <spawnpool/spawnpool.hpp>
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <sys/wait.h>
+#include <thread>
+#include <vector>
+
+int crash(int how) {
+  switch (how) {
+    case 1: std::abort();
+    case 2: std::exit(3);
+    case 3: { volatile int* p = nullptr; *p = 1; break; }
+    case 4: raise(SIGKILL); break;
+    case 5: for (;;) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return how;
+}
+SPAWNPOOL_TASK(crash);
+
+int nap(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  return ms;
+}
+SPAWNPOOL_TASK(nap);
+
+long pid_of_worker() { return static_cast<long>(getpid()); }
+SPAWNPOOL_TASK(pid_of_worker);
+
+namespace {
+
+using namespace std::chrono_literals;
+
+bool alive(long pid) { return kill(static_cast<pid_t>(pid), 0) == 0; }
+
+struct CrashCase {
+  int how;
+  const char* expected_text;
+};
+
+class WorkerDeath : public ::testing::TestWithParam<CrashCase> {};
+
+TEST_P(WorkerDeath, FailsOnlyItsTaskAndTheWorkerIsReplaced) {
+  const CrashCase c = GetParam();
+  spawnpool::Executor pool(spawnpool::Options{}.max_workers(2));
+  const auto before = pool.workers();
+  ASSERT_EQ(before.size(), 2u);
+  auto long_task = pool.submit(nap, 400);  // on the other worker: must complete
+  const auto start = std::chrono::steady_clock::now();
+  auto doomed = pool.submit(crash, c.how);
+  std::vector<spawnpool::Future<int>> later;
+  for (int i = 0; i < 6; ++i) later.push_back(pool.submit(nap, 5));
+  try {
+    doomed.get();
+    FAIL() << "expected WorkerLost";
+  } catch (const spawnpool::WorkerLost& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find(c.expected_text), std::string::npos) << what;
+    EXPECT_NE(what.find("task \"crash\""), std::string::npos) << what;
+    EXPECT_NE(what.find("host "), std::string::npos) << what;
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  RecordProperty("detection_seconds", std::to_string(seconds));
+  std::printf("detected in %.3f s\n", seconds);
+  EXPECT_EQ(long_task.get(), 400);
+  for (auto& f : later) EXPECT_EQ(f.get(), 5);
+  EXPECT_EQ(pool.num_workers(), 2) << "the lost worker was not replaced";
+  const auto after = pool.workers();
+  ASSERT_EQ(after.size(), 2u);
+  for (const auto& w : after) EXPECT_TRUE(alive(w.pid));
+  std::vector<long> pids;
+  for (int i = 0; i < 20; ++i) pids.push_back(pool.submit(pid_of_worker).get());
+  for (long pid : pids) EXPECT_TRUE(alive(pid));
+}
+
+std::string crash_name(const ::testing::TestParamInfo<CrashCase>& info) {
+  static const char* const names[] = {"", "Abort", "Exit3", "Segfault", "SigKill"};
+  return names[info.param.how];
+}
+
+INSTANTIATE_TEST_SUITE_P(Kinds, WorkerDeath,
+                         ::testing::Values(CrashCase{1, "killed by signal 6 (SIGABRT)"},
+                                           CrashCase{2, "the task called exit(3)"},
+                                           CrashCase{3, "killed by signal 11 (SIGSEGV)"},
+                                           CrashCase{4, "ended without a report"}),
+                         crash_name);
+
+TEST(TaskTimeout, FailsWithTimeoutAndReplacesTheWorker) {
+  spawnpool::Executor pool(spawnpool::Options{}.max_workers(1).task_timeout(500ms));
+  const long first_pid = pool.workers().at(0).pid;
+  auto forever = pool.submit(crash, 5);
+  auto queued = pool.submit(nap, 1);  // behind the endless task: must still run, elsewhere
+  EXPECT_THROW(forever.get(), spawnpool::Timeout);
+  EXPECT_EQ(queued.get(), 1);
+  EXPECT_EQ(pool.num_workers(), 1);
+  EXPECT_NE(pool.workers().at(0).pid, first_pid);
+  for (int i = 0; i < 50 && alive(first_pid); ++i) std::this_thread::sleep_for(100ms);
+  EXPECT_FALSE(alive(first_pid)) << "the timed-out worker is still running";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  spawnpool::Runtime runtime(argc, argv);
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}
