@@ -154,9 +154,7 @@ struct ChildSetup : bp::extend::handler {
     if (::getppid() != parent) ::_exit(127);  // the worker is already gone
 #if defined(SYS_close_range) && defined(CLOSE_RANGE_CLOEXEC)
     ::syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
-#else
-    // Older kernels headers: the files stay inherited.
-#endif
+#endif  // else (old system headers) the files stay inherited
     if (directory != nullptr && ::chdir(directory) != 0) {
       exec.set_error(std::error_code(errno, std::system_category()), "chdir");
       ::_exit(127);
@@ -237,7 +235,8 @@ CommandResult run_command(const Command& command) {
     struct stat info {};
     if (::stat(command.working_directory.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) {
       throw Error("spawnpool::run_command: working directory '" + command.working_directory +
-                  "' of program '" + command.program + "' does not exist on host " + this_host());
+                  "' of program '" + command.program + "' is not a directory on host " +
+                  this_host());
     }
   }
   const std::vector<std::string> env_entries = command_environment(command.env);
@@ -283,7 +282,8 @@ CommandResult run_command(const Command& command) {
     }
     if (!finished()) {
       result.timed_out = true;
-      ::killpg(child.id(), SIGKILL);
+      ::killpg(child.id(), SIGKILL);  // the program leads its own group (ChildSetup)
+      ::kill(child.id(), SIGKILL);    // in case it could not make its group
       // Whatever escaped the group (setsid) may still hold the pipes: stop reading after a while.
       const auto grace = std::chrono::steady_clock::now() + std::chrono::seconds(5);
       while (!finished() && std::chrono::steady_clock::now() < grace) io.run_one_until(grace);
