@@ -72,6 +72,15 @@ PoolCore::PoolCore(PoolSetup setup, const Options& options)
       poll_(PollSettings::from_environment()) {
   if (options.poll_spin()) poll_.spin = *options.poll_spin();
   if (options.poll_max_sleep()) poll_.max_sleep = *options.poll_max_sleep();
+  hello_ = {std::to_string(poll_.spin.count()),
+            std::to_string(poll_.max_sleep.count()),
+            std::to_string(getpid()),
+            host_name(),
+            std::to_string(task_timeout_.count()),
+            std::to_string(heartbeat_timeout_.count()),
+            options.working_directory(),
+            options.initializer_entry() ? *options.initializer_entry() : std::string()};
+  for (const auto& [name, value] : options.env()) hello_.push_back(name + "=" + value);
   const auto deadline = clock::now() + setup_.start_timeout;
   try {
     if (setup_.spawn) {
@@ -141,16 +150,10 @@ void PoolCore::add_spawned_worker(clock::time_point deadline) {
 
 void PoolCore::greet(const std::vector<std::size_t>& which, clock::time_point deadline) {
   auto lock = mpi_lock();
-  const std::vector<std::string> hello = {std::to_string(poll_.spin.count()),
-                                          std::to_string(poll_.max_sleep.count()),
-                                          std::to_string(getpid()),
-                                          host_name(),
-                                          std::to_string(task_timeout_.count()),
-                                          std::to_string(heartbeat_timeout_.count())};
   for (std::size_t i : which) {
     links_[workers_[i].link].transport->send(workers_[i].rank, setup_.tag, wire::Kind::kHello,
-                                             static_cast<std::uint32_t>(hello.size()),
-                                             strings_message(hello));
+                                             static_cast<std::uint32_t>(hello_.size()),
+                                             strings_message(hello_));
   }
   const std::string here = host_name();
   std::size_t waiting = which.size();
@@ -184,6 +187,14 @@ void PoolCore::greet(const std::vector<std::size_t>& which, clock::time_point de
       w.state = WorkerState::kReady;
       w.last_heard = clock::now();
       --waiting;
+      if (fields.size() >= 4 && !fields[3].empty()) {
+        std::lock_guard<std::mutex> guard(mutex_);
+        if (broken_reason_.empty()) {
+          broken_reason_ = "spawnpool: the executor is broken: setting up " + describe(w) +
+                           " failed: " + fields[3];
+          broken_ = true;
+        }
+      }
     }
     if (active) {
       backoff.activity();
@@ -279,6 +290,7 @@ std::size_t PoolCore::batch_limit() const {
 
 bool PoolCore::dispatch() {
   bool sent = false;
+  if (broken_) return false;
   const int depth = effective_depth();
   while (!queue_.empty()) {
     // The least busy ready worker, rotating among equals.
@@ -572,10 +584,20 @@ void PoolCore::run() {
           active = true;
         }
       }
+      std::string broken;
       {
         std::lock_guard<std::mutex> lock(mutex_);
         stop = stop_requested_ && submitted_.empty();
         cancel = cancel_requested_;
+        broken = broken_reason_;
+      }
+      if (!broken.empty() && !queue_.empty()) {
+        const auto error = std::make_exception_ptr(BrokenExecutor(broken));
+        for (auto& item : queue_) {
+          for (auto& call : item.calls) call.state->set_error(error);
+        }
+        queue_.clear();
+        queued_calls_ = 0;
       }
       if (cancel && !queue_.empty()) {
         for (auto& item : queue_) {
@@ -666,6 +688,7 @@ void PoolCore::fail_all(const std::exception_ptr& error) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     broken_reason_ = reason;
+    broken_ = true;
     submitted.swap(submitted_);
   }
   const auto broken = std::make_exception_ptr(BrokenExecutor(reason));

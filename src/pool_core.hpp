@@ -130,6 +130,7 @@ class PoolCore {
   std::chrono::milliseconds task_timeout_;
   std::chrono::milliseconds heartbeat_timeout_;
   PollSettings poll_;
+  std::vector<std::string> hello_;  // what every worker is greeted with (settings, set-up)
   std::vector<Link> links_;
   std::vector<Worker> workers_;
   std::atomic<int> live_workers_{0};
@@ -143,6 +144,7 @@ class PoolCore {
   bool stop_requested_ = false;
   bool cancel_requested_ = false;
   std::string broken_reason_;
+  std::atomic<bool> broken_{false};  // broken_reason_ is set: send nothing more
 
   // Progress thread only.
   std::deque<WorkItem> queue_;

@@ -49,6 +49,7 @@ std::vector<CallView> decode_calls(const Header& header, ByteSpan message) {
     CallView call{};
     call.id = in.get<std::uint64_t>();
     call.signature = in.get<std::uint64_t>();
+    call.threads = in.get<std::uint32_t>();
     call.name = in.string32();
     call.args = in.bytes(in.get<std::uint64_t>());
     calls.push_back(call);
@@ -71,6 +72,8 @@ std::vector<ResultView> decode_results(const Header& header, ByteSpan message) {
       throw ProtocolError("spawnpool: unknown result status " + std::to_string(status));
     }
     result.status = static_cast<ResultStatus>(status);
+    result.started_us = in.get<std::uint64_t>();
+    result.ended_us = in.get<std::uint64_t>();
     result.payload = in.bytes(in.get<std::uint64_t>());
     results.push_back(result);
   }

@@ -61,6 +61,7 @@ class Reader {
 struct CallView {
   std::uint64_t id;
   std::uint64_t signature;
+  std::uint32_t threads;
   std::string_view name;
   ByteSpan args;
 };
@@ -68,6 +69,8 @@ struct CallView {
 struct ResultView {
   std::uint64_t id;
   ResultStatus status;
+  std::uint64_t started_us;
+  std::uint64_t ended_us;
   ByteSpan payload;
 };
 

@@ -12,7 +12,11 @@
 #include <cxxabi.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
 #include <exception>
 #include <memory>
 #include <set>
@@ -29,6 +33,7 @@ using wire::ResultStatus;
 struct Outcome {
   std::uint64_t id = 0;
   ResultStatus status = ResultStatus::kOk;
+  std::uint64_t started_us = 0, ended_us = 0;
   Buffer buffer;
   std::size_t offset = 0;
   wire::ErrorPayload error;
@@ -36,6 +41,38 @@ struct Outcome {
   std::size_t payload_size() const {
     return status == ResultStatus::kOk ? buffer.size() - offset : wire::error_payload_size(error);
   }
+};
+
+std::uint64_t wall_clock_us() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+/// Sets the usual thread-count variables (OpenMP, BLAS libraries) for one task and restores them
+/// afterwards.
+class ThreadCountEnvironment {
+ public:
+  explicit ThreadCountEnvironment(std::uint32_t threads) {
+    if (threads == 0) return;
+    const std::string value = std::to_string(threads);
+    for (const char* name : kNames) {
+      const char* old = std::getenv(name);
+      saved_.emplace_back(name, old ? std::optional<std::string>(old) : std::nullopt);
+      setenv(name, value.c_str(), 1);
+    }
+  }
+  ~ThreadCountEnvironment() {
+    for (const auto& [name, old] : saved_) {
+      if (old) setenv(name, old->c_str(), 1); else unsetenv(name);
+    }
+  }
+
+ private:
+  static constexpr const char* kNames[] = {"OMP_NUM_THREADS",      "OPENBLAS_NUM_THREADS",
+                                           "MKL_NUM_THREADS",      "BLIS_NUM_THREADS",
+                                           "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS"};
+  std::vector<std::pair<const char*, std::optional<std::string>>> saved_;
 };
 
 std::string current_exception_type() {
@@ -71,6 +108,12 @@ Outcome run_call(const wire::CallView& call, std::size_t reserve_front, WorkerSe
     }
   } bracket{sentinel};
   if (sentinel) sentinel->call_started(call.id, call.name);
+  ThreadCountEnvironment threads(call.threads);
+  out.started_us = wall_clock_us();
+  struct Stamp {
+    Outcome& out;
+    ~Stamp() { out.ended_us = wall_clock_us(); }
+  } stamp{out};
   try {
     out.buffer = task->invoke(call.args, reserve_front);
     out.offset = reserve_front;
@@ -89,7 +132,7 @@ Outcome run_call(const wire::CallView& call, std::size_t reserve_front, WorkerSe
 }
 
 char* put_outcome(char* out, const Outcome& o) {
-  out = wire::put_result_prefix(out, o.id, o.status, o.payload_size());
+  out = wire::put_result_prefix(out, o.id, o.status, o.payload_size(), o.started_us, o.ended_us);
   if (o.status == ResultStatus::kOk) {
     return wire::put_bytes(out, o.buffer.data() + o.offset, o.payload_size());
   }
@@ -106,7 +149,7 @@ std::shared_ptr<Buffer> run_message(const Transport::Incoming& in, WorkerSentine
     Outcome o = run_call(calls[0], kFront, sentinel);
     if (o.status == ResultStatus::kOk) {
       wire::put_result_prefix(o.buffer.data() + wire::kHeaderSize, o.id, o.status,
-                              o.payload_size());
+                              o.payload_size(), o.started_us, o.ended_us);
       return std::make_shared<Buffer>(std::move(o.buffer));
     }
     auto message = std::make_shared<Buffer>(kFront + o.payload_size());
@@ -130,6 +173,35 @@ std::shared_ptr<Buffer> strings_message(const std::vector<std::string>& strings)
   auto message = std::make_shared<Buffer>(wire::kHeaderSize + wire::strings_size(strings));
   wire::put_strings(message->data() + wire::kHeaderSize, strings);
   return message;
+}
+
+/// Applies a hello's worker set-up (fields from index 6: working directory, initializer call,
+/// environment "NAME=VALUE"...). Returns "" or what went wrong, for the manager.
+std::string apply_hello(const std::vector<std::string>& settings, WorkerSentinel* sentinel) {
+  for (std::size_t i = 8; i < settings.size(); ++i) {
+    const auto equals = settings[i].find('=');
+    if (equals == std::string::npos) continue;
+    setenv(settings[i].substr(0, equals).c_str(), settings[i].substr(equals + 1).c_str(), 1);
+  }
+  if (settings.size() > 6 && !settings[6].empty() && chdir(settings[6].c_str()) != 0) {
+    return "cannot change to the working directory '" + settings[6] + "': " + std::strerror(errno);
+  }
+  if (settings.size() > 7 && !settings[7].empty()) {
+    const ByteSpan entry{settings[7].data(), settings[7].size()};
+    wire::Reader reader(entry);
+    wire::CallView call{};
+    call.id = reader.get<std::uint64_t>();
+    call.signature = reader.get<std::uint64_t>();
+    call.threads = reader.get<std::uint32_t>();
+    call.name = reader.string32();
+    call.args = reader.bytes(reader.get<std::uint64_t>());
+    const Outcome o = run_call(call, 0, sentinel);
+    if (o.status != ResultStatus::kOk) {
+      return "the initializer \"" + std::string(call.name) + "\" failed: " + o.error.type_name +
+             ": " + o.error.message;
+    }
+  }
+  return "";
 }
 
 }  // namespace
@@ -175,8 +247,9 @@ int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
             }
             sessions.insert(in->tag);
             greeted = true;
+            const std::string setup_error = apply_hello(settings, sentinel.get());
             const std::vector<std::string> ready = {std::to_string(getpid()), host_name(),
-                                                    runtime_state().program};
+                                                    runtime_state().program, setup_error};
             transport.send(manager_rank, in->tag, wire::Kind::kReady,
                            static_cast<std::uint32_t>(ready.size()), strings_message(ready));
             break;

@@ -87,7 +87,7 @@ TEST(Wire, HugeCountsAndLengthsAreRejected) {
   EXPECT_THROW(wire::decode_calls(h, span(m, m.size())), wire::ProtocolError);
   // Corrupt the name length to something enormous.
   const std::uint32_t huge = 0xfffffff0u;
-  std::memcpy(m.data() + wire::kHeaderSize + 16, &huge, 4);
+  std::memcpy(m.data() + wire::kHeaderSize + 20, &huge, 4);
   h = wire::decode_header(span(m, m.size()));
   EXPECT_THROW(wire::decode_calls(h, span(m, m.size())), wire::ProtocolError);
 }

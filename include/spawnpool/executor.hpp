@@ -75,6 +75,16 @@ class Executor {
   /// @throws BrokenExecutor   after shutdown()
   template <class R, class... P, class... A>
   [[nodiscard]] Future<R> submit(R (*fn)(P...), A&&... args) {
+    return submit(TaskOptions{}, fn, std::forward<A>(args)...);
+  }
+
+  /// submit() with per-task settings:
+  /// @code
+  ///   auto f = pool.submit(spawnpool::TaskOptions{}.threads(4), solve, matrix);
+  /// @endcode
+  /// @throws UnregisteredTask, BrokenExecutor as submit()
+  template <class R, class... P, class... A>
+  [[nodiscard]] Future<R> submit(const TaskOptions& options, R (*fn)(P...), A&&... args) {
     static_assert(sizeof...(P) == sizeof...(A),
                   "spawnpool::Executor::submit: wrong number of arguments for this task");
     static_assert((std::is_constructible_v<detail::stored_t<P>, A&&> && ...),
@@ -83,6 +93,8 @@ class Executor {
     const detail::TaskEntry& task = task_for(reinterpret_cast<detail::FunctionKey>(fn));
     detail::WorkItem item =
         detail::encode_call(fn, task, reserve_call_ids(1), std::forward<A>(args)...);
+    detail::wire::set_call_threads(item.message.data() + detail::wire::kHeaderSize,
+                                   options.threads());
     Future<R> future(item.calls.front().state);
     enqueue(std::move(item));
     return future;

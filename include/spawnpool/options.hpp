@@ -6,7 +6,11 @@
 /// @endcode
 /// Every setting has an environment variable or a sensible default, listed at each setter.
 
+#include <spawnpool/detail/encode_calls.hpp>
+
 #include <chrono>
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,6 +27,38 @@ class Options {
   /// spawnpool::Runtime turns it into a worker. A dedicated worker program must create a
   /// spawnpool::Runtime too and have the tasks registered.
   Options& worker_program(std::string path) { worker_program_ = std::move(path); return *this; }
+
+  /// A registered task run on every worker, before its first task (and on every replacement
+  /// worker), e.g. to load a data set once per process. Arguments are encoded now. If it throws,
+  /// the executor is broken: submit throws, and pending futures fail, with BrokenExecutor naming
+  /// the initializer and its error.
+  /// @throws UnregisteredTask when `fn` is not registered
+  template <class R, class... P, class... A>
+  Options& initializer(R (*fn)(P...), A&&... args) {
+    static_assert(sizeof...(P) == sizeof...(A),
+                  "spawnpool::Options::initializer: wrong number of arguments for this task");
+    const detail::TaskEntry& task = detail::require_task(reinterpret_cast<detail::FunctionKey>(fn));
+    detail::WorkItem item = detail::encode_call(fn, task, 0, std::forward<A>(args)...);
+    initializer_entry_ = std::make_shared<const std::string>(
+        item.message.data() + detail::wire::kHeaderSize,
+        item.message.size() - detail::wire::kHeaderSize);
+    initializer_name_ = task.name;
+    return *this;
+  }
+
+  /// Sets an environment variable in every worker before the initializer and the first task.
+  /// (In static mode the workers are shared: the variable stays set for later executors too.)
+  Options& env(std::string name, std::string value) {
+    env_[std::move(name)] = std::move(value);
+    return *this;
+  }
+
+  /// Working directory of every worker (changed before the initializer and the first task).
+  /// A directory that does not exist breaks the executor (BrokenExecutor) with the reason.
+  Options& working_directory(std::string path) {
+    working_directory_ = std::move(path);
+    return *this;
+  }
 
   /// Arguments for the worker program. Default: this process's own arguments.
   Options& worker_args(std::vector<std::string> args) { worker_args_ = std::move(args); return *this; }
@@ -61,6 +97,10 @@ class Options {
   Options& poll_max_sleep(std::chrono::microseconds t) { poll_max_sleep_ = t; return *this; }
 
   // Read access (resolved values: defaults and environment applied by the executor).
+  const std::shared_ptr<const std::string>& initializer_entry() const { return initializer_entry_; }
+  const std::string& initializer_name() const { return initializer_name_; }
+  const std::map<std::string, std::string>& env() const { return env_; }
+  const std::string& working_directory() const { return working_directory_; }
   const std::optional<int>& max_workers() const { return max_workers_; }
   const std::string& worker_program() const { return worker_program_; }
   const std::optional<std::vector<std::string>>& worker_args() const { return worker_args_; }
@@ -77,6 +117,10 @@ class Options {
 
  private:
   std::optional<int> max_workers_;
+  std::shared_ptr<const std::string> initializer_entry_;
+  std::string initializer_name_;
+  std::map<std::string, std::string> env_;
+  std::string working_directory_;
   std::string worker_program_;
   std::optional<std::vector<std::string>> worker_args_;
   int pipeline_depth_ = 2;
@@ -87,6 +131,19 @@ class Options {
   std::optional<std::chrono::milliseconds> heartbeat_timeout_;
   std::optional<std::chrono::microseconds> poll_spin_;
   std::optional<std::chrono::microseconds> poll_max_sleep_;
+};
+
+/// Per-task settings for Executor::submit.
+class TaskOptions {
+ public:
+  /// Threads the task may use: the worker sets OMP_NUM_THREADS, OPENBLAS_NUM_THREADS,
+  /// MKL_NUM_THREADS, BLIS_NUM_THREADS, VECLIB_MAXIMUM_THREADS and NUMEXPR_NUM_THREADS to `n`
+  /// while the task runs (and restores them after). 0 (default): leave them alone.
+  TaskOptions& threads(std::uint32_t n) { threads_ = n; return *this; }
+  std::uint32_t threads() const { return threads_; }
+
+ private:
+  std::uint32_t threads_ = 0;
 };
 
 /// Options for Executor::map.

@@ -12,9 +12,11 @@
 // same workers (static mode) without mixing their messages. Session 0 also carries kExit.
 //
 // Body of a kTasks message: header.count call entries, each
-//   u64 call_id | u64 signature | u32 name_size | name | u64 args_size | args (cereal binary)
+//   u64 call_id | u64 signature | u32 threads | u32 name_size | name | u64 args_size | args
+//   (args: cereal binary; threads: 0, or the thread count the task asked for)
 // Body of a kResults message: header.count result entries, each
-//   u64 call_id | u8 ResultStatus | u64 payload_size | payload
+//   u64 call_id | u8 ResultStatus | u64 started_us | u64 ended_us | u64 payload_size | payload
+//   (started/ended: the worker's wall clock, microseconds since the epoch)
 //   (payload: cereal binary result for kOk; for errors  u32 size | type name | u32 size | message)
 // Integers are in host byte order: a pool is homogeneous.
 
@@ -78,10 +80,10 @@ inline constexpr std::size_t kHeaderSize = sizeof(Header);
 
 /// Bytes a call entry takes before its args.
 inline constexpr std::size_t call_entry_overhead(std::size_t name_size) {
-  return 8 + 8 + 4 + name_size + 8;
+  return 8 + 8 + 4 + 4 + name_size + 8;
 }
 /// Bytes a result entry takes before its payload.
-inline constexpr std::size_t kResultEntryOverhead = 8 + 1 + 8;
+inline constexpr std::size_t kResultEntryOverhead = 8 + 1 + 8 + 8 + 8;
 
 template <class T>
 inline char* put(char* out, T value) {
@@ -95,19 +97,27 @@ inline char* put_bytes(char* out, const void* data, std::size_t size) {
 
 /// Writes the part of a call entry that precedes the args; returns where the args go.
 inline char* put_call_prefix(char* out, std::uint64_t call_id, std::uint64_t signature,
-                             std::string_view name, std::uint64_t args_size) {
+                             std::string_view name, std::uint64_t args_size,
+                             std::uint32_t threads = 0) {
   out = put(out, call_id);
   out = put(out, signature);
+  out = put(out, threads);
   out = put(out, static_cast<std::uint32_t>(name.size()));
   out = put_bytes(out, name.data(), name.size());
   return put(out, args_size);
 }
 
+/// Sets the thread count of the call entry at `entry`.
+inline void set_call_threads(char* entry, std::uint32_t threads) { put(entry + 16, threads); }
+
 /// Writes the part of a result entry that precedes the payload; returns where the payload goes.
 inline char* put_result_prefix(char* out, std::uint64_t call_id, ResultStatus status,
-                               std::uint64_t payload_size) {
+                               std::uint64_t payload_size, std::uint64_t started_us = 0,
+                               std::uint64_t ended_us = 0) {
   out = put(out, call_id);
   out = put(out, static_cast<std::uint8_t>(status));
+  out = put(out, started_us);
+  out = put(out, ended_us);
   return put(out, payload_size);
 }
 
