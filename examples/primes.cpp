@@ -48,17 +48,24 @@ int main(int argc, char** argv) {
   const long high = argc > 1 ? std::atol(argv[1]) : 10'000'000;
   const long pieces = argc > 2 ? std::atol(argv[2]) : 1000;
 
-  const auto start = std::chrono::steady_clock::now();
-  spawnpool::Executor pool;
-  const auto subranges = determine_subranges(0, high, pieces);
-  std::size_t count = 0;
-  for (const std::vector<long>& primes : pool.map(calc_primes, subranges)) count += primes.size();
-  const int workers = pool.num_workers();
-  pool.shutdown();
-  const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+  try {
+    const auto start = std::chrono::steady_clock::now();
+    spawnpool::Executor pool;
+    const auto subranges = determine_subranges(0, high, pieces);
+    std::size_t count = 0;
+    for (const std::vector<long>& primes : pool.map(calc_primes, subranges)) {
+      count += primes.size();
+    }
+    const int workers = pool.num_workers();
+    pool.shutdown();
+    const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
 
-  std::printf("primes below %ld: %zu\n", high, count);
-  std::printf("elapsed %.3f s with %d workers (%s mode)\n", elapsed.count(), workers,
-              spawnpool::to_string(pool.mode()));
-  return 0;
+    std::printf("primes below %ld: %zu\n", high, count);
+    std::printf("elapsed %.3f s with %d workers (%s mode)\n", elapsed.count(), workers,
+                spawnpool::to_string(pool.mode()));
+    return 0;
+  } catch (const spawnpool::Error& e) {
+    std::fprintf(stderr, "primes: %s\n", e.what());
+    return 1;
+  }
 }

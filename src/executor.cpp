@@ -1,5 +1,6 @@
 #include <spawnpool/executor.hpp>
 
+#include "../spawn/relaunch.hpp"
 #include "../spawn/spawn_workers.hpp"
 #include "environment.hpp"
 #include "mpi_call.hpp"
@@ -39,15 +40,31 @@ unsigned available_cores() {
   return std::thread::hardware_concurrency();
 }
 
+/// The manager mostly sleeps while workers compute, so only workers beyond the cores count.
 void warn_if_oversubscribed(int workers) {
   static std::atomic<bool> warned{false};
   const unsigned cores = available_cores();
-  if (cores == 0 || static_cast<unsigned>(workers) + 1 <= cores) return;
+  if (cores == 0 || static_cast<unsigned>(workers) <= cores) return;
   if (detail::env_flag("SPAWNPOOL_QUIET") || warned.exchange(true)) return;
   std::fprintf(stderr,
-               "spawnpool: %d workers + 1 manager on %u cores: processes will share cores "
-               "(oversubscribed)\n",
+               "spawnpool: %d workers on %u cores: workers will share cores (oversubscribed)\n",
                workers, cores);
+}
+
+/// Inside a Slurm job, a spawn through srun (hydra's launcher or Slurm's PMI2) waits forever for
+/// CPUs the job's first step holds, unless steps may overlap. spawnpool's own relaunch sets
+/// SLURM_OVERLAP=1; a manager the user started with mpiexec/srun may not have it: fail at once
+/// with what to do, instead of waiting for the spawn timeout.
+void check_slurm_allows_spawning() {
+  if (!detail::env_string("SLURM_JOB_ID") || !detail::started_by_process_manager()) return;
+  if (detail::env_string("SLURM_OVERLAP") || detail::env_string("SLURM_EXACT")) return;
+  if (const auto check = detail::env_string("SPAWNPOOL_SLURM_CHECK"); check && *check == "0") return;
+  throw SpawnError(
+      "spawnpool: cannot spawn workers inside this Slurm job: the manager was started by "
+      "mpiexec/srun without SLURM_OVERLAP, so the job step the spawn needs would wait forever for "
+      "CPUs. Either start the program alone (it relaunches itself correctly), or export "
+      "SLURM_OVERLAP=1 before mpiexec/srun, or use static mode: srun --mpi=pmi2 -n <workers+1>. "
+      "(SPAWNPOOL_SLURM_CHECK=0 skips this check, e.g. for mpiexec -launcher fork.)");
 }
 
 int default_worker_count() {
@@ -73,6 +90,7 @@ std::unique_ptr<detail::PoolCore> start_spawned(const Options& options) {
   detail::SpawnRequest request;
   request.program = options.worker_program().empty() ? state.program : options.worker_program();
   request.args = options.worker_args().value_or(state.args);
+  check_slurm_allows_spawning();
   warn_if_oversubscribed(workers);
   detail::PoolSetup setup;
   setup.mode = Mode::spawn;

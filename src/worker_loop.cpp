@@ -300,6 +300,22 @@ int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
     }
     sentinel.reset();
     return 0;
+  } catch (const wire::ProtocolError& e) {
+    // Most likely a manager from another spawnpool build. Answer with a bare header in this
+    // build's version, so that the manager can report the mismatch instead of a silent timeout.
+    std::fprintf(stderr, "spawnpool worker: %s\n", e.what());
+    try {
+      Transport transport(comm);
+      transport.send(manager_rank, wire::session_tag(0), wire::Kind::kReady, 0,
+                     std::make_shared<Buffer>(wire::kHeaderSize));
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+      while (transport.sends_pending() && std::chrono::steady_clock::now() < deadline) {
+        transport.progress_sends();
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+    } catch (const std::exception&) {
+    }
+    return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "spawnpool worker: %s\n", e.what());
     return 1;

@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# Fails if any process of ours is still running: a program from the build tree, or an mpiexec /
-# hydra_pmi_proxy of the MPI spawnpool was built with. Gives them a grace period to exit first,
-# then kills what is left (so one failure does not poison later runs) and reports it.
-#   check_orphans.sh BUILD_DIR MPIEXEC [GRACE_SECONDS]
+# Fails if any process of this build's tests is still running: a program from the build tree, or
+# any process carrying this build's SPAWNPOOL_TEST_TAG (every test sets it, and mpiexec, the hydra
+# proxies and spawned workers inherit it). Processes of other builds and other users are never
+# touched. Gives ours a grace period to exit, then kills what is left (so one failure does not
+# poison later runs) and reports it.
+#   check_orphans.sh BUILD_DIR [GRACE_SECONDS]
 set -u
 build_dir=$(realpath "$1")
-mpi_bin=$(dirname "$(realpath "$2")")
-grace=${3:-10}
+grace=${2:-10}
+tag="SPAWNPOOL_TEST_TAG=$build_dir"
 
 ours() {
-  local me=$$ pid exe ancestors=" "
+  local pid exe ancestors=" "
   # Our own ancestors (ctest, the shell running this) are not orphans.
-  pid=$me
+  pid=$$
   while [ "$pid" -gt 1 ] 2>/dev/null; do
     ancestors+="$pid "
     pid=$(awk '{print $4}' "/proc/$pid/stat" 2>/dev/null) || break
@@ -19,11 +21,9 @@ ours() {
   for dir in /proc/[0-9]*; do
     pid=${dir#/proc/}
     case "$ancestors" in *" $pid "*) continue ;; esac
-    exe=$(readlink "$dir/exe" 2>/dev/null) || continue
-    case "$exe" in
-      "$build_dir"/*|"$mpi_bin"/mpiexec*|"$mpi_bin"/hydra_pmi_proxy|"$mpi_bin"/orted|"$mpi_bin"/prterun)
-        echo "$pid" ;;
-    esac
+    exe=$(readlink "$dir/exe" 2>/dev/null) || continue   # zombies and kernel threads have none
+    case "$exe" in "$build_dir"/*) echo "$pid"; continue ;; esac
+    if tr '\0' '\n' 2>/dev/null < "$dir/environ" | grep -qxF "$tag"; then echo "$pid"; fi
   done
 }
 
