@@ -1,24 +1,96 @@
 #pragma once
 // cereal binary serialization into exactly-sized buffers: a counting pass measures, one pass writes,
 // so contiguous numeric data is copied exactly once into the message and once out of it.
+// Decoding reads straight from the received bytes through SpanInputArchive, which reads the same
+// format as cereal::BinaryInputArchive but refuses a container size larger than the bytes left, so
+// corrupt input can never make it allocate more than about the message's own size.
 
 #include <spawnpool/detail/bytes.hpp>
 
 #include <cereal/archives/binary.hpp>
 #include <cereal/details/traits.hpp>
 
-#include <istream>
+#include <cstring>
+#include <memory>
 #include <ostream>
 #include <streambuf>
+#include <string>
 #include <type_traits>
 
 namespace spawnpool::detail {
+
+/// cereal input archive over a byte span: the format of cereal::BinaryInputArchive (which
+/// BinaryOutputArchive writes), without a stream, and with a bound on container sizes. A size prefix
+/// (cereal's SizeTag: element count of a container or string) larger than the bytes that remain is
+/// rejected with cereal::Exception before anything is allocated. Every element of a container takes
+/// at least one byte, except elements of a type that serializes to nothing (an empty class): a
+/// container of those cannot hold more elements than there are bytes after its size.
+class SpanInputArchive
+    : public cereal::InputArchive<SpanInputArchive, cereal::AllowEmptyClassElision> {
+ public:
+  explicit SpanInputArchive(ByteSpan bytes)
+      : cereal::InputArchive<SpanInputArchive, cereal::AllowEmptyClassElision>(this),
+        at_(bytes.data),
+        end_(bytes.data + bytes.size) {}
+
+  std::size_t remaining() const noexcept { return static_cast<std::size_t>(end_ - at_); }
+
+  void loadBinary(void* const data, std::size_t size) {
+    if (size > remaining()) {
+      throw cereal::Exception("Failed to read " + std::to_string(size) + " bytes from input! " +
+                              std::to_string(remaining()) + " bytes left");
+    }
+    if (size != 0) std::memcpy(data, at_, size);
+    at_ += size;
+  }
+
+  void check_size(std::uint64_t elements) const {
+    if (elements > remaining()) {
+      throw cereal::Exception("corrupt input: a container claims " + std::to_string(elements) +
+                              " elements but only " + std::to_string(remaining()) +
+                              " bytes are left");
+    }
+  }
+
+ private:
+  const char* at_;
+  const char* end_;
+};
+
+template <class T>
+inline std::enable_if_t<std::is_arithmetic_v<T>> CEREAL_LOAD_FUNCTION_NAME(SpanInputArchive& ar,
+                                                                           T& t) {
+  ar.loadBinary(std::addressof(t), sizeof(t));
+}
+// A bool is one byte, 0 or 1; any other byte is corrupt input (and would be undefined behaviour
+// to load as a bool).
+inline void CEREAL_LOAD_FUNCTION_NAME(SpanInputArchive& ar, bool& b) {
+  unsigned char byte = 0;
+  ar.loadBinary(&byte, 1);
+  if (byte > 1) {
+    throw cereal::Exception("corrupt input: byte " + std::to_string(byte) + " is not a bool");
+  }
+  b = byte != 0;
+}
+template <class T>
+inline void CEREAL_SERIALIZE_FUNCTION_NAME(SpanInputArchive& ar, cereal::NameValuePair<T>& t) {
+  ar(t.value);
+}
+template <class T>
+inline void CEREAL_SERIALIZE_FUNCTION_NAME(SpanInputArchive& ar, cereal::SizeTag<T>& t) {
+  ar(t.size);
+  ar.check_size(static_cast<std::uint64_t>(t.size));
+}
+template <class T>
+inline void CEREAL_LOAD_FUNCTION_NAME(SpanInputArchive& ar, cereal::BinaryData<T>& bd) {
+  ar.loadBinary(bd.data, static_cast<std::size_t>(bd.size));
+}
 
 /// True when cereal's binary archives can save and load T.
 template <class T>
 inline constexpr bool is_serializable_v =
     cereal::traits::is_output_serializable<T, cereal::BinaryOutputArchive>::value &&
-    cereal::traits::is_input_serializable<T, cereal::BinaryInputArchive>::value;
+    cereal::traits::is_input_serializable<T, SpanInputArchive>::value;
 
 /// Fails compilation with a readable message when T cannot be serialized.
 template <class T>
@@ -56,16 +128,6 @@ class FixedStreambuf : public std::streambuf {
   std::size_t written() const noexcept { return static_cast<std::size_t>(pptr() - pbase()); }
 };
 
-/// Reads from a byte span.
-class SpanStreambuf : public std::streambuf {
- public:
-  explicit SpanStreambuf(ByteSpan bytes) {
-    char* begin = const_cast<char*>(bytes.data);  // get area is never written through
-    setg(begin, begin, begin + bytes.size);
-  }
-  std::size_t remaining() const noexcept { return static_cast<std::size_t>(egptr() - gptr()); }
-};
-
 /// Number of bytes `values...` take, in order, in a cereal binary archive. Serializing several values
 /// one after the other gives the same bytes as serializing a std::tuple of them.
 template <class... T>
@@ -96,14 +158,23 @@ void serialize_into(char* out, std::size_t size, const T&... values) {
   }
 }
 
-/// Deserializes `value` from `bytes`. Throws cereal::Exception on truncated input; the caller turns
-/// that into a spawnpool error with context.
+/// Deserializes `value` from `bytes`. Throws cereal::Exception on truncated or corrupt input (a
+/// container size larger than the bytes left); the caller turns that into a spawnpool error with
+/// context.
 template <class T>
 void deserialize_from(ByteSpan bytes, T& value) {
-  SpanStreambuf source(bytes);
-  std::istream stream(&source);
-  cereal::BinaryInputArchive archive(stream);
+  SpanInputArchive archive(bytes);
   archive(value);
 }
 
 }  // namespace spawnpool::detail
+
+CEREAL_REGISTER_ARCHIVE(spawnpool::detail::SpanInputArchive)
+// Minimal save/load pairs: the input archive matching BinaryOutputArchive stays BinaryInputArchive
+// (cereal's own binding); this archive only needs its output counterpart.
+namespace cereal::traits::detail {
+template <>
+struct get_output_from_input<spawnpool::detail::SpanInputArchive> {
+  using type = cereal::BinaryOutputArchive;
+};
+}  // namespace cereal::traits::detail

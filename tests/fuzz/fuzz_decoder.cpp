@@ -1,0 +1,131 @@
+// libFuzzer target for spawnpool's message decoder and argument decoding. Every input must either
+// decode or be rejected with one of the documented exceptions; anything else (a crash, an ASan
+// report, another exception type) is a bug. Built with clang -fsanitize=fuzzer,address,undefined
+// by tests/fuzz/CMakeLists.txt, without MPI: only src/wire.cpp and src/registry.cpp are compiled in.
+//
+// Input: any bytes. They are fed, whole, to
+//   - wire::decode_header, then decode_calls, decode_results and decode_strings (whatever the
+//     header's kind), decode_error_payload on each result payload and the argument decoding of each
+//     call whose name is a task registered below;
+//   - decode_error_payload on the raw bytes;
+//   - every registered task's invoker on the bytes after the first one (the first byte picks the task).
+#include <spawnpool/errors.hpp>
+#include <spawnpool/task.hpp>
+
+#include <cereal/details/helpers.hpp>
+#include <cereal/types/map.hpp>
+#include <cereal/types/optional.hpp>
+#include <cereal/types/string.hpp>
+#include <cereal/types/tuple.hpp>
+#include <cereal/types/vector.hpp>
+
+#include "../../src/wire.hpp"
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <map>
+#include <new>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <vector>
+
+namespace fuzz_tasks {
+struct Point {
+  double x = 0, y = 0;
+  std::string label;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(x, y, label);
+  }
+};
+double scalar(int a, double b) { return a + b; }
+std::size_t numbers(const std::vector<double>& v, std::vector<std::int32_t> w) {
+  return v.size() + w.size();
+}
+std::size_t text(std::string s, const std::vector<std::string>& list) { return s.size() + list.size(); }
+std::size_t nested(std::map<std::string, std::vector<Point>> m, std::optional<std::string> o,
+                   std::tuple<int, std::vector<std::vector<std::uint8_t>>> t) {
+  return m.size() + (o ? 1 : 0) + std::get<1>(t).size();
+}
+void nothing() {}
+}  // namespace fuzz_tasks
+
+SPAWNPOOL_TASK_AS(fuzz_tasks::scalar, "scalar");
+SPAWNPOOL_TASK_AS(fuzz_tasks::numbers, "numbers");
+SPAWNPOOL_TASK_AS(fuzz_tasks::text, "text");
+SPAWNPOOL_TASK_AS(fuzz_tasks::nested, "nested");
+SPAWNPOOL_TASK_AS(fuzz_tasks::nothing, "nothing");
+
+namespace {
+
+namespace sd = spawnpool::detail;
+namespace wire = spawnpool::detail::wire;
+
+const char* const kTaskNames[] = {"scalar", "numbers", "text", "nested", "nothing"};
+constexpr std::size_t kTaskCount = sizeof kTaskNames / sizeof kTaskNames[0];
+
+// Runs `step`; the documented rejections are fine, anything else aborts with a message.
+template <class F>
+void expect_decode_or_reject(const char* what, F&& step) {
+  try {
+    step();
+  } catch (const spawnpool::Error&) {       // includes wire::ProtocolError
+  } catch (const sd::BadArguments&) {
+  } catch (const cereal::Exception&) {
+  } catch (const std::bad_alloc&) {
+  } catch (const std::length_error&) {
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "fuzz_decoder: %s threw an undocumented exception: %s\n", what, e.what());
+    std::abort();
+  } catch (...) {
+    std::fprintf(stderr, "fuzz_decoder: %s threw a non-std exception\n", what);
+    std::abort();
+  }
+}
+
+void invoke(const sd::TaskEntry* task, sd::ByteSpan args) {
+  if (task == nullptr) return;
+  sd::Buffer result = task->invoke(args, 64);
+  if (result.size() < 64) std::abort();
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const sd::ByteSpan message{reinterpret_cast<const char*>(data), size};
+
+  // The header first; then the body as each kind of body, whatever the header's kind says.
+  std::optional<wire::Header> header;
+  expect_decode_or_reject("decode_header", [&] { header = wire::decode_header(message); });
+  if (header) {
+    expect_decode_or_reject("decode_calls", [&] {
+      for (const wire::CallView& call : wire::decode_calls(*header, message)) {
+        if (call.args.data + call.args.size > message.data + message.size) std::abort();
+        expect_decode_or_reject("call arguments",
+                                [&] { invoke(sd::find_task(call.name), call.args); });
+      }
+    });
+    expect_decode_or_reject("decode_results", [&] {
+      for (const wire::ResultView& result : wire::decode_results(*header, message)) {
+        if (result.payload.data + result.payload.size > message.data + message.size) std::abort();
+        expect_decode_or_reject("result error payload",
+                                [&] { (void)wire::decode_error_payload(result.payload); });
+      }
+    });
+    expect_decode_or_reject("decode_strings", [&] { (void)wire::decode_strings(*header, message); });
+  }
+
+  expect_decode_or_reject("error payload", [&] { (void)wire::decode_error_payload(message); });
+
+  if (size > 0) {
+    const sd::TaskEntry* task = sd::find_task(kTaskNames[data[0] % kTaskCount]);
+    expect_decode_or_reject("task arguments", [&] {
+      invoke(task, sd::ByteSpan{message.data + 1, message.size - 1});
+    });
+  }
+  return 0;
+}

@@ -1,0 +1,122 @@
+// Writes valid spawnpool messages into a directory: the fuzzer's seed corpus (tests/fuzz/corpus/).
+//   build-fuzz/make_corpus tests/fuzz/corpus
+// Message layouts: include/spawnpool/detail/wire_format.hpp. Task names and parameter types match
+// the tasks registered in fuzz_decoder.cpp.
+#include <spawnpool/detail/serialize.hpp>
+#include <spawnpool/detail/wire_format.hpp>
+
+#include <cereal/types/map.hpp>
+#include <cereal/types/optional.hpp>
+#include <cereal/types/string.hpp>
+#include <cereal/types/tuple.hpp>
+#include <cereal/types/vector.hpp>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <vector>
+
+namespace sd = spawnpool::detail;
+namespace wire = spawnpool::detail::wire;
+
+namespace {
+struct Point {
+  double x = 0, y = 0;
+  std::string label;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(x, y, label);
+  }
+};
+
+std::string directory;
+
+void write(const std::string& name, const std::string& bytes) {
+  std::ofstream(directory + "/" + name, std::ios::binary).write(bytes.data(), bytes.size());
+}
+
+std::string header(wire::Kind kind, std::uint32_t count, std::size_t body_size) {
+  wire::Header h;
+  h.kind = static_cast<std::uint16_t>(kind);
+  h.count = count;
+  h.body_size = body_size;
+  return std::string(reinterpret_cast<const char*>(&h), sizeof h);
+}
+
+template <class... T>
+std::string args(const T&... values) {
+  std::string out(sd::serialized_size(values...), '\0');
+  sd::serialize_into(out.data(), out.size(), values...);
+  return out;
+}
+
+std::string call(std::uint64_t id, const std::string& name, const std::string& arguments) {
+  std::string out(wire::call_entry_overhead(name.size()) + arguments.size(), '\0');
+  char* at = wire::put_call_prefix(out.data(), id, 0x1234, name, arguments.size());
+  wire::put_bytes(at, arguments.data(), arguments.size());
+  return out;
+}
+
+std::string result(std::uint64_t id, wire::ResultStatus status, const std::string& payload) {
+  std::string out(wire::kResultEntryOverhead + payload.size(), '\0');
+  char* at = wire::put_result_prefix(out.data(), id, status, payload.size(), 10, 20);
+  wire::put_bytes(at, payload.data(), payload.size());
+  return out;
+}
+
+std::string error_payload(const std::string& type, const std::string& message) {
+  std::string out(8 + type.size() + message.size(), '\0');
+  char* at = wire::put(out.data(), static_cast<std::uint32_t>(type.size()));
+  at = wire::put_bytes(at, type.data(), type.size());
+  at = wire::put(at, static_cast<std::uint32_t>(message.size()));
+  wire::put_bytes(at, message.data(), message.size());
+  return out;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: make_corpus DIR\n");
+    return 2;
+  }
+  directory = argv[1];
+
+  const std::string scalar = args(7, 2.5);
+  const std::string numbers = args(std::vector<double>{1, 2, 3}, std::vector<std::int32_t>{4, 5});
+  const std::string text = args(std::string("hello"), std::vector<std::string>{"a", "bc"});
+  const std::string nested =
+      args(std::map<std::string, std::vector<Point>>{{"p", {Point{1, 2, "q"}}}},
+           std::optional<std::string>("o"),
+           std::tuple<int, std::vector<std::vector<std::uint8_t>>>{3, {{1, 2}, {}}});
+
+  std::string body = call(1, "scalar", scalar) + call(2, "numbers", numbers) +
+                     call(3, "text", text) + call(4, "nested", nested) + call(5, "nothing", "");
+  write("tasks", header(wire::Kind::kTasks, 5, body.size()) + body);
+
+  body = result(1, wire::ResultStatus::kOk, args(9.5)) +
+         result(2, wire::ResultStatus::kException, error_payload("std::runtime_error", "boom")) +
+         result(3, wire::ResultStatus::kUnknownTask, error_payload("spawnpool", "no task"));
+  write("results", header(wire::Kind::kResults, 3, body.size()) + body);
+
+  std::string strings;
+  for (std::string s : {"1234", "node17", "/bin/worker"}) {
+    strings += std::string(4, '\0') + s;
+    const auto size = static_cast<std::uint32_t>(s.size());
+    std::memcpy(strings.data() + strings.size() - s.size() - 4, &size, 4);
+  }
+  write("ready", header(wire::Kind::kReady, 3, strings.size()) + strings);
+  write("bye", header(wire::Kind::kBye, 0, 0));
+
+  // Bare argument blobs, first byte picks the task (index into fuzz_decoder.cpp's kTaskNames).
+  write("args_scalar", std::string(1, '\0') + scalar);
+  write("args_numbers", std::string(1, '\1') + numbers);
+  write("args_text", std::string(1, '\2') + text);
+  write("args_nested", std::string(1, '\3') + nested);
+  write("error_payload", error_payload("std::invalid_argument", "bad input"));
+  return 0;
+}
