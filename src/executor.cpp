@@ -171,6 +171,8 @@ std::vector<WorkerInfo> Executor::workers() const {
   return core_ ? core_->worker_infos() : std::vector<WorkerInfo>{};
 }
 
+Stats Executor::stats() const { return core_ ? core_->stats() : Stats{}; }
+
 Mode Executor::mode() const { return core_ ? core_->mode() : Mode::spawn; }
 
 const detail::TaskEntry& Executor::task_for(detail::FunctionKey fn) const {

@@ -81,6 +81,8 @@ PoolCore::PoolCore(PoolSetup setup, const Options& options)
             options.working_directory(),
             options.initializer_entry() ? *options.initializer_entry() : std::string()};
   for (const auto& [name, value] : options.env()) hello_.push_back(name + "=" + value);
+  trace_file_ = options.trace_file().empty() ? env_string("SPAWNPOOL_TRACE").value_or("")
+                                             : options.trace_file();
   const auto deadline = clock::now() + setup_.start_timeout;
   try {
     if (setup_.spawn) {
@@ -218,6 +220,22 @@ std::vector<WorkerInfo> PoolCore::worker_infos() const {
   return infos;
 }
 
+Stats PoolCore::stats() const {
+  std::lock_guard<std::mutex> lock(infos_mutex_);
+  Stats s;
+  s.submitted = submitted_calls_.load();
+  s.completed = completed_;
+  s.failed = failed_;
+  s.cancelled = cancelled_;
+  s.workers_lost = workers_lost_;
+  for (const Worker& w : workers_) {
+    if (w.state == WorkerState::kStarting) continue;
+    s.workers.push_back(WorkerStats{w.rank, w.host, w.pid, w.state != WorkerState::kLost,
+                                    w.calls_answered, static_cast<double>(w.busy_ns) * 1e-9});
+  }
+  return s;
+}
+
 std::size_t PoolCore::worker_at(std::size_t link, int rank) const {
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     if (workers_[i].link == link && workers_[i].rank == rank) return i;
@@ -238,6 +256,7 @@ void PoolCore::enqueue(WorkItem item) {
     if (stop_requested_) {
       throw BrokenExecutor("spawnpool: cannot submit: the executor has been shut down");
     }
+    submitted_calls_ += item.calls.size();
     submitted_.push_back(std::move(item));
   }
   wake_.notify_one();
@@ -308,10 +327,19 @@ bool PoolCore::dispatch() {
     next_worker_ = (best + 1) % workers_.size();
 
     // Drop items whose calls were all cancelled; mark the rest as sent.
-    auto claim = [](WorkItem& item) {
+    auto claim = [this](WorkItem& item) {
       if (item.requeued) return true;
       bool any = false;
-      for (auto& call : item.calls) any |= call.state->mark_sent();
+      std::uint64_t cancelled = 0;
+      for (auto& call : item.calls) {
+        const bool sent = call.state->mark_sent();
+        any |= sent;
+        cancelled += sent ? 0 : 1;
+      }
+      if (cancelled) {
+        std::lock_guard<std::mutex> lock(infos_mutex_);
+        cancelled_ += cancelled;
+      }
       return any;
     };
     WorkItem first = std::move(queue_.front());
@@ -463,14 +491,29 @@ void PoolCore::handle_results(std::size_t index, const Transport::Incoming& in) 
   worker.sent.pop_front();
   record_busy_time(in.header.aux, in.header.count);
   const ByteSpan whole{in.message->data(), in.message->size()};
+  const std::vector<wire::ResultView> results = wire::decode_results(in.header, whole);
+  {
+    // Counted before any future completes, so that whoever sees a result sees it counted.
+    std::uint64_t ok_count = 0;
+    for (const auto& r : results) ok_count += r.status == wire::ResultStatus::kOk ? 1 : 0;
+    std::lock_guard<std::mutex> lock(infos_mutex_);
+    worker.calls_answered += results.size();
+    worker.busy_ns += in.header.aux;
+    completed_ += ok_count;
+    failed_ += results.size() - ok_count;
+  }
   std::size_t next = 0;
-  for (const wire::ResultView& r : wire::decode_results(in.header, whole)) {
+  for (const wire::ResultView& r : results) {
     while (next < done.calls.size() && done.calls[next].id != r.id) ++next;
     if (next == done.calls.size()) {
       throw wire::ProtocolError("spawnpool: " + describe(worker) + " answered call " +
                                 std::to_string(r.id) + ", which it was not sent");
     }
     const std::shared_ptr<TaskState>& state = done.calls[next++].state;
+    if (!trace_file_.empty()) {
+      trace_.push_back(TraceEvent{index, r.id, r.started_us, r.ended_us,
+                                  r.status == wire::ResultStatus::kOk, state});
+    }
     switch (r.status) {
       case wire::ResultStatus::kOk:
         state->set_value(SharedBytes{in.message, r.payload});
@@ -500,6 +543,8 @@ void PoolCore::lose_worker(std::size_t index, const std::string& cause, std::uin
   {
     std::lock_guard<std::mutex> lock(infos_mutex_);
     w.state = WorkerState::kLost;
+    ++workers_lost_;
+    if (!w.sent.empty()) failed_ += w.sent.front().calls.size();
   }
   --live_workers_;
   links_[w.link].transport->abandon_sends();
@@ -626,6 +671,54 @@ void PoolCore::run() {
   } catch (...) {
     fail_all(std::current_exception());
   }
+  if (!trace_file_.empty()) write_trace();
+}
+
+namespace {
+std::string json_string(const std::string& text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char escaped[8];
+      std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
+      out += escaped;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+}  // namespace
+
+void PoolCore::write_trace() const {
+  std::ofstream out(trace_file_);
+  if (!out) {
+    std::fprintf(stderr, "spawnpool: cannot write the trace file %s\n", trace_file_.c_str());
+    return;
+  }
+  // Chrome trace-event format: one complete ("X") event per call; one track (tid) per worker.
+  out << "{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n";
+  out << "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":1,\"tid\":0,\"args\":{\"name\":"
+      << json_string(std::string("spawnpool ") + to_string(setup_.mode) + " pool") << "}}";
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    const Worker& w = workers_[i];
+    out << ",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":" << i + 1
+        << ",\"args\":{\"name\":"
+        << json_string("worker " + std::to_string(w.rank) + " (" + w.host + ", pid " +
+                       std::to_string(w.pid) + ")" + (w.state == WorkerState::kLost ? " lost" : ""))
+        << "}}";
+  }
+  for (const TraceEvent& e : trace_) {
+    out << ",\n{\"name\":" << json_string(e.state->task_name())
+        << ",\"cat\":" << (e.ok ? "\"task\"" : "\"failed\"") << ",\"ph\":\"X\",\"pid\":1,\"tid\":"
+        << e.worker + 1 << ",\"ts\":" << e.started_us
+        << ",\"dur\":" << (e.ended_us >= e.started_us ? e.ended_us - e.started_us : 0)
+        << ",\"args\":{\"call\":" << e.call_id << "}}";
+  }
+  out << "\n]}\n";
 }
 
 void PoolCore::say_goodbye() {

@@ -78,6 +78,8 @@ class PoolCore {
   Mode mode() const noexcept { return setup_.mode; }
   /// Rank, host and pid of each live worker.
   std::vector<WorkerInfo> worker_infos() const;
+  /// A snapshot of the counters.
+  Stats stats() const;
 
  private:
   struct Link {
@@ -101,6 +103,15 @@ class PoolCore {
     WorkerState state = WorkerState::kStarting;
     std::deque<SentMessage> sent;  // messages in flight, oldest (being run) first
     std::chrono::steady_clock::time_point last_heard;
+    std::uint64_t calls_answered = 0;
+    std::uint64_t busy_ns = 0;
+  };
+  /// One finished call, for the trace file.
+  struct TraceEvent {
+    std::size_t worker;
+    std::uint64_t call_id, started_us, ended_us;
+    bool ok;
+    std::shared_ptr<TaskState> state;  // for the task name
   };
 
   void add_spawned_worker(std::chrono::steady_clock::time_point deadline);
@@ -117,6 +128,7 @@ class PoolCore {
   void replace_lost_workers();
   void say_goodbye();
   void fail_all(const std::exception_ptr& error);
+  void write_trace() const;
   std::size_t worker_at(std::size_t link, int rank) const;
   void record_busy_time(std::uint64_t nanoseconds, std::uint32_t calls);
   int effective_depth() const;
@@ -135,7 +147,11 @@ class PoolCore {
   std::vector<Worker> workers_;
   std::atomic<int> live_workers_{0};
   std::atomic<std::uint64_t> next_id_{1};
-  mutable std::mutex infos_mutex_;  // guards host/pid/state reads from worker_infos()
+  mutable std::mutex infos_mutex_;  // guards workers_' identity, state and counters for readers
+  std::uint64_t completed_ = 0, failed_ = 0, cancelled_ = 0, workers_lost_ = 0;  // infos_mutex_
+  std::atomic<std::uint64_t> submitted_calls_{0};
+  std::string trace_file_;
+  std::vector<TraceEvent> trace_;  // progress thread only
 
   // Shared with user threads.
   std::mutex mutex_;

@@ -84,6 +84,11 @@ class Options {
   /// A worker on the manager's host whose process ends is noticed within about 0.1 s regardless.
   Options& heartbeat_timeout(std::chrono::milliseconds t) { heartbeat_timeout_ = t; return *this; }
 
+  /// Writes a timeline of every task (worker, start, end) to `path` when the executor shuts down,
+  /// in Chrome's trace-event JSON: open it in https://ui.perfetto.dev or chrome://tracing to see
+  /// idle workers, stragglers and chunking. Default: $SPAWNPOOL_TRACE, else no trace.
+  Options& trace_file(std::string path) { trace_file_ = std::move(path); return *this; }
+
   /// How long shutdown waits for workers to say goodbye after their last task. Default 30 s.
   Options& shutdown_timeout(std::chrono::milliseconds t) { shutdown_timeout_ = t; return *this; }
 
@@ -101,6 +106,7 @@ class Options {
   const std::string& initializer_name() const { return initializer_name_; }
   const std::map<std::string, std::string>& env() const { return env_; }
   const std::string& working_directory() const { return working_directory_; }
+  const std::string& trace_file() const { return trace_file_; }
   const std::optional<int>& max_workers() const { return max_workers_; }
   const std::string& worker_program() const { return worker_program_; }
   const std::optional<std::vector<std::string>>& worker_args() const { return worker_args_; }
@@ -121,6 +127,7 @@ class Options {
   std::string initializer_name_;
   std::map<std::string, std::string> env_;
   std::string working_directory_;
+  std::string trace_file_;
   std::string worker_program_;
   std::optional<std::vector<std::string>> worker_args_;
   int pipeline_depth_ = 2;
@@ -146,15 +153,40 @@ class TaskOptions {
   std::uint32_t threads_ = 0;
 };
 
-/// Options for Executor::map.
+/// Options for the map family (map, map_unordered, starmap, submit_batch), set by chained calls:
+/// @code
+///   pool.map(spawnpool::MapOptions{}.chunksize(16).timeout(std::chrono::seconds(30)), fn, xs);
+/// @endcode
 class MapOptions {
  public:
-  /// Calls per message. 0 (default) picks one: about four chunks per worker, at most 1024 calls.
+  /// Calls per message. 0 (default) picks one: for maps, about four chunks per worker, at most 1024
+  /// calls; for submit_batch (whose length is unknown), 64 calls.
   MapOptions& chunksize(std::size_t n) { chunksize_ = n; return *this; }
   std::size_t chunksize() const { return chunksize_; }
 
+  /// Time the whole map may take, counted from the map call: waiting for a result past it throws
+  /// spawnpool::Timeout, and the calls not yet sent are cancelled. Default: no limit.
+  /// (submit_batch ignores it.)
+  MapOptions& timeout(std::chrono::milliseconds t) { timeout_ = t; return *this; }
+  const std::optional<std::chrono::milliseconds>& timeout() const { return timeout_; }
+
+  /// true: while the map runs, one line on stderr shows its progress, rewritten in place at most
+  /// ten times a second and ended with a newline when the last call completes, e.g.
+  /// `map calc_primes: 523/1000 done, 0 failed, 2.1 s`. Only when stderr is a terminal; otherwise
+  /// nothing is written. Default false. (submit_batch ignores it.)
+  MapOptions& progress(bool on) { progress_ = on; return *this; }
+  bool progress() const { return progress_; }
+
+  /// submit_batch only: how many chunks may be in flight or waiting to be taken at once.
+  /// 0 (default): four per worker. Memory stays bounded by about this many chunks.
+  MapOptions& window(std::size_t chunks) { window_ = chunks; return *this; }
+  std::size_t window() const { return window_; }
+
  private:
   std::size_t chunksize_ = 0;
+  std::optional<std::chrono::milliseconds> timeout_;
+  bool progress_ = false;
+  std::size_t window_ = 0;
 };
 
 }  // namespace spawnpool

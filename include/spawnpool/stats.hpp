@@ -1,0 +1,31 @@
+#pragma once
+/// @file stats.hpp
+/// Counters of an executor's work, from Executor::stats().
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace spawnpool {
+
+/// One worker's share of the work.
+struct WorkerStats {
+  int rank = -1;
+  std::string host;
+  long pid = 0;
+  bool alive = true;           ///< false for a worker that was lost (and replaced)
+  std::uint64_t calls = 0;     ///< calls it answered
+  double busy_seconds = 0;     ///< time it spent running tasks
+};
+
+/// A snapshot of an executor's counters.
+struct Stats {
+  std::uint64_t submitted = 0;  ///< calls submitted (a map of n inputs counts n)
+  std::uint64_t completed = 0;  ///< calls that returned a value
+  std::uint64_t failed = 0;     ///< calls that ended in an error (remote exception, lost worker, ...)
+  std::uint64_t cancelled = 0;  ///< calls cancelled before they were sent
+  std::uint64_t workers_lost = 0;
+  std::vector<WorkerStats> workers;  ///< every worker the pool has had, lost ones included
+};
+
+}  // namespace spawnpool
