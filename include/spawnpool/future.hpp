@@ -7,12 +7,23 @@
 ///
 /// Thread-safety: different Future objects may be used from different threads freely; one Future
 /// object must not be used from two threads at once (same as std::future).
+///
+/// Composing futures:
+/// @code
+///   spawnpool::Future<int> a = pool.submit(square, 3);
+///   spawnpool::Future<int> b = pool.submit(add, a, 1);          // runs once `a` is done: add(9, 1)
+///   spawnpool::Future<std::string> c = a.then([](int x) { return std::to_string(x); });
+/// @endcode
+/// A Future passed as a task argument (see Executor::submit) or continued with then() is only
+/// observed, not consumed: it stays valid and its own get() still works.
 
+#include <spawnpool/detail/continuation_thread.hpp>
 #include <spawnpool/detail/serialize.hpp>
 #include <spawnpool/detail/task_state.hpp>
 #include <spawnpool/errors.hpp>
 
 #include <chrono>
+#include <exception>
 #include <memory>
 #include <type_traits>
 #include <utility>
@@ -86,12 +97,105 @@ class Future {
     }
   }
 
+  /// Continuation: a future for the result of `f` applied to this future's outcome, once it is
+  /// complete. Two forms, chosen by what `f` accepts:
+  ///  - `f(T)` (or `f()` for Future<void>): called with the value. If this future fails or is
+  ///    cancelled, `f` is not called and the returned future fails with the same exception (or is
+  ///    cancelled).
+  ///  - `f(Future<T>)`: called with a ready future sharing this one's state, whatever the outcome
+  ///    (call get() inside to see the value or the error).
+  /// An exception thrown by `f` is what the returned future's get() throws (as is, not wrapped in
+  /// RemoteError). `f`'s result must be void or a type a task could return (cereal-serializable,
+  /// default-constructible): it is stored encoded, like a task's result.
+  ///
+  /// Where `f` runs: on spawnpool's continuation thread (one per process, shared by all futures),
+  /// never on an executor's progress thread or worker threads. Continuations run one at a time in
+  /// the order their futures completed, so `f` should be short; it may submit tasks and may wait
+  /// for other tasks' futures, but waiting for another continuation's future from inside `f`
+  /// deadlocks. Cancelling the returned future before `f` starts skips `f`.
+  ///
+  /// This future stays valid (then() only observes it).
+  /// @throws Error when this future is not valid()
+  /// Thread-safety: as any other use of this Future object.
+  template <class F>
+  auto then(F f) {
+    using U = typename ThenTraits<F>::type;
+    static_assert(std::is_void_v<U> || std::is_default_constructible_v<U>,
+                  "spawnpool::Future::then: the continuation's result must be default-constructible "
+                  "(it is stored encoded, like a task's result)");
+    std::shared_ptr<detail::TaskState> source = checked_state();
+    auto next = std::make_shared<detail::TaskState>(source->task_name());
+    source->on_complete([source, next, f = std::move(f)]() mutable {
+      detail::ContinuationThread::instance().post(
+          [source = std::move(source), next, f = std::move(f)]() mutable {
+            run_continuation<U>(f, source, *next);
+          });
+    });
+    return Future<U>(std::move(next));
+  }
+
   /// Internal: used by Executor.
   explicit Future(std::shared_ptr<detail::TaskState> state) : state_(std::move(state)) {}
   /// Internal: the shared state (for wait_all / as_completed).
   const std::shared_ptr<detail::TaskState>& state() const noexcept { return state_; }
 
  private:
+  template <class F, class = void>
+  struct ThenTraits {
+    static constexpr bool takes_future = false;
+    using type = typename std::conditional_t<std::is_void_v<T>, std::invoke_result<F>,
+                                             std::invoke_result<F, T>>::type;
+  };
+
+  template <class F>
+  struct ThenTraits<F, std::enable_if_t<std::is_invocable_v<F, Future<T>>>> {
+    static constexpr bool takes_future = true;
+    using type = std::invoke_result_t<F, Future<T>>;
+  };
+
+  const std::shared_ptr<detail::TaskState>& checked_state() const {
+    checked();
+    return state_;
+  }
+
+  template <class U, class F>
+  static void run_continuation(F& f, const std::shared_ptr<detail::TaskState>& source,
+                               detail::TaskState& next) {
+    if (!ThenTraits<F>::takes_future && source->phase() == detail::TaskState::Phase::kCancelled) {
+      next.cancel();  // the value never came: the continuation is cancelled too
+      return;
+    }
+    if (!next.mark_sent()) return;  // the continuation's future was cancelled
+    try {
+      if constexpr (ThenTraits<F>::takes_future) {
+        complete_with<U>(next, [&] { return f(Future<T>(source)); });
+      } else if constexpr (std::is_void_v<T>) {
+        Future<T>(source).get();
+        complete_with<U>(next, [&] { return f(); });
+      } else {
+        T value = Future<T>(source).get();
+        complete_with<U>(next, [&] { return f(std::move(value)); });
+      }
+    } catch (...) {
+      next.set_error(std::current_exception());
+    }
+  }
+
+  template <class U, class Call>
+  static void complete_with(detail::TaskState& next, Call&& call) {
+    if constexpr (std::is_void_v<U>) {
+      call();
+      next.set_value(detail::SharedBytes{});
+    } else {
+      U result = call();
+      const std::size_t size = detail::serialized_size(result);
+      auto buffer = std::make_shared<detail::Buffer>(size);
+      detail::serialize_into(buffer->data(), size, result);
+      const detail::ByteSpan span{buffer->data(), buffer->size()};
+      next.set_value(detail::SharedBytes{std::move(buffer), span});
+    }
+  }
+
   detail::TaskState& checked() const {
     if (!state_) throw Error("spawnpool::Future used without a state (default-constructed, or "
                              "get() was already called)");

@@ -1,39 +1,85 @@
 #pragma once
 /// @file map_result.hpp
-/// MapResult<R>: the handle Executor::map returns: results in input order.
+/// The handles the map family returns.
+///  - MapResult<R> (map, starmap): results in input order.
+///  - UnorderedMapResult<R> (map_unordered, starmap_unordered): (input index, result) pairs in the
+///    order the calls complete.
 ///
 /// @code
 ///   auto results = pool.map(simulate, seeds, params);   // returns at once
 ///   for (double x : results) use(x);                    // each result as soon as it is there
 ///   std::vector<double> all = pool.map(simulate, seeds, params).get();
+///   for (auto [i, x] : pool.map_unordered(simulate, seeds, params)) out[i] = x;
 /// @endcode
-/// Thread-safety: one MapResult must not be used from two threads at once.
+///
+/// Timeout (MapOptions::timeout): the deadline counts from the map call. Waiting for a result past
+/// it (iterating, get(), next()) throws spawnpool::Timeout and cancels the calls not yet sent to a
+/// worker (as concurrent.futures' map does); results that were ready before are still returned.
+/// ready() and wait() ignore the timeout.
+///
+/// Thread-safety: one handle must not be used from two threads at once.
 
+#include <spawnpool/errors.hpp>
 #include <spawnpool/future.hpp>
+#include <spawnpool/wait.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <iterator>
+#include <optional>
+#include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace spawnpool {
 
+namespace detail {
+
+/// Cancels every call of `futures` not sent to a worker yet.
+template <class R>
+void cancel_unsent(std::vector<Future<R>>& futures) {
+  for (auto& f : futures) {
+    if (f.valid() && !f.ready()) f.cancel();
+  }
+}
+
+/// The Timeout a map throws.
+template <class R>
+Timeout map_timeout(const std::vector<Future<R>>& futures) {
+  std::size_t ready = 0;
+  std::string task = "?";
+  for (const auto& f : futures) {
+    if (!f.valid()) continue;
+    task = f.state()->task_name();
+    ready += f.ready() ? 1 : 0;
+  }
+  return Timeout("spawnpool: map of task \"" + task + "\" did not finish within its timeout (" +
+                 std::to_string(ready) + " of " + std::to_string(futures.size()) +
+                 " results not yet taken were ready); the calls not yet sent were cancelled");
+}
+
+}  // namespace detail
+
+/// Results of a map in input order.
 template <class R>
 class MapResult {
  public:
-  explicit MapResult(std::vector<Future<R>> futures) : futures_(std::move(futures)) {}
+  /// Internal: made by the executors' map() and starmap().
+  explicit MapResult(std::vector<Future<R>> futures, detail::Deadline deadline = std::nullopt)
+      : futures_(std::move(futures)), deadline_(deadline) {}
 
   /// Number of results.
   std::size_t size() const noexcept { return futures_.size(); }
 
-  /// True when every result is available.
+  /// True when every result is available. Does not block.
   bool ready() const {
     for (const auto& f : futures_)
       if (f.valid() && !f.ready()) return false;
     return true;
   }
 
-  /// Blocks until every result is available.
+  /// Blocks until every result is available (regardless of MapOptions::timeout).
   void wait() const {
     for (const auto& f : futures_)
       if (f.valid()) f.wait();
@@ -41,13 +87,14 @@ class MapResult {
 
   /// All results in input order (for R = void: waits for all). Consumes the handle.
   /// @throws the first error in input order (RemoteError, WorkerLost, ...)
+  /// @throws Timeout when MapOptions::timeout passes first
   auto get() {
     if constexpr (std::is_void_v<R>) {
-      for (auto& f : futures_) f.get();
+      for (std::size_t i = 0; i < futures_.size(); ++i) take(i);
     } else {
       std::vector<R> out;
       out.reserve(futures_.size());
-      for (auto& f : futures_) out.push_back(f.get());
+      for (std::size_t i = 0; i < futures_.size(); ++i) out.push_back(take(i));
       return out;
     }
   }
@@ -55,7 +102,21 @@ class MapResult {
   /// The futures, one per input, in input order.
   std::vector<Future<R>>& futures() noexcept { return futures_; }
 
-  /// Input iterator over the results in order; dereferencing waits for that result.
+  /// The result of input `i` (waits for it); the future of `i` is consumed.
+  /// @throws its error, or Timeout as get()
+  R take(std::size_t i) {
+    Future<R>& f = futures_[i];
+    if (deadline_ && f.valid() && !f.ready() &&
+        f.wait_until(*deadline_) == FutureStatus::timeout) {
+      Timeout error = detail::map_timeout(futures_);
+      detail::cancel_unsent(futures_);
+      throw error;
+    }
+    return f.get();
+  }
+
+  /// Input iterator over the results in order; dereferencing waits for that result (and throws
+  /// what take() throws).
   class iterator {
    public:
     using iterator_category = std::input_iterator_tag;
@@ -63,22 +124,127 @@ class MapResult {
     using difference_type = std::ptrdiff_t;
     using pointer = void;
     using reference = R;
-    iterator(std::vector<Future<R>>* futures, std::size_t index) : futures_(futures), index_(index) {}
-    R operator*() const { return (*futures_)[index_].get(); }
+    iterator(MapResult* owner, std::size_t index) : owner_(owner), index_(index) {}
+    R operator*() const { return owner_->take(index_); }
     iterator& operator++() { ++index_; return *this; }
     void operator++(int) { ++index_; }
     bool operator==(const iterator& o) const { return index_ == o.index_; }
     bool operator!=(const iterator& o) const { return index_ != o.index_; }
 
    private:
-    std::vector<Future<R>>* futures_;
+    MapResult* owner_;
     std::size_t index_;
   };
-  iterator begin() { return iterator(&futures_, 0); }
-  iterator end() { return iterator(&futures_, futures_.size()); }
+  iterator begin() { return iterator(this, 0); }
+  iterator end() { return iterator(this, futures_.size()); }
 
  private:
   std::vector<Future<R>> futures_;
+  detail::Deadline deadline_;
+};
+
+/// Results of a map in completion order, each with the index of its input: what map_unordered()
+/// returns. Calls that were already complete come first, in input order. A single-pass range:
+///
+/// @code
+///   for (auto [i, x] : pool.map_unordered(simulate, seeds)) out[i] = x;   // R = double
+/// @endcode
+/// For R = void the elements are the indices alone.
+template <class R>
+class UnorderedMapResult {
+ public:
+  /// std::pair<input index, result>, or the index alone for R = void.
+  using value_type =
+      std::conditional_t<std::is_void_v<R>, std::size_t, std::pair<std::size_t, R>>;
+
+  /// Internal: made by the executors' map_unordered().
+  explicit UnorderedMapResult(std::vector<Future<R>> futures,
+                              detail::Deadline deadline = std::nullopt)
+      : futures_(std::move(futures)),
+        order_(detail::states_of(futures_), deadline) {}
+
+  /// Number of results.
+  std::size_t size() const noexcept { return futures_.size(); }
+
+  /// True when every result is available. Does not block.
+  bool ready() const {
+    for (const auto& f : futures_)
+      if (f.valid() && !f.ready()) return false;
+    return true;
+  }
+
+  /// Blocks until every result is available (regardless of MapOptions::timeout).
+  void wait() const {
+    for (const auto& f : futures_)
+      if (f.valid()) f.wait();
+  }
+
+  /// The next completed call: its input index and result; nullopt once all were returned.
+  /// @throws that call's error (RemoteError, ...): the call counts as returned, and the next
+  ///         next() goes on with the following completion
+  /// @throws Timeout when MapOptions::timeout passes first
+  std::optional<value_type> next() {
+    std::optional<std::size_t> i;
+    try {
+      i = order_.next();
+    } catch (const Timeout&) {
+      Timeout error = detail::map_timeout(futures_);
+      detail::cancel_unsent(futures_);
+      throw error;
+    }
+    if (!i) return std::nullopt;
+    if constexpr (std::is_void_v<R>) {
+      futures_[*i].get();
+      return *i;
+    } else {
+      return value_type(*i, futures_[*i].get());
+    }
+  }
+
+  /// Every remaining result, in completion order. Consumes the handle.
+  /// @throws the first error met, or Timeout, as next()
+  std::vector<value_type> get() {
+    std::vector<value_type> out;
+    out.reserve(order_.remaining());
+    while (auto item = next()) out.push_back(std::move(*item));
+    return out;
+  }
+
+  /// The futures, one per input, in input order.
+  std::vector<Future<R>>& futures() noexcept { return futures_; }
+
+  class iterator {
+   public:
+    using iterator_category = std::input_iterator_tag;
+    using value_type = UnorderedMapResult::value_type;
+    using difference_type = std::ptrdiff_t;
+    using pointer = const value_type*;
+    using reference = value_type;
+    iterator() = default;
+    value_type operator*() const { return *current_; }
+    iterator& operator++() {
+      current_ = owner_->next();
+      return *this;
+    }
+    void operator++(int) { ++*this; }
+    /// Equal when both are past the end.
+    bool operator==(const iterator& o) const { return !current_ && !o.current_; }
+    bool operator!=(const iterator& o) const { return !(*this == o); }
+
+   private:
+    friend class UnorderedMapResult;
+    iterator(UnorderedMapResult* owner, std::optional<value_type> current)
+        : owner_(owner), current_(std::move(current)) {}
+    UnorderedMapResult* owner_ = nullptr;
+    std::optional<value_type> current_;
+  };
+  /// Waits for the first completion (throws what next() throws).
+  iterator begin() { return iterator(this, next()); }
+  iterator end() { return iterator(); }
+
+ private:
+  std::vector<Future<R>> futures_;
+  AsCompleted order_;
 };
 
 }  // namespace spawnpool

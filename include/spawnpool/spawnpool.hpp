@@ -20,6 +20,7 @@
 #include <cereal/types/vector.hpp>
 #include <cereal/types/chrono.hpp>
 
+#include <spawnpool/batch.hpp>
 #include <spawnpool/command.hpp>
 #include <spawnpool/communicator.hpp>
 #include <spawnpool/errors.hpp>
