@@ -26,6 +26,23 @@ std::string mpi_name() {
   return newline == std::string::npos ? text : text.substr(0, newline);
 }
 
+/// The MPI_Info given to MPI_Comm_spawn, or MPI_INFO_NULL. The caller frees it (if not null).
+MPI_Info spawn_info() {
+#if defined(OMPI_MAJOR_VERSION)
+  // Open MPI refuses to start more processes than the node has free "slots" (cores), and in 4.1 the
+  // slots of workers that have already ended stay counted as in use, so without this a second pool
+  // fails with MPI_ERR_SPAWN. spawnpool warns itself when workers exceed the cores. Workers are not
+  // bound: Open MPI would pin the first one to core 0, beside an unbound manager.
+  MPI_Info info = MPI_INFO_NULL;
+  MPI_Info_create(&info);
+  MPI_Info_set(info, "map_by", ":OVERSUBSCRIBE");
+  MPI_Info_set(info, "bind_to", "none");
+  return info;
+#else
+  return MPI_INFO_NULL;
+#endif
+}
+
 struct SpawnOutcome {
   int code = MPI_SUCCESS;
   MPI_Comm comm = MPI_COMM_NULL;
@@ -55,8 +72,10 @@ MPI_Comm spawn_workers(const SpawnRequest& request) {
     SpawnOutcome o;
     o.errcodes.assign(static_cast<std::size_t>(count), MPI_SUCCESS);
     auto lock = mpi_lock();
-    o.code = MPI_Comm_spawn(program.c_str(), argv.data(), count, MPI_INFO_NULL, 0, MPI_COMM_SELF,
-                            &o.comm, o.errcodes.data());
+    MPI_Info info = spawn_info();
+    o.code = MPI_Comm_spawn(program.c_str(), argv.data(), count, info, 0, MPI_COMM_SELF, &o.comm,
+                            o.errcodes.data());
+    if (info != MPI_INFO_NULL) MPI_Info_free(&info);
     if (o.code == MPI_SUCCESS) MPI_Comm_set_errhandler(o.comm, MPI_ERRORS_RETURN);
     outcome->set_value(std::move(o));
   }).detach();
