@@ -1,0 +1,259 @@
+// The map family against both executors (spawn-mode Executor with two workers, ThreadExecutor with
+// two threads): map_unordered in completion order, MapOptions::timeout, starmap, ready()/wait(),
+// and the progress line (its text, its throttling, silence when stderr is not a terminal).
+#include "pools_for_tests.hpp"
+
+#include <spawnpool/detail/map_progress.hpp>
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+namespace {
+
+int sleep_ms(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  return ms;
+}
+SPAWNPOOL_TASK(sleep_ms);
+
+int add(int a, int b) { return a + b; }
+SPAWNPOOL_TASK(add);
+
+int square(int x) { return x * x; }
+SPAWNPOOL_TASK(square);
+
+int fail_on_7(int x) {
+  if (x == 7) throw std::invalid_argument("seven");
+  return x;
+}
+SPAWNPOOL_TASK(fail_on_7);
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+template <class Pool>
+class MapFamily : public ::testing::Test {
+ protected:
+  Pool& pool() { return test_pools::get<Pool>(); }
+};
+TYPED_TEST_SUITE(MapFamily, test_pools::Both);
+
+TYPED_TEST(MapFamily, UnorderedYieldsInCompletionOrder) {
+  // One call per worker: the short one finishes first and must come first.
+  const std::vector<int> sleeps{600, 30};
+  std::vector<std::size_t> order;
+  for (auto [i, ms] : this->pool().map_unordered(spawnpool::MapOptions{}.chunksize(1), sleep_ms,
+                                                 sleeps)) {
+    EXPECT_EQ(ms, sleeps[i]);
+    order.push_back(i);
+  }
+  EXPECT_EQ(order, (std::vector<std::size_t>{1, 0}));
+}
+
+TYPED_TEST(MapFamily, UnorderedYieldsEveryIndexOnce) {
+  std::vector<int> sleeps;
+  for (int i = 0; i < 60; ++i) sleeps.push_back((i * 7) % 5);
+  auto results = this->pool().map_unordered(spawnpool::MapOptions{}.chunksize(2), sleep_ms, sleeps);
+  EXPECT_EQ(results.size(), sleeps.size());
+  std::set<std::size_t> seen;
+  for (auto [i, ms] : results.get()) {
+    EXPECT_TRUE(seen.insert(i).second) << "index " << i << " twice";
+    EXPECT_EQ(ms, sleeps[i]);
+  }
+  EXPECT_EQ(seen.size(), sleeps.size());
+}
+
+TYPED_TEST(MapFamily, UnorderedErrorIsThrownForItsCallAndIterationGoesOn) {
+  std::vector<int> xs(10);
+  for (int i = 0; i < 10; ++i) xs[i] = i;
+  auto results = this->pool().map_unordered(fail_on_7, xs);
+  std::set<std::size_t> seen;
+  int errors = 0;
+  for (;;) {
+    try {
+      auto item = results.next();
+      if (!item) break;
+      seen.insert(item->first);
+    } catch (const spawnpool::RemoteError& e) {
+      ++errors;
+      EXPECT_EQ(e.type_name(), "std::invalid_argument");
+    }
+  }
+  EXPECT_EQ(errors, 1);
+  EXPECT_EQ(seen.size(), 9u);
+  EXPECT_EQ(seen.count(7), 0u);
+}
+
+TYPED_TEST(MapFamily, TimeoutRaisesTimeoutForASlowMap) {
+  const std::vector<int> sleeps{500, 500, 500, 500, 500, 500};
+  const auto start = Clock::now();
+  auto results =
+      this->pool().map(spawnpool::MapOptions{}.chunksize(1).timeout(milliseconds(150)), sleep_ms,
+                       sleeps);
+  EXPECT_THROW(results.get(), spawnpool::Timeout);
+  const auto waited = Clock::now() - start;
+  EXPECT_GE(waited, milliseconds(140));
+  EXPECT_LT(waited, milliseconds(450));
+  // The calls not yet sent were cancelled; everything completes soon.
+  results.wait();
+  std::size_t cancelled = 0;
+  for (auto& f : results.futures()) cancelled += f.valid() && f.cancelled() ? 1 : 0;
+  EXPECT_GE(cancelled, 1u);
+}
+
+TYPED_TEST(MapFamily, TimeoutKeepsResultsThatCameInTime) {
+  const std::vector<int> sleeps{0, 700};
+  auto results = this->pool().map(
+      spawnpool::MapOptions{}.chunksize(1).timeout(milliseconds(250)), sleep_ms, sleeps);
+  auto it = results.begin();
+  EXPECT_EQ(*it, 0);
+  ++it;
+  try {
+    (void)*it;
+    FAIL() << "expected Timeout";
+  } catch (const spawnpool::Timeout& e) {
+    EXPECT_NE(std::string(e.what()).find("sleep_ms"), std::string::npos) << e.what();
+  }
+  results.wait();
+}
+
+TYPED_TEST(MapFamily, UnorderedTimeout) {
+  const std::vector<int> sleeps{0, 700};
+  auto results = this->pool().map_unordered(
+      spawnpool::MapOptions{}.chunksize(1).timeout(milliseconds(250)), sleep_ms, sleeps);
+  auto first = results.next();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->first, 0u);
+  EXPECT_THROW(results.next(), spawnpool::Timeout);
+  results.wait();
+}
+
+TYPED_TEST(MapFamily, NoTimeoutWhenInTime) {
+  const std::vector<int> xs{1, 2, 3};
+  EXPECT_EQ(this->pool().map(spawnpool::MapOptions{}.timeout(std::chrono::seconds(30)), square, xs)
+                .get(),
+            (std::vector<int>{1, 4, 9}));
+}
+
+TYPED_TEST(MapFamily, StarmapEqualsMap) {
+  std::vector<int> a, b;
+  std::vector<std::tuple<int, int>> tuples;
+  std::vector<std::pair<int, int>> pairs;
+  std::vector<std::array<int, 2>> arrays;
+  for (int i = 0; i < 100; ++i) {
+    a.push_back(i);
+    b.push_back(3 * i - 50);
+    tuples.emplace_back(i, 3 * i - 50);
+    pairs.emplace_back(i, 3 * i - 50);
+    arrays.push_back({i, 3 * i - 50});
+  }
+  const std::vector<int> expected = this->pool().map(add, a, b).get();
+  EXPECT_EQ(this->pool().starmap(add, tuples).get(), expected);
+  EXPECT_EQ(this->pool().starmap(spawnpool::MapOptions{}.chunksize(7), add, pairs).get(), expected);
+  EXPECT_EQ(this->pool().starmap(add, arrays).get(), expected);
+  // One-parameter tasks take one-element tuples or the values themselves.
+  std::vector<std::tuple<int>> singles;
+  for (int x : a) singles.emplace_back(x);
+  EXPECT_EQ(this->pool().starmap(square, singles).get(), this->pool().map(square, a).get());
+  EXPECT_EQ(this->pool().starmap(square, a).get(), this->pool().map(square, a).get());
+  EXPECT_TRUE(this->pool().starmap(add, std::vector<std::tuple<int, int>>{}).get().empty());
+}
+
+TYPED_TEST(MapFamily, ReadyAndWait) {
+  const std::vector<int> sleeps{200, 200};
+  auto results = this->pool().map(spawnpool::MapOptions{}.chunksize(1), sleep_ms, sleeps);
+  EXPECT_FALSE(results.ready());
+  results.wait();
+  EXPECT_TRUE(results.ready());
+  EXPECT_EQ(results.get(), sleeps);
+  auto unordered = this->pool().map_unordered(sleep_ms, sleeps);
+  unordered.wait();
+  EXPECT_TRUE(unordered.ready());
+}
+
+TYPED_TEST(MapFamily, ProgressIsSilentWhenStderrIsNotATerminal) {
+  char path[] = "/tmp/spawnpool_progress_XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  std::fflush(stderr);
+  const int saved = dup(2);
+  dup2(fd, 2);
+  std::vector<int> xs(200, 1);
+  const auto results =
+      this->pool().map(spawnpool::MapOptions{}.progress(true).chunksize(3), square, xs).get();
+  this->pool().map_unordered(spawnpool::MapOptions{}.progress(true), square, xs).get();
+  std::fflush(stderr);
+  dup2(saved, 2);
+  close(saved);
+  close(fd);
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::remove(path);
+  EXPECT_EQ(results.size(), xs.size());
+  EXPECT_EQ(text.str(), "");
+}
+
+TEST(MapProgress, Format) {
+  EXPECT_EQ(spawnpool::detail::format_map_progress("calc_primes", 523, 0, 1000, 2.1),
+            "map calc_primes: 523/1000 done, 0 failed, 2.1 s");
+  EXPECT_EQ(spawnpool::detail::format_map_progress("f", 0, 0, 0, 0.0), "map f: 0/0 done, 0 failed, 0.0 s");
+  EXPECT_EQ(spawnpool::detail::format_map_progress("g", 10, 3, 10, 65.04),
+            "map g: 10/10 done, 3 failed, 65.0 s");
+}
+
+TEST(MapProgress, ThrottledLineWithFinalNewline) {
+  using spawnpool::detail::TaskState;
+  std::vector<std::shared_ptr<TaskState>> states;
+  for (int i = 0; i < 1000; ++i) states.push_back(std::make_shared<TaskState>("calc"));
+  std::FILE* out = std::tmpfile();
+  ASSERT_NE(out, nullptr);
+  auto progress = spawnpool::detail::MapProgress::watch(states, out);
+  for (std::size_t i = 0; i < states.size(); ++i) {
+    if (i % 100 == 0) {
+      states[i]->set_error(std::make_exception_ptr(std::runtime_error("x")));
+    } else {
+      states[i]->set_value({});
+    }
+    if (i == 500) std::this_thread::sleep_for(milliseconds(120));  // one more draw allowed
+  }
+  std::rewind(out);
+  std::string text;
+  for (int c; (c = std::fgetc(out)) != EOF;) text += static_cast<char>(c);
+  std::fclose(out);
+  EXPECT_LE(progress->draws(), 3u) << text;  // the first, one after the pause, the final one
+  EXPECT_GE(progress->draws(), 2u) << text;
+  ASSERT_FALSE(text.empty());
+  EXPECT_EQ(text.front(), '\r');
+  EXPECT_EQ(text.back(), '\n');
+  EXPECT_NE(text.find("\rmap calc: 1000/1000 done, 10 failed, "), std::string::npos) << text;
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1);
+}
+
+TEST(MapProgress, NoneWhenNotATerminal) {
+  using spawnpool::detail::TaskState;
+  std::vector<std::shared_ptr<TaskState>> states{std::make_shared<TaskState>("t")};
+  std::FILE* out = std::tmpfile();
+  EXPECT_EQ(spawnpool::detail::MapProgress::watch_if_terminal(states, out), nullptr);
+  std::fclose(out);
+}
+
+static_assert(spawnpool::is_executor_v<spawnpool::Executor>);
+static_assert(spawnpool::is_executor_v<spawnpool::ThreadExecutor>);
+
+}  // namespace
+
+int main(int argc, char** argv) { return test_pools::run_all(argc, argv); }
