@@ -42,9 +42,9 @@ long count_from_env(const char* name, long fallback) {
   return text != nullptr && *text != '\0' ? std::atol(text) : fallback;
 }
 
-/// Resident set size of this process in MiB (VmRSS from /proc/self/status).
-double rss_mib() {
-  std::ifstream status("/proc/self/status");
+/// Resident set size of a process in MiB (VmRSS from /proc/<pid>/status); -1 when unreadable.
+double rss_mib(const std::string& pid = "self") {
+  std::ifstream status("/proc/" + pid + "/status");
   std::string line;
   while (std::getline(status, line)) {
     if (line.rfind("VmRSS:", 0) == 0) return std::atof(line.c_str() + 6) / 1024.0;
@@ -87,26 +87,43 @@ TEST(Soak, MillionTinyTasksKeepMemoryAndDescriptorsFlat) {
   const std::int64_t expected_sum = per_round * (per_round - 1) / 2 + per_round;
 
   spawnpool::Executor pool;
+  const std::vector<spawnpool::WorkerInfo> workers = pool.workers();
+  auto worker_rss = [&] {  // summed over the workers (they run on this host)
+    double sum = 0;
+    for (const auto& w : workers) sum += rss_mib(std::to_string(w.pid));
+    return sum;
+  };
   const auto start = Clock::now();
-  double rss_warm = 0;
+  double rss_warm = 0, workers_rss_warm = 0;
   int fds_warm = 0;
+  std::string trail;  // manager VmRSS after each round, MiB
   for (long round = 0; round < rounds; ++round) {
     const std::vector<std::int64_t> results =
-        pool.map(spawnpool::MapOptions{}.chunksize(1000), soak::add_one, inputs).get();
+        pool.map(spawnpool::MapOptions{}.chunksize(100), soak::add_one, inputs).get();
     ASSERT_EQ(results.size(), inputs.size());
     ASSERT_EQ(std::accumulate(results.begin(), results.end(), std::int64_t{0}), expected_sum);
-    if (round == 0) {  // warm-up: allocator pools, message buffers, MPI's own caches
+    trail += " " + std::to_string(static_cast<int>(rss_mib() + 0.5));
+    if (round == std::min<long>(1, rounds - 1)) {  // warm-up: allocator arenas, message buffers, MPI caches
       rss_warm = rss_mib();
+      workers_rss_warm = worker_rss();
       fds_warm = open_fds();
     }
   }
   const double elapsed = seconds_since(start);
   const double rss_end = rss_mib();
+  const double workers_rss_end = worker_rss();
   const int fds_end = open_fds();
-  std::printf("[soak] %ld tasks on %d workers in %.1f s (%.0f tasks/s); VmRSS after round 1 "
-              "%.1f MiB, at the end %.1f MiB (%+.1f); open fds %d -> %d\n",
+  std::printf("[soak] %ld tasks (chunks of 100) on %d workers in %.1f s (%.0f tasks/s); manager "
+              "VmRSS after round 2 %.1f MiB, at the end %.1f MiB (%+.1f); workers' VmRSS (sum) "
+              "%.1f -> %.1f MiB (%+.1f); open fds %d -> %d\n",
               rounds * per_round, pool.num_workers(), elapsed, rounds * per_round / elapsed,
-              rss_warm, rss_end, rss_end - rss_warm, fds_warm, fds_end);
+              rss_warm, rss_end, rss_end - rss_warm, workers_rss_warm, workers_rss_end,
+              workers_rss_end - workers_rss_warm, fds_warm, fds_end);
+  std::printf("[soak] manager VmRSS after each round of %ld tasks (MiB):%s\n", per_round,
+              trail.c_str());
+  if (kCheckRss) {
+    EXPECT_LT(workers_rss_end - workers_rss_warm, 30.0) << "workers' memory grew by more than 30 MiB";
+  }
   if (kCheckRss) {
     EXPECT_LT(rss_end - rss_warm, 30.0) << "resident memory grew by more than 30 MiB";
   }
