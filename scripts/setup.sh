@@ -4,7 +4,8 @@
 #   scripts/setup.sh            apt packages + MPICH with spawn support (the default MPI)
 #   scripts/setup.sh --openmpi  also Debian's Open MPI (the second supported MPI)
 #
-# 1. Debian packages: compiler, CMake, cereal, Boost 1.81 (Boost.Process), GoogleTest, ...
+# 1. Debian packages: compiler, CMake, cereal, Boost 1.81 (Boost.Process), GoogleTest, clang with
+#    libFuzzer (the fuzz test), ...
 #    Skipped when all are installed already.
 # 2. MPICH 4.0.2 built from Debian's own source package with the ch3:nemesis device, into
 #    $SPAWNPOOL_MPICH_PREFIX (default /opt/spawnpool/mpich-4.0.2-ch3). Debian's binary
@@ -41,6 +42,7 @@ PACKAGES=(
   libcereal-dev
   libboost1.81-dev
   libgtest-dev
+  clang libclang-rt-14-dev  # libFuzzer for the decoder fuzz test (tests/fuzz)
 )
 [ "$WANT_OPENMPI" = 1 ] && PACKAGES+=(libopenmpi-dev openmpi-bin)
 
