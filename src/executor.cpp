@@ -1,6 +1,7 @@
 #include <spawnpool/executor.hpp>
 
 #include "../spawn/relaunch.hpp"
+#include "../spawn/service_connect.hpp"
 #include "../spawn/spawn_workers.hpp"
 #include "environment.hpp"
 #include "mpi_call.hpp"
@@ -102,6 +103,22 @@ std::unique_ptr<detail::PoolCore> start_spawned(const Options& options) {
   return std::make_unique<detail::PoolCore>(std::move(setup), options);
 }
 
+std::unique_ptr<detail::PoolCore> start_connected(const Options& options) {
+  detail::PoolSetup setup;
+  setup.mode = Mode::service;
+  setup.tag = detail::wire::session_tag(0);
+  setup.start_timeout = start_timeout(options);
+  setup.shared_comm = detail::connect_to_service(options.connect(), setup.start_timeout);
+  int size = 0;
+  SPAWNPOOL_MPI(MPI_Comm_remote_size(setup.shared_comm, &size));
+  // Every rank of the service waits for this client: all of them are its workers.
+  setup.shared_ranks.resize(static_cast<std::size_t>(size));
+  std::iota(setup.shared_ranks.begin(), setup.shared_ranks.end(), 0);
+  setup.own_shared_comm = true;
+  setup.worker_program = "the pool service at " + options.connect();
+  return std::make_unique<detail::PoolCore>(std::move(setup), options);
+}
+
 std::unique_ptr<detail::PoolCore> start_static(const Options& options) {
   const detail::RuntimeState& state = detail::runtime_state();
   int size = 0;
@@ -143,7 +160,11 @@ Executor::Executor(Options options) {
     throw Error("spawnpool::Executor: no spawnpool::Runtime exists; create one at the top of "
                 "main() (it initializes MPI and turns worker processes into workers)");
   }
-  core_ = state.mode == Mode::static_world ? start_static(options) : start_spawned(options);
+  if (!options.connect().empty()) {
+    core_ = start_connected(options);
+  } else {
+    core_ = state.mode == Mode::static_world ? start_static(options) : start_spawned(options);
+  }
 }
 
 Executor::Executor(std::unique_ptr<detail::PoolCore> core) : core_(std::move(core)) {}

@@ -91,6 +91,7 @@ PoolCore::PoolCore(PoolSetup setup, const Options& options)
       Link link;
       link.comm = setup_.shared_comm;
       link.transport = std::make_unique<Transport>(link.comm);
+      link.owned = setup_.own_shared_comm;
       links_.push_back(std::move(link));
       for (int rank : setup_.shared_ranks) {
         Worker w;
@@ -142,6 +143,7 @@ void PoolCore::add_spawned_worker(clock::time_point deadline) {
   link.comm = spawn_workers(request);
   link.transport = std::make_unique<Transport>(link.comm);
   link.owned = true;
+  link.watched = true;
   std::lock_guard<std::mutex> lock(infos_mutex_);
   links_.push_back(std::move(link));
   Worker w;
@@ -422,7 +424,7 @@ bool PoolCore::receive() {
 bool PoolCore::receive_control() {
   bool any = false;
   for (std::size_t l = 0; l < links_.size(); ++l) {
-    if (!links_[l].owned) continue;
+    if (!links_[l].watched) continue;
     while (auto in = links_[l].transport->try_receive(MPI_ANY_SOURCE, wire::kControlTag)) {
       any = true;
       const std::size_t w = worker_at(l, in->source);
@@ -446,7 +448,7 @@ bool PoolCore::watch_workers() {
   if (now >= next_heartbeat_) {
     next_heartbeat_ = now + kHeartbeatInterval;
     for (const Worker& w : workers_) {
-      if (w.state != WorkerState::kReady || !links_[w.link].owned) continue;
+      if (w.state != WorkerState::kReady || !links_[w.link].watched) continue;
       try {
         links_[w.link].transport->send(w.rank, wire::kControlTag, wire::Kind::kHeartbeat, 0,
                                        empty_message());
@@ -459,7 +461,7 @@ bool PoolCore::watch_workers() {
   next_liveness_check_ = now + kLivenessInterval;
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     Worker& w = workers_[i];
-    if (w.state != WorkerState::kReady || !links_[w.link].owned) continue;
+    if (w.state != WorkerState::kReady || !links_[w.link].watched) continue;
     if (w.same_host && process_gone(w.pid)) {
       // Its own report, if it sent one, is already on the way: give it a moment to arrive.
       for (int attempt = 0; attempt < 20 && w.state == WorkerState::kReady; ++attempt) {

@@ -54,6 +54,7 @@ struct PoolSetup {
   /// Static / communicator mode: a communicator shared with the workers (not owned) and their ranks.
   MPI_Comm shared_comm = MPI_COMM_NULL;
   std::vector<int> shared_ranks;
+  bool own_shared_comm = false;  // service mode: disconnect it at the end (the workers stay up)
   std::string worker_program;  // for messages
   std::chrono::milliseconds start_timeout{60000};
 };
@@ -87,7 +88,8 @@ class PoolCore {
     MPI_Comm control = MPI_COMM_NULL;  // heartbeats and loss reports (spawned links only)
     std::unique_ptr<Transport> transport;
     std::unique_ptr<Transport> control_transport;
-    bool owned = false;                // spawned: disconnect (or free, if lost) at the end
+    bool owned = false;    // spawned / service: disconnect (or free, if a worker was lost) at the end
+    bool watched = false;  // spawned: heartbeats, loss reports and process checks
   };
   struct SentMessage {
     std::shared_ptr<Buffer> message;

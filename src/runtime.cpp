@@ -58,6 +58,8 @@ const char* to_string(Mode mode) noexcept {
       return "static";
     case Mode::communicator:
       return "communicator";
+    case Mode::service:
+      return "service";
   }
   return "unknown";
 }

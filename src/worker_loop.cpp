@@ -215,7 +215,8 @@ int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
     // same communicator for heartbeats and loss reports.
     std::unique_ptr<WorkerSentinel> sentinel;
     const bool spawned = until == ServeUntil::kSessionEnds;
-    const int listen_tag = spawned ? wire::session_tag(0) : MPI_ANY_TAG;
+    const bool one_session = spawned || until == ServeUntil::kClientLeaves;
+    const int listen_tag = one_session ? wire::session_tag(0) : MPI_ANY_TAG;
     std::set<int> sessions;  // tags of the executors currently served
     bool greeted = false;
     // A spawned worker that never hears from its manager must not wait forever.
@@ -267,7 +268,7 @@ int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
             sessions.erase(in->tag);
             transport.send(manager_rank, in->tag, wire::Kind::kBye, 0,
                            std::make_shared<Buffer>(wire::kHeaderSize));
-            if (until == ServeUntil::kSessionEnds) leaving = true;
+            if (one_session) leaving = true;
             break;
           case wire::Kind::kExit:
             leaving = true;

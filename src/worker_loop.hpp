@@ -9,6 +9,7 @@ namespace spawnpool::detail {
 enum class ServeUntil {
   kSessionEnds,  // spawn mode: one executor; leave when it shuts down (kShutdown)
   kExit,         // static / communicator mode: serve any number of executors, leave on kExit
+  kClientLeaves, // pool service: one client; leave when it shuts down; no watch on the client
 };
 
 /// Serves the manager at `manager_rank` of `comm`. Each executor (session, identified by its tag)

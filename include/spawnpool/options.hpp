@@ -60,6 +60,13 @@ class Options {
     return *this;
   }
 
+  /// Use a running pool service (started with `mpiexec -n N <server program>`, see service.hpp)
+  /// instead of starting workers. `address` is "file:<path>" (the server's --port-file), a name
+  /// the server published with the MPI name service (--name), or an MPI port string. The
+  /// service's ranks become this executor's workers; shutdown leaves the service running for the
+  /// next client. Only tasks registered in the server program can run there.
+  Options& connect(std::string address) { connect_ = std::move(address); return *this; }
+
   /// Arguments for the worker program. Default: this process's own arguments.
   Options& worker_args(std::vector<std::string> args) { worker_args_ = std::move(args); return *this; }
 
@@ -107,6 +114,7 @@ class Options {
   const std::map<std::string, std::string>& env() const { return env_; }
   const std::string& working_directory() const { return working_directory_; }
   const std::string& trace_file() const { return trace_file_; }
+  const std::string& connect() const { return connect_; }
   const std::optional<int>& max_workers() const { return max_workers_; }
   const std::string& worker_program() const { return worker_program_; }
   const std::optional<std::vector<std::string>>& worker_args() const { return worker_args_; }
@@ -128,6 +136,7 @@ class Options {
   std::map<std::string, std::string> env_;
   std::string working_directory_;
   std::string trace_file_;
+  std::string connect_;
   std::string worker_program_;
   std::optional<std::vector<std::string>> worker_args_;
   int pipeline_depth_ = 2;

@@ -42,9 +42,10 @@ enum class Mode {
   spawn,         ///< workers started with MPI_Comm_spawn
   static_world,  ///< the other ranks of MPI_COMM_WORLD (mpiexec -n N / srun -n N)
   communicator,  ///< the other ranks of an application's communicator (spawnpool::serve)
+  service,       ///< the ranks of a running pool service (Options::connect, spawnpool::run_service)
 };
 
-/// "spawn", "static", "communicator"
+/// "spawn", "static", "communicator", "service"
 const char* to_string(Mode mode) noexcept;
 
 struct RuntimeOptions {

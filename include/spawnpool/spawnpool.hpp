@@ -30,6 +30,7 @@
 #include <spawnpool/map_result.hpp>
 #include <spawnpool/options.hpp>
 #include <spawnpool/runtime.hpp>
+#include <spawnpool/service.hpp>
 #include <spawnpool/task.hpp>
 #include <spawnpool/thread_executor.hpp>
 #include <spawnpool/wait.hpp>
