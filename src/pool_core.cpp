@@ -461,7 +461,7 @@ bool PoolCore::watch_workers() {
   next_liveness_check_ = now + kLivenessInterval;
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     Worker& w = workers_[i];
-    if (w.state != WorkerState::kReady || !links_[w.link].watched) continue;
+    if (w.state != WorkerState::kReady) continue;
     if (w.same_host && process_gone(w.pid)) {
       // Its own report, if it sent one, is already on the way: give it a moment to arrive.
       for (int attempt = 0; attempt < 20 && w.state == WorkerState::kReady; ++attempt) {
@@ -473,7 +473,7 @@ bool PoolCore::watch_workers() {
                        "killer, or another signal that cannot be caught)", 0, false);
       }
       any = true;
-    } else if (now - w.last_heard > heartbeat_timeout_) {
+    } else if (links_[w.link].watched && now - w.last_heard > heartbeat_timeout_) {
       lose_worker(i, "no heartbeat for " + std::to_string(heartbeat_timeout_.count() / 1000) + " s",
                   0, false);
       any = true;
@@ -549,7 +549,7 @@ void PoolCore::lose_worker(std::size_t index, const std::string& cause, std::uin
     if (!w.sent.empty()) failed_ += w.sent.front().calls.size();
   }
   --live_workers_;
-  links_[w.link].transport->abandon_sends();
+  if (links_[w.link].watched) links_[w.link].transport->abandon_sends();  // its own link only
   if (!w.sent.empty()) {
     // The oldest message was being run: its calls are lost with the worker.
     SentMessage lost = std::move(w.sent.front());

@@ -12,12 +12,16 @@
 // queue is long; long tasks (over 5 ms) go one at a time to whichever worker is free, as with
 // mpi4py.futures, so no task waits behind a long one while another worker idles.
 //
-// Lost workers (spawn mode): each spawned worker has its own intercommunicator plus a control
-// communicator for heartbeats and loss reports. A worker is lost when it reports its own death
+// Lost workers (spawn mode): each spawned worker has its own intercommunicator, on which a control
+// tag carries heartbeats and loss reports. A worker is lost when it reports its own death
 // (crash signal, exit() in a task, task timeout), when its process is gone (same host; checked
 // every 0.1 s), when it is silent past the heartbeat timeout, or when MPI fails talking to it. The
 // call it was running fails with WorkerLost (or Timeout); calls queued behind it that never started
-// go back to the queue; a replacement worker is spawned so the pool keeps its size.
+// go back to the queue; a replacement worker is spawned so the pool keeps its size. In static,
+// communicator and service mode the only check is the process check (same host): a lost rank is
+// not replaced, the pool goes on with the others, and with none left every pending future fails
+// with BrokenExecutor. (With MPICH 4.0 a rank of the same job that dies makes hydra end the whole
+// job, -disable-auto-cleanup or not: measured; the launcher, not spawnpool, decides there.)
 
 #include "backoff.hpp"
 #include "transport.hpp"
