@@ -265,16 +265,18 @@ void PoolCore::enqueue(WorkItem item) {
 }
 
 void PoolCore::shutdown(bool wait, bool cancel_pending) {
+  std::deque<WorkItem> dropped;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stop_requested_ = true;
     if (cancel_pending) {
       cancel_requested_ = true;
-      for (auto& item : submitted_) {
-        for (auto& call : item.calls) call.state->cancel();
-      }
-      submitted_.clear();
+      dropped.swap(submitted_);
     }
+  }
+  // Cancelling runs completion callbacks, which may submit: never under mutex_.
+  for (auto& item : dropped) {
+    for (auto& call : item.calls) call.state->cancel();
   }
   wake_.notify_one();
   if (!wait) return;
