@@ -195,6 +195,8 @@ def main(argv):
         out.write("## Targets\n\n")
         for label, target, met in targets:
             out.write(f"- **{met}** — {label}: {target}\n")
+        out.write("\nWhere the time goes for the missed targets, with profiles and suggestions: "
+                  "[PROFILE.md](PROFILE.md).\n")
         out.write("\n## How each column is measured\n\n" + NOTES)
 
 
