@@ -41,7 +41,7 @@ PACKAGES=(
   build-essential cmake pkg-config dpkg-dev perl python3 procps psmisc
   libcereal-dev
   libboost1.81-dev
-  libgtest-dev
+  libgtest-dev libspdlog-dev
   clang libclang-rt-14-dev  # libFuzzer for the decoder fuzz test (tests/fuzz)
 )
 [ "$WANT_OPENMPI" = 1 ] && PACKAGES+=(libopenmpi-dev openmpi-bin)

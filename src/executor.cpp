@@ -4,6 +4,7 @@
 #include "../spawn/service_connect.hpp"
 #include "../spawn/spawn_workers.hpp"
 #include "environment.hpp"
+#include "log.hpp"
 #include "mpi_call.hpp"
 #include "pool_core.hpp"
 #include "runtime_state.hpp"
@@ -47,9 +48,8 @@ void warn_if_oversubscribed(int workers) {
   const unsigned cores = available_cores();
   if (cores == 0 || static_cast<unsigned>(workers) <= cores) return;
   if (detail::env_flag("SPAWNPOOL_QUIET") || warned.exchange(true)) return;
-  std::fprintf(stderr,
-               "spawnpool: %d workers on %u cores: workers will share cores (oversubscribed)\n",
-               workers, cores);
+  detail::log().warn("{} workers on {} cores: workers will share cores (oversubscribed)", workers,
+                     cores);
 }
 
 /// Inside a Slurm job, a spawn through srun (hydra's launcher or Slurm's PMI2) waits forever for
@@ -131,15 +131,15 @@ std::unique_ptr<detail::PoolCore> start_static(const Options& options) {
                 std::to_string(workers));
   }
   if (workers > available) {
-    std::fprintf(stderr,
-                 "spawnpool: %d workers requested, but this static job has %d worker ranks "
-                 "(ranks 1..%d); using %d. Start more ranks (mpiexec -n / srun -n) for more.\n",
-                 workers, available, available, available);
+    detail::log().warn(
+        "{} workers requested, but this static job has {} worker ranks (ranks 1..{}); using {}. "
+        "Start more ranks (mpiexec -n / srun -n) for more.",
+        workers, available, available, available);
     workers = available;
   }
   if (!options.worker_program().empty()) {
-    std::fprintf(stderr, "spawnpool: Options::worker_program is ignored in static mode: the "
-                         "workers are the job's other ranks\n");
+    detail::log().warn("Options::worker_program is ignored in static mode: the workers are the "
+                       "job's other ranks");
   }
   detail::PoolSetup setup;
   setup.mode = Mode::static_world;

@@ -1,6 +1,7 @@
 #include "pool_core.hpp"
 
 #include "environment.hpp"
+#include "log.hpp"
 #include "mpi_call.hpp"
 #include "runtime_state.hpp"
 #include "wire.hpp"
@@ -191,6 +192,7 @@ void PoolCore::greet(const std::vector<std::size_t>& which, clock::time_point de
       w.state = WorkerState::kReady;
       w.last_heard = clock::now();
       --waiting;
+      log().debug("{} ready ({} mode)", describe(w), to_string(setup_.mode));
       if (fields.size() >= 4 && !fields[3].empty()) {
         std::lock_guard<std::mutex> guard(mutex_);
         if (broken_reason_.empty()) {
@@ -579,7 +581,7 @@ void PoolCore::lose_worker(std::size_t index, const std::string& cause, std::uin
     }
     w.sent.clear();
   }
-  std::fprintf(stderr, "spawnpool: %s was lost: %s\n", describe(w).c_str(), cause.c_str());
+  log().warn("{} was lost: {}", describe(w), cause);
   if (setup_.spawn) ++replacements_wanted_;
 }
 
@@ -592,7 +594,7 @@ void PoolCore::replace_lost_workers() {
       greet({workers_.size() - 1}, deadline);
       ++live_workers_;
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "spawnpool: could not start a replacement worker: %s\n", e.what());
+      log().error("could not start a replacement worker: {}", e.what());
       replacements_wanted_ = 0;
     }
   }
@@ -676,6 +678,7 @@ void PoolCore::run() {
     fail_all(std::current_exception());
   }
   if (!trace_file_.empty()) write_trace();
+  log().debug("pool shut down ({} calls submitted)", submitted_calls_.load());
 }
 
 namespace {
@@ -700,7 +703,7 @@ std::string json_string(const std::string& text) {
 void PoolCore::write_trace() const {
   std::ofstream out(trace_file_);
   if (!out) {
-    std::fprintf(stderr, "spawnpool: cannot write the trace file %s\n", trace_file_.c_str());
+    log().error("cannot write the trace file {}", trace_file_);
     return;
   }
   // Chrome trace-event format: one complete ("X") event per call; one track (tid) per worker.
@@ -780,7 +783,7 @@ void PoolCore::fail_all(const std::exception_ptr& error) {
   } catch (...) {
     reason = "spawnpool: the executor broke";
   }
-  std::fprintf(stderr, "%s\n", reason.c_str());
+  log().error("{}", reason);
   std::deque<WorkItem> submitted;
   {
     std::lock_guard<std::mutex> lock(mutex_);

@@ -2,6 +2,7 @@
 
 #include "backoff.hpp"
 #include "environment.hpp"
+#include "log.hpp"
 #include "runtime_state.hpp"
 #include "transport.hpp"
 #include "wire.hpp"
@@ -274,13 +275,12 @@ int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
             leaving = true;
             break;
           default:
-            std::fprintf(stderr, "spawnpool worker: ignoring unexpected message kind %u\n",
-                         in->header.kind);
+            log().warn("worker: ignoring unexpected message kind {}", in->header.kind);
         }
       }
       if (!greeted && until == ServeUntil::kSessionEnds &&
           std::chrono::steady_clock::now() > hello_deadline) {
-        std::fprintf(stderr, "spawnpool worker: no hello from the manager in 120 s; exiting\n");
+        log().error("worker: no hello from the manager in 120 s; exiting");
         return 1;
       }
       if (active) {
@@ -293,7 +293,7 @@ int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
     Backoff flush(poll);
     while (transport.sends_pending()) {
       if (std::chrono::steady_clock::now() > deadline) {
-        std::fprintf(stderr, "spawnpool worker: the manager did not take the last messages\n");
+        log().warn("worker: the manager did not take the last messages");
         transport.abandon_sends();
         return 1;
       }
@@ -304,7 +304,7 @@ int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
   } catch (const wire::ProtocolError& e) {
     // Most likely a manager from another spawnpool build. Answer with a bare header in this
     // build's version, so that the manager can report the mismatch instead of a silent timeout.
-    std::fprintf(stderr, "spawnpool worker: %s\n", e.what());
+    log().error("worker: {}", e.what());
     try {
       Transport transport(comm);
       transport.send(manager_rank, wire::session_tag(0), wire::Kind::kReady, 0,
@@ -318,7 +318,7 @@ int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
     }
     return 1;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "spawnpool worker: %s\n", e.what());
+    log().error("worker: {}", e.what());
     return 1;
   }
 }
@@ -338,7 +338,7 @@ void release_workers(MPI_Comm comm, int manager_rank) {
     if (transport.progress_sends()) backoff.activity(); else backoff.pause();
   }
   if (transport.sends_pending()) {
-    std::fprintf(stderr, "spawnpool: some workers did not take the exit message\n");
+    log().warn("some workers did not take the exit message");
     transport.abandon_sends();
   }
 }

@@ -1,6 +1,7 @@
 #include "worker_sentinel.hpp"
 
 #include "environment.hpp"
+#include "log.hpp"
 #include "transport.hpp"
 #include "wire.hpp"
 
@@ -67,8 +68,7 @@ std::shared_ptr<Buffer> strings_message(const std::vector<std::string>& strings)
 
 WorkerSentinel::WorkerSentinel(Settings settings) : settings_(std::move(settings)) {
   if (pipe2(g_report_pipe, O_CLOEXEC) != 0 || pipe2(g_ack_pipe, O_CLOEXEC) != 0) {
-    std::fprintf(stderr, "spawnpool worker: cannot create the sentinel's pipes: %s\n",
-                 std::strerror(errno));
+    log().error("worker: cannot create the sentinel's pipes: {}", std::strerror(errno));
     return;
   }
   // An alternate stack, so that a stack overflow in a task is reported too.
@@ -128,7 +128,7 @@ void WorkerSentinel::report_and_release(const char* cause, long number) {
       std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "spawnpool worker: could not report its end: %s\n", e.what());
+    log().error("worker: could not report its end: {}", e.what());
   }
   const char ack = 1;
   (void)!write(g_ack_pipe[1], &ack, 1);
@@ -159,13 +159,11 @@ void WorkerSentinel::watch() {
       control.progress_sends();
       while (auto in = control.try_receive(0, wire::kControlTag)) last_from_manager = now;
       if (manager_here && process_gone(settings_.manager_pid)) {
-        std::fprintf(stderr, "spawnpool worker: the manager (pid %ld) is gone; exiting\n",
-                     settings_.manager_pid);
+        log().warn("worker: the manager (pid {}) is gone; exiting", settings_.manager_pid);
         _exit(1);
       }
       if (now - last_from_manager > settings_.manager_silence_limit) {
-        std::fprintf(stderr, "spawnpool worker: no word from the manager for %lld s; exiting\n",
-                     static_cast<long long>(settings_.manager_silence_limit.count() / 1000));
+        log().warn("worker: no word from the manager for {} s; exiting", settings_.manager_silence_limit.count() / 1000);
         _exit(1);
       }
       const std::int64_t started = call_started_ns_.load();
@@ -177,7 +175,7 @@ void WorkerSentinel::watch() {
       }
     }
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "spawnpool worker sentinel: %s\n", e.what());
+    log().error("worker sentinel: {}", e.what());
   }
 }
 
