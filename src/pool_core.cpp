@@ -664,7 +664,11 @@ void PoolCore::run() {
         backoff.activity();
         continue;
       }
-      const auto pause = backoff.next_pause();
+      // A large message on its way moves only while we call into MPI: poll, do not sleep.
+      const bool sending = std::any_of(links_.begin(), links_.end(), [](const Link& link) {
+        return link.transport->sends_pending();
+      });
+      const auto pause = sending ? std::chrono::microseconds(0) : backoff.next_pause();
       if (pause.count() == 0) {
         std::this_thread::yield();
       } else {

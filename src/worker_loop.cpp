@@ -285,6 +285,10 @@ int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
       }
       if (active) {
         backoff.activity();
+      } else if (transport.sends_pending()) {
+        // A large result is on its way: MPI moves it only while we call into MPI, so keep
+        // polling instead of sleeping.
+        std::this_thread::yield();
       } else {
         backoff.pause();
       }
