@@ -99,6 +99,7 @@ std::unique_ptr<detail::PoolCore> start_spawned(const Options& options) {
   setup.worker_program = request.program;
   setup.spawn = std::move(request);
   setup.workers = workers;
+  setup.min_workers = std::clamp(options.min_workers().value_or(workers), 1, workers);
   setup.start_timeout = start_timeout(options);
   return std::make_unique<detail::PoolCore>(std::move(setup), options);
 }

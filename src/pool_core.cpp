@@ -87,7 +87,16 @@ PoolCore::PoolCore(PoolSetup setup, const Options& options)
   const auto deadline = clock::now() + setup_.start_timeout;
   try {
     if (setup_.spawn) {
-      for (int i = 0; i < setup_.workers; ++i) add_spawned_worker(deadline);
+      for (int i = 0; i < setup_.workers; ++i) {
+        try {
+          add_spawned_worker(deadline);
+        } catch (const SpawnError& e) {
+          if (i == 0 || i < setup_.min_workers || runtime_state().mpi_stuck) throw;
+          log().warn("started {} of {} workers (min_workers {}): {}", i, setup_.workers,
+                     setup_.min_workers, e.what());
+          break;
+        }
+      }
     } else {
       Link link;
       link.comm = setup_.shared_comm;

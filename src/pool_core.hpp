@@ -55,6 +55,7 @@ struct PoolSetup {
   /// Spawn mode: the request for one worker; spawned `workers` times, each on its own link.
   std::optional<SpawnRequest> spawn;
   int workers = 0;
+  int min_workers = 0;  // soft spawn: fewer than `workers` (but at least this many) is acceptable
   /// Static / communicator mode: a communicator shared with the workers (not owned) and their ranks.
   MPI_Comm shared_comm = MPI_COMM_NULL;
   std::vector<int> shared_ranks;

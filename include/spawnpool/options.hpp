@@ -23,6 +23,11 @@ class Options {
   /// set a universe larger than one, else the number of cores. Must be >= 1.
   Options& max_workers(int n) { max_workers_ = n; return *this; }
 
+  /// Soft spawn: accept a pool of at least `n` workers when fewer than max_workers can be started
+  /// (the MPI refuses more processes, e.g. no free slots); a warning names how many started.
+  /// Default: max_workers (all must start, else SpawnError). Spawn mode only.
+  Options& min_workers(int n) { min_workers_ = n; return *this; }
+
   /// Program the workers run. Default: this executable (/proc/self/exe), whose
   /// spawnpool::Runtime turns it into a worker. A dedicated worker program must create a
   /// spawnpool::Runtime too and have the tasks registered.
@@ -116,6 +121,7 @@ class Options {
   const std::string& trace_file() const { return trace_file_; }
   const std::string& connect() const { return connect_; }
   const std::optional<int>& max_workers() const { return max_workers_; }
+  const std::optional<int>& min_workers() const { return min_workers_; }
   const std::string& worker_program() const { return worker_program_; }
   const std::optional<std::vector<std::string>>& worker_args() const { return worker_args_; }
   int pipeline_depth() const { return pipeline_depth_; }
@@ -131,6 +137,7 @@ class Options {
 
  private:
   std::optional<int> max_workers_;
+  std::optional<int> min_workers_;
   std::shared_ptr<const std::string> initializer_entry_;
   std::string initializer_name_;
   std::map<std::string, std::string> env_;
