@@ -175,7 +175,10 @@ void WorkerSentinel::watch() {
       }
     }
   } catch (const std::exception& e) {
-    log().error("worker sentinel: {}", e.what());
+    // MPI failed talking to the manager: it is gone. Without this thread nothing would end the
+    // worker, so end it now.
+    log().warn("worker: cannot reach the manager ({}); exiting", e.what());
+    _exit(1);
   }
 }
 
