@@ -211,7 +211,7 @@ case "$CASE" in
     case "$rc" in 124|137) fail "srun killed by timeout (hang)" ;; esac
     if [ "$rc" = 0 ]; then
       expect "$OUT" "^$PRIMES_LINE\$" "primes line"
-      expect "$OUT" 'spawnpool: .*5 workers' "warning about the 5 workers asked for"
+      expect "$OUT" 'spawnpool.*5 workers' "warning about the 5 workers asked for"
     else
       expect "$OUT" 'spawnpool: .*workers' "a clear error about the worker count"
     fi
