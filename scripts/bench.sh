@@ -63,6 +63,12 @@ cmake -S . -B $BUILD -DSPAWNPOOL_MPI=mpich >"$ROOT/.bench-cmake.log" 2>&1 || {
   cat "$ROOT/.bench-cmake.log" >&2; exit 1; }
 rm -f "$ROOT/.bench-cmake.log"
 cmake --build $BUILD -j"$(nproc)" --target "${BENCH_TARGETS[@]}" >&2
+# A tree whose files were swapped underneath (checkouts, stashes) can leave stale objects that make
+# does not see; if a tiny run fails, rebuild from clean once.
+if ! SPAWNPOOL_QUIET=1 timeout 120 $BUILD/bench/latency 20 >/dev/null 2>&1; then
+  say "a tiny spawnpool run failed: rebuilding $BUILD/ from clean"
+  cmake --build $BUILD -j"$(nproc)" --clean-first --target "${BENCH_TARGETS[@]}" >&2
+fi
 HAVE_OMPI=0
 if [[ -e /usr/lib/x86_64-linux-gnu/openmpi/include/mpi.h ]]; then
   say "building spawnpool + benchmarks against Debian's Open MPI in $BUILD_OMPI/"
