@@ -27,19 +27,24 @@ std::string mpi_name() {
 }
 
 /// The MPI_Info given to MPI_Comm_spawn, or MPI_INFO_NULL. The caller frees it (if not null).
-MPI_Info spawn_info() {
+MPI_Info spawn_info(const std::string& host, const std::string& hostfile) {
+  MPI_Info info = MPI_INFO_NULL;
+  if (!host.empty() || !hostfile.empty()) {
+    MPI_Info_create(&info);
+    if (!host.empty()) MPI_Info_set(info, "host", host.c_str());
+    if (!hostfile.empty()) MPI_Info_set(info, "hostfile", hostfile.c_str());
+  }
 #if defined(OMPI_MAJOR_VERSION)
   // Open MPI refuses to start more processes than the node has free "slots" (cores), and in 4.1 the
   // slots of workers that have already ended stay counted as in use, so without this a second pool
   // fails with MPI_ERR_SPAWN. spawnpool warns itself when workers exceed the cores. Workers are not
   // bound: Open MPI would pin the first one to core 0, beside an unbound manager.
-  MPI_Info info = MPI_INFO_NULL;
-  MPI_Info_create(&info);
+  if (info == MPI_INFO_NULL) MPI_Info_create(&info);
   MPI_Info_set(info, "map_by", ":OVERSUBSCRIBE");
   MPI_Info_set(info, "bind_to", "none");
   return info;
 #else
-  return MPI_INFO_NULL;
+  return info;
 #endif
 }
 
@@ -65,14 +70,15 @@ MPI_Comm spawn_workers(const SpawnRequest& request) {
   std::future<SpawnOutcome> result = outcome->get_future();
   const std::string program = request.program;
   const int count = request.count;
-  std::thread([argv_storage, outcome, program, count] {
+  const std::string host = request.host, hostfile = request.hostfile;
+  std::thread([argv_storage, outcome, program, count, host, hostfile] {
     std::vector<char*> argv;
     for (auto& a : *argv_storage) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
     SpawnOutcome o;
     o.errcodes.assign(static_cast<std::size_t>(count), MPI_SUCCESS);
     auto lock = mpi_lock();
-    MPI_Info info = spawn_info();
+    MPI_Info info = spawn_info(host, hostfile);
     o.code = MPI_Comm_spawn(program.c_str(), argv.data(), count, info, 0, MPI_COMM_SELF, &o.comm,
                             o.errcodes.data());
     if (info != MPI_INFO_NULL) MPI_Info_free(&info);

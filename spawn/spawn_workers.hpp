@@ -16,6 +16,8 @@ struct SpawnRequest {
   std::vector<std::string> args;
   int count = 1;
   std::chrono::milliseconds timeout{60000};
+  std::string host;      // MPI_Info "host": where to start them ("" = the launcher's choice)
+  std::string hostfile;  // MPI_Info "hostfile"
 };
 
 /// Spawns `request.count` copies of the program from MPI_COMM_SELF and returns the

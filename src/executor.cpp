@@ -91,6 +91,7 @@ std::unique_ptr<detail::PoolCore> start_spawned(const Options& options) {
   detail::SpawnRequest request;
   request.program = options.worker_program().empty() ? state.program : options.worker_program();
   request.args = options.worker_args().value_or(state.args);
+  request.hostfile = options.hostfile();
   check_slurm_allows_spawning();
   warn_if_oversubscribed(workers);
   detail::PoolSetup setup;
@@ -99,6 +100,7 @@ std::unique_ptr<detail::PoolCore> start_spawned(const Options& options) {
   setup.worker_program = request.program;
   setup.spawn = std::move(request);
   setup.workers = workers;
+  setup.hosts = options.hosts();
   setup.min_workers = std::clamp(options.min_workers().value_or(workers), 1, workers);
   setup.start_timeout = start_timeout(options);
   return std::make_unique<detail::PoolCore>(std::move(setup), options);

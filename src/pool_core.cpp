@@ -147,6 +147,7 @@ PoolCore::~PoolCore() {
 void PoolCore::add_spawned_worker(clock::time_point deadline) {
   SpawnRequest request = *setup_.spawn;
   request.count = 1;
+  if (!setup_.hosts.empty()) request.host = setup_.hosts[links_.size() % setup_.hosts.size()];
   request.timeout = std::max(std::chrono::milliseconds(1),
                              std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()));
   Link link;

@@ -56,6 +56,7 @@ struct PoolSetup {
   std::optional<SpawnRequest> spawn;
   int workers = 0;
   int min_workers = 0;  // soft spawn: fewer than `workers` (but at least this many) is acceptable
+  std::vector<std::string> hosts;  // worker i on hosts[i % size] (empty: the launcher's choice)
   /// Static / communicator mode: a communicator shared with the workers (not owned) and their ranks.
   MPI_Comm shared_comm = MPI_COMM_NULL;
   std::vector<int> shared_ranks;

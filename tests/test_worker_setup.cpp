@@ -81,6 +81,21 @@ TEST(WorkerSetup, MissingWorkingDirectoryBreaksTheExecutor) {
   }
 }
 
+std::string worker_host() {
+  char name[256] = {};
+  gethostname(name, sizeof name - 1);
+  return name;
+}
+SPAWNPOOL_TASK(worker_host);
+
+TEST(WorkerSetup, WorkersGoToTheNamedHosts) {
+  char here[256] = {};
+  gethostname(here, sizeof here - 1);
+  spawnpool::Executor pool(spawnpool::Options{}.max_workers(2).hosts({here, "localhost"}));
+  ASSERT_EQ(pool.num_workers(), 2);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(pool.submit(worker_host).get(), here);
+}
+
 TEST(WorkerSetup, PerTaskThreadCountSetsTheUsualVariablesForThatTaskOnly) {
   spawnpool::Executor pool(spawnpool::Options{}.max_workers(1));
   const std::string before = pool.submit(read_env, "OMP_NUM_THREADS").get();

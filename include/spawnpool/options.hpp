@@ -28,6 +28,13 @@ class Options {
   /// Default: max_workers (all must start, else SpawnError). Spawn mode only.
   Options& min_workers(int n) { min_workers_ = n; return *this; }
 
+  /// Hosts to start workers on (spawn mode), one after the other: worker i goes to
+  /// hosts[i % hosts.size()] (MPI_Info "host"). Default: where the launcher puts them.
+  Options& hosts(std::vector<std::string> names) { hosts_ = std::move(names); return *this; }
+
+  /// A hostfile for the launcher to place workers with (MPI_Info "hostfile").
+  Options& hostfile(std::string path) { hostfile_ = std::move(path); return *this; }
+
   /// Program the workers run. Default: this executable (/proc/self/exe), whose
   /// spawnpool::Runtime turns it into a worker. A dedicated worker program must create a
   /// spawnpool::Runtime too and have the tasks registered.
@@ -122,6 +129,8 @@ class Options {
   const std::string& connect() const { return connect_; }
   const std::optional<int>& max_workers() const { return max_workers_; }
   const std::optional<int>& min_workers() const { return min_workers_; }
+  const std::vector<std::string>& hosts() const { return hosts_; }
+  const std::string& hostfile() const { return hostfile_; }
   const std::string& worker_program() const { return worker_program_; }
   const std::optional<std::vector<std::string>>& worker_args() const { return worker_args_; }
   int pipeline_depth() const { return pipeline_depth_; }
@@ -138,6 +147,8 @@ class Options {
  private:
   std::optional<int> max_workers_;
   std::optional<int> min_workers_;
+  std::vector<std::string> hosts_;
+  std::string hostfile_;
   std::shared_ptr<const std::string> initializer_entry_;
   std::string initializer_name_;
   std::map<std::string, std::string> env_;
