@@ -593,13 +593,26 @@ void PoolCore::lose_worker(std::size_t index, const std::string& cause, std::uin
   }
   log().warn("{} was lost: {}", describe(w), cause);
   if (setup_.spawn) ++replacements_wanted_;
+  if (w.same_host && w.pid > 0) dying_.emplace_back(w.pid, clock::now());
+}
+
+bool PoolCore::lost_processes_gone() {
+  const auto now = clock::now();
+  dying_.erase(std::remove_if(dying_.begin(), dying_.end(),
+                              [&](const auto& d) {
+                                return process_gone(d.first) || now - d.second > std::chrono::seconds(3);
+                              }),
+               dying_.end());
+  return dying_.empty();
 }
 
 void PoolCore::replace_lost_workers() {
   while (replacements_wanted_ > 0) {
     --replacements_wanted_;
     try {
-      const auto deadline = clock::now() + setup_.start_timeout;
+      // Shorter than the heartbeat timeout: the other workers must not go silent meanwhile.
+      const auto deadline = clock::now() + std::min<std::chrono::milliseconds>(
+                                               setup_.start_timeout, heartbeat_timeout_ / 2);
       add_spawned_worker(deadline);
       greet({workers_.size() - 1}, deadline);
       ++live_workers_;
@@ -640,7 +653,9 @@ void PoolCore::run() {
           std::lock_guard<std::mutex> guard(mutex_);
           if (stop_requested_) replacements_wanted_ = 0;
         }
-        if (replacements_wanted_ > 0 || (live_workers_.load() == 0 && !queue_.empty())) {
+        const bool may_replace = replacements_wanted_ > 0 && lost_processes_gone();
+        if (may_replace ||
+            (replacements_wanted_ == 0 && live_workers_.load() == 0 && !queue_.empty())) {
           replace_lost_workers();
           active = true;
         }

@@ -134,6 +134,7 @@ class PoolCore {
   void lose_worker(std::size_t worker, const std::string& cause, std::uint64_t running_call,
                    bool timed_out);
   void replace_lost_workers();
+  bool lost_processes_gone();
   void say_goodbye();
   void fail_all(const std::exception_ptr& error);
   void write_trace() const;
@@ -176,6 +177,10 @@ class PoolCore {
   std::size_t next_worker_ = 0;
   double mean_call_ns_ = -1;  // moving average of a call's run time on a worker; -1: not known yet
   std::size_t replacements_wanted_ = 0;
+  // Processes of lost workers on this host, and when they were lost: a replacement is spawned only
+  // once they are gone (or after a grace period): spawning while hydra is still handling a dying
+  // process was seen to hang MPI_Comm_spawn.
+  std::vector<std::pair<long, std::chrono::steady_clock::time_point>> dying_;
   std::chrono::steady_clock::time_point next_heartbeat_;
   std::chrono::steady_clock::time_point next_liveness_check_;
 
