@@ -221,6 +221,8 @@ NOTES = """\
   (2 × size / round-trip time, median of the repetitions). Startup and primes times include
   starting the workers. Idle CPU: utime+stime from /proc over the window; launchers (mpiexec,
   hydra_pmi_proxy, orted) are in the sum but not in "busiest process".
+- Rows 1–5 are the median of several runs of each program (`SPAWNPOOL_BENCH_REPEAT`, default 3),
+  interleaved; rows 6 and 7 are one run each. The machine is a 2-core VM: expect ±30 % between runs.
 - Ratios are plain quotients (spawnpool value ÷ other value); "better" says which direction is good.
 """
 

@@ -3,14 +3,15 @@
 # master/worker loop) and mpi4py.futures (bench/mpi4py_bench.py), all in one run; prints the table
 # with ratios and targets, and writes it as Markdown to bench/RESULTS.md.
 #
-#   scripts/bench.sh            full sizes (about 5 minutes on 2 cores)
+#   scripts/bench.sh            full sizes (about 15 minutes on an idle 2-core machine)
 #   scripts/bench.sh --quick    tiny sizes: checks that everything runs (writes build-bench/RESULTS.quick.md)
 #
 # It builds what it needs: spawnpool against MPICH 4.0.2 ch3 in build-bench/ (RelWithDebInfo, the
 # project's default), and against Debian's Open MPI in build-bench-openmpi/ for the same-MPI
 # comparison with mpi4py; it installs python3-mpi4py, python3-numpy and libopenmpi-dev when missing
 # (as root). Environment: SPAWNPOOL_MPICH_PREFIX (default /opt/spawnpool/mpich-4.0.2-ch3),
-# SPAWNPOOL_BENCH_REPEAT (runs of each startup measurement, default 3).
+# SPAWNPOOL_BENCH_REPEAT (runs of each measurement of rows 1-5, default 3; the table shows medians),
+# SPAWNPOOL_BENCH_QUIET_WAIT (seconds to wait for an idle machine before each measurement, 120).
 # Every row each program printed goes to build-bench/bench-rows.log, their stderr to bench-run.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -158,44 +159,49 @@ else
 fi
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
-say "1. trivial-task round trip (spawn and static mode, 1 worker)"
-run 300 $B/latency $LAT
-run 300 $RAW latency spawn 1 $LAT
-run 300 $MPIEXEC -n 2 $B/latency $LAT
-run 300 $MPIEXEC -n 2 $B/raw_mpi latency static 1 $((LAT * 5))
-if ((HAVE_MPI4PY)); then
-  run 300 $PY latency spawn 1 $LAT_PY
-  run 300 $PY_STATIC latency static 1 $LAT_PY
-fi
+# Rows 1-4 run REPEAT times, interleaved (spawnpool, raw, mpi4py, then again); the report takes
+# the median of each measurement's runs.
+for ((rep = 1; rep <= REPEAT; ++rep)); do
+  say "round $rep of $REPEAT"
+  say "1. trivial-task round trip (spawn and static mode, 1 worker)"
+  run 300 $B/latency $LAT
+  run 300 $RAW latency spawn 1 $LAT
+  run 300 $MPIEXEC -n 2 $B/latency $LAT
+  run 300 $MPIEXEC -n 2 $B/raw_mpi latency static 1 $((LAT * 5))
+  if ((HAVE_MPI4PY)); then
+    run 300 $PY latency spawn 1 $LAT_PY
+    run 300 $PY_STATIC latency static 1 $LAT_PY
+  fi
 
-say "2. unchunked submit throughput (1, 2, 4 workers)"
-for w in 1 2 4; do
-  run 300 $B/submit_throughput $w $SUBMIT
-  run 300 $RAW submit spawn $w $SUBMIT
-  ((HAVE_MPI4PY)) && run 300 $PY submit spawn $w $SUBMIT_PY
+  say "2. unchunked submit throughput (1, 2, 4 workers)"
+  for w in 1 2 4; do
+    run 300 $B/submit_throughput $w $SUBMIT
+    run 300 $RAW submit spawn $w $SUBMIT
+    ((HAVE_MPI4PY)) && run 300 $PY submit spawn $w $SUBMIT_PY
+  done
+  if ((HAVE_OMPI)); then  # spawnpool on the same MPI as mpi4py (started alone: Open MPI can spawn)
+    run_as spawnpool_openmpi 300 $ROOT/$BUILD_OMPI/bench/submit_throughput 1 $SUBMIT
+    run_as raw_mpi_openmpi 300 $ROOT/$BUILD_OMPI/bench/raw_mpi submit spawn 1 $SUBMIT
+  fi
+
+  say "3. chunked map of 10^6 trivial tasks (2 workers)"
+  run 300 $B/map_throughput 2 $MAP
+  run 300 $RAW map spawn 2 $MAP 1024
+  ((HAVE_MPI4PY)) && run 300 $PY map spawn 2 $MAP 1024
+
+  say "4. echo of a std::vector<double> (1 worker)"
+  for mib in $ECHO_SIZES; do
+    reps=$ECHO_REPS
+    [[ $mib == 1 ]] && reps=20
+    [[ $mib == 256 ]] && reps=3
+    run 300 $B/echo_bandwidth $mib $reps
+    run 300 $RAW echo spawn 1 $mib $reps
+    run 300 $RAW echo spawn 1 $mib $reps fresh
+    ((HAVE_MPI4PY)) && run 300 $PY echo spawn 1 $mib $reps
+  done
 done
-if ((HAVE_OMPI)); then  # spawnpool on the same MPI as mpi4py (started alone: Open MPI can spawn)
-  run_as spawnpool_openmpi 300 $ROOT/$BUILD_OMPI/bench/submit_throughput 1 $SUBMIT
-  run_as raw_mpi_openmpi 300 $ROOT/$BUILD_OMPI/bench/raw_mpi submit spawn 1 $SUBMIT
-fi
 
-say "3. chunked map of 10^6 trivial tasks (2 workers)"
-run 300 $B/map_throughput 2 $MAP
-run 300 $RAW map spawn 2 $MAP 1024
-((HAVE_MPI4PY)) && run 300 $PY map spawn 2 $MAP 1024
-
-say "4. echo of a std::vector<double> (1 worker)"
-for mib in $ECHO_SIZES; do
-  reps=$ECHO_REPS
-  [[ $mib == 1 ]] && reps=20
-  [[ $mib == 256 ]] && reps=3
-  run 300 $B/echo_bandwidth $mib $reps
-  run 300 $RAW echo spawn 1 $mib $reps
-  run 300 $RAW echo spawn 1 $mib $reps fresh
-  ((HAVE_MPI4PY)) && run 300 $PY echo spawn 1 $mib $reps
-done
-
-say "5. Executor construction to first result (1, 2, 4 workers; median of $REPEAT)"
+say "5. Executor construction to first result (1, 2, 4 workers; $REPEAT runs each)"
 for w in 1 2 4; do
   for ((i = 0; i < REPEAT; ++i)); do
     run 120 $B/startup $w
