@@ -440,10 +440,11 @@ bool PoolCore::receive_control() {
   for (std::size_t l = 0; l < links_.size(); ++l) {
     if (!links_[l].watched) continue;
     while (auto in = links_[l].transport->try_receive(MPI_ANY_SOURCE, wire::kControlTag)) {
-      any = true;
       const std::size_t w = worker_at(l, in->source);
       workers_[w].last_heard = clock::now();
+      // Heartbeats are not activity: they must not keep an idle pool from backing off.
       if (in->header.kind == static_cast<std::uint16_t>(wire::Kind::kLost)) {
+        any = true;
         const auto fields =
             wire::decode_strings(in->header, ByteSpan{in->message->data(), in->message->size()});
         if (fields.size() >= 4) {
@@ -645,7 +646,8 @@ void PoolCore::run() {
       {
         auto lock = mpi_lock();
         active |= dispatch();
-        for (Link& link : links_) active |= link.transport->progress_sends();
+        // Completed sends are not activity either (heartbeats would count); results are.
+        for (Link& link : links_) link.transport->progress_sends();
         active |= receive();
         active |= receive_control();
         active |= watch_workers();
