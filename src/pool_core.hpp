@@ -114,6 +114,15 @@ class PoolCore {
     std::uint64_t calls_answered = 0;
     std::uint64_t busy_ns = 0;
   };
+  /// A replacement worker being started (spawn mode), off to the side: its spawn runs on a helper
+  /// thread and its greeting is polled, so the progress loop keeps serving (and heartbeating) the
+  /// other workers meanwhile. It joins links_ and workers_ once it has answered.
+  struct Replacement {
+    PendingSpawn spawn;
+    std::chrono::steady_clock::time_point deadline;  // spawn, hello and answer
+    Link link;  // comm set once the spawn has returned
+    Worker worker;
+  };
   /// One finished call, for the trace file.
   struct TraceEvent {
     std::size_t worker;
@@ -133,7 +142,8 @@ class PoolCore {
   void handle_results(std::size_t worker, const Transport::Incoming& in);
   void lose_worker(std::size_t worker, const std::string& cause, std::uint64_t running_call,
                    bool timed_out);
-  void replace_lost_workers();
+  bool replace_lost_workers();
+  void give_up_replacing(const std::string& reason);
   bool lost_processes_gone();
   void say_goodbye();
   void fail_all(const std::exception_ptr& error);
@@ -177,6 +187,8 @@ class PoolCore {
   std::size_t next_worker_ = 0;
   double mean_call_ns_ = -1;  // moving average of a call's run time on a worker; -1: not known yet
   std::size_t replacements_wanted_ = 0;
+  std::optional<Replacement> replacement_;  // at most one started at a time
+  std::string replacement_failure_;         // why the last replacement could not be started
   // Processes of lost workers on this host, and when they were lost: a replacement is spawned only
   // once they are gone (or after a grace period): spawning while hydra is still handling a dying
   // process was seen to hang MPI_Comm_spawn.
