@@ -17,7 +17,8 @@
 // (crash signal, exit() in a task, task timeout), when its process is gone (same host; checked
 // every 0.1 s), when it is silent past the heartbeat timeout, or when MPI fails talking to it. The
 // call it was running fails with WorkerLost (or Timeout); calls queued behind it that never started
-// go back to the queue; a replacement worker is spawned so the pool keeps its size. In static,
+// go back to the queue; a replacement worker is spawned so the pool keeps its size (in the
+// background: the others go on serving and hearing from the manager meanwhile). In static,
 // communicator and service mode the only check is the process check (same host): a lost rank is
 // not replaced, the pool goes on with the others, and with none left every pending future fails
 // with BrokenExecutor. (With MPICH 4.0 a rank of the same job that dies makes hydra end the whole

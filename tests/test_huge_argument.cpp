@@ -2,9 +2,9 @@
 // worker and comes back intact: the end-to-end test of the multi-part wire format (parts of
 // SPAWNPOOL_MAX_MESSAGE_PART bytes, default 1 GiB, so this message travels in three parts each way).
 //
-// Needs about 14 GiB of memory at its peak (manager: the encoded argument, kept until its result
-// arrives, plus the received result and the decoded vector; worker: the received message, the
-// decoded argument and the encoded result), so it is skipped when less than 16 GiB is available.
+// Needs about 11 GiB of memory at its peak (measured: manager 4.4 GiB, the encoded argument and the
+// received result; worker 6.6 GiB, the received message, the decoded argument and the encoded
+// result), so it is skipped when less than 16 GiB is available.
 #include <spawnpool/spawnpool.hpp>
 
 #include <gtest/gtest.h>

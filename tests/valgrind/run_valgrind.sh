@@ -4,6 +4,7 @@
 # a definite leak or any other memcheck error in any of the processes; what MPICH itself does is
 # suppressed (mpich.supp beside this script, MPICH only). Exit 77 (skipped) without valgrind.
 #   run_valgrind.sh MPIEXEC PROGRAM OUT_DIR
+# SPAWNPOOL_VALGRIND_EXTRA: more valgrind options for every process, e.g. --track-origins=yes.
 set -u
 mpiexec=$1 program=$2 out=$3
 here=$(cd "$(dirname "$0")" && pwd)
