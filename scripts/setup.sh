@@ -5,7 +5,7 @@
 #   scripts/setup.sh --openmpi  also Debian's Open MPI (the second supported MPI)
 #
 # 1. Debian packages: compiler, CMake, cereal, Boost 1.81 (Boost.Process), GoogleTest, clang with
-#    libFuzzer (the fuzz test), ...
+#    libFuzzer (the fuzz test), valgrind (the memcheck test), ...
 #    Skipped when all are installed already.
 # 2. MPICH 4.0.2 built from Debian's own source package with the ch3:nemesis device, into
 #    $SPAWNPOOL_MPICH_PREFIX (default /opt/spawnpool/mpich-4.0.2-ch3). Debian's binary
@@ -43,6 +43,7 @@ PACKAGES=(
   libboost1.81-dev
   libgtest-dev libspdlog-dev
   clang libclang-rt-14-dev  # libFuzzer for the decoder fuzz test (tests/fuzz)
+  valgrind                  # memcheck of a spawn-mode run (tests/valgrind)
 )
 [ "$WANT_OPENMPI" = 1 ] && PACKAGES+=(libopenmpi-dev openmpi-bin)
 

@@ -48,15 +48,19 @@ MPI_Info spawn_info(const std::string& host, const std::string& hostfile) {
 #endif
 }
 
-struct SpawnOutcome {
+}  // namespace
+
+struct PendingSpawn::Outcome {
   int code = MPI_SUCCESS;
   MPI_Comm comm = MPI_COMM_NULL;
   std::vector<int> errcodes;
 };
 
-}  // namespace
+struct PendingSpawn::Shared {
+  std::future<Outcome> result;
+};
 
-MPI_Comm spawn_workers(const SpawnRequest& request) {
+PendingSpawn start_spawn(const SpawnRequest& request) {
   if (access(request.program.c_str(), X_OK) != 0) {
     throw SpawnError("spawnpool: cannot start workers: worker program '" + request.program + "' " +
                      (errno == ENOENT ? "does not exist" : std::string("is not executable (") +
@@ -65,9 +69,17 @@ MPI_Comm spawn_workers(const SpawnRequest& request) {
   }
   // Spawn on a helper thread so that a launcher that never answers cannot hang the caller. The
   // helper owns copies of everything it touches: on a timeout it is left behind, detached.
+  // (With less than MPI_THREAD_MULTIPLE it holds the MPI lock throughout, so the caller's own MPI
+  // calls wait for it; spawnpool asks for MPI_THREAD_MULTIPLE, which MPICH and Open MPI give.)
   auto argv_storage = std::make_shared<std::vector<std::string>>(request.args);
-  auto outcome = std::make_shared<std::promise<SpawnOutcome>>();
-  std::future<SpawnOutcome> result = outcome->get_future();
+  auto outcome = std::make_shared<std::promise<PendingSpawn::Outcome>>();
+  PendingSpawn pending;
+  pending.shared_ = std::make_shared<PendingSpawn::Shared>();
+  pending.shared_->result = outcome->get_future();
+  pending.program_ = request.program;
+  pending.count_ = request.count;
+  pending.timeout_ = request.timeout;
+  pending.deadline_ = std::chrono::steady_clock::now() + request.timeout;
   const std::string program = request.program;
   const int count = request.count;
   const std::string host = request.host, hostfile = request.hostfile;
@@ -75,7 +87,7 @@ MPI_Comm spawn_workers(const SpawnRequest& request) {
     std::vector<char*> argv;
     for (auto& a : *argv_storage) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
-    SpawnOutcome o;
+    PendingSpawn::Outcome o;
     o.errcodes.assign(static_cast<std::size_t>(count), MPI_SUCCESS);
     auto lock = mpi_lock();
     MPI_Info info = spawn_info(host, hostfile);
@@ -85,31 +97,47 @@ MPI_Comm spawn_workers(const SpawnRequest& request) {
     if (o.code == MPI_SUCCESS) MPI_Comm_set_errhandler(o.comm, MPI_ERRORS_RETURN);
     outcome->set_value(std::move(o));
   }).detach();
+  return pending;
+}
 
-  if (result.wait_for(request.timeout) != std::future_status::ready) {
+bool PendingSpawn::finished() const {
+  return shared_->result.wait_for(std::chrono::seconds(0)) == std::future_status::ready ||
+         std::chrono::steady_clock::now() >= deadline_;
+}
+
+void PendingSpawn::wait() const { shared_->result.wait_until(deadline_); }
+
+MPI_Comm PendingSpawn::take() {
+  if (shared_->result.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
     runtime_state().mpi_stuck = true;
     throw SpawnError(
-        "spawnpool: MPI_Comm_spawn of " + std::to_string(count) + " x '" + program +
-        "' did not return within " + std::to_string(request.timeout.count() / 1000) +
+        "spawnpool: MPI_Comm_spawn of " + std::to_string(count_) + " x '" + program_ +
+        "' did not return within " + std::to_string(timeout_.count() / 1000) +
         " s. The MPI launcher could not start the processes (inside Slurm: the job has no free "
         "CPUs for a new step; spawnpool sets SLURM_OVERLAP=1 when it relaunches itself, check "
         "that it is not overridden). Raise the limit with SPAWNPOOL_SPAWN_TIMEOUT (seconds), or "
         "run in static mode: mpiexec -n <workers+1> / srun -n <workers+1>.");
   }
-  SpawnOutcome o = result.get();
+  Outcome o = shared_->result.get();
   if (o.code != MPI_SUCCESS) {
-    throw SpawnError("spawnpool: MPI_Comm_spawn of " + std::to_string(count) + " x '" + program +
+    throw SpawnError("spawnpool: MPI_Comm_spawn of " + std::to_string(count_) + " x '" + program_ +
                      "' failed: " + mpi_error_text(o.code) + " (MPI: " + mpi_name() +
                      "). If this MPI cannot spawn processes, run in static mode instead: "
                      "mpiexec -n <workers+1> / srun -n <workers+1>.");
   }
   for (std::size_t i = 0; i < o.errcodes.size(); ++i) {
     if (o.errcodes[i] != MPI_SUCCESS) {
-      throw SpawnError("spawnpool: worker " + std::to_string(i) + " of '" + program +
+      throw SpawnError("spawnpool: worker " + std::to_string(i) + " of '" + program_ +
                        "' did not start: " + mpi_error_text(o.errcodes[i]));
     }
   }
   return o.comm;
+}
+
+MPI_Comm spawn_workers(const SpawnRequest& request) {
+  PendingSpawn pending = start_spawn(request);
+  pending.wait();
+  return pending.take();
 }
 
 }  // namespace spawnpool::detail

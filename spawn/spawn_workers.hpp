@@ -1,11 +1,13 @@
 #pragma once
 // Starting worker processes with MPI_Comm_spawn, with a bounded wait: inside a Slurm allocation (and
 // with other launcher problems) MPI_Comm_spawn can block forever instead of failing, so it runs on a
-// helper thread and a spawn that does not return in time becomes a SpawnError.
+// helper thread and a spawn that does not return in time becomes a SpawnError. The caller either
+// waits (spawn_workers) or polls (start_spawn), e.g. to keep talking to its other workers.
 
 #include <mpi.h>
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -20,10 +22,38 @@ struct SpawnRequest {
   std::string hostfile;  // MPI_Info "hostfile"
 };
 
-/// Spawns `request.count` copies of the program from MPI_COMM_SELF and returns the
-/// intercommunicator (remote group = the workers, ranks 0..count-1), with MPI_ERRORS_RETURN set.
-/// @throws SpawnError when the program is missing or not executable, MPI_Comm_spawn fails, or it does
-///         not return within the timeout (then MPI is left unusable: the Runtime will not finalize)
+/// A spawn running on its helper thread (start_spawn). The caller polls finished() and then takes
+/// the result, so that it can go on with other work (the executor's heartbeats) meanwhile.
+class PendingSpawn {
+ public:
+  /// True once MPI_Comm_spawn has returned or the request's timeout has passed.
+  bool finished() const;
+  /// Blocks until finished().
+  void wait() const;
+  /// The intercommunicator (remote group = the workers, ranks 0..count-1), with MPI_ERRORS_RETURN
+  /// set. Call once, after finished().
+  /// @throws SpawnError when MPI_Comm_spawn failed or did not return within the timeout (then MPI is
+  ///         left unusable: the Runtime will not finalize)
+  MPI_Comm take();
+
+ private:
+  friend PendingSpawn start_spawn(const SpawnRequest& request);
+  struct Outcome;
+  struct Shared;
+  std::shared_ptr<Shared> shared_;
+  std::string program_;
+  int count_ = 1;
+  std::chrono::milliseconds timeout_{0};
+  std::chrono::steady_clock::time_point deadline_;
+};
+
+/// Starts spawning `request.count` copies of the program from MPI_COMM_SELF on a helper thread and
+/// returns at once.
+/// @throws SpawnError when the program is missing or not executable
+PendingSpawn start_spawn(const SpawnRequest& request);
+
+/// start_spawn and wait: returns the intercommunicator.
+/// @throws SpawnError as start_spawn and PendingSpawn::take
 MPI_Comm spawn_workers(const SpawnRequest& request);
 
 }  // namespace spawnpool::detail

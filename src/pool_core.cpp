@@ -643,30 +643,119 @@ bool PoolCore::lost_processes_gone() {
   return dying_.empty();
 }
 
-void PoolCore::replace_lost_workers() {
-  while (replacements_wanted_ > 0) {
+// Advances the start of a replacement worker by one step without blocking: start the spawn (once
+// the lost worker's process is gone), see whether it has returned, greet the new worker, take its
+// answer. The spawn of a worker can take seconds (much longer under sanitizers or valgrind), and the
+// other workers give up on a manager that stays silent for the heartbeat timeout, so the progress
+// loop must go on meanwhile. True when something happened.
+bool PoolCore::replace_lost_workers() {
+  bool any = false;
+  if (!replacement_ && replacements_wanted_ > 0 && lost_processes_gone()) {
     --replacements_wanted_;
+    SpawnRequest request = *setup_.spawn;
+    request.count = 1;
+    if (!setup_.hosts.empty()) request.host = setup_.hosts[links_.size() % setup_.hosts.size()];
+    request.timeout = setup_.start_timeout;
     try {
-      // Shorter than the heartbeat timeout: the other workers must not go silent meanwhile.
-      const auto deadline = clock::now() + std::min<std::chrono::milliseconds>(
-                                               setup_.start_timeout, heartbeat_timeout_ / 2);
-      add_spawned_worker(deadline);
-      greet({workers_.size() - 1}, deadline);
-      ++live_workers_;
+      replacement_.emplace(Replacement{start_spawn(request), clock::now() + setup_.start_timeout,
+                                       Link{}, Worker{}});
     } catch (const std::exception& e) {
-      log().error("could not start a replacement worker: {}", e.what());
-      replacements_wanted_ = 0;
+      give_up_replacing(e.what());
+    }
+    any = true;
+  } else if (replacement_) {
+    Replacement& r = *replacement_;
+    try {
+      if (r.link.comm == MPI_COMM_NULL) {
+        if (r.spawn.finished()) {
+          r.link.comm = r.spawn.take();
+          r.link.transport = std::make_unique<Transport>(r.link.comm);
+          r.link.owned = true;
+          r.link.watched = true;
+          r.worker.rank = 0;
+          r.link.transport->send(0, setup_.tag, wire::Kind::kHello,
+                                 static_cast<std::uint32_t>(hello_.size()), strings_message(hello_));
+          any = true;
+        }
+      } else {
+        any = r.link.transport->progress_sends();
+        std::optional<Transport::Incoming> in;
+        try {
+          in = r.link.transport->try_receive(0, setup_.tag);
+        } catch (const wire::ProtocolError& e) {
+          throw SpawnError("spawnpool: worker program '" + setup_.worker_program +
+                           "' answered in a way this manager does not understand: " + e.what());
+        }
+        if (in && in->header.kind == static_cast<std::uint16_t>(wire::Kind::kReady)) {
+          any = true;
+          Worker& w = r.worker;
+          const auto fields =
+              wire::decode_strings(in->header, ByteSpan{in->message->data(), in->message->size()});
+          if (fields.size() >= 2) {
+            w.pid = std::stol(fields[0]);
+            w.host = fields[1];
+            w.same_host = w.host == host_name();
+          }
+          w.state = WorkerState::kReady;
+          w.last_heard = clock::now();
+          if (fields.size() >= 4 && !fields[3].empty()) {
+            std::lock_guard<std::mutex> guard(mutex_);
+            if (broken_reason_.empty()) {
+              broken_reason_ = "spawnpool: the executor is broken: setting up replacement " +
+                               describe(w) + " failed: " + fields[3];
+              broken_ = true;
+            }
+          }
+          {
+            std::lock_guard<std::mutex> lock(infos_mutex_);
+            links_.push_back(std::move(r.link));
+            w.link = links_.size() - 1;
+            workers_.push_back(std::move(w));
+          }
+          ++live_workers_;
+          log().debug("{} ready (replacement)", describe(workers_.back()));
+          replacement_.reset();
+        } else if (!in && clock::now() > r.deadline) {
+          throw SpawnError("spawnpool: a replacement worker ('" + setup_.worker_program +
+                           "') started but did not answer within the spawn timeout (" +
+                           std::to_string(setup_.start_timeout.count() / 1000) + " s)");
+        }
+      }
+    } catch (const std::exception& e) {
+      if (r.link.comm != MPI_COMM_NULL) {
+        // Tell it to leave (it may not have been greeted yet: a worker leaves on shutdown either
+        // way), then let go of the link.
+        try {
+          r.link.transport->send(0, setup_.tag, wire::Kind::kShutdown, 0, empty_message());
+          r.link.transport->progress_sends();
+        } catch (...) {
+        }
+        r.link.transport->abandon_sends();
+        MPI_Comm_free(&r.link.comm);
+      }
+      give_up_replacing(e.what());
+      any = true;
     }
   }
-  if (live_workers_.load() == 0 && !queue_.empty()) {
-    const auto error = std::make_exception_ptr(
-        BrokenExecutor("spawnpool: every worker of the pool was lost and none could be replaced"));
+  if (!replacement_ && replacements_wanted_ == 0 && live_workers_.load() == 0 && !queue_.empty()) {
+    const auto error = std::make_exception_ptr(BrokenExecutor(
+        "spawnpool: every worker of the pool was lost and none could be replaced" +
+        (replacement_failure_.empty() ? std::string() : ": " + replacement_failure_)));
     for (auto& item : queue_) {
       for (auto& call : item.calls) call.state->set_error(error);
     }
     queue_.clear();
     queued_calls_ = 0;
+    any = true;
   }
+  return any;
+}
+
+void PoolCore::give_up_replacing(const std::string& reason) {
+  log().error("could not start a replacement worker: {}", reason);
+  replacement_.reset();
+  replacements_wanted_ = 0;
+  replacement_failure_ = reason;
 }
 
 
@@ -683,7 +772,7 @@ bool PoolCore::poll_turn() {
 }
 
 bool PoolCore::work_outstanding() const {
-  return queued_calls_ > 0 || replacements_wanted_ > 0 ||
+  return queued_calls_ > 0 || replacements_wanted_ > 0 || replacement_ ||
          std::any_of(workers_.begin(), workers_.end(), [](const Worker& w) { return !w.sent.empty(); });
 }
 
@@ -716,8 +805,8 @@ void PoolCore::drive(const TaskState& state, clock::time_point deadline) noexcep
           active = poll_turn();
         }
         outstanding = work_outstanding();
-        // Replacing a lost worker blocks for a while: that is the progress thread's job.
-        if (replacements_wanted_ > 0) break;
+        // Replacing a lost worker takes many turns: that is the progress thread's job.
+        if (replacements_wanted_ > 0 || replacement_) break;
       }
       if (state.ready()) break;
       const auto now = clock::now();
@@ -774,11 +863,9 @@ void PoolCore::run() {
           std::lock_guard<std::mutex> guard(mutex_);
           if (stop_requested_) replacements_wanted_ = 0;
         }
-        const bool may_replace = replacements_wanted_ > 0 && lost_processes_gone();
-        if (may_replace ||
-            (replacements_wanted_ == 0 && live_workers_.load() == 0 && !queue_.empty())) {
-          replace_lost_workers();
-          active = true;
+        if (replacements_wanted_ > 0 || replacement_ ||
+            (live_workers_.load() == 0 && !queue_.empty())) {
+          active |= replace_lost_workers();
         }
       }
       std::string broken;
@@ -805,7 +892,8 @@ void PoolCore::run() {
       }
       const bool in_flight = std::any_of(workers_.begin(), workers_.end(),
                                          [](const Worker& w) { return !w.sent.empty(); });
-      if (stop && queue_.empty() && !in_flight) {
+      // A replacement being started is finished first, so that its process is shut down too.
+      if (stop && queue_.empty() && !in_flight && !replacement_) {
         finished_ = true;  // drivers stay out from now on
         break;
       }

@@ -19,7 +19,8 @@
 // (crash signal, exit() in a task, task timeout), when its process is gone (same host; checked
 // every 0.1 s), when it is silent past the heartbeat timeout, or when MPI fails talking to it. The
 // call it was running fails with WorkerLost (or Timeout); calls queued behind it that never started
-// go back to the queue; a replacement worker is spawned so the pool keeps its size. In static,
+// go back to the queue; a replacement worker is spawned so the pool keeps its size (in the
+// background: the others go on serving and hearing from the manager meanwhile). In static,
 // communicator and service mode the only check is the process check (same host): a lost rank is
 // not replaced, the pool goes on with the others, and with none left every pending future fails
 // with BrokenExecutor. (With MPICH 4.0 a rank of the same job that dies makes hydra end the whole
@@ -120,6 +121,15 @@ class PoolCore final : public ProgressDriver {
     std::uint64_t calls_answered = 0;
     std::uint64_t busy_ns = 0;
   };
+  /// A replacement worker being started (spawn mode), off to the side: its spawn runs on a helper
+  /// thread and its greeting is polled, so the progress loop keeps serving (and heartbeating) the
+  /// other workers meanwhile. It joins links_ and workers_ once it has answered.
+  struct Replacement {
+    PendingSpawn spawn;
+    std::chrono::steady_clock::time_point deadline;  // spawn, hello and answer
+    Link link;  // comm set once the spawn has returned
+    Worker worker;
+  };
   /// One finished call, for the trace file.
   struct TraceEvent {
     std::size_t worker;
@@ -142,7 +152,8 @@ class PoolCore final : public ProgressDriver {
   void handle_results(std::size_t worker, const Transport::Incoming& in);
   void lose_worker(std::size_t worker, const std::string& cause, std::uint64_t running_call,
                    bool timed_out);
-  void replace_lost_workers();
+  bool replace_lost_workers();
+  void give_up_replacing(const std::string& reason);
   bool lost_processes_gone();
   void say_goodbye();
   void fail_all(const std::exception_ptr& error);
@@ -186,6 +197,8 @@ class PoolCore final : public ProgressDriver {
   std::size_t next_worker_ = 0;
   double mean_call_ns_ = -1;  // moving average of a call's run time on a worker; -1: not known yet
   std::size_t replacements_wanted_ = 0;
+  std::optional<Replacement> replacement_;  // at most one started at a time
+  std::string replacement_failure_;         // why the last replacement could not be started
   // Processes of lost workers on this host, and when they were lost: a replacement is spawned only
   // once they are gone (or after a grace period): spawning while hydra is still handling a dying
   // process was seen to hang MPI_Comm_spawn.

@@ -78,6 +78,9 @@ TEST_P(WorkerDeath, FailsOnlyItsTaskAndTheWorkerIsReplaced) {
   std::printf("detected in %.3f s\n", seconds);
   EXPECT_EQ(long_task.get(), 400);
   for (auto& f : later) EXPECT_EQ(f.get(), 5);
+  // The replacement starts beside the work (the other worker kept serving meanwhile): wait for it,
+  // at most as long as the pool allows a start to take (SPAWNPOOL_SPAWN_TIMEOUT, 60 s).
+  for (int i = 0; i < 6000 && pool.num_workers() < 2; ++i) std::this_thread::sleep_for(10ms);
   EXPECT_EQ(pool.num_workers(), 2) << "the lost worker was not replaced";
   const auto after = pool.workers();
   ASSERT_EQ(after.size(), 2u);
@@ -98,6 +101,40 @@ INSTANTIATE_TEST_SUITE_P(Kinds, WorkerDeath,
                                            CrashCase{3, "killed by signal 11 (SIGSEGV)"},
                                            CrashCase{4, "ended without a report"}),
                          crash_name);
+
+// A replacement that takes long to start (here 12 s, as a spawn under a sanitizer or on a busy node
+// can) must not stop the pool: the surviving worker keeps running tasks and keeps hearing from the
+// manager (its heartbeat timeout, 5 s, is far shorter than the start), and the replacement joins
+// when it is up.
+TEST(SlowReplacement, TheOtherWorkersKeepServingMeanwhile) {
+  char mark[] = "/tmp/spawnpool_slow_start_XXXXXX";
+  const int fd = mkstemp(mark);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  std::remove(mark);  // first workers: fast
+  char self[4096] = {};
+  ASSERT_GT(readlink("/proc/self/exe", self, sizeof self - 1), 0);
+  spawnpool::Executor pool(spawnpool::Options{}
+                               .max_workers(2)
+                               .heartbeat_timeout(5s)
+                               .worker_program(SLOW_START_PATH)
+                               .worker_args({mark, "12", self}));
+  ASSERT_EQ(pool.num_workers(), 2);
+  std::ofstream(mark).put('x');  // replacements: slow
+  auto doomed = pool.submit(crash, 1);
+  EXPECT_THROW(doomed.get(), spawnpool::WorkerLost);
+  const long survivor = pool.workers().at(0).pid;
+  // While the replacement starts: 20 tasks of 0.5 s, one after the other, on the survivor.
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(pool.submit(nap, 500).get(), 500);
+  EXPECT_TRUE(alive(survivor)) << "the surviving worker gave up on its manager";
+  for (int i = 0; i < 6000 && pool.num_workers() < 2; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(pool.num_workers(), 2) << "the slow replacement never joined";
+  std::remove(mark);
+  std::vector<spawnpool::Future<long>> pids;
+  for (int i = 0; i < 20; ++i) pids.push_back(pool.submit(pid_of_worker));
+  for (auto& f : pids) EXPECT_TRUE(alive(f.get()));
+  EXPECT_EQ(pool.stats().workers_lost, 1u);
+}
 
 TEST(TaskTimeout, FailsWithTimeoutAndReplacesTheWorker) {
   spawnpool::Executor pool(spawnpool::Options{}.max_workers(1).task_timeout(500ms));
