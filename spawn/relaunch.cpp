@@ -182,6 +182,13 @@ int relaunch_under_mpiexec(int argc, char** argv, const std::string& mpiexec) {
   env["SPAWNPOOL_RELAUNCHED"] = "1";
   if (env_nonempty("SLURM_JOB_ID") && std::getenv("SLURM_OVERLAP") == nullptr)
     env["SLURM_OVERLAP"] = "1";  // else the step MPI_Comm_spawn needs waits for busy CPUs forever
+  // Large task arguments and results are decoded into fresh std::vectors (malloc maps each one
+  // anew): with transparent huge pages those fault once per 2 MiB instead of per 4 KiB, which
+  // doubles the bandwidth of a 64 MiB echo on this project's VM. The manager and the workers it
+  // spawns inherit it. Left alone when GLIBC_TUNABLES is set; SPAWNPOOL_MALLOC_HUGEPAGES=0 turns it off.
+  const char* hugepages = std::getenv("SPAWNPOOL_MALLOC_HUGEPAGES");
+  if (std::getenv("GLIBC_TUNABLES") == nullptr && !(hugepages && std::string(hugepages) == "0"))
+    env["GLIBC_TUNABLES"] = "glibc.malloc.hugetlb=1";
 
   SignalForwarding forwarding;
   const pid_t parent = ::getpid();

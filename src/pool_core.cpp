@@ -30,6 +30,9 @@ constexpr double kTargetMessageNs = 200e3;  // pack short calls into messages of
 constexpr double kLongCallNs = 5e6;         // calls this long are sent one at a time
 constexpr auto kHeartbeatInterval = std::chrono::seconds(1);
 constexpr auto kLivenessInterval = std::chrono::milliseconds(100);
+// A submit wakes the progress thread only from a sleep at least this long (it sends the work
+// itself); shorter sleeps delay a result nobody waits for by less than this.
+constexpr auto kLongSleep = std::chrono::microseconds(500);
 
 std::shared_ptr<Buffer> strings_message(const std::vector<std::string>& strings) {
   auto message = std::make_shared<Buffer>(wire::kHeaderSize + wire::strings_size(strings));
@@ -140,6 +143,7 @@ PoolCore::PoolCore(PoolSetup setup, const Options& options)
 
 PoolCore::~PoolCore() {
   shutdown(true, false);
+  driver_link_->detach();
   std::lock_guard<std::mutex> lock(runtime_state().pools_mutex);
   runtime_state().pools.erase(this);
 }
@@ -263,6 +267,16 @@ std::string PoolCore::describe(const Worker& w) const {
          w.host + ")";
 }
 
+namespace {
+/// Set while this thread does a pool's progress work: a completion callback that waits for a
+/// future from there must not start driving (it would wait for the engine it holds).
+thread_local bool t_in_progress_work = false;
+struct InProgressWork {
+  InProgressWork() { t_in_progress_work = true; }
+  ~InProgressWork() { t_in_progress_work = false; }
+};
+}  // namespace
+
 void PoolCore::enqueue(WorkItem item) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -271,9 +285,31 @@ void PoolCore::enqueue(WorkItem item) {
       throw BrokenExecutor("spawnpool: cannot submit: the executor has been shut down");
     }
     submitted_calls_ += item.calls.size();
+    for (auto& call : item.calls) call.state->set_driver(driver_link_);
     submitted_.push_back(std::move(item));
   }
+  // Send it from here when nobody else is polling: the progress thread need not wake up for it
+  // (unless it sleeps long: then it would see the result late if nobody waits for it).
+  if (!t_in_progress_work && dispatch_now()) {
+    if (sleeping_long_.load()) wake_.notify_one();
+    return;
+  }
   wake_.notify_one();
+}
+
+bool PoolCore::dispatch_now() noexcept {
+  std::unique_lock<std::mutex> engine(engine_, std::try_to_lock);
+  if (!engine.owns_lock() || finished_ || driver_error_) return false;
+  try {
+    InProgressWork marker;
+    auto lock = mpi_lock();
+    take_queued();
+    dispatch();
+  } catch (...) {
+    driver_error_ = std::current_exception();
+    return false;
+  }
+  return true;
 }
 
 void PoolCore::shutdown(bool wait, bool cancel_pending) {
@@ -633,6 +669,81 @@ void PoolCore::replace_lost_workers() {
   }
 }
 
+
+bool PoolCore::poll_turn() {
+  InProgressWork marker;
+  bool active = take_queued();
+  active |= dispatch();
+  // Completed sends are not activity (heartbeats would count); results are.
+  for (Link& link : links_) link.transport->progress_sends();
+  active |= receive();
+  active |= receive_control();
+  active |= watch_workers();
+  return active;
+}
+
+bool PoolCore::work_outstanding() const {
+  return queued_calls_ > 0 || replacements_wanted_ > 0 ||
+         std::any_of(workers_.begin(), workers_.end(), [](const Worker& w) { return !w.sent.empty(); });
+}
+
+void PoolCore::drive(const TaskState& state, clock::time_point deadline) noexcept {
+  if (t_in_progress_work) return;
+  // One driver at a time; other waiters sleep until their state completes.
+  if (drivers_.fetch_add(1) > 0) {
+    drivers_.fetch_sub(1);
+    return;
+  }
+  bool outstanding = false;
+  try {
+    auto quiet_until = clock::now() + poll_.spin;
+    int engine_busy = 0;
+    while (!state.ready()) {
+      bool active = false;
+      {
+        // The progress thread may hold the engine for long (starting a replacement worker): then
+        // wait on the state instead, where a deadline is honoured.
+        std::unique_lock<std::mutex> engine(engine_, std::try_to_lock);
+        if (!engine.owns_lock()) {
+          if (++engine_busy > 1000) break;
+          std::this_thread::yield();
+          continue;
+        }
+        engine_busy = 0;
+        if (finished_ || driver_error_) break;
+        {
+          auto lock = mpi_lock();
+          active = poll_turn();
+        }
+        outstanding = work_outstanding();
+        // Replacing a lost worker blocks for a while: that is the progress thread's job.
+        if (replacements_wanted_ > 0) break;
+      }
+      if (state.ready()) break;
+      const auto now = clock::now();
+      if (active) {
+        quiet_until = now + poll_.spin;
+      } else if (now >= quiet_until || now >= deadline) {
+        break;
+      }
+      std::this_thread::yield();
+    }
+  } catch (...) {
+    std::lock_guard<std::mutex> engine(engine_);
+    if (!driver_error_) driver_error_ = std::current_exception();
+    outstanding = true;
+  }
+  if (outstanding) {
+    // Hand over to the progress thread at once.
+    std::lock_guard<std::mutex> lock(mutex_);
+    handed_over_ = true;
+    drivers_.fetch_sub(1);
+    wake_.notify_one();
+  } else {
+    drivers_.fetch_sub(1);
+  }
+}
+
 void PoolCore::run() {
   set_fine_timer_slack();
   Backoff backoff(poll_);
@@ -640,17 +751,25 @@ void PoolCore::run() {
   next_liveness_check_ = clock::now() + kLivenessInterval;
   try {
     for (;;) {
-      bool active = take_queued();
+      if (drivers_.load() > 0) {
+        // A waiting thread does the polling: step aside until it is done.
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait_for(lock, kLivenessInterval,
+                       [this] { return drivers_.load() == 0 || stop_requested_; });
+        const bool step_aside = drivers_.load() > 0 && !stop_requested_;
+        const bool handed_over = std::exchange(handed_over_, false);
+        lock.unlock();
+        if (handed_over) backoff.activity();
+        if (step_aside) continue;
+      }
+      std::unique_lock<std::mutex> engine(engine_);
+      if (driver_error_) std::rethrow_exception(driver_error_);
+      bool active = false;
       bool stop = false;
       bool cancel = false;
       {
         auto lock = mpi_lock();
-        active |= dispatch();
-        // Completed sends are not activity either (heartbeats would count); results are.
-        for (Link& link : links_) link.transport->progress_sends();
-        active |= receive();
-        active |= receive_control();
-        active |= watch_workers();
+        active = poll_turn();
         if (replacements_wanted_ > 0) {
           std::lock_guard<std::mutex> guard(mutex_);
           if (stop_requested_) replacements_wanted_ = 0;
@@ -686,26 +805,36 @@ void PoolCore::run() {
       }
       const bool in_flight = std::any_of(workers_.begin(), workers_.end(),
                                          [](const Worker& w) { return !w.sent.empty(); });
-      if (stop && queue_.empty() && !in_flight) break;
-      if (active) {
-        backoff.activity();
-        continue;
+      if (stop && queue_.empty() && !in_flight) {
+        finished_ = true;  // drivers stay out from now on
+        break;
       }
       // A large message on its way moves only while we call into MPI: poll, do not sleep.
       const bool sending = std::any_of(links_.begin(), links_.end(), [](const Link& link) {
         return link.transport->sends_pending();
       });
+      engine.unlock();
+      if (active) {
+        backoff.activity();
+        continue;
+      }
       const auto pause = sending ? std::chrono::microseconds(0) : backoff.next_pause();
       if (pause.count() == 0) {
         std::this_thread::yield();
       } else {
+        const auto sleep = std::min<std::chrono::microseconds>(pause, kLivenessInterval);
         std::unique_lock<std::mutex> lock(mutex_);
-        wake_.wait_for(lock, std::min<std::chrono::microseconds>(pause, kLivenessInterval),
-                       [this] { return !submitted_.empty() || stop_requested_; });
+        sleeping_long_ = sleep >= kLongSleep;
+        wake_.wait_for(lock, sleep, [this] { return !submitted_.empty() || stop_requested_; });
+        sleeping_long_ = false;
       }
     }
     say_goodbye();
   } catch (...) {
+    {
+      std::lock_guard<std::mutex> engine(engine_);
+      finished_ = true;
+    }
     fail_all(std::current_exception());
   }
   if (!trace_file_.empty()) write_trace();

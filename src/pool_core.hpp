@@ -1,6 +1,8 @@
 #pragma once
-// The manager's engine behind an Executor: one progress thread that owns every MPI call to the
-// workers. User threads only queue encoded work (enqueue) and wait on futures.
+// The manager's engine behind an Executor: one progress thread that makes every MPI call to the
+// workers, except while a user thread waits for one of the pool's futures: that thread then polls
+// itself for a short while (drive(), see progress_driver.hpp) and the progress thread steps aside.
+// User threads otherwise only queue encoded work (enqueue).
 //
 // The progress loop, each turn: take newly queued work; send work to workers that have fewer than
 // `pipeline_depth` messages in flight; complete finished sends; receive results and complete
@@ -28,6 +30,7 @@
 
 #include "../spawn/spawn_workers.hpp"
 
+#include <spawnpool/detail/progress_driver.hpp>
 #include <spawnpool/detail/work_item.hpp>
 #include <spawnpool/executor.hpp>
 #include <spawnpool/options.hpp>
@@ -65,14 +68,14 @@ struct PoolSetup {
   std::chrono::milliseconds start_timeout{60000};
 };
 
-class PoolCore {
+class PoolCore final : public ProgressDriver {
  public:
   /// Starts (spawn mode) or greets (other modes) the workers and waits until every one has
   /// answered, then starts the progress thread.
   /// @throws SpawnError when a worker cannot be started, does not answer in time, or speaks
   ///         another protocol version
   PoolCore(PoolSetup setup, const Options& options);
-  ~PoolCore();
+  ~PoolCore() override;
   PoolCore(const PoolCore&) = delete;
   PoolCore& operator=(const PoolCore&) = delete;
 
@@ -87,6 +90,9 @@ class PoolCore {
   std::vector<WorkerInfo> worker_infos() const;
   /// A snapshot of the counters.
   Stats stats() const;
+
+  /// ProgressDriver: a thread waiting for one of this pool's futures polls for it.
+  void drive(const TaskState& state, std::chrono::steady_clock::time_point deadline) noexcept override;
 
  private:
   struct Link {
@@ -123,6 +129,9 @@ class PoolCore {
   void add_spawned_worker(std::chrono::steady_clock::time_point deadline);
   void greet(const std::vector<std::size_t>& workers, std::chrono::steady_clock::time_point deadline);
   void run();
+  bool poll_turn();
+  bool work_outstanding() const;
+  bool dispatch_now() noexcept;
   bool take_queued();
   bool dispatch();
   bool receive();
@@ -181,6 +190,16 @@ class PoolCore {
   std::vector<std::pair<long, std::chrono::steady_clock::time_point>> dying_;
   std::chrono::steady_clock::time_point next_heartbeat_;
   std::chrono::steady_clock::time_point next_liveness_check_;
+
+  // The engine: held by whoever polls (the progress thread, or a waiting thread in drive()); guards
+  // everything marked "progress thread only" above.
+  std::mutex engine_;
+  bool finished_ = false;              // engine_: the progress loop has ended
+  std::exception_ptr driver_error_;    // engine_: a driver's failure, rethrown by the progress thread
+  std::atomic<int> drivers_{0};        // threads in drive() (at most one polls)
+  bool handed_over_ = false;           // mutex_: a driver left work outstanding
+  std::atomic<bool> sleeping_long_{false};  // the progress thread sleeps kLongSleep or more
+  std::shared_ptr<DriverLink> driver_link_ = std::make_shared<DriverLink>(this);
 
   std::mutex join_mutex_;
   std::thread progress_;

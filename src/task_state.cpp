@@ -46,13 +46,32 @@ void TaskState::complete() {
   for (auto& callback : callbacks) callback();
 }
 
+void TaskState::set_driver(std::shared_ptr<DriverLink> driver) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  driver_ = std::move(driver);
+}
+
+void TaskState::drive_until(std::chrono::steady_clock::time_point deadline) const {
+  std::shared_ptr<DriverLink> driver;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (completed_.load()) return;
+    driver = driver_;
+  }
+  if (driver) driver->drive(*this, deadline);
+}
+
 void TaskState::wait() const {
+  if (ready()) return;
+  drive_until(std::chrono::steady_clock::time_point::max());
   if (ready()) return;
   std::unique_lock<std::mutex> lock(mutex_);
   done_.wait(lock, [this] { return completed_.load(); });
 }
 
 bool TaskState::wait_until(std::chrono::steady_clock::time_point deadline) const {
+  if (ready()) return true;
+  drive_until(deadline);
   if (ready()) return true;
   std::unique_lock<std::mutex> lock(mutex_);
   return done_.wait_until(lock, deadline, [this] { return completed_.load(); });

@@ -17,8 +17,10 @@
 /// constructor spawns them; in static mode (mpiexec -n N / srun -n N) it uses ranks 1..N-1 of the
 /// job, which any number of executors (in sequence or at once) share without mixing messages. See
 /// also spawnpool::serve (communicator.hpp) for a pool over an application's own communicator.
-/// Either way, when the constructor returns every worker is running and has answered. All MPI traffic is done by one progress thread per executor; submit() only encodes the
-/// arguments (on the calling thread) and queues them. Several tasks are kept in flight per worker.
+/// Either way, when the constructor returns every worker is running and has answered. MPI traffic is
+/// done by one progress thread per executor, or by a thread waiting for a future while it waits;
+/// submit() encodes the arguments on the calling thread and sends them at once when nobody else is
+/// polling, else queues them. Several tasks are kept in flight per worker.
 ///
 /// Thread-safety: submit(), map(), map_unordered(), starmap(), submit_batch(), num_workers() and
 /// mode() may be called from several threads at
@@ -36,6 +38,7 @@
 #include <spawnpool/options.hpp>
 #include <spawnpool/runtime.hpp>
 #include <spawnpool/stats.hpp>
+#include <spawnpool/task_submitter.hpp>
 
 #include <algorithm>
 #include <iterator>
@@ -59,7 +62,9 @@ struct WorkerInfo {
   long pid = 0;      ///< process id on that host
 };
 
-class Executor {
+/// The task-submitting calls (submit, map, map_unordered, starmap, submit_batch) are documented
+/// in task_submitter.hpp, shared with ThreadExecutor.
+class Executor : public TaskSubmitter<Executor> {
  public:
   /// Starts the workers (see Options::max_workers for how many) and waits until all have answered.
   /// In static mode, max_workers above the job's worker ranks is clamped, with a warning.
@@ -74,159 +79,6 @@ class Executor {
   Executor& operator=(const Executor&) = delete;
   Executor(Executor&&) noexcept;
   Executor& operator=(Executor&&) noexcept;
-
-  /// Runs fn(args...) on a worker. Arguments are converted to fn's parameter types and encoded on the
-  /// calling thread before submit returns, so they may be changed or destroyed right after.
-  ///
-  /// An argument may also be a spawnpool::Future<T> (of any executor, or from Future::then) for a
-  /// parameter that T converts to: the call is then queued once every such input has resolved,
-  /// with their values (the futures are observed, not consumed: they stay valid). If an input
-  /// fails, the returned future fails with the same exception (same type and text, e.g. the
-  /// input's RemoteError); if an input is cancelled, the returned future is cancelled too. The
-  /// call is encoded and queued on the thread that completes the last input (for Executor, its
-  /// progress thread), which never blocks on it; if the executor has shut down by then, the
-  /// returned future fails with BrokenExecutor.
-  /// @code
-  ///   spawnpool::Future<int> a = pool.submit(square, 3);
-  ///   spawnpool::Future<int> b = pool.submit(add, a, 1);   // add(9, 1), once `a` is done
-  /// @endcode
-  /// @throws UnregisteredTask fn was not registered with SPAWNPOOL_TASK
-  /// @throws BrokenExecutor   after shutdown()
-  /// @throws Error            a Future argument is not valid()
-  template <class R, class... P, class... A>
-  [[nodiscard]] Future<R> submit(R (*fn)(P...), A&&... args) {
-    return submit(TaskOptions{}, fn, std::forward<A>(args)...);
-  }
-
-  /// submit() with per-task settings:
-  /// @code
-  ///   auto f = pool.submit(spawnpool::TaskOptions{}.threads(4), solve, matrix);
-  /// @endcode
-  /// @throws UnregisteredTask, BrokenExecutor, Error as submit()
-  template <class R, class... P, class... A>
-  [[nodiscard]] Future<R> submit(const TaskOptions& options, R (*fn)(P...), A&&... args) {
-    static_assert(sizeof...(P) == sizeof...(A),
-                  "spawnpool::Executor::submit: wrong number of arguments for this task");
-    static_assert((detail::accepts_argument_v<P, A&&> && ...),
-                  "spawnpool::Executor::submit: an argument cannot be converted to the type of "
-                  "the task's parameter");
-    const detail::TaskEntry& task = task_for(reinterpret_cast<detail::FunctionKey>(fn));
-    if constexpr ((detail::is_future_v<A> || ...)) {
-      return detail::submit_dependent(submit_gate(), fn, task, options.threads(), std::forward<A>(args)...);
-    } else {
-      detail::WorkItem item =
-          detail::encode_call(fn, task, reserve_call_ids(1), std::forward<A>(args)...);
-      detail::wire::set_call_threads(item.message.data() + detail::wire::kHeaderSize,
-                                     options.threads());
-      Future<R> future(item.calls.front().state);
-      enqueue(std::move(item));
-      return future;
-    }
-  }
-
-  /// Runs fn over the zipped ranges: fn(a[0], b[0]), fn(a[1], b[1]), ... up to the shortest range.
-  /// Results come back in input order, iterable as they arrive or collected with get() (see
-  /// MapResult for MapOptions::timeout). Calls are sent in chunks (MapOptions::chunksize);
-  /// MapOptions::progress shows a progress line on a terminal. Ranges must be forward ranges (they
-  /// are read twice per chunk: to size and to encode).
-  /// @throws UnregisteredTask, BrokenExecutor as submit()
-  template <class R, class... P, class... Ranges>
-  [[nodiscard]] MapResult<R> map(const MapOptions& options, R (*fn)(P...), const Ranges&... ranges) {
-    static_assert(sizeof...(P) == sizeof...(Ranges),
-                  "spawnpool::Executor::map: pass one range per task parameter");
-    const detail::Deadline deadline = detail::map_deadline(options);
-    return MapResult<R>(map_futures(options, fn, ranges...), deadline);
-  }
-
-  /// map() with default MapOptions.
-  template <class R, class... P, class... Ranges>
-  [[nodiscard]] MapResult<R> map(R (*fn)(P...), const Ranges&... ranges) {
-    return map(MapOptions{}, fn, ranges...);
-  }
-
-  /// map() whose results come as the calls complete, each with its input index:
-  /// @code
-  ///   for (auto [i, x] : pool.map_unordered(simulate, seeds)) out[i] = x;
-  /// @endcode
-  /// See UnorderedMapResult (map_result.hpp), also for MapOptions::timeout.
-  /// @throws UnregisteredTask, BrokenExecutor as submit()
-  template <class R, class... P, class... Ranges>
-  [[nodiscard]] UnorderedMapResult<R> map_unordered(const MapOptions& options, R (*fn)(P...),
-                                                    const Ranges&... ranges) {
-    static_assert(sizeof...(P) == sizeof...(Ranges),
-                  "spawnpool::Executor::map_unordered: pass one range per task parameter");
-    const detail::Deadline deadline = detail::map_deadline(options);
-    return UnorderedMapResult<R>(map_futures(options, fn, ranges...), deadline);
-  }
-
-  /// map_unordered() with default MapOptions.
-  template <class R, class... P, class... Ranges>
-  [[nodiscard]] UnorderedMapResult<R> map_unordered(R (*fn)(P...), const Ranges&... ranges) {
-    return map_unordered(MapOptions{}, fn, ranges...);
-  }
-
-  /// Runs fn once per element of `tuples`, each element holding one call's arguments (a
-  /// std::tuple, std::pair or std::array with one entry per parameter; for a one-parameter task
-  /// the element may also be the argument itself): starmap(fn, {{1, 2}, {3, 4}}) is
-  /// fn(1, 2), fn(3, 4). Otherwise exactly map(): same options, same MapResult.
-  /// @throws UnregisteredTask, BrokenExecutor as submit()
-  template <class R, class... P, class Range>
-  [[nodiscard]] MapResult<R> starmap(const MapOptions& options, R (*fn)(P...), const Range& tuples) {
-    const detail::Deadline deadline = detail::map_deadline(options);
-    const detail::TaskEntry& task = task_for(reinterpret_cast<detail::FunctionKey>(fn));
-    return MapResult<R>(
-        detail::run_starmap(options, fn, task, num_workers(),
-                            [this](std::size_t count) { return reserve_call_ids(count); },
-                            [this](detail::WorkItem&& item) { enqueue(std::move(item)); },
-                            tuples),
-        deadline);
-  }
-
-  /// starmap() with default MapOptions.
-  template <class R, class... P, class Range>
-  [[nodiscard]] MapResult<R> starmap(R (*fn)(P...), const Range& tuples) {
-    return starmap(MapOptions{}, fn, tuples);
-  }
-
-  /// Runs fn over a lazy input of any length with bounded memory: `next()` returns
-  /// std::optional of one call's arguments (a tuple, or the value for a one-parameter task) and
-  /// std::nullopt at the end. Inputs are pulled only as earlier results are taken; results come
-  /// as completed with their input index. See BatchResult (batch.hpp). Uses
-  /// MapOptions::chunksize (default 64) and MapOptions::window.
-  /// @code
-  ///   long i = 0;
-  ///   auto inputs = [&]() -> std::optional<long> {
-  ///     return i < 10'000'000 ? std::optional<long>(i++) : std::nullopt;
-  ///   };
-  ///   for (auto [index, x] : pool.submit_batch(simulate_one, inputs)) sum += x;
-  /// @endcode
-  /// @throws UnregisteredTask, BrokenExecutor as submit(); what the generator throws
-  template <class R, class... P, class Next>
-  [[nodiscard]] BatchResult<R> submit_batch(const MapOptions& options, R (*fn)(P...), Next next) {
-    const detail::TaskEntry& task = task_for(reinterpret_cast<detail::FunctionKey>(fn));
-    return detail::start_batch(submit_gate(), fn, task, options.chunksize(), options.window(),
-                               num_workers(), std::move(next));
-  }
-
-  /// submit_batch() with default MapOptions.
-  template <class R, class... P, class Next>
-  [[nodiscard]] BatchResult<R> submit_batch(R (*fn)(P...), Next next) {
-    return submit_batch(MapOptions{}, fn, std::move(next));
-  }
-
-  /// submit_batch() over [first, last): input iterators, each element one call's arguments (as
-  /// for starmap). Read one element at a time, as the batch needs them.
-  template <class R, class... P, class Iterator>
-  [[nodiscard]] BatchResult<R> submit_batch(const MapOptions& options, R (*fn)(P...),
-                                            Iterator first, Iterator last) {
-    return submit_batch(options, fn, detail::iterator_generator(first, last));
-  }
-
-  /// submit_batch() over [first, last) with default MapOptions.
-  template <class R, class... P, class Iterator>
-  [[nodiscard]] BatchResult<R> submit_batch(R (*fn)(P...), Iterator first, Iterator last) {
-    return submit_batch(MapOptions{}, fn, detail::iterator_generator(first, last));
-  }
 
   /// Stops accepting tasks and ends the workers.
   /// @param wait            true: first wait for all submitted tasks to finish. false: return as soon
@@ -250,28 +102,7 @@ class Executor {
   Mode mode() const;
 
  private:
-  template <class R, class... P, class... Ranges>
-  std::vector<Future<R>> map_futures(const MapOptions& options, R (*fn)(P...),
-                                     const Ranges&... ranges) {
-    const detail::TaskEntry& task = task_for(reinterpret_cast<detail::FunctionKey>(fn));
-    return detail::run_map(options, fn, task, num_workers(),
-                           [this](std::size_t count) { return reserve_call_ids(count); },
-                           [this](detail::WorkItem&& item) { enqueue(std::move(item)); },
-                           ranges...);
-  }
-
-  /// Where late submits (dependent tasks, batches) go; closed when this executor is destroyed.
-  std::shared_ptr<detail::SubmitGate::Shared> submit_gate() {
-    return gate_.bind(detail::SubmitGate::Target{
-        this,
-        [](void* self, std::size_t count) {
-          return static_cast<Executor*>(self)->reserve_call_ids(count);
-        },
-        [](void* self, detail::WorkItem&& item) {
-          static_cast<Executor*>(self)->enqueue(std::move(item));
-        }});
-  }
-
+  friend class TaskSubmitter<Executor>;
   const detail::TaskEntry& task_for(detail::FunctionKey fn) const;
   std::uint64_t reserve_call_ids(std::size_t count);
   void enqueue(detail::WorkItem item);

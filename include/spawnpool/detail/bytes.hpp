@@ -5,21 +5,43 @@
 #include <cstddef>
 #include <cstring>
 #include <memory>
+#include <utility>
 
 namespace spawnpool::detail {
 
-/// A fixed-size heap buffer that is not zero-initialised (a 256 MiB argument must not cost a memset).
+/// A fixed-size buffer that is not zero-initialised (a 256 MiB argument must not cost a memset).
+/// Large buffers (1 MiB and more) come from a small per-process cache of recently released blocks
+/// (large_blocks.hpp): a message buffer whose pages are already mapped costs no page faults, which
+/// for 64 MiB on a VM cost several times the copy itself. Not thread-safe (one owner); moving is.
 class Buffer {
  public:
   Buffer() = default;
-  explicit Buffer(std::size_t size) : data_(size ? new char[size] : nullptr), size_(size) {}
-  char* data() noexcept { return data_.get(); }
-  const char* data() const noexcept { return data_.get(); }
+  explicit Buffer(std::size_t size);
+  ~Buffer();
+  Buffer(Buffer&& other) noexcept
+      : data_(std::exchange(other.data_, nullptr)),
+        size_(std::exchange(other.size_, 0)),
+        block_(std::exchange(other.block_, 0)) {}
+  Buffer& operator=(Buffer&& other) noexcept {
+    if (this != &other) {
+      Buffer gone(std::move(*this));
+      data_ = std::exchange(other.data_, nullptr);
+      size_ = std::exchange(other.size_, 0);
+      block_ = std::exchange(other.block_, 0);
+    }
+    return *this;
+  }
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+
+  char* data() noexcept { return data_; }
+  const char* data() const noexcept { return data_; }
   std::size_t size() const noexcept { return size_; }
 
  private:
-  std::unique_ptr<char[]> data_;
+  char* data_ = nullptr;
   std::size_t size_ = 0;
+  std::size_t block_ = 0;  // nonzero: a large block of this many bytes (else new[])
 };
 
 /// A read-only view of bytes.

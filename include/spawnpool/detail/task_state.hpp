@@ -1,7 +1,9 @@
 #pragma once
-// The shared state behind one Future: filled by the manager's progress thread, read by user threads.
+// The shared state behind one Future: filled by the manager's progress thread (or by a waiting
+// thread that drives the pool's progress itself, see progress_driver.hpp), read by user threads.
 
 #include <spawnpool/detail/bytes.hpp>
+#include <spawnpool/detail/progress_driver.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -37,9 +39,13 @@ class TaskState {
 
   bool ready() const noexcept { return completed_.load(std::memory_order_acquire); }
   Phase phase() const noexcept { return phase_.load(); }
+  /// Waiting threads first drive the progress of the pool this state was handed to (if any).
   void wait() const;
   /// True when completed before the deadline.
   bool wait_until(std::chrono::steady_clock::time_point deadline) const;
+
+  /// The pool that will complete this state: waiters may drive its progress. Thread-safe.
+  void set_driver(std::shared_ptr<DriverLink> driver);
 
   /// After completion: rethrows the error, or returns the encoded result.
   const SharedBytes& result() const;
@@ -50,6 +56,7 @@ class TaskState {
 
  private:
   void complete();
+  void drive_until(std::chrono::steady_clock::time_point deadline) const;
 
   std::string task_name_;
   std::atomic<Phase> phase_{Phase::kQueued};
@@ -59,6 +66,7 @@ class TaskState {
   SharedBytes result_;
   std::exception_ptr error_;
   std::vector<std::function<void()>> callbacks_;
+  std::shared_ptr<DriverLink> driver_;
 };
 
 }  // namespace spawnpool::detail
