@@ -298,6 +298,7 @@ void PoolCore::enqueue(WorkItem item) {
 }
 
 bool PoolCore::dispatch_now() noexcept {
+  if (kOneSendingThread) return false;
   std::unique_lock<std::mutex> engine(engine_, std::try_to_lock);
   if (!engine.owns_lock() || finished_ || driver_error_) return false;
   try {
@@ -454,6 +455,7 @@ bool PoolCore::receive() {
       if (!in) break;
       any = true;
       const std::size_t w = worker_at(l, in->source);
+      workers_[w].last_heard = clock::now();
       switch (static_cast<wire::Kind>(in->header.kind)) {
         case wire::Kind::kResults:
           handle_results(w, *in);
@@ -524,7 +526,9 @@ bool PoolCore::watch_workers() {
                        "killer, or another signal that cannot be caught)", 0, false);
       }
       any = true;
-    } else if (links_[w.link].watched && now - w.last_heard > heartbeat_timeout_) {
+    } else if (links_[w.link].watched && now - w.last_heard > heartbeat_timeout_ &&
+               !(kOneSendingThread && !w.sent.empty())) {
+      // (With one sending thread a worker is silent while it runs a task.)
       lose_worker(i, "no heartbeat for " + std::to_string(heartbeat_timeout_.count() / 1000) + " s",
                   0, false);
       any = true;
@@ -777,7 +781,7 @@ bool PoolCore::work_outstanding() const {
 }
 
 void PoolCore::drive(const TaskState& state, clock::time_point deadline) noexcept {
-  if (t_in_progress_work) return;
+  if (kOneSendingThread || t_in_progress_work) return;
   // One driver at a time; other waiters sleep until their state completes.
   if (drivers_.fetch_add(1) > 0) {
     drivers_.fetch_sub(1);

@@ -97,10 +97,8 @@ class PoolCore final : public ProgressDriver {
 
  private:
   struct Link {
-    MPI_Comm comm = MPI_COMM_NULL;     // session traffic
-    MPI_Comm control = MPI_COMM_NULL;  // heartbeats and loss reports (spawned links only)
+    MPI_Comm comm = MPI_COMM_NULL;  // session traffic, and on spawned links the control tag too
     std::unique_ptr<Transport> transport;
-    std::unique_ptr<Transport> control_transport;
     bool owned = false;    // spawned / service: disconnect (or free, if a worker was lost) at the end
     bool watched = false;  // spawned: heartbeats, loss reports and process checks
   };

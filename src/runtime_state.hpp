@@ -13,6 +13,18 @@
 
 namespace spawnpool::detail {
 
+/// Open MPI 4.1 (ob1) loses messages on an intercommunicator when two threads of one process send
+/// on it, even one at a time and at MPI_THREAD_SERIALIZED (measured: tests/openmpi/FINDINGS.md).
+/// With Open MPI each process therefore sends from one thread only: the manager's progress thread
+/// (no caller-driven progress) and the worker's serve loop (heartbeats included; the sentinel
+/// thread only sends its last report when the process dies).
+#if defined(OMPI_MAJOR_VERSION)
+inline constexpr bool kOneSendingThread = true;
+#else
+inline constexpr bool kOneSendingThread = false;
+#endif
+
+
 class PoolCore;
 
 struct RuntimeState {

@@ -224,7 +224,14 @@ int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
     const auto hello_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
     Backoff backoff(poll);
     bool leaving = false;
+    auto next_heartbeat = std::chrono::steady_clock::now();
     while (!leaving) {
+      if (kOneSendingThread && spawned && greeted && std::chrono::steady_clock::now() >= next_heartbeat) {
+        // See kOneSendingThread: the serve loop sends the heartbeats, between tasks.
+        next_heartbeat = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+        transport.send(manager_rank, wire::kControlTag, wire::Kind::kHeartbeat, 0,
+                       std::make_shared<Buffer>(wire::kHeaderSize));
+      }
       bool active = transport.progress_sends();
       if (auto in = transport.try_receive(manager_rank, listen_tag)) {
         active = true;

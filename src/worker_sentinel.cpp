@@ -1,5 +1,7 @@
 #include "worker_sentinel.hpp"
 
+#include "runtime_state.hpp"
+
 #include "environment.hpp"
 #include "log.hpp"
 #include "transport.hpp"
@@ -151,7 +153,7 @@ void WorkerSentinel::watch() {
         }
       }
       const auto now = clock::now();
-      if (now >= next_heartbeat) {
+      if (!kOneSendingThread && now >= next_heartbeat) {
         control.send(0, wire::kControlTag, wire::Kind::kHeartbeat, 0,
                      std::make_shared<Buffer>(wire::kHeaderSize));
         next_heartbeat = now + std::chrono::seconds(1);

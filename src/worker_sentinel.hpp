@@ -25,7 +25,7 @@ namespace spawnpool::detail {
 class WorkerSentinel {
  public:
   struct Settings {
-    MPI_Comm control = MPI_COMM_NULL;  // dup of the worker's intercommunicator; manager is rank 0
+    MPI_Comm control = MPI_COMM_NULL;  // the worker's intercommunicator (control tag); manager is rank 0
     long manager_pid = 0;
     std::string manager_host;
     std::chrono::milliseconds task_timeout{0};  // 0: no limit

@@ -49,13 +49,13 @@ enum class Kind : std::uint16_t {
   kShutdown = 5,  // manager -> worker: finish queued messages, then leave
   kBye = 6,       // worker -> manager: this session is over
   kExit = 7,      // manager -> static worker (session 0): the job is over, leave the serve loop
-  // On the control communicator of a spawned worker (a dup of its intercommunicator):
+  // On the control tag of a spawned worker's intercommunicator:
   kHeartbeat = 8,  // both ways, about once a second: "still here"
   kLost = 9,       // worker -> manager: this worker is about to die; strings: cause, number,
                    // call id, task name (cause: "signal", "exit" or "timeout")
 };
 
-/// Tag of control messages (heartbeats, loss reports) on a control communicator.
+/// Tag of control messages (heartbeats, loss reports) on a spawned worker's intercommunicator.
 inline constexpr int kControlTag = kTagBase - 2;
 
 enum class ResultStatus : std::uint8_t {
