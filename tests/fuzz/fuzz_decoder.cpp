@@ -1,7 +1,8 @@
 // libFuzzer target for spawnpool's message decoder and argument decoding. Every input must either
 // decode or be rejected with one of the documented exceptions; anything else (a crash, an ASan
 // report, another exception type) is a bug. Built with clang -fsanitize=fuzzer,address,undefined
-// by tests/fuzz/CMakeLists.txt, without MPI: only src/wire.cpp and src/registry.cpp are compiled in.
+// by tests/fuzz/CMakeLists.txt, without MPI: only src/wire.cpp, src/registry.cpp,
+// src/large_blocks.cpp and src/environment.cpp are compiled in.
 //
 // Input: any bytes. They are fed, whole, to
 //   - wire::decode_header, then decode_calls, decode_results and decode_strings (whatever the
