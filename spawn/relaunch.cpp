@@ -15,8 +15,6 @@
 #include <boost/process/extend.hpp>
 #include <boost/process/search_path.hpp>
 
-#include <mpi.h>
-
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -189,15 +187,6 @@ int relaunch_under_mpiexec(int argc, char** argv, const std::string& mpiexec) {
   // anew): with transparent huge pages those fault once per 2 MiB instead of per 4 KiB, which
   // doubles the bandwidth of a 64 MiB echo on this project's VM. The manager and the workers it
   // spawns inherit it. Left alone when GLIBC_TUNABLES is set; SPAWNPOOL_MALLOC_HUGEPAGES=0 turns it off.
-#if defined(OMPI_MAJOR_VERSION)
-  // Open MPI's runtime aborts every spawned job when one process dies or exits non-zero; a pool
-  // must outlive a crashed worker (it replaces it). Left alone when the user set them.
-  const std::array<std::pair<const char*, const char*>, 2> survive_deaths = {
-      {{"OMPI_MCA_orte_abort_on_non_zero_status", "0"}, {"OMPI_MCA_orte_enable_recovery", "1"}}};
-  for (const auto& [name, value] : survive_deaths) {
-    if (std::getenv(name) == nullptr) env[name] = value;
-  }
-#endif
   const char* hugepages = std::getenv("SPAWNPOOL_MALLOC_HUGEPAGES");
   if (std::getenv("GLIBC_TUNABLES") == nullptr && !(hugepages && std::string(hugepages) == "0"))
     env["GLIBC_TUNABLES"] = "glibc.malloc.hugetlb=1";

@@ -73,6 +73,15 @@ Runtime::Runtime(int& argc, char**& argv, RuntimeOptions options) {
 
   int initialized = 0;
   MPI_Initialized(&initialized);
+#if defined(OMPI_MAJOR_VERSION)
+  if (!initialized) {
+    // Open MPI's runtime aborts every spawned job when one process dies or exits non-zero; a pool
+    // must outlive a crashed worker (it replaces it). Read by the mpiexec of a relaunch, or the
+    // daemon a singleton starts, and inherited by the workers; left alone when set already.
+    setenv("OMPI_MCA_orte_abort_on_non_zero_status", "0", 0);
+    setenv("OMPI_MCA_orte_enable_recovery", "1", 0);
+  }
+#endif
   if (!initialized && options.allow_relaunch) {
     const auto decision = detail::decide_relaunch(mpi_can_spawn_from_singleton());
     if (decision.relaunch) {
