@@ -4,6 +4,7 @@
 #include <spawnpool/spawnpool.hpp>
 
 #include <gtest/gtest.h>
+#include <mpi.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -344,6 +345,10 @@ TEST(Future, CancelOnlyWorksBeforeTheTaskIsSent) {
 }
 
 TEST(Executor, TwentyPoolsInSequence) {
+#if defined(OMPI_MAJOR_VERSION)
+  GTEST_SKIP() << "Open MPI 4.1's MPI_Comm_spawn hangs or crashes after some forty spawns in one "
+                  "process (tests/openmpi/FINDINGS.md, open-mpi/ompi#12307)";
+#endif
   for (int round = 0; round < 20; ++round) {
     spawnpool::Executor pool;
     ASSERT_EQ(pool.submit(add, round, 1).get(), round + 1) << "round " << round;
