@@ -169,12 +169,7 @@ void PoolCore::add_spawned_worker(clock::time_point deadline) {
 
 void PoolCore::greet(const std::vector<std::size_t>& which, clock::time_point deadline) {
   auto lock = mpi_lock();
-  for (std::size_t i : which) {
-    links_[workers_[i].link].transport->send(workers_[i].rank, setup_.tag, wire::Kind::kHello,
-                                             static_cast<std::uint32_t>(hello_.size()),
-                                             strings_message(hello_));
-  }
-  const std::string here = host_name();
+  for (std::size_t i : which) send_hello(*links_[workers_[i].link].transport, workers_[i].rank);
   std::size_t waiting = which.size();
   Backoff backoff(poll_);
   while (waiting > 0) {
@@ -182,39 +177,15 @@ void PoolCore::greet(const std::vector<std::size_t>& which, clock::time_point de
     for (std::size_t l = 0; l < links_.size(); ++l) {
       Transport& transport = *links_[l].transport;
       active |= transport.progress_sends();
-      std::optional<Transport::Incoming> in;
-      try {
-        in = transport.try_receive(MPI_ANY_SOURCE, setup_.tag);
-      } catch (const wire::ProtocolError& e) {
-        throw SpawnError("spawnpool: worker program '" + setup_.worker_program +
-                         "' answered in a way this manager does not understand: " + e.what());
-      }
+      const auto in = receive_answer(transport, MPI_ANY_SOURCE);
       if (!in) continue;
       active = true;
       if (in->header.kind != static_cast<std::uint16_t>(wire::Kind::kReady)) continue;
-      const std::size_t index = worker_at(l, in->source);
-      Worker& w = workers_[index];
+      Worker& w = workers_[worker_at(l, in->source)];
       if (w.state != WorkerState::kStarting) continue;
-      const auto fields =
-          wire::decode_strings(in->header, ByteSpan{in->message->data(), in->message->size()});
-      std::lock_guard<std::mutex> infos(infos_mutex_);
-      if (fields.size() >= 2) {
-        w.pid = std::stol(fields[0]);
-        w.host = fields[1];
-        w.same_host = w.host == here;
-      }
-      w.state = WorkerState::kReady;
-      w.last_heard = clock::now();
+      take_ready(w, *in);
       --waiting;
       log().debug("{} ready ({} mode)", describe(w), to_string(setup_.mode));
-      if (fields.size() >= 4 && !fields[3].empty()) {
-        std::lock_guard<std::mutex> guard(mutex_);
-        if (broken_reason_.empty()) {
-          broken_reason_ = "spawnpool: the executor is broken: setting up " + describe(w) +
-                           " failed: " + fields[3];
-          broken_ = true;
-        }
-      }
     }
     if (active) {
       backoff.activity();
@@ -225,6 +196,43 @@ void PoolCore::greet(const std::vector<std::size_t>& which, clock::time_point de
                        "a spawnpool::Runtime at the top of main().");
     } else {
       backoff.pause();
+    }
+  }
+}
+
+void PoolCore::send_hello(Transport& transport, int rank) {
+  transport.send(rank, setup_.tag, wire::Kind::kHello, static_cast<std::uint32_t>(hello_.size()),
+                 strings_message(hello_));
+}
+
+std::optional<Transport::Incoming> PoolCore::receive_answer(Transport& transport, int source) {
+  try {
+    return transport.try_receive(source, setup_.tag);
+  } catch (const wire::ProtocolError& e) {
+    throw SpawnError("spawnpool: worker program '" + setup_.worker_program +
+                     "' answered in a way this manager does not understand: " + e.what());
+  }
+}
+
+void PoolCore::take_ready(Worker& w, const Transport::Incoming& in) {
+  const auto fields =
+      wire::decode_strings(in.header, ByteSpan{in.message->data(), in.message->size()});
+  {
+    std::lock_guard<std::mutex> infos(infos_mutex_);
+    if (fields.size() >= 2) {
+      w.pid = std::stol(fields[0]);
+      w.host = fields[1];
+      w.same_host = w.host == host_name();
+    }
+    w.state = WorkerState::kReady;
+    w.last_heard = clock::now();
+  }
+  if (fields.size() >= 4 && !fields[3].empty()) {
+    std::lock_guard<std::mutex> guard(mutex_);
+    if (broken_reason_.empty()) {
+      broken_reason_ = "spawnpool: the executor is broken: setting up " + describe(w) +
+                       " failed: " + fields[3];
+      broken_ = true;
     }
   }
 }
@@ -677,39 +685,16 @@ bool PoolCore::replace_lost_workers() {
           r.link.owned = true;
           r.link.watched = true;
           r.worker.rank = 0;
-          r.link.transport->send(0, setup_.tag, wire::Kind::kHello,
-                                 static_cast<std::uint32_t>(hello_.size()), strings_message(hello_));
+          send_hello(*r.link.transport, 0);
           any = true;
         }
       } else {
         any = r.link.transport->progress_sends();
-        std::optional<Transport::Incoming> in;
-        try {
-          in = r.link.transport->try_receive(0, setup_.tag);
-        } catch (const wire::ProtocolError& e) {
-          throw SpawnError("spawnpool: worker program '" + setup_.worker_program +
-                           "' answered in a way this manager does not understand: " + e.what());
-        }
+        const auto in = receive_answer(*r.link.transport, 0);
         if (in && in->header.kind == static_cast<std::uint16_t>(wire::Kind::kReady)) {
           any = true;
           Worker& w = r.worker;
-          const auto fields =
-              wire::decode_strings(in->header, ByteSpan{in->message->data(), in->message->size()});
-          if (fields.size() >= 2) {
-            w.pid = std::stol(fields[0]);
-            w.host = fields[1];
-            w.same_host = w.host == host_name();
-          }
-          w.state = WorkerState::kReady;
-          w.last_heard = clock::now();
-          if (fields.size() >= 4 && !fields[3].empty()) {
-            std::lock_guard<std::mutex> guard(mutex_);
-            if (broken_reason_.empty()) {
-              broken_reason_ = "spawnpool: the executor is broken: setting up replacement " +
-                               describe(w) + " failed: " + fields[3];
-              broken_ = true;
-            }
-          }
+          take_ready(w, *in);
           {
             std::lock_guard<std::mutex> lock(infos_mutex_);
             links_.push_back(std::move(r.link));
@@ -794,8 +779,9 @@ void PoolCore::drive(const TaskState& state, clock::time_point deadline) noexcep
     while (!state.ready()) {
       bool active = false;
       {
-        // The progress thread may hold the engine for long (starting a replacement worker): then
-        // wait on the state instead, where a deadline is honoured.
+        // The progress thread holds the engine for one turn (up to ~0.1 s when it checks a
+        // worker process that just ended): if it stays busy, wait on the state instead, where a
+        // deadline is honoured.
         std::unique_lock<std::mutex> engine(engine_, std::try_to_lock);
         if (!engine.owns_lock()) {
           if (++engine_busy > 1000) break;

@@ -138,6 +138,11 @@ class PoolCore final : public ProgressDriver {
 
   void add_spawned_worker(std::chrono::steady_clock::time_point deadline);
   void greet(const std::vector<std::size_t>& workers, std::chrono::steady_clock::time_point deadline);
+  void send_hello(Transport& transport, int rank);
+  /// A worker's answer during start-up; a message this manager cannot decode is a SpawnError.
+  std::optional<Transport::Incoming> receive_answer(Transport& transport, int source);
+  /// Takes a worker's Ready answer: its identity, and a failed set-up (which breaks the executor).
+  void take_ready(Worker& w, const Transport::Incoming& in);
   void run();
   bool poll_turn();
   bool work_outstanding() const;
