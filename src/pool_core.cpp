@@ -415,8 +415,10 @@ bool PoolCore::dispatch() {
         std::min(batch_limit(), (queued_calls_ + first.calls.size()) /
                                     static_cast<std::size_t>(std::max(1, free_slots)));
     std::size_t batch_bytes = first.message.size();
-    while (first.calls.size() == 1 && batch.size() + 1 < share && !queue_.empty() &&
-           queue_.front().calls.size() == 1 &&
+    // (Items with out-of-band blocks go alone: they are large.)
+    while (first.calls.size() == 1 && first.out_of_band.empty() && batch.size() + 1 < share &&
+           !queue_.empty() && queue_.front().calls.size() == 1 &&
+           queue_.front().out_of_band.empty() &&
            batch_bytes + queue_.front().message.size() <= kCoalesceLimitBytes) {
       WorkItem next = std::move(queue_.front());
       queue_.pop_front();
@@ -428,6 +430,7 @@ bool PoolCore::dispatch() {
 
     SentMessage sent_message;
     sent_message.calls = std::move(first.calls);
+    sent_message.out_of_band = std::move(first.out_of_band);
     if (batch.empty()) {
       sent_message.message = std::make_shared<Buffer>(std::move(first.message));
     } else {
@@ -444,9 +447,11 @@ bool PoolCore::dispatch() {
     Worker& w = workers_[best];
     const auto count = static_cast<std::uint32_t>(sent_message.calls.size());
     auto message = sent_message.message;
+    OutOfBand out_of_band = sent_message.out_of_band;
     w.sent.push_back(std::move(sent_message));
     try {
-      links_[w.link].transport->send(w.rank, setup_.tag, wire::Kind::kTasks, count, std::move(message));
+      links_[w.link].transport->send(w.rank, setup_.tag, wire::Kind::kTasks, count,
+                                     std::move(message), 0, std::move(out_of_band));
     } catch (const MpiError& e) {
       lose_worker(best, std::string("MPI failed sending to it: ") + e.what(), 0, false);
     }
@@ -466,7 +471,7 @@ bool PoolCore::receive() {
       workers_[w].last_heard = clock::now();
       switch (static_cast<wire::Kind>(in->header.kind)) {
         case wire::Kind::kResults:
-          handle_results(w, *in);
+          handle_results(w, *in, *links_[l].transport);
           break;
         case wire::Kind::kBye:
           if (workers_[w].state == WorkerState::kReady) workers_[w].state = WorkerState::kLeft;
@@ -545,7 +550,8 @@ bool PoolCore::watch_workers() {
   return any;
 }
 
-void PoolCore::handle_results(std::size_t index, const Transport::Incoming& in) {
+void PoolCore::handle_results(std::size_t index, const Transport::Incoming& in,
+                              Transport& transport) {
   Worker& worker = workers_[index];
   worker.last_heard = clock::now();
   if (worker.sent.empty()) {
@@ -557,6 +563,20 @@ void PoolCore::handle_results(std::size_t index, const Transport::Incoming& in) 
   record_busy_time(in.header.aux, in.header.count);
   const ByteSpan whole{in.message->data(), in.message->size()};
   const std::vector<wire::ResultView> results = wire::decode_results(in.header, whole);
+  // The state each result completes, in order.
+  std::vector<std::shared_ptr<TaskState>> states;
+  states.reserve(results.size());
+  std::size_t next = 0;
+  for (const wire::ResultView& r : results) {
+    while (next < done.calls.size() && done.calls[next].id != r.id) ++next;
+    if (next == done.calls.size()) {
+      throw wire::ProtocolError("spawnpool: " + describe(worker) + " answered call " +
+                                std::to_string(r.id) + ", which it was not sent");
+    }
+    states.push_back(std::move(done.calls[next++].state));
+  }
+  done = SentMessage{};  // the arguments are not needed any more
+  std::vector<Decoded> decoded = receive_decoded(in, results, states, transport);
   {
     // Counted before any future completes, so that whoever sees a result sees it counted.
     std::uint64_t ok_count = 0;
@@ -567,21 +587,22 @@ void PoolCore::handle_results(std::size_t index, const Transport::Incoming& in) 
     completed_ += ok_count;
     failed_ += results.size() - ok_count;
   }
-  std::size_t next = 0;
-  for (const wire::ResultView& r : results) {
-    while (next < done.calls.size() && done.calls[next].id != r.id) ++next;
-    if (next == done.calls.size()) {
-      throw wire::ProtocolError("spawnpool: " + describe(worker) + " answered call " +
-                                std::to_string(r.id) + ", which it was not sent");
-    }
-    const std::shared_ptr<TaskState>& state = done.calls[next++].state;
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    const wire::ResultView& r = results[i];
+    std::shared_ptr<TaskState> state = std::move(states[i]);
     if (!trace_file_.empty()) {
       trace_.push_back(TraceEvent{index, r.id, r.started_us, r.ended_us,
                                   r.status == wire::ResultStatus::kOk, state});
     }
     switch (r.status) {
       case wire::ResultStatus::kOk:
-        state->set_value(SharedBytes{in.message, r.payload});
+        if (r.payload_oob == 0) {
+          state->set_value(SharedBytes{in.message, r.payload});
+        } else if (decoded[i].value) {
+          state->set_decoded(std::move(decoded[i].value));
+        } else {
+          state->set_error(decoded[i].error);
+        }
         break;
       case wire::ResultStatus::kException: {
         auto e = wire::decode_error_payload(r.payload);
@@ -599,6 +620,43 @@ void PoolCore::handle_results(std::size_t index, const Transport::Incoming& in) 
             Error("spawnpool: " + wire::decode_error_payload(r.payload).message)));
     }
   }
+}
+
+std::vector<PoolCore::Decoded> PoolCore::receive_decoded(
+    const Transport::Incoming& in, const std::vector<wire::ResultView>& results,
+    const std::vector<std::shared_ptr<TaskState>>& states, Transport& transport) {
+  std::vector<Decoded> decoded(results.size());
+  if (in.header.oob_size == 0) return decoded;
+  // Results with out-of-band blocks are decoded now, and their blocks received straight into the
+  // decoded objects. One that cannot be decoded fails its future; its bytes go to scratch space.
+  std::vector<MutableSpan> targets;
+  std::vector<Buffer> scratch;
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    const wire::ResultView& r = results[i];
+    if (r.payload_oob == 0) continue;
+    const std::size_t first_target = targets.size();
+    try {
+      if (r.status != wire::ResultStatus::kOk || states[i]->decoder() == nullptr) {
+        throw Error("a result of this kind cannot have out-of-band bytes");
+      }
+      OutOfBandTargets out_of_band(r.payload_oob, targets);
+      decoded[i].value = states[i]->decoder()(r.payload, &out_of_band);
+      if (out_of_band.remaining() != 0) {
+        throw Error(std::to_string(out_of_band.remaining()) +
+                    " out-of-band bytes left over after the result");
+      }
+    } catch (const std::exception& e) {
+      decoded[i].value.reset();
+      decoded[i].error = std::make_exception_ptr(
+          Error("spawnpool: could not decode the result of task \"" + states[i]->task_name() +
+                "\": " + e.what()));
+      targets.resize(first_target);
+      scratch.emplace_back(static_cast<std::size_t>(r.payload_oob));
+      targets.push_back({scratch.back().data(), scratch.back().size()});
+    }
+  }
+  transport.receive_out_of_band(in, targets);
+  return decoded;
 }
 
 void PoolCore::lose_worker(std::size_t index, const std::string& cause, std::uint64_t running_call,
@@ -633,6 +691,7 @@ void PoolCore::lose_worker(std::size_t index, const std::string& cause, std::uin
       WorkItem again;
       again.message = Buffer(it->message->size());
       std::memcpy(again.message.data(), it->message->data(), it->message->size());
+      again.out_of_band = std::move(it->out_of_band);
       again.calls = std::move(it->calls);
       again.requeued = true;
       queued_calls_ += again.calls.size();

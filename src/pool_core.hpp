@@ -28,6 +28,7 @@
 
 #include "backoff.hpp"
 #include "transport.hpp"
+#include "wire.hpp"
 
 #include "../spawn/spawn_workers.hpp"
 
@@ -104,6 +105,7 @@ class PoolCore final : public ProgressDriver {
   };
   struct SentMessage {
     std::shared_ptr<Buffer> message;
+    OutOfBand out_of_band;  // kept (with its owners) to send again if the worker is lost
     std::vector<PendingCall> calls;
   };
   enum class WorkerState { kStarting, kReady, kLost, kLeft };
@@ -152,7 +154,17 @@ class PoolCore final : public ProgressDriver {
   bool receive();
   bool receive_control();
   bool watch_workers();
-  void handle_results(std::size_t worker, const Transport::Incoming& in);
+  void handle_results(std::size_t worker, const Transport::Incoming& in, Transport& transport);
+  /// A result decoded on arrival (one with out-of-band blocks), or why it could not be.
+  struct Decoded {
+    std::shared_ptr<void> value;
+    std::exception_ptr error;
+  };
+  /// Decodes the results that have out-of-band blocks and receives those blocks into them.
+  std::vector<Decoded> receive_decoded(const Transport::Incoming& in,
+                                       const std::vector<wire::ResultView>& results,
+                                       const std::vector<std::shared_ptr<TaskState>>& states,
+                                       Transport& transport);
   void lose_worker(std::size_t worker, const std::string& cause, std::uint64_t running_call,
                    bool timed_out);
   bool replace_lost_workers();

@@ -25,6 +25,16 @@ void TaskState::set_value(SharedBytes result) {
   complete();
 }
 
+void TaskState::set_decoded(std::shared_ptr<void> value) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (completed_.load()) return;
+    decoded_ = std::move(value);
+    phase_.store(Phase::kDone);
+  }
+  complete();
+}
+
 void TaskState::set_error(std::exception_ptr error) {
   {
     std::lock_guard<std::mutex> lock(mutex_);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdint>
 #include <condition_variable>
 #include <deque>
 #include <exception>
@@ -108,12 +109,16 @@ class ThreadExecutor::Core {
       header.kind = static_cast<std::uint16_t>(detail::wire::Kind::kTasks);
       header.count = static_cast<std::uint32_t>(item.calls.size());
       header.body_size = item.message.size() - detail::wire::kHeaderSize;
+      header.oob_size = item.out_of_band.bytes();
+      header.oob_part_size = header.oob_size ? UINT32_MAX : 0;  // (not cut into messages here)
       calls = detail::wire::decode_calls(
           header, detail::ByteSpan{item.message.data(), item.message.size()});
     } catch (...) {
       for (auto& call : item.calls) call.state->set_error(std::current_exception());
       return;
     }
+    // Out-of-band argument blocks are copied from the caller's holder, in entry order.
+    detail::OutOfBandCopy out_of_band(item.out_of_band);
     for (std::size_t i = 0; i < calls.size(); ++i) {
       const std::shared_ptr<detail::TaskState>& state = item.calls[i].state;
       if (cancel_requested_.load()) {
@@ -121,13 +126,14 @@ class ThreadExecutor::Core {
         continue;
       }
       if (!state->mark_sent()) continue;  // cancelled through its future
-      run_call(calls[i], *state, index);
+      run_call(calls[i], *state, index, out_of_band);
     }
   }
 
   /// What a worker process does with one call entry (worker_loop.cpp), with the outcome turned
   /// into what the manager would make of the reply (pool_core.cpp).
-  void run_call(const detail::wire::CallView& call, detail::TaskState& state, int index) {
+  void run_call(const detail::wire::CallView& call, detail::TaskState& state, int index,
+                detail::OutOfBandCopy& out_of_band) {
     const detail::TaskEntry* task = detail::find_task(call.name);
     if (task == nullptr) {
       state.set_error(std::make_exception_ptr(UnregisteredTask(
@@ -142,7 +148,8 @@ class ThreadExecutor::Core {
       return;
     }
     try {
-      auto result = std::make_shared<const detail::Buffer>(task->invoke(call.args, 0));
+      auto result = std::make_shared<const detail::Buffer>(
+          task->invoke(call.args, call.args_oob ? &out_of_band : nullptr, 0, false).buffer);
       const detail::ByteSpan span{result->data(), result->size()};
       state.set_value(detail::SharedBytes{std::move(result), span});
     } catch (const detail::BadArguments& bad) {

@@ -10,6 +10,52 @@
 
 namespace spawnpool::detail {
 
+namespace {
+
+/// Cuts the byte stream `pieces` (concatenated) into MPI messages of at most `part` bytes and calls
+/// post(buffer, count, datatype) for each: a plain byte range when the message lies in one piece,
+/// else an hindexed datatype over absolute addresses (sent from MPI_BOTTOM).
+template <class Piece, class Post>
+void for_each_stream_message(const std::vector<Piece>& pieces, std::size_t part, Post&& post) {
+  std::vector<int> lengths;
+  std::vector<MPI_Aint> addresses;
+  void* first = nullptr;
+  std::size_t filled = 0;
+  auto flush = [&] {
+    if (lengths.empty()) return;
+    if (lengths.size() == 1) {
+      post(first, lengths[0], MPI_BYTE);
+    } else {
+      MPI_Datatype type;
+      SPAWNPOOL_MPI(MPI_Type_create_hindexed(static_cast<int>(lengths.size()), lengths.data(),
+                                             addresses.data(), MPI_BYTE, &type));
+      SPAWNPOOL_MPI(MPI_Type_commit(&type));
+      post(MPI_BOTTOM, 1, type);
+      MPI_Type_free(&type);  // the posted operation keeps what it needs
+    }
+    lengths.clear();
+    addresses.clear();
+    filled = 0;
+  };
+  for (const Piece& piece : pieces) {
+    char* data = const_cast<char*>(piece.data);
+    for (std::size_t offset = 0; offset < piece.size;) {
+      const std::size_t n = std::min(piece.size - offset, part - filled);
+      if (lengths.empty()) first = data + offset;
+      MPI_Aint address;
+      SPAWNPOOL_MPI(MPI_Get_address(data + offset, &address));
+      lengths.push_back(static_cast<int>(n));
+      addresses.push_back(address);
+      offset += n;
+      filled += n;
+      if (filled == part) flush();
+    }
+  }
+  flush();
+}
+
+}  // namespace
+
 Transport::Transport(MPI_Comm comm)
     : comm_(comm),
       max_part_(static_cast<std::size_t>(
@@ -18,12 +64,14 @@ Transport::Transport(MPI_Comm comm)
 Transport::~Transport() { abandon_sends(); }
 
 void Transport::send(int rank, int tag, wire::Kind kind, std::uint32_t count,
-                     std::shared_ptr<Buffer> message, std::uint64_t aux) {
+                     std::shared_ptr<Buffer> message, std::uint64_t aux, OutOfBand out_of_band) {
   wire::Header header;
   header.kind = static_cast<std::uint16_t>(kind);
   header.count = count;
   header.aux = aux;
   header.body_size = message->size() - wire::kHeaderSize;
+  header.oob_size = out_of_band.bytes();
+  header.oob_part_size = header.oob_size ? static_cast<std::uint32_t>(max_part_) : 0;
   PendingSend pending;
   const std::size_t total = message->size();
   if (total <= max_part_) {
@@ -46,8 +94,67 @@ void Transport::send(int rank, int tag, wire::Kind kind, std::uint32_t count,
                               tag + 1, comm_, &pending.requests[i + 1]));
     }
   }
+  for_each_stream_message(out_of_band.blocks, max_part_,
+                          [&](void* data, int n, MPI_Datatype type) {
+                            pending.requests.emplace_back();
+                            SPAWNPOOL_MPI(MPI_Isend(data, n, type, rank, tag + 1, comm_,
+                                                    &pending.requests.back()));
+                          });
   pending.message = std::move(message);
+  pending.out_of_band = std::move(out_of_band);
   sends_.push_back(std::move(pending));
+}
+
+void Transport::receive_out_of_band(const Incoming& message,
+                                    const std::vector<MutableSpan>& targets) {
+  std::uint64_t total = 0;
+  for (const MutableSpan& t : targets) total += t.size;
+  const wire::Header& header = message.header;
+  if (total != header.oob_size) {
+    throw wire::ProtocolError("spawnpool: decoding found " + std::to_string(total) +
+                              " out-of-band bytes where the message announced " +
+                              std::to_string(header.oob_size));
+  }
+  if (total == 0) return;
+  if (header.oob_part_size == 0 || header.oob_part_size > INT_MAX) {
+    throw wire::ProtocolError("spawnpool: invalid out-of-band part size " +
+                              std::to_string(header.oob_part_size));
+  }
+  std::vector<MPI_Request> requests;
+  for_each_stream_message(targets, header.oob_part_size,
+                          [&](void* data, int n, MPI_Datatype type) {
+                            requests.emplace_back();
+                            SPAWNPOOL_MPI(MPI_Irecv(data, n, type, message.source, message.tag + 1,
+                                                    comm_, &requests.back()));
+                          });
+  await_parts(requests, total, message.source);
+}
+
+void Transport::await_parts(std::vector<MPI_Request>& requests, std::uint64_t total, int source) {
+  const std::size_t parts = requests.size();
+  auto deadline = std::chrono::steady_clock::now() + part_stall_timeout_;
+  std::vector<int> finished(parts);
+  for (std::size_t remaining = parts; remaining > 0;) {
+    int completed = 0;
+    SPAWNPOOL_MPI(MPI_Testsome(static_cast<int>(parts), requests.data(), &completed,
+                               finished.data(), MPI_STATUSES_IGNORE));
+    if (completed > 0 && completed != MPI_UNDEFINED) {
+      remaining -= static_cast<std::size_t>(completed);
+      deadline = std::chrono::steady_clock::now() + part_stall_timeout_;
+      continue;
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      for (auto& r : requests) {
+        if (r != MPI_REQUEST_NULL) {
+          MPI_Cancel(&r);
+          MPI_Request_free(&r);
+        }
+      }
+      throw Timeout("spawnpool: the parts of a " + std::to_string(total) + "-byte message from rank " +
+                    std::to_string(source) + " stopped arriving");
+    }
+    std::this_thread::yield();
+  }
 }
 
 bool Transport::progress_sends() {
@@ -117,29 +224,7 @@ std::optional<Transport::Incoming> Transport::try_receive(int source, int tag) {
     SPAWNPOOL_MPI(MPI_Irecv(whole->data() + offset, size, MPI_BYTE, incoming.source,
                             incoming.tag + 1, comm_, &requests[i]));
   }
-  auto deadline = std::chrono::steady_clock::now() + part_stall_timeout_;
-  std::vector<int> finished(parts);
-  for (std::size_t remaining = parts; remaining > 0;) {
-    int completed = 0;
-    SPAWNPOOL_MPI(MPI_Testsome(static_cast<int>(parts), requests.data(), &completed,
-                               finished.data(), MPI_STATUSES_IGNORE));
-    if (completed > 0 && completed != MPI_UNDEFINED) {
-      remaining -= static_cast<std::size_t>(completed);
-      deadline = std::chrono::steady_clock::now() + part_stall_timeout_;
-      continue;
-    }
-    if (std::chrono::steady_clock::now() > deadline) {
-      for (auto& r : requests) {
-        if (r != MPI_REQUEST_NULL) {
-          MPI_Cancel(&r);
-          MPI_Request_free(&r);
-        }
-      }
-      throw Timeout("spawnpool: the parts of a " + std::to_string(total) + "-byte message from rank " +
-                    std::to_string(incoming.source) + " stopped arriving");
-    }
-    std::this_thread::yield();
-  }
+  await_parts(requests, total, incoming.source);
   incoming.header = wire::decode_header(ByteSpan{whole->data(), whole->size()});
   incoming.message = std::move(whole);
   return incoming;

@@ -3,7 +3,8 @@
 // kept alive until complete; receives use MPI_Improbe + MPI_Mrecv into an exactly-sized buffer.
 // A message larger than the part limit (default 1 GiB, $SPAWNPOOL_MAX_MESSAGE_PART) is announced by
 // its bare header and then sent in parts, received straight into one buffer: messages over 2 GiB
-// work and the payload is never copied on the way.
+// work and the payload is never copied on the way. Out-of-band blocks (wire_format.hpp) are sent
+// from the objects that hold them and received straight into the decoded objects.
 // Not thread-safe: one Transport is used by one thread.
 
 #include <spawnpool/detail/bytes.hpp>
@@ -35,9 +36,11 @@ class Transport {
   Transport& operator=(const Transport&) = delete;
 
   /// Writes the header (kind, count, body size, aux) into the first wire::kHeaderSize bytes of
-  /// `message` and starts sending it to `rank` with message tag `tag` (parts on tag + 1).
+  /// `message` and starts sending it to `rank` with message tag `tag` (parts on tag + 1), followed
+  /// by the `out_of_band` blocks (on tag + 1), which stay alive until the send completes.
   void send(int rank, int tag, wire::Kind kind, std::uint32_t count,
-            std::shared_ptr<Buffer> message, std::uint64_t aux = 0);
+            std::shared_ptr<Buffer> message, std::uint64_t aux = 0,
+            OutOfBand out_of_band = {});
 
   /// Completes finished sends and frees their buffers. True when any completed.
   bool progress_sends();
@@ -49,6 +52,13 @@ class Transport {
   /// @throws Timeout when the parts of a large message stop arriving for `part_stall_timeout`
   std::optional<Incoming> try_receive(int source, int tag);
 
+  /// Receives the out-of-band bytes that follow `message` (header.oob_size of them) into
+  /// `targets`, in order; their sizes must add up to header.oob_size. Call it for each message with
+  /// out-of-band bytes before receiving the next message from the same source.
+  /// @throws wire::ProtocolError when the targets do not add up or the part size is invalid
+  /// @throws Timeout when the bytes stop arriving for `part_stall_timeout`
+  void receive_out_of_band(const Incoming& message, const std::vector<MutableSpan>& targets);
+
   /// Cancels sends that have not completed (used when the peer is gone).
   void abandon_sends();
 
@@ -58,7 +68,12 @@ class Transport {
   struct PendingSend {
     std::vector<MPI_Request> requests;
     std::shared_ptr<Buffer> message;
+    OutOfBand out_of_band;
   };
+
+  /// Waits for `requests` (receives of a `total`-byte message from `source`), giving up when none
+  /// completes for part_stall_timeout_.
+  void await_parts(std::vector<MPI_Request>& requests, std::uint64_t total, int source);
 
   MPI_Comm comm_;
   std::size_t max_part_;

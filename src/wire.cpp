@@ -11,6 +11,26 @@ ByteSpan body_of(const Header& header, ByteSpan message) {
   return ByteSpan{message.data + kHeaderSize, message.size - kHeaderSize};
 }
 
+/// Adds an entry's out-of-band bytes to the running sum, refusing more than the header announced.
+void add_out_of_band(const Header& header, std::uint64_t& sum, std::uint64_t entry) {
+  if (entry > header.oob_size - sum) {
+    throw ProtocolError("spawnpool: the entries of a message claim more out-of-band bytes than "
+                        "its header's " + std::to_string(header.oob_size));
+  }
+  sum += entry;
+}
+
+void check_out_of_band_sum(const Header& header, std::uint64_t sum) {
+  if (sum != header.oob_size) {
+    throw ProtocolError("spawnpool: the entries of a message claim " + std::to_string(sum) +
+                        " out-of-band bytes but its header says " +
+                        std::to_string(header.oob_size));
+  }
+  if (sum > 0 && header.oob_part_size == 0) {
+    throw ProtocolError("spawnpool: a message with out-of-band bytes has no part size");
+  }
+}
+
 void check_count(const Header& header, ByteSpan body, std::size_t min_entry_size) {
   if (header.count > body.size / min_entry_size) {
     throw ProtocolError("spawnpool: message claims " + std::to_string(header.count) +
@@ -45,17 +65,26 @@ std::vector<CallView> decode_calls(const Header& header, ByteSpan message) {
   Reader in(body);
   std::vector<CallView> calls;
   calls.reserve(header.count);
+  std::uint64_t out_of_band = 0;
   for (std::uint32_t i = 0; i < header.count; ++i) {
-    CallView call{};
-    call.id = in.get<std::uint64_t>();
-    call.signature = in.get<std::uint64_t>();
-    call.threads = in.get<std::uint32_t>();
-    call.name = in.string32();
-    call.args = in.bytes(in.get<std::uint64_t>());
-    calls.push_back(call);
+    calls.push_back(read_call(in));
+    add_out_of_band(header, out_of_band, calls.back().args_oob);
   }
   if (!in.at_end()) throw ProtocolError("spawnpool: trailing bytes after the last call entry");
+  check_out_of_band_sum(header, out_of_band);
   return calls;
+}
+
+CallView read_call(Reader& in) {
+  CallView call{};
+  call.id = in.get<std::uint64_t>();
+  call.signature = in.get<std::uint64_t>();
+  call.threads = in.get<std::uint32_t>();
+  call.name = in.string32();
+  const auto args_size = in.get<std::uint64_t>();
+  call.args_oob = in.get<std::uint64_t>();
+  call.args = in.bytes(args_size);
+  return call;
 }
 
 std::vector<ResultView> decode_results(const Header& header, ByteSpan message) {
@@ -64,6 +93,7 @@ std::vector<ResultView> decode_results(const Header& header, ByteSpan message) {
   Reader in(body);
   std::vector<ResultView> results;
   results.reserve(header.count);
+  std::uint64_t out_of_band = 0;
   for (std::uint32_t i = 0; i < header.count; ++i) {
     ResultView result{};
     result.id = in.get<std::uint64_t>();
@@ -74,10 +104,14 @@ std::vector<ResultView> decode_results(const Header& header, ByteSpan message) {
     result.status = static_cast<ResultStatus>(status);
     result.started_us = in.get<std::uint64_t>();
     result.ended_us = in.get<std::uint64_t>();
-    result.payload = in.bytes(in.get<std::uint64_t>());
+    const auto payload_size = in.get<std::uint64_t>();
+    result.payload_oob = in.get<std::uint64_t>();
+    result.payload = in.bytes(payload_size);
+    add_out_of_band(header, out_of_band, result.payload_oob);
     results.push_back(result);
   }
   if (!in.at_end()) throw ProtocolError("spawnpool: trailing bytes after the last result entry");
+  check_out_of_band_sum(header, out_of_band);
   return results;
 }
 

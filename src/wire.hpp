@@ -64,6 +64,7 @@ struct CallView {
   std::uint32_t threads;
   std::string_view name;
   ByteSpan args;
+  std::uint64_t args_oob = 0;  // out-of-band bytes of the args (wire_format.hpp)
 };
 
 struct ResultView {
@@ -72,12 +73,19 @@ struct ResultView {
   std::uint64_t started_us;
   std::uint64_t ended_us;
   ByteSpan payload;
+  std::uint64_t payload_oob = 0;  // out-of-band bytes of the payload (wire_format.hpp)
 };
 
 /// The call entries of a kTasks message (views into `message`).
+/// @throws ProtocolError for a malformed body, or out-of-band sizes that do not add up to the
+///         header's
 std::vector<CallView> decode_calls(const Header& header, ByteSpan message);
 
+/// Reads one call entry at the reader's position.
+CallView read_call(Reader& in);
+
 /// The result entries of a kResults message (views into `message`).
+/// @throws ProtocolError as decode_calls
 std::vector<ResultView> decode_results(const Header& header, ByteSpan message);
 
 /// Payload of a failed result: exception type and message.

@@ -9,6 +9,7 @@
 #include "worker_sentinel.hpp"
 
 #include <spawnpool/detail/registry.hpp>
+#include <spawnpool/detail/serialize.hpp>
 
 #include <cxxabi.h>
 #include <unistd.h>
@@ -30,13 +31,15 @@ namespace {
 
 using wire::ResultStatus;
 
-/// One call's outcome: the invoker's buffer (payload after `offset`) or an error payload.
+/// One call's outcome: the invoker's buffer (payload after `offset`, large blocks out of band) or
+/// an error payload.
 struct Outcome {
   std::uint64_t id = 0;
   ResultStatus status = ResultStatus::kOk;
   std::uint64_t started_us = 0, ended_us = 0;
   Buffer buffer;
   std::size_t offset = 0;
+  OutOfBand out_of_band;
   wire::ErrorPayload error;
 
   std::size_t payload_size() const {
@@ -81,27 +84,46 @@ std::string current_exception_type() {
   return type ? demangle(type->name()) : std::string("unknown exception");
 }
 
-Outcome run_call(const wire::CallView& call, std::size_t reserve_front, WorkerSentinel* sentinel) {
-  Outcome out;
-  out.id = call.id;
+/// The task of a call entry, or (in `refused`) why it cannot run here.
+const TaskEntry* find_call_task(const wire::CallView& call, Outcome& refused) {
+  refused.id = call.id;
   const TaskEntry* task = find_task(call.name);
   if (task == nullptr) {
-    out.status = ResultStatus::kUnknownTask;
-    out.error = {"spawnpool::UnregisteredTask",
-                 "the worker program " + runtime_state().program + " has no task named \"" +
-                     std::string(call.name) + "\"; register it with SPAWNPOOL_TASK(" +
-                     std::string(call.name) + ") in a source file linked into the worker program"};
-    return out;
+    refused.status = ResultStatus::kUnknownTask;
+    refused.error = {"spawnpool::UnregisteredTask",
+                     "the worker program " + runtime_state().program + " has no task named \"" +
+                         std::string(call.name) + "\"; register it with SPAWNPOOL_TASK(" +
+                         std::string(call.name) + ") in a source file linked into the worker program"};
+    return nullptr;
   }
   if (task->signature != call.signature) {
-    out.status = ResultStatus::kSignatureMismatch;
-    out.error = {"spawnpool::Error", "task \"" + task->name + "\" has the type " +
-                                         task->signature_text + " in the worker program " +
-                                         runtime_state().program +
-                                         ", which differs from the manager's; rebuild both from "
-                                         "the same sources"};
-    return out;
+    refused.status = ResultStatus::kSignatureMismatch;
+    refused.error = {"spawnpool::Error", "task \"" + task->name + "\" has the type " +
+                                             task->signature_text + " in the worker program " +
+                                             runtime_state().program +
+                                             ", which differs from the manager's; rebuild both from "
+                                             "the same sources"};
+    return nullptr;
   }
+  return task;
+}
+
+Outcome bad_arguments(std::uint64_t id, const TaskEntry& task, const std::string& what) {
+  Outcome out;
+  out.id = id;
+  out.status = ResultStatus::kBadArguments;
+  out.error = {"spawnpool::Error",
+               "the arguments of task \"" + task.name + "\" could not be decoded: " + what};
+  return out;
+}
+
+/// Runs one call: decodes its arguments and runs it, or runs `prepared` (decoded before, with its
+/// out-of-band arguments received).
+Outcome run_call(const wire::CallView& call, std::size_t reserve_front, WorkerSentinel* sentinel,
+                 PreparedCall* prepared = nullptr) {
+  Outcome out;
+  const TaskEntry* task = find_call_task(call, out);
+  if (task == nullptr) return out;
   struct Bracket {
     WorkerSentinel* sentinel;
     ~Bracket() {
@@ -116,12 +138,13 @@ Outcome run_call(const wire::CallView& call, std::size_t reserve_front, WorkerSe
     ~Stamp() { out.ended_us = wall_clock_us(); }
   } stamp{out};
   try {
-    out.buffer = task->invoke(call.args, reserve_front);
+    EncodedResult result = prepared ? prepared->run(reserve_front, true)
+                                    : task->invoke(call.args, nullptr, reserve_front, true);
+    out.buffer = std::move(result.buffer);
+    out.out_of_band = std::move(result.out_of_band);
     out.offset = reserve_front;
   } catch (const BadArguments& bad) {
-    out.status = ResultStatus::kBadArguments;
-    out.error = {"spawnpool::Error",
-                 "the arguments of task \"" + task->name + "\" could not be decoded: " + bad.what};
+    out = bad_arguments(call.id, *task, bad.what);
   } catch (const std::exception& e) {
     out.status = ResultStatus::kException;
     out.error = {current_exception_type(), e.what()};
@@ -133,24 +156,75 @@ Outcome run_call(const wire::CallView& call, std::size_t reserve_front, WorkerSe
 }
 
 char* put_outcome(char* out, const Outcome& o) {
-  out = wire::put_result_prefix(out, o.id, o.status, o.payload_size(), o.started_us, o.ended_us);
+  out = wire::put_result_prefix(out, o.id, o.status, o.payload_size(), o.out_of_band.bytes(),
+                                o.started_us, o.ended_us);
   if (o.status == ResultStatus::kOk) {
     return wire::put_bytes(out, o.buffer.data() + o.offset, o.payload_size());
   }
   return wire::put_error_payload(out, o.error);
 }
 
-/// Runs every call of a kTasks message; returns the kResults message (header space unwritten).
-std::shared_ptr<Buffer> run_message(const Transport::Incoming& in, WorkerSentinel* sentinel) {
+/// For a kTasks message with out-of-band arguments: decodes every call's arguments, then receives
+/// the out-of-band bytes straight into them. A call that cannot be decoded gets its outcome in
+/// `refused` (and its bytes are received into scratch space, to keep the stream in step).
+std::vector<std::unique_ptr<PreparedCall>> prepare_calls(Transport& transport,
+                                                         const Transport::Incoming& in,
+                                                         const std::vector<wire::CallView>& calls,
+                                                         std::vector<Outcome>& refused) {
+  std::vector<std::unique_ptr<PreparedCall>> prepared(calls.size());
+  refused.resize(calls.size());
+  std::vector<MutableSpan> targets;
+  std::vector<Buffer> scratch;
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    const wire::CallView& call = calls[i];
+    const std::size_t first_target = targets.size();
+    if (const TaskEntry* task = find_call_task(call, refused[i])) {
+      try {
+        OutOfBandTargets out_of_band(call.args_oob, targets);
+        prepared[i] = task->prepare(call.args, &out_of_band);
+        if (out_of_band.remaining() != 0) {
+          throw BadArguments{std::to_string(out_of_band.remaining()) +
+                             " out-of-band bytes left over after the last argument"};
+        }
+      } catch (const BadArguments& bad) {
+        prepared[i].reset();
+        refused[i] = bad_arguments(call.id, *task, bad.what);
+      }
+    }
+    if (!prepared[i] && call.args_oob > 0) {
+      targets.resize(first_target);
+      scratch.emplace_back(static_cast<std::size_t>(call.args_oob));
+      targets.push_back({scratch.back().data(), scratch.back().size()});
+    }
+  }
+  transport.receive_out_of_band(in, targets);
+  return prepared;
+}
+
+/// Runs every call of a kTasks message; returns the kResults message (header space unwritten) and
+/// the results' out-of-band blocks in `out_of_band`.
+std::shared_ptr<Buffer> run_message(Transport& transport, const Transport::Incoming& in,
+                                    WorkerSentinel* sentinel, OutOfBand& out_of_band) {
   const auto calls =
       wire::decode_calls(in.header, ByteSpan{in.message->data(), in.message->size()});
+  std::vector<std::unique_ptr<PreparedCall>> prepared;
+  std::vector<Outcome> refused;
+  if (in.header.oob_size > 0) prepared = prepare_calls(transport, in, calls, refused);
+  auto run = [&](std::size_t i, std::size_t reserve_front) {
+    if (prepared.empty()) return run_call(calls[i], reserve_front, sentinel);
+    if (!prepared[i]) return std::move(refused[i]);
+    Outcome o = run_call(calls[i], reserve_front, sentinel, prepared[i].get());
+    prepared[i].reset();  // the arguments are not needed any more
+    return o;
+  };
   constexpr std::size_t kFront = wire::kHeaderSize + wire::kResultEntryOverhead;
   if (calls.size() == 1) {
     // The common case sends the task's own result buffer: the result is not copied again.
-    Outcome o = run_call(calls[0], kFront, sentinel);
+    Outcome o = run(0, kFront);
+    out_of_band = std::move(o.out_of_band);
     if (o.status == ResultStatus::kOk) {
       wire::put_result_prefix(o.buffer.data() + wire::kHeaderSize, o.id, o.status,
-                              o.payload_size(), o.started_us, o.ended_us);
+                              o.payload_size(), out_of_band.bytes(), o.started_us, o.ended_us);
       return std::make_shared<Buffer>(std::move(o.buffer));
     }
     auto message = std::make_shared<Buffer>(kFront + o.payload_size());
@@ -160,13 +234,16 @@ std::shared_ptr<Buffer> run_message(const Transport::Incoming& in, WorkerSentine
   std::vector<Outcome> outcomes;
   outcomes.reserve(calls.size());
   std::size_t total = wire::kHeaderSize;
-  for (const auto& call : calls) {
-    outcomes.push_back(run_call(call, 0, sentinel));
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    outcomes.push_back(run(i, 0));
     total += wire::kResultEntryOverhead + outcomes.back().payload_size();
   }
   auto message = std::make_shared<Buffer>(total);
   char* out = message->data() + wire::kHeaderSize;
-  for (const auto& o : outcomes) out = put_outcome(out, o);
+  for (auto& o : outcomes) {
+    out = put_outcome(out, o);
+    out_of_band.append(std::move(o.out_of_band));
+  }
   return message;
 }
 
@@ -190,12 +267,7 @@ std::string apply_hello(const std::vector<std::string>& settings, WorkerSentinel
   if (settings.size() > 7 && !settings[7].empty()) {
     const ByteSpan entry{settings[7].data(), settings[7].size()};
     wire::Reader reader(entry);
-    wire::CallView call{};
-    call.id = reader.get<std::uint64_t>();
-    call.signature = reader.get<std::uint64_t>();
-    call.threads = reader.get<std::uint32_t>();
-    call.name = reader.string32();
-    call.args = reader.bytes(reader.get<std::uint64_t>());
+    const wire::CallView call = wire::read_call(reader);  // encoded without out-of-band blocks
     const Outcome o = run_call(call, 0, sentinel);
     if (o.status != ResultStatus::kOk) {
       return "the initializer \"" + std::string(call.name) + "\" failed: " + o.error.type_name +
@@ -265,11 +337,13 @@ int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
           }
           case wire::Kind::kTasks: {
             const auto started = std::chrono::steady_clock::now();
-            auto results = run_message(*in, sentinel.get());
+            OutOfBand out_of_band;
+            auto results = run_message(transport, *in, sentinel.get(), out_of_band);
             const auto busy = std::chrono::duration_cast<std::chrono::nanoseconds>(
                 std::chrono::steady_clock::now() - started);
             transport.send(manager_rank, in->tag, wire::Kind::kResults, in->header.count,
-                           std::move(results), static_cast<std::uint64_t>(busy.count()));
+                           std::move(results), static_cast<std::uint64_t>(busy.count()),
+                           std::move(out_of_band));
             break;
           }
           case wire::Kind::kShutdown:

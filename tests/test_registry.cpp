@@ -58,7 +58,7 @@ sd::Buffer run_locally(R (*fn)(P...), const A&... args) {
   const std::size_t size = sd::serialized_size(sd::as_parameter<P>(args)...);
   sd::Buffer bytes(size);
   sd::serialize_into(bytes.data(), size, sd::as_parameter<P>(args)...);
-  return task->invoke(sd::ByteSpan{bytes.data(), bytes.size()}, 16);
+  return task->invoke(sd::ByteSpan{bytes.data(), bytes.size()}, nullptr, 16, false).buffer;
 }
 
 template <class T>
@@ -136,5 +136,5 @@ TEST(Serialization, TruncatedArgumentsAreRejected) {
   const std::size_t size = sd::serialized_size(v, 2.0);
   sd::Buffer bytes(size);
   sd::serialize_into(bytes.data(), size, v, 2.0);
-  EXPECT_THROW(task->invoke(sd::ByteSpan{bytes.data(), size - 3}, 0), sd::BadArguments);
+  EXPECT_THROW(task->invoke(sd::ByteSpan{bytes.data(), size - 3}, nullptr, 0, false), sd::BadArguments);
 }

@@ -86,6 +86,13 @@ class Future {
     state->wait();
     const detail::SharedBytes& bytes = state->result();
     if constexpr (!std::is_void_v<T>) {
+      if (const std::shared_ptr<void>& decoded = state->decoded()) {
+        // A result that came with out-of-band blocks, decoded on arrival: moved out, unless a
+        // continuation or a dependent call reads it too (then each gets a copy).
+        T& stored = *static_cast<T*>(decoded.get());
+        if (!state->result_shared()) return std::move(stored);
+        return stored;
+      }
       T value{};
       try {
         detail::deserialize_from(bytes.span, value);
@@ -124,6 +131,7 @@ class Future {
                   "spawnpool::Future::then: the continuation's result must be default-constructible "
                   "(it is stored encoded, like a task's result)");
     std::shared_ptr<detail::TaskState> source = checked_state();
+    source->share_result();
     auto next = std::make_shared<detail::TaskState>(source->task_name());
     source->on_complete([source, next, f = std::move(f)]() mutable {
       detail::ContinuationThread::instance().post(

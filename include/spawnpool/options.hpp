@@ -50,7 +50,8 @@ class Options {
     static_assert(sizeof...(P) == sizeof...(A),
                   "spawnpool::Options::initializer: wrong number of arguments for this task");
     const detail::TaskEntry& task = detail::require_task(reinterpret_cast<detail::FunctionKey>(fn));
-    detail::WorkItem item = detail::encode_call(fn, task, 0, std::forward<A>(args)...);
+    // Passed as lvalues: the entry travels in the hello, so everything must be inline.
+    detail::WorkItem item = detail::encode_call(fn, task, 0, args...);
     initializer_entry_ = std::make_shared<const std::string>(
         item.message.data() + detail::wire::kHeaderSize,
         item.message.size() - detail::wire::kHeaderSize);

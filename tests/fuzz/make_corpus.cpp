@@ -64,7 +64,7 @@ std::string call(std::uint64_t id, const std::string& name, const std::string& a
 
 std::string result(std::uint64_t id, wire::ResultStatus status, const std::string& payload) {
   std::string out(wire::kResultEntryOverhead + payload.size(), '\0');
-  char* at = wire::put_result_prefix(out.data(), id, status, payload.size(), 10, 20);
+  char* at = wire::put_result_prefix(out.data(), id, status, payload.size(), 0, 10, 20);
   wire::put_bytes(at, payload.data(), payload.size());
   return out;
 }

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <memory>
 #include <utility>
+#include <vector>
 
 namespace spawnpool::detail {
 
@@ -50,10 +51,37 @@ struct ByteSpan {
   std::size_t size = 0;
 };
 
+/// A writable view of bytes.
+struct MutableSpan {
+  char* data = nullptr;
+  std::size_t size = 0;
+};
+
 /// A view that keeps the buffer it points into alive.
 struct SharedBytes {
   std::shared_ptr<const Buffer> owner;
   ByteSpan span;
+};
+
+/// The out-of-band blocks of an outgoing message (wire_format.hpp): large contiguous arrays sent
+/// from where they already are instead of being copied into the message, and the objects that own
+/// that memory, kept alive until the send completes. Not thread-safe (one owner).
+struct OutOfBand {
+  std::vector<ByteSpan> blocks;                // in the order the decoder will ask for them
+  std::vector<std::shared_ptr<const void>> owners;
+
+  bool empty() const noexcept { return blocks.empty(); }
+  std::size_t bytes() const noexcept {
+    std::size_t total = 0;
+    for (const ByteSpan& b : blocks) total += b.size;
+    return total;
+  }
+  /// Appends `other`'s blocks after this one's (for several calls or results in one message).
+  void append(OutOfBand&& other) {
+    blocks.insert(blocks.end(), other.blocks.begin(), other.blocks.end());
+    for (auto& owner : other.owners) owners.push_back(std::move(owner));
+    other = OutOfBand{};
+  }
 };
 
 }  // namespace spawnpool::detail

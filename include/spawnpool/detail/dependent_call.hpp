@@ -60,6 +60,7 @@ struct HeldArgument<P, Future<T>> {
       throw Error("spawnpool::submit: a Future passed as a task argument has no state "
                   "(default-constructed, or get() was already called)");
     }
+    state->share_result();
   }
   T get() const { return Future<T>(state).get(); }
   static constexpr bool is_input = true;
@@ -78,7 +79,7 @@ class DependentCall<R(P...), Held...>
   DependentCall(R (*fn)(P...), const TaskEntry& task, std::uint32_t threads,
                 std::shared_ptr<SubmitGate::Shared> gate, std::tuple<Held...> held)
       : fn_(fn), task_(task), threads_(threads), gate_(std::move(gate)), held_(std::move(held)),
-        state_(std::make_shared<TaskState>(task.name)) {}
+        state_(std::make_shared<TaskState>(task.name, result_decoder<R>())) {}
 
   const std::shared_ptr<TaskState>& state() const noexcept { return state_; }
 

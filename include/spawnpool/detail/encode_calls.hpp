@@ -44,17 +44,48 @@ std::size_t zipped_size(const Ranges&... ranges) {
   }
 }
 
+/// Counts (or writes) one argument; large blocks of an argument handed over as an rvalue may go
+/// out of band.
+template <class P, class A, class V>
+void archive_argument(SpanOutputArchive& archive, V& value) {
+  archive.allow_out_of_band(!std::is_lvalue_reference_v<A>);
+  archive(as_parameter<P>(value));
+}
+
 /// The call task(args...) with id `id` as a one-call WorkItem; its state is item.calls[0].state.
+///
+/// Arguments are encoded now, so the caller may change or free them once this returns. Large
+/// arrays (serialize.hpp, kOutOfBandMin) in arguments handed over as rvalues (`std::move(v)`) are
+/// not copied: all arguments are moved (or copied) into a holder the item keeps, and those arrays
+/// travel out of band, sent from the holder.
 template <class R, class... P, class... A>
 WorkItem encode_call(R (*)(P...), const TaskEntry& task, std::uint64_t id, A&&... args) {
-  const std::size_t args_size = serialized_size(as_parameter<P>(args)...);
+  const std::size_t overhead = wire::kHeaderSize + wire::call_entry_overhead(task.name.size());
   WorkItem item;
-  item.message =
-      Buffer(wire::kHeaderSize + wire::call_entry_overhead(task.name.size()) + args_size);
-  char* out = wire::put_call_prefix(item.message.data() + wire::kHeaderSize, id, task.signature,
-                                    task.name, args_size);
-  serialize_into(out, args_size, as_parameter<P>(args)...);
-  item.calls.push_back({id, std::make_shared<TaskState>(task.name)});
+  SpanOutputArchive counter;
+  (archive_argument<P, A>(counter, args), ...);
+  if (counter.out_of_band_blocks() == 0) {
+    const std::size_t args_size = counter.size();
+    item.message = Buffer(overhead + args_size);
+    char* out = wire::put_call_prefix(item.message.data() + wire::kHeaderSize, id,
+                                      task.signature, task.name, args_size);
+    serialize_into(out, args_size, as_parameter<P>(args)...);
+  } else if constexpr (sizeof...(P) > 0) {
+    auto held = std::make_shared<std::tuple<stored_t<P>...>>(
+        stored_t<P>(std::forward<A>(args))...);
+    SpanOutputArchive measure;
+    measure.allow_out_of_band(true);
+    std::apply([&](const auto&... value) { measure(value...); }, *held);
+    item.message = Buffer(overhead + measure.size());
+    char* out = item.message.data() + wire::kHeaderSize;
+    out = wire::put_call_prefix(out, id, task.signature, task.name, measure.size(),
+                                measure.out_of_band_bytes());
+    SpanOutputArchive archive(out, measure.size(), &item.out_of_band.blocks);
+    archive.allow_out_of_band(true);
+    std::apply([&](const auto&... value) { archive(value...); }, *held);
+    item.out_of_band.owners.push_back(std::move(held));
+  }
+  item.calls.push_back({id, std::make_shared<TaskState>(task.name, result_decoder<R>())});
   return item;
 }
 
@@ -86,7 +117,7 @@ WorkItem encode_calls(R (*)(P...), const TaskEntry& task, std::uint64_t first_id
         cursor);
     out += args_sizes[i];
     std::apply([](auto&... it) { (++it, ...); }, cursor);
-    item.calls.push_back({first_id + i, std::make_shared<TaskState>(task.name)});
+    item.calls.push_back({first_id + i, std::make_shared<TaskState>(task.name, result_decoder<R>())});
   }
   return item;
 }

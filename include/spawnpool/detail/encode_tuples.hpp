@@ -62,7 +62,7 @@ WorkItem encode_tuple_calls(R (*)(P...), const TaskEntry& task, std::uint64_t fi
     out = wire::put_call_prefix(out, first_id + i, task.signature, task.name, args_sizes[i]);
     tuple_args_into<P...>(out, args_sizes[i], call_args<P...>(*it), Seq{});
     out += args_sizes[i];
-    item.calls.push_back({first_id + i, std::make_shared<TaskState>(task.name)});
+    item.calls.push_back({first_id + i, std::make_shared<TaskState>(task.name, result_decoder<R>())});
   }
   return item;
 }

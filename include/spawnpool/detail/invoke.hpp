@@ -5,9 +5,11 @@
 
 #include <spawnpool/detail/registry.hpp>
 #include <spawnpool/detail/serialize.hpp>
+#include <spawnpool/detail/task_state.hpp>
 
 #include <cereal/types/tuple.hpp>
 
+#include <memory>
 #include <tuple>
 #include <type_traits>
 #include <typeinfo>
@@ -52,25 +54,60 @@ R call_with(R (*fn)(P...), std::tuple<stored_t<P>...>& args, std::index_sequence
   return fn(pass_argument<P>(std::get<I>(args))...);
 }
 
+/// One call of task Fn: its decoded arguments, then its run.
 template <auto Fn, class R, class... P>
-Buffer invoke_task(ByteSpan args_bytes, std::size_t reserve_front) {
-  std::tuple<stored_t<P>...> args;
-  if constexpr (sizeof...(P) > 0) {
-    try {
-      deserialize_from(args_bytes, args);
-    } catch (const std::exception& e) {
-      throw BadArguments{e.what()};
+class CallOf final : public PreparedCall {
+ public:
+  /// @throws BadArguments when the bytes do not decode into the parameter types
+  void decode(ByteSpan args_bytes, OutOfBandInput* args_out_of_band) {
+    if constexpr (sizeof...(P) > 0) {
+      try {
+        deserialize_from(args_bytes, args_, args_out_of_band);
+      } catch (const std::exception& e) {
+        throw BadArguments{e.what()};
+      }
     }
   }
-  if constexpr (std::is_void_v<R>) {
-    call_with(Fn, args, std::index_sequence_for<P...>{});
-    return Buffer(reserve_front);
-  } else {
-    R result = call_with(Fn, args, std::index_sequence_for<P...>{});
-    const std::size_t size = serialized_size(result);
-    Buffer out(reserve_front + size);
-    serialize_into(out.data() + reserve_front, size, result);
+
+  EncodedResult run(std::size_t reserve_front, bool out_of_band) override {
+    EncodedResult out;
+    if constexpr (std::is_void_v<R>) {
+      call_with(Fn, args_, std::index_sequence_for<P...>{});
+      out.buffer = Buffer(reserve_front);
+    } else {
+      out.buffer = serialize_owned(call_with(Fn, args_, std::index_sequence_for<P...>{}),
+                                   reserve_front, out_of_band ? &out.out_of_band : nullptr);
+    }
     return out;
+  }
+
+ private:
+  std::tuple<stored_t<P>...> args_;
+};
+
+template <auto Fn, class R, class... P>
+EncodedResult invoke_task(ByteSpan args, OutOfBandInput* args_out_of_band,
+                          std::size_t reserve_front, bool out_of_band) {
+  CallOf<Fn, R, P...> call;
+  call.decode(args, args_out_of_band);
+  return call.run(reserve_front, out_of_band);
+}
+
+template <auto Fn, class R, class... P>
+std::unique_ptr<PreparedCall> prepare_task(ByteSpan args, OutOfBandInput* args_out_of_band) {
+  auto call = std::make_unique<CallOf<Fn, R, P...>>();
+  call->decode(args, args_out_of_band);
+  return call;
+}
+
+/// How a manager decodes a result of type R that arrived with out-of-band blocks (nullptr for
+/// void, which has no result bytes).
+template <class R>
+constexpr TaskState::ResultDecoder result_decoder() {
+  if constexpr (std::is_void_v<R>) {
+    return nullptr;
+  } else {
+    return &decode_shared<std::decay_t<R>>;
   }
 }
 
@@ -98,6 +135,7 @@ struct TaskTraits<R (*)(P...)> {
     TaskEntry e;
     e.name = name;
     e.invoke = &invoke_task<static_cast<R (*)(P...)>(Fn), R, P...>;
+    e.prepare = &prepare_task<static_cast<R (*)(P...)>(Fn), R, P...>;
     e.signature = signature_of<R, P...>();
     e.signature_text = demangle(typeid(R(stored_t<P>...)).name());
     e.function = reinterpret_cast<FunctionKey>(Fn);

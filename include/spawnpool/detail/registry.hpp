@@ -5,15 +5,41 @@
 #include <spawnpool/detail/bytes.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
 namespace spawnpool::detail {
 
-/// Decodes the arguments, runs the task and returns a buffer holding the cereal-encoded result
-/// after `reserve_front` unwritten bytes (room for the message header and entry prefix).
+class OutOfBandInput;
+
+/// A task's encoded result: cereal bytes after `reserve_front` unwritten ones (room for the
+/// message header and entry prefix) and, when asked for, its out-of-band blocks (serialize.hpp).
+struct EncodedResult {
+  Buffer buffer;
+  OutOfBand out_of_band;
+};
+
+/// A call whose arguments are decoded, waiting to run (their out-of-band bytes may still be
+/// arriving: run it only once they have).
+class PreparedCall {
+ public:
+  virtual ~PreparedCall() = default;
+  /// Runs the task and encodes its result (with `out_of_band`, large blocks out of band).
+  /// Anything the task throws passes through.
+  virtual EncodedResult run(std::size_t reserve_front, bool out_of_band) = 0;
+};
+
+/// Decodes the arguments (large blocks from `args_out_of_band` when not null), runs the task and
+/// encodes the result as PreparedCall::run does.
 /// Throws BadArguments when the arguments cannot be decoded; anything the task throws passes through.
-using Invoker = Buffer (*)(ByteSpan args, std::size_t reserve_front);
+using Invoker = EncodedResult (*)(ByteSpan args, OutOfBandInput* args_out_of_band,
+                                  std::size_t reserve_front, bool out_of_band);
+
+/// Decodes the arguments into a call to run later; out-of-band blocks are only noted by
+/// `args_out_of_band` (OutOfBandTargets) and must be received before the call runs.
+/// Throws BadArguments when the arguments cannot be decoded.
+using Preparer = std::unique_ptr<PreparedCall> (*)(ByteSpan args, OutOfBandInput* args_out_of_band);
 
 /// A type-erased function address, used as the key from `submit(fn, ...)` to the task's name.
 using FunctionKey = void (*)();
@@ -21,6 +47,7 @@ using FunctionKey = void (*)();
 struct TaskEntry {
   std::string name;
   Invoker invoke = nullptr;
+  Preparer prepare = nullptr;
   std::uint64_t signature = 0;  // hash of the function type: both sides must agree
   std::string signature_text;   // the function type, for messages
   FunctionKey function = nullptr;

@@ -4,18 +4,92 @@
 // Decoding reads straight from the received bytes through SpanInputArchive, which reads the same
 // format as cereal::BinaryInputArchive but refuses a container size larger than the bytes left, so
 // corrupt input can never make it allocate more than about the message's own size.
+//
+// Out-of-band blocks: in a message entry flagged for it, every cereal BinaryData of at least
+// kOutOfBandMin bytes (the form cereal gives a std::vector, std::array or std::basic_string of
+// arithmetic type) is not copied into the entry. The encoder records where the bytes are
+// (OutOfBand, bytes.hpp) and the transport sends them from there; the decoder asks an
+// OutOfBandInput for them, which either notes the destination for a receive straight into it or
+// copies them from the sender's blocks.
 
 #include <spawnpool/detail/bytes.hpp>
 
 #include <cereal/archives/binary.hpp>
 #include <cereal/details/traits.hpp>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 namespace spawnpool::detail {
+
+/// Smallest BinaryData that travels out of band (in entries that use out-of-band blocks).
+inline constexpr std::size_t kOutOfBandMin = 256 * 1024;
+
+/// Supplies the bytes of out-of-band blocks to a decoder, in order, within a budget (the entry's
+/// out-of-band byte count: a corrupt size can never claim more). Not thread-safe.
+class OutOfBandInput {
+ public:
+  explicit OutOfBandInput(std::size_t budget) : remaining_(budget) {}
+  virtual ~OutOfBandInput() = default;
+
+  /// Bytes of the budget not asked for yet.
+  std::size_t remaining() const noexcept { return remaining_; }
+
+  /// The next block goes to [data, data + size).
+  /// @throws cereal::Exception when that is more than the budget left
+  void take(void* data, std::size_t size) {
+    if (size > remaining_) {
+      throw cereal::Exception("corrupt input: an out-of-band block of " + std::to_string(size) +
+                              " bytes, but only " + std::to_string(remaining_) + " are left");
+    }
+    remaining_ -= size;
+    deliver(static_cast<char*>(data), size);
+  }
+
+ private:
+  virtual void deliver(char* data, std::size_t size) = 0;
+  std::size_t remaining_;
+};
+
+/// Notes the destinations, for one receive that fills them all later.
+class OutOfBandTargets final : public OutOfBandInput {
+ public:
+  OutOfBandTargets(std::size_t budget, std::vector<MutableSpan>& targets)
+      : OutOfBandInput(budget), targets_(targets) {}
+
+ private:
+  void deliver(char* data, std::size_t size) override { targets_.push_back({data, size}); }
+  std::vector<MutableSpan>& targets_;
+};
+
+/// Copies the bytes from the sender's blocks (both sides in one process: ThreadExecutor).
+class OutOfBandCopy final : public OutOfBandInput {
+ public:
+  explicit OutOfBandCopy(const OutOfBand& source)
+      : OutOfBandInput(source.bytes()), blocks_(source.blocks) {}
+
+ private:
+  void deliver(char* data, std::size_t size) override {
+    while (size > 0) {
+      const ByteSpan& block = blocks_[index_];
+      const std::size_t n = std::min(size, block.size - offset_);
+      std::memcpy(data, block.data + offset_, n);
+      data += n;
+      size -= n;
+      offset_ += n;
+      if (offset_ == block.size) {
+        ++index_;
+        offset_ = 0;
+      }
+    }
+  }
+  const std::vector<ByteSpan>& blocks_;
+  std::size_t index_ = 0, offset_ = 0;
+};
 
 /// cereal input archive over a byte span: the format of cereal::BinaryInputArchive (which
 /// BinaryOutputArchive writes), without a stream, and with a bound on container sizes. A size prefix
@@ -26,14 +100,20 @@ namespace spawnpool::detail {
 class SpanInputArchive
     : public cereal::InputArchive<SpanInputArchive, cereal::AllowEmptyClassElision> {
  public:
-  explicit SpanInputArchive(ByteSpan bytes)
+  /// Reads `bytes`; with `out_of_band`, BinaryData of kOutOfBandMin bytes or more comes from it.
+  explicit SpanInputArchive(ByteSpan bytes, OutOfBandInput* out_of_band = nullptr)
       : cereal::InputArchive<SpanInputArchive, cereal::AllowEmptyClassElision>(this),
         at_(bytes.data),
-        end_(bytes.data + bytes.size) {}
+        end_(bytes.data + bytes.size),
+        out_of_band_(out_of_band) {}
 
   std::size_t remaining() const noexcept { return static_cast<std::size_t>(end_ - at_); }
 
   void loadBinary(void* const data, std::size_t size) {
+    if (out_of_band_ != nullptr && size >= kOutOfBandMin) {
+      out_of_band_->take(data, size);
+      return;
+    }
     if (size > remaining()) {
       throw cereal::Exception("Failed to read " + std::to_string(size) + " bytes from input! " +
                               std::to_string(remaining()) + " bytes left");
@@ -43,16 +123,17 @@ class SpanInputArchive
   }
 
   void check_size(std::uint64_t elements) const {
-    if (elements > remaining()) {
+    const std::uint64_t left = remaining() + (out_of_band_ ? out_of_band_->remaining() : 0);
+    if (elements > left) {
       throw cereal::Exception("corrupt input: a container claims " + std::to_string(elements) +
-                              " elements but only " + std::to_string(remaining()) +
-                              " bytes are left");
+                              " elements but only " + std::to_string(left) + " bytes are left");
     }
   }
 
  private:
   const char* at_;
   const char* end_;
+  OutOfBandInput* out_of_band_;
 };
 
 template <class T>
@@ -87,23 +168,38 @@ inline void CEREAL_LOAD_FUNCTION_NAME(SpanInputArchive& ar, cereal::BinaryData<T
 /// cereal output archive writing the format of cereal::BinaryOutputArchive straight into memory,
 /// without a std::ostream (building one per value cost about half of the per-task instructions).
 /// Constructed without a destination it only counts the bytes it would write; constructed over a
-/// region it writes there and throws cereal::Exception rather than write past its end.
+/// region it writes there and throws cereal::Exception rather than write past its end. While
+/// out-of-band blocks are allowed, BinaryData of kOutOfBandMin bytes or more is not written (nor
+/// counted) but noted in `blocks` (given to the writing constructor) and counted in
+/// out_of_band_blocks().
 class SpanOutputArchive
     : public cereal::OutputArchive<SpanOutputArchive, cereal::AllowEmptyClassElision> {
  public:
   /// Counts only.
   SpanOutputArchive()
       : cereal::OutputArchive<SpanOutputArchive, cereal::AllowEmptyClassElision>(this) {}
-  /// Writes into [out, out + size).
-  SpanOutputArchive(char* out, std::size_t size)
+  /// Writes into [out, out + size); out-of-band blocks, when allowed, are noted in `blocks`.
+  SpanOutputArchive(char* out, std::size_t size, std::vector<ByteSpan>* blocks = nullptr)
       : cereal::OutputArchive<SpanOutputArchive, cereal::AllowEmptyClassElision>(this),
         out_(out),
-        capacity_(size) {}
+        capacity_(size),
+        blocks_(blocks) {}
 
-  /// Bytes written (or counted) so far.
+  /// Bytes written (or counted) so far, out-of-band blocks not included.
   std::size_t size() const noexcept { return size_; }
+  /// Out-of-band blocks noted (or counted) so far, and their bytes.
+  std::size_t out_of_band_blocks() const noexcept { return out_of_band_blocks_; }
+  std::size_t out_of_band_bytes() const noexcept { return out_of_band_bytes_; }
+  /// From now on, large BinaryData goes out of band (true) or inline (false, the default).
+  void allow_out_of_band(bool allow) noexcept { out_of_band_ = allow; }
 
   void saveBinary(const void* data, std::size_t size) {
+    if (out_of_band_ && size >= kOutOfBandMin) {
+      ++out_of_band_blocks_;
+      out_of_band_bytes_ += size;
+      if (blocks_ != nullptr) blocks_->push_back({static_cast<const char*>(data), size});
+      return;
+    }
     if (out_ != nullptr) {
       if (size > capacity_ - size_) {
         throw cereal::Exception("spawnpool: serialized value larger than its measured size");
@@ -117,6 +213,10 @@ class SpanOutputArchive
   char* out_ = nullptr;
   std::size_t capacity_ = 0;
   std::size_t size_ = 0;
+  std::vector<ByteSpan>* blocks_ = nullptr;
+  bool out_of_band_ = false;
+  std::size_t out_of_band_blocks_ = 0;
+  std::size_t out_of_band_bytes_ = 0;
 };
 
 template <class T>
@@ -179,9 +279,41 @@ void serialize_into(char* out, std::size_t size, const T&... values) {
 /// container size larger than the bytes left); the caller turns that into a spawnpool error with
 /// context.
 template <class T>
-void deserialize_from(ByteSpan bytes, T& value) {
-  SpanInputArchive archive(bytes);
+void deserialize_from(ByteSpan bytes, T& value, OutOfBandInput* out_of_band = nullptr) {
+  SpanInputArchive archive(bytes, out_of_band);
   archive(value);
+}
+
+/// Encodes a value the encoder owns (a task's result) into a new buffer, after `reserve_front`
+/// unwritten bytes. With `out_of_band`, large blocks go out of band: `value` is then moved into a
+/// shared holder that the blocks point into and that `out_of_band` keeps (nothing is held when the
+/// value has no large blocks).
+template <class T>
+Buffer serialize_owned(T&& value, std::size_t reserve_front, OutOfBand* out_of_band) {
+  using V = std::decay_t<T>;
+  SpanOutputArchive counter;
+  counter.allow_out_of_band(out_of_band != nullptr);
+  counter(value);
+  Buffer out(reserve_front + counter.size());
+  if (counter.out_of_band_blocks() == 0) {
+    serialize_into(out.data() + reserve_front, counter.size(), value);
+    return out;
+  }
+  auto held = std::make_shared<V>(std::forward<T>(value));
+  SpanOutputArchive archive(out.data() + reserve_front, counter.size(), &out_of_band->blocks);
+  archive.allow_out_of_band(true);
+  archive(*held);
+  out_of_band->owners.push_back(std::move(held));
+  return out;
+}
+
+/// Decodes a T into a new shared object (its out-of-band blocks from `out_of_band`).
+/// @throws cereal::Exception on truncated or corrupt input
+template <class T>
+std::shared_ptr<void> decode_shared(ByteSpan bytes, OutOfBandInput* out_of_band) {
+  auto value = std::make_shared<T>();
+  deserialize_from(bytes, *value, out_of_band);
+  return value;
 }
 
 }  // namespace spawnpool::detail

@@ -16,13 +16,22 @@
 
 namespace spawnpool::detail {
 
+class OutOfBandInput;
+
 class TaskState {
  public:
   enum class Phase : int { kQueued, kSent, kDone, kCancelled };
 
-  explicit TaskState(std::string task_name) : task_name_(std::move(task_name)) {}
+  /// Decodes an encoded result into a new object of the future's type (its out-of-band blocks
+  /// noted by the OutOfBandInput, to be received into it afterwards). Throws on corrupt input.
+  using ResultDecoder = std::shared_ptr<void> (*)(ByteSpan bytes, OutOfBandInput* out_of_band);
+
+  /// `decoder`: how to decode a result that comes with out-of-band blocks (nullptr: void task).
+  explicit TaskState(std::string task_name, ResultDecoder decoder = nullptr)
+      : task_name_(std::move(task_name)), decoder_(decoder) {}
 
   const std::string& task_name() const noexcept { return task_name_; }
+  ResultDecoder decoder() const noexcept { return decoder_; }
 
   /// Queued -> Sent. False when the task was cancelled first (then it must not be sent).
   bool mark_sent() {
@@ -34,6 +43,8 @@ class TaskState {
 
   /// Completes with the encoded result (a view into the received message).
   void set_value(SharedBytes result);
+  /// Completes with a result already decoded by decoder() (one that had out-of-band blocks).
+  void set_decoded(std::shared_ptr<void> value);
   /// Completes with an exception.
   void set_error(std::exception_ptr error);
 
@@ -49,6 +60,12 @@ class TaskState {
 
   /// After completion: rethrows the error, or returns the encoded result.
   const SharedBytes& result() const;
+  /// After completion without error: the decoded result given to set_decoded (else null).
+  const std::shared_ptr<void>& decoded() const noexcept { return decoded_; }
+  /// Marks the result as read by more than the task's own future (a continuation, a dependent
+  /// call): its get() then copies a decoded result instead of moving it out. Thread-safe.
+  void share_result() noexcept { result_shared_.store(true); }
+  bool result_shared() const noexcept { return result_shared_.load(); }
 
   /// Runs `callback` once the state completes (at once, on this thread, if it already has).
   /// Callbacks run on the thread that completes the state and must not block.
@@ -59,11 +76,14 @@ class TaskState {
   void drive_until(std::chrono::steady_clock::time_point deadline) const;
 
   std::string task_name_;
+  ResultDecoder decoder_;
   std::atomic<Phase> phase_{Phase::kQueued};
   std::atomic<bool> completed_{false};
+  std::atomic<bool> result_shared_{false};
   mutable std::mutex mutex_;
   mutable std::condition_variable done_;
   SharedBytes result_;
+  std::shared_ptr<void> decoded_;
   std::exception_ptr error_;
   std::vector<std::function<void()>> callbacks_;
   std::shared_ptr<DriverLink> driver_;

@@ -2,20 +2,30 @@
 // The byte layout of spawnpool messages. Manager and workers run the same build of this file; the
 // protocol version in every header guards against mixing builds.
 //
-// Every MPI message is   [Header: 32 bytes][body: header.body_size bytes]
+// Every MPI message is   [Header: 48 bytes][body: header.body_size bytes]
 // A message whose total size exceeds the per-MPI-message limit is announced by its bare header and
 // then sent in parts (on the session's continuation tag) from the same sender, received straight
 // into one buffer.
+//
+// Out-of-band blocks: an entry (call or result) may leave its large contiguous arrays out of its
+// args/payload (serialize.hpp, kOutOfBandMin). Its `oob_size` says how many bytes it left out; the
+// header's oob_size is the sum over the message. Those bytes follow the message, after its parts if
+// it has any, on the continuation tag as one stream: the blocks in entry order, cut into MPI
+// messages of header.oob_part_size bytes (the last one shorter) regardless of block boundaries.
+// The sender sends them from the objects themselves; the receiver decodes the entries first and
+// receives the stream straight into the decoded objects.
 //
 // Sessions: every executor talks to its workers on its own pair of tags (session_tag(s) for
 // messages, +1 for continuation parts), so several executors can share one communicator and the
 // same workers (static mode) without mixing their messages. Session 0 also carries kExit.
 //
 // Body of a kTasks message: header.count call entries, each
-//   u64 call_id | u64 signature | u32 threads | u32 name_size | name | u64 args_size | args
+//   u64 call_id | u64 signature | u32 threads | u32 name_size | name | u64 args_size
+//   | u64 args_oob_size | args
 //   (args: cereal binary; threads: 0, or the thread count the task asked for)
 // Body of a kResults message: header.count result entries, each
-//   u64 call_id | u8 ResultStatus | u64 started_us | u64 ended_us | u64 payload_size | payload
+//   u64 call_id | u8 ResultStatus | u64 started_us | u64 ended_us | u64 payload_size
+//   | u64 payload_oob_size | payload
 //   (started/ended: the worker's wall clock, microseconds since the epoch)
 //   (payload: cereal binary result for kOk; for errors  u32 size | type name | u32 size | message)
 // Integers are in host byte order: a pool is homogeneous.
@@ -28,7 +38,7 @@
 namespace spawnpool::detail::wire {
 
 inline constexpr std::uint32_t kMagic = 0x50575053;  // "SPWP" in memory on little-endian
-inline constexpr std::uint16_t kProtocolVersion = 1;
+inline constexpr std::uint16_t kProtocolVersion = 2;
 inline constexpr int kTagBase = 21328;  // tags reserved for spawnpool on its own communicators
 inline constexpr int kSessionTagSlots = 4096;
 
@@ -74,16 +84,19 @@ struct Header {
   std::uint32_t part_size = 0;  // 0: one MPI message; else announced, sent in parts of this size
   std::uint64_t body_size = 0;  // bytes after the header
   std::uint64_t aux = 0;        // kResults: nanoseconds the worker spent running the calls
+  std::uint64_t oob_size = 0;   // out-of-band bytes following the message (sum over its entries)
+  std::uint32_t oob_part_size = 0;  // size of the MPI messages the out-of-band stream is cut into
+  std::uint32_t reserved = 0;
 };
-static_assert(sizeof(Header) == 32, "the header layout is part of the protocol");
+static_assert(sizeof(Header) == 48, "the header layout is part of the protocol");
 inline constexpr std::size_t kHeaderSize = sizeof(Header);
 
 /// Bytes a call entry takes before its args.
 inline constexpr std::size_t call_entry_overhead(std::size_t name_size) {
-  return 8 + 8 + 4 + 4 + name_size + 8;
+  return 8 + 8 + 4 + 4 + name_size + 8 + 8;
 }
 /// Bytes a result entry takes before its payload.
-inline constexpr std::size_t kResultEntryOverhead = 8 + 1 + 8 + 8 + 8;
+inline constexpr std::size_t kResultEntryOverhead = 8 + 1 + 8 + 8 + 8 + 8;
 
 template <class T>
 inline char* put(char* out, T value) {
@@ -98,13 +111,14 @@ inline char* put_bytes(char* out, const void* data, std::size_t size) {
 /// Writes the part of a call entry that precedes the args; returns where the args go.
 inline char* put_call_prefix(char* out, std::uint64_t call_id, std::uint64_t signature,
                              std::string_view name, std::uint64_t args_size,
-                             std::uint32_t threads = 0) {
+                             std::uint64_t args_oob_size = 0, std::uint32_t threads = 0) {
   out = put(out, call_id);
   out = put(out, signature);
   out = put(out, threads);
   out = put(out, static_cast<std::uint32_t>(name.size()));
   out = put_bytes(out, name.data(), name.size());
-  return put(out, args_size);
+  out = put(out, args_size);
+  return put(out, args_oob_size);
 }
 
 /// Sets the thread count of the call entry at `entry`.
@@ -112,13 +126,14 @@ inline void set_call_threads(char* entry, std::uint32_t threads) { put(entry + 1
 
 /// Writes the part of a result entry that precedes the payload; returns where the payload goes.
 inline char* put_result_prefix(char* out, std::uint64_t call_id, ResultStatus status,
-                               std::uint64_t payload_size, std::uint64_t started_us = 0,
-                               std::uint64_t ended_us = 0) {
+                               std::uint64_t payload_size, std::uint64_t payload_oob_size = 0,
+                               std::uint64_t started_us = 0, std::uint64_t ended_us = 0) {
   out = put(out, call_id);
   out = put(out, static_cast<std::uint8_t>(status));
   out = put(out, started_us);
   out = put(out, ended_us);
-  return put(out, payload_size);
+  out = put(out, payload_size);
+  return put(out, payload_oob_size);
 }
 
 }  // namespace spawnpool::detail::wire

@@ -19,6 +19,7 @@ struct PendingCall {
 
 struct WorkItem {
   Buffer message;  // wire::kHeaderSize unwritten bytes, then the call entries
+  OutOfBand out_of_band;  // the entries' out-of-band blocks (wire_format.hpp), in entry order
   std::vector<PendingCall> calls;
   bool requeued = false;  // sent once to a worker that was lost before starting it
 };
