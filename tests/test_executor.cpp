@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -102,6 +104,51 @@ SPAWNPOOL_TASK(echo);
 long worker_pid() { return static_cast<long>(getpid()); }
 SPAWNPOOL_TASK(worker_pid);
 
+// Several large arrays in one argument and in the result: each is an out-of-band block, so the
+// out-of-band stream has several blocks, and with small parts (executor_w2) its messages start and
+// end inside blocks.
+struct Field {
+  std::string name;                   // small: inline
+  std::vector<double> values;         // large
+  std::vector<float> weights;         // large
+  std::vector<int> small;             // inline
+  std::string text;                   // large string: out of band too
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(name, values, weights, small, text);
+  }
+  bool operator==(const Field& o) const {
+    return name == o.name && values == o.values && weights == o.weights && small == o.small &&
+           text == o.text;
+  }
+};
+Field make_field(std::size_t n, double offset) {
+  Field f;
+  f.name = "field";
+  f.values.resize(n);
+  std::iota(f.values.begin(), f.values.end(), offset);
+  f.weights.assign(n / 2 + 3, 0.25f);
+  f.small = {1, 2, 3};
+  f.text.assign(300 * 1024 + 11, 'x');
+  for (std::size_t i = 0; i < f.text.size(); i += 97) f.text[i] = static_cast<char>('a' + i % 26);
+  return f;
+}
+// Reverses the arrays and appends `extra` (a second large argument) to the values.
+Field mirror(Field f, const std::vector<std::int64_t>& extra) {
+  std::reverse(f.values.begin(), f.values.end());
+  std::reverse(f.weights.begin(), f.weights.end());
+  for (std::int64_t e : extra) f.values.push_back(static_cast<double>(e));
+  std::reverse(f.text.begin(), f.text.end());
+  f.name += "'";
+  return f;
+}
+SPAWNPOOL_TASK(mirror);
+
+double sum_of(const std::vector<double>& values) {
+  return std::accumulate(values.begin(), values.end(), 0.0);
+}
+SPAWNPOOL_TASK(sum_of);
+
 int never_registered(int x) { return x; }  // deliberately no SPAWNPOOL_TASK
 
 namespace {
@@ -182,6 +229,42 @@ TEST(Executor, LargeArgumentsComeBackIntact) {
   std::iota(data.begin(), data.end(), 0.5);
   EXPECT_EQ(pool.submit(echo, data).get(), data);
   EXPECT_EQ(pool.submit(echo, std::vector<double>{}).get(), std::vector<double>{});
+}
+
+TEST(Executor, MovedInLargeArraysTravelOutOfBandIntact) {
+  spawnpool::Executor pool;
+  std::vector<std::int64_t> extra(70000);  // 547 KiB, passed as an lvalue: copied, still intact
+  std::iota(extra.begin(), extra.end(), -5);
+  for (std::size_t n : {std::size_t{40000}, std::size_t{300000}, std::size_t{1} << 20}) {
+    const Field expected = mirror(make_field(n, 0.5), extra);
+    Field moved = make_field(n, 0.5);
+    auto back = pool.submit(mirror, std::move(moved), extra);
+    EXPECT_EQ(back.get(), expected) << n << " values";
+  }
+  // Many at once, to several workers, interleaved with small tasks.
+  std::vector<spawnpool::Future<Field>> fields;
+  std::vector<spawnpool::Future<int>> small;
+  for (int i = 0; i < 12; ++i) {
+    fields.push_back(pool.submit(mirror, make_field(200000 + i, i), extra));
+    small.push_back(pool.submit(square, i));
+  }
+  for (int i = 0; i < 12; ++i) {
+    EXPECT_EQ(fields[i].get(), mirror(make_field(200000 + i, i), extra)) << i;
+    EXPECT_EQ(small[i].get(), i * i);
+  }
+}
+
+TEST(Executor, LargeResultReadByContinuationsAndDependentCallsToo) {
+  spawnpool::Executor pool;
+  std::vector<double> data(1 << 19);  // 4 MiB: its result travels out of band
+  std::iota(data.begin(), data.end(), 1.0);
+  const double total = std::accumulate(data.begin(), data.end(), 0.0);
+  auto echoed = pool.submit(echo, std::vector<double>(data));
+  auto size = echoed.then([](std::vector<double> v) { return v.size(); });
+  auto summed = pool.submit(sum_of, echoed);  // a dependent call: the result is its argument
+  EXPECT_EQ(summed.get(), total);
+  EXPECT_EQ(size.get(), data.size());
+  EXPECT_EQ(echoed.get(), data);  // the task's own future still sees the whole result
 }
 
 TEST(Executor, StdExceptionArrivesAsRemoteError) {

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include <map>
 #include <optional>
 #include <string>
@@ -128,6 +130,73 @@ TEST(Serialization, MatchingArgumentsAreNotCopied) {
   EXPECT_EQ(&same, &v);
   const double converted = sd::as_parameter<double>(3);
   EXPECT_EQ(converted, 3.0);
+}
+
+TEST(Serialization, LargeArraysGoOutOfBandOnlyWhereAllowed) {
+  const std::vector<double> big(sd::kOutOfBandMin / sizeof(double), 2.5);  // exactly the minimum
+  const std::vector<double> small(10, 1.0);
+  const std::string text(sd::kOutOfBandMin + 3, 'q');
+  // Not allowed: everything inline, the same bytes as before.
+  sd::SpanOutputArchive inline_count;
+  inline_count(big, small, text);
+  EXPECT_EQ(inline_count.size(), sd::serialized_size(big, small, text));
+  EXPECT_EQ(inline_count.out_of_band_blocks(), 0u);
+  // Allowed: the two large ones are noted, with their addresses, and left out of the bytes.
+  sd::SpanOutputArchive counter;
+  counter.allow_out_of_band(true);
+  counter(big, small, text);
+  EXPECT_EQ(counter.out_of_band_blocks(), 2u);
+  EXPECT_EQ(counter.out_of_band_bytes(), big.size() * sizeof(double) + text.size());
+  sd::Buffer bytes(counter.size());
+  std::vector<sd::ByteSpan> blocks;
+  sd::SpanOutputArchive writer(bytes.data(), bytes.size(), &blocks);
+  writer.allow_out_of_band(true);
+  writer(big, small, text);
+  ASSERT_EQ(blocks.size(), 2u);
+  EXPECT_EQ(blocks[0].data, reinterpret_cast<const char*>(big.data()));
+  EXPECT_EQ(blocks[1].data, text.data());
+  // Decoding notes where the blocks go; filling them gives the values back.
+  std::vector<double> big2, small2;
+  std::string text2;
+  std::vector<sd::MutableSpan> targets;
+  sd::OutOfBandTargets out_of_band(counter.out_of_band_bytes(), targets);
+  sd::SpanInputArchive reader(sd::ByteSpan{bytes.data(), bytes.size()}, &out_of_band);
+  reader(big2, small2, text2);
+  ASSERT_EQ(targets.size(), 2u);
+  EXPECT_EQ(out_of_band.remaining(), 0u);
+  for (std::size_t i = 0; i < 2; ++i) {
+    ASSERT_EQ(targets[i].size, blocks[i].size);
+    std::memcpy(targets[i].data, blocks[i].data, blocks[i].size);
+  }
+  EXPECT_EQ(big2, big);
+  EXPECT_EQ(small2, small);
+  EXPECT_EQ(text2, text);
+}
+
+TEST(Serialization, OutOfBandBudgetBoundsWhatCorruptSizesCanClaim) {
+  const std::vector<double> big(sd::kOutOfBandMin / sizeof(double) * 2, 1.0);
+  sd::SpanOutputArchive counter;
+  counter.allow_out_of_band(true);
+  counter(big);
+  sd::Buffer bytes(counter.size());
+  std::vector<sd::ByteSpan> blocks;
+  sd::SpanOutputArchive writer(bytes.data(), bytes.size(), &blocks);
+  writer.allow_out_of_band(true);
+  writer(big);
+  // A budget smaller than the block (the entry announced fewer bytes): refused before allocating.
+  std::vector<sd::MutableSpan> targets;
+  sd::OutOfBandTargets short_budget(counter.out_of_band_bytes() / 8 - 1, targets);
+  std::vector<double> out;
+  sd::SpanInputArchive reader(sd::ByteSpan{bytes.data(), bytes.size()}, &short_budget);
+  EXPECT_THROW(reader(out), cereal::Exception);
+  EXPECT_TRUE(targets.empty());
+  // Copying from the sender's blocks (ThreadExecutor): the same values.
+  sd::OutOfBand source;
+  source.blocks = blocks;
+  sd::OutOfBandCopy copy(source);
+  std::vector<double> copied;
+  sd::deserialize_from(sd::ByteSpan{bytes.data(), bytes.size()}, copied, &copy);
+  EXPECT_EQ(copied, big);
 }
 
 TEST(Serialization, TruncatedArgumentsAreRejected) {

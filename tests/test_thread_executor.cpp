@@ -170,6 +170,18 @@ int sum_of_squares(Pool& pool, const std::vector<int>& values) {
 [[maybe_unused]] int (*const sum_of_squares_mpi)(spawnpool::Executor&, const std::vector<int>&) =
     &sum_of_squares<spawnpool::Executor>;
 
+TEST(ThreadExecutor, MovedInLargeArgumentsArriveIntact) {
+  // A moved-in argument's large arrays travel out of band: here they are copied from the holder.
+  spawnpool::ThreadExecutor pool(spawnpool::Options{}.max_workers(2));
+  std::vector<double> data(1 << 18);
+  std::iota(data.begin(), data.end(), 0.0);
+  const double expected = std::accumulate(data.begin(), data.end(), 0.0);
+  auto moved = pool.submit(sum, std::move(data));
+  auto copied = pool.submit(sum, std::vector<double>(1 << 18, 1.0));
+  EXPECT_EQ(moved.get(), expected);
+  EXPECT_EQ(copied.get(), static_cast<double>(1 << 18));
+}
+
 TEST(ThreadExecutor, GenericCodeTakesIt) {
   spawnpool::ThreadExecutor pool(spawnpool::Options{}.max_workers(2));
   EXPECT_EQ(sum_of_squares(pool, {1, 2, 3, 4}), 30);

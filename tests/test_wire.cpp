@@ -118,4 +118,28 @@ TEST(Wire, ResultsAndErrorPayloadsRoundTrip) {
                wire::ProtocolError);
 }
 
+TEST(Wire, OutOfBandSizesMustAddUpToTheHeader) {
+  // One call entry claiming 1000 out-of-band bytes.
+  Buffer m(wire::kHeaderSize + wire::call_entry_overhead(1) + 2);
+  char* out = wire::put_call_prefix(m.data() + wire::kHeaderSize, 7, 0xabc, "t", 2, 1000);
+  wire::put_bytes(out, "ab", 2);
+  auto with_header = [&](std::uint64_t oob_size, std::uint32_t part) {
+    wire::Header header;
+    header.kind = static_cast<std::uint16_t>(wire::Kind::kTasks);
+    header.count = 1;
+    header.body_size = m.size() - wire::kHeaderSize;
+    header.oob_size = oob_size;
+    header.oob_part_size = part;
+    std::memcpy(m.data(), &header, sizeof header);
+    return wire::decode_calls(wire::decode_header(span(m, m.size())), span(m, m.size()));
+  };
+  const auto calls = with_header(1000, 4096);
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].args_oob, 1000u);
+  EXPECT_EQ(calls[0].args.size, 2u);
+  EXPECT_THROW(with_header(999, 4096), wire::ProtocolError);   // entries claim more
+  EXPECT_THROW(with_header(1001, 4096), wire::ProtocolError);  // header announces more
+  EXPECT_THROW(with_header(1000, 0), wire::ProtocolError);     // no part size to cut them by
+}
+
 }  // namespace

@@ -27,6 +27,8 @@ namespace {
 // Registered in this manager only: the lean worker does not have it.
 int manager_only(int x) { return x + 1; }
 SPAWNPOOL_TASK(manager_only);
+std::vector<double> manager_only_echo(std::vector<double> v) { return v; }
+SPAWNPOOL_TASK(manager_only_echo);
 
 std::string canonical(const std::string& path) { return std::filesystem::canonical(path).string(); }
 
@@ -84,6 +86,20 @@ TEST(WorkerProgram, TaskMissingInTheWorkerIsUnregisteredTaskNamingTheProgram) {
   }
   // The pool is still fine.
   EXPECT_EQ(pool.submit(lean::triple, 5).get(), 15);
+}
+
+TEST(WorkerProgram, MissingTaskWithOutOfBandArgumentsLeavesTheStreamInStep) {
+  // The worker cannot decode the arguments, so it receives their out-of-band bytes into scratch
+  // space; the next large argument must still arrive where it belongs.
+  spawnpool::Executor pool(lean_options(1));
+  auto missing = pool.submit(manager_only_echo, std::vector<double>(1 << 18, 2.0));
+  const std::vector<double> big(1 << 18, 1.5);
+  auto scaled = pool.submit(lean::scale, std::vector<double>(big), 2.0);
+  EXPECT_THROW(missing.get(), spawnpool::UnregisteredTask);
+  const std::vector<double> result = scaled.get();
+  ASSERT_EQ(result.size(), big.size());
+  EXPECT_EQ(result.front(), 3.0);
+  EXPECT_EQ(result.back(), 3.0);
 }
 
 TEST(WorkerProgram, LeanWorkerRunsCommandTasks) {
