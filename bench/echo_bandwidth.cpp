@@ -5,7 +5,8 @@
 // GiB/s counts both directions: 2 * size / round-trip time (median of the repetitions, after one
 // warm-up), the same definition as raw_mpi's echo and mpi4py_bench.py's.
 //   ./build/bench/echo_bandwidth [MiB=64] [reps=5] [move|copy]
-// Prints `row name=echo impl=spawnpool workers=1 size_mib=M argument=move gib_per_s=... ...`.
+// Prints `row name=echo impl=spawnpool workers=1 size_mib=M argument=move gib_per_s=... ...`
+// (impl=spawnpool_copy with `copy`).
 #include "bench_util.hpp"
 
 #include <spawnpool/spawnpool.hpp>
@@ -38,7 +39,7 @@ int main(int argc, char** argv) {
     }
   }
   const double median = bench::quantile(seconds, 0.5);
-  bench::Row("echo", "spawnpool")
+  bench::Row("echo", copy ? "spawnpool_copy" : "spawnpool")
       .add("workers", 1)
       .add("size_mib", mib, mib < 1 ? 3 : 0)
       .add("argument", std::string(copy ? "copy" : "move"))

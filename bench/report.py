@@ -117,6 +117,12 @@ def build_table(res):
         add(f"4. echo of a {mib} MiB vector<double>", "GiB/s", "higher", sp, raw,
             res.get("echo", "mpi4py", "gib_per_s", 1, mib), target)
     for mib in ("1", "64", "256"):
+        copied = res.get("echo", "spawnpool_copy", "gib_per_s", 1, mib)
+        if copied is not None:
+            add(f"4. same, {mib} MiB, argument passed as an lvalue (copied: the caller keeps it)",
+                "GiB/s", "higher", copied, res.get("echo", "raw_mpi", "gib_per_s", 1, mib),
+                res.get("echo", "mpi4py", "gib_per_s", 1, mib))
+    for mib in ("1", "64", "256"):
         fresh = res.get("echo", "raw_mpi_fresh", "gib_per_s", 1, mib)
         if fresh is not None:
             add(f"4. same, {mib} MiB, raw MPI receiving into a new vector each time", "GiB/s",
@@ -204,7 +210,10 @@ NOTES = """\
 - **spawnpool**: the programs in `bench/` (`latency`, `submit_throughput`, `map_throughput`,
   `echo_bandwidth`, `startup`, `idle_cpu`) and `examples/primes`, built against MPICH 4.0.2 ch3.
   Spawn-mode programs start alone (they relaunch themselves under `mpiexec -n 1` and spawn their
-  workers); the static row runs `mpiexec -n 2 latency`.
+  workers); the static row runs `mpiexec -n 2 latency`. Echo hands the vector over and takes
+  it back, `v = pool.submit(echo, std::move(v)).get()`, so its data travels out of band (sent from
+  the vector, received into the result's vector); the "lvalue" rows pass `v` and keep it, so
+  `submit` copies it first.
 - **raw MPI**: `bench/raw_mpi.cpp`, a hand-written master/worker loop with blocking `MPI_Send` /
   `MPI_Recv`, reused buffers, one message in flight per worker, on the same MPICH and the same kind
   of communicator (the intercommunicator of `MPI_Comm_spawn` for spawn rows, `MPI_COMM_WORLD` for

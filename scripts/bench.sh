@@ -195,6 +195,7 @@ for ((rep = 1; rep <= REPEAT; ++rep)); do
     [[ $mib == 1 ]] && reps=20
     [[ $mib == 256 ]] && reps=3
     run 300 $B/echo_bandwidth $mib $reps
+    run 300 $B/echo_bandwidth $mib $reps copy
     run 300 $RAW echo spawn 1 $mib $reps
     run 300 $RAW echo spawn 1 $mib $reps fresh
     ((HAVE_MPI4PY)) && run 300 $PY echo spawn 1 $mib $reps

@@ -88,10 +88,23 @@ void expect_decode_or_reject(const char* what, F&& step) {
   }
 }
 
-void invoke(const sd::TaskEntry* task, sd::ByteSpan args) {
+// As a worker does: a call with out-of-band arguments is decoded first, noting where the blocks go
+// (the fuzzer has no blocks to fill them with: they keep the zeros of their allocation), then run.
+void invoke(const sd::TaskEntry* task, const wire::CallView& call) {
   if (task == nullptr) return;
-  sd::Buffer result = task->invoke(args, 64);
-  if (result.size() < 64) std::abort();
+  sd::EncodedResult result;
+  if (call.args_oob > 0) {
+    std::vector<sd::MutableSpan> targets;
+    sd::OutOfBandTargets out_of_band(call.args_oob, targets);
+    auto prepared = task->prepare(call.args, &out_of_band);
+    std::uint64_t noted = 0;
+    for (const sd::MutableSpan& t : targets) noted += t.size;
+    if (noted + out_of_band.remaining() != call.args_oob) std::abort();
+    result = prepared->run(64, true);
+  } else {
+    result = task->invoke(call.args, nullptr, 64, true);
+  }
+  if (result.buffer.size() < 64) std::abort();
 }
 
 }  // namespace
@@ -107,7 +120,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       for (const wire::CallView& call : wire::decode_calls(*header, message)) {
         if (call.args.data + call.args.size > message.data + message.size) std::abort();
         expect_decode_or_reject("call arguments",
-                                [&] { invoke(sd::find_task(call.name), call.args); });
+                                [&] { invoke(sd::find_task(call.name), call); });
       }
     });
     expect_decode_or_reject("decode_results", [&] {
@@ -125,7 +138,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size > 0) {
     const sd::TaskEntry* task = sd::find_task(kTaskNames[data[0] % kTaskCount]);
     expect_decode_or_reject("task arguments", [&] {
-      invoke(task, sd::ByteSpan{message.data + 1, message.size - 1});
+      wire::CallView call{};
+      call.args = sd::ByteSpan{message.data + 1, message.size - 1};
+      // The high bit of the first byte: decode with an out-of-band budget, as for an entry that
+      // announced its large blocks.
+      call.args_oob = (data[0] & 0x80) ? std::uint64_t{size} << 12 : 0;
+      invoke(task, call);
     });
   }
   return 0;
