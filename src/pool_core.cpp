@@ -576,7 +576,25 @@ void PoolCore::handle_results(std::size_t index, const Transport::Incoming& in,
     states.push_back(std::move(done.calls[next++].state));
   }
   done = SentMessage{};  // the arguments are not needed any more
-  std::vector<Decoded> decoded = receive_decoded(in, results, states, transport);
+  std::vector<Decoded> decoded;
+  try {
+    decoded = receive_decoded(in, results, states, transport, worker);
+  } catch (const Error& e) {  // Timeout, MpiError: the worker died while sending its results
+    if (!dynamic_cast<const Timeout*>(&e) && !dynamic_cast<const MpiError*>(&e)) throw;
+    const std::string cause =
+        std::string("it ended while sending a result's out-of-band bytes (") + e.what() + ")";
+    {
+      std::lock_guard<std::mutex> lock(infos_mutex_);
+      failed_ += states.size();
+    }
+    for (const auto& state : states) {
+      state->set_error(std::make_exception_ptr(WorkerLost(
+          "spawnpool: " + describe(worker) + " was lost while running task \"" +
+          state->task_name() + "\": " + cause)));
+    }
+    lose_worker(index, cause, 0, false);
+    return;
+  }
   {
     // Counted before any future completes, so that whoever sees a result sees it counted.
     std::uint64_t ok_count = 0;
@@ -624,7 +642,8 @@ void PoolCore::handle_results(std::size_t index, const Transport::Incoming& in,
 
 std::vector<PoolCore::Decoded> PoolCore::receive_decoded(
     const Transport::Incoming& in, const std::vector<wire::ResultView>& results,
-    const std::vector<std::shared_ptr<TaskState>>& states, Transport& transport) {
+    const std::vector<std::shared_ptr<TaskState>>& states, Transport& transport,
+    const Worker& worker) {
   std::vector<Decoded> decoded(results.size());
   if (in.header.oob_size == 0) return decoded;
   // Results with out-of-band blocks are decoded now, and their blocks received straight into the
@@ -655,7 +674,9 @@ std::vector<PoolCore::Decoded> PoolCore::receive_decoded(
       targets.push_back({scratch.back().data(), scratch.back().size()});
     }
   }
-  transport.receive_out_of_band(in, targets);
+  transport.receive_out_of_band(in, targets, [&worker] {
+    return worker.same_host && worker.pid > 0 && process_gone(worker.pid);
+  });
   return decoded;
 }
 

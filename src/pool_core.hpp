@@ -164,7 +164,7 @@ class PoolCore final : public ProgressDriver {
   std::vector<Decoded> receive_decoded(const Transport::Incoming& in,
                                        const std::vector<wire::ResultView>& results,
                                        const std::vector<std::shared_ptr<TaskState>>& states,
-                                       Transport& transport);
+                                       Transport& transport, const Worker& worker);
   void lose_worker(std::size_t worker, const std::string& cause, std::uint64_t running_call,
                    bool timed_out);
   bool replace_lost_workers();

@@ -106,7 +106,8 @@ void Transport::send(int rank, int tag, wire::Kind kind, std::uint32_t count,
 }
 
 void Transport::receive_out_of_band(const Incoming& message,
-                                    const std::vector<MutableSpan>& targets) {
+                                    const std::vector<MutableSpan>& targets,
+                                    const std::function<bool()>& peer_gone) {
   std::uint64_t total = 0;
   for (const MutableSpan& t : targets) total += t.size;
   const wire::Header& header = message.header;
@@ -127,12 +128,14 @@ void Transport::receive_out_of_band(const Incoming& message,
                             SPAWNPOOL_MPI(MPI_Irecv(data, n, type, message.source, message.tag + 1,
                                                     comm_, &requests.back()));
                           });
-  await_parts(requests, total, message.source);
+  await_parts(requests, total, message.source, peer_gone);
 }
 
-void Transport::await_parts(std::vector<MPI_Request>& requests, std::uint64_t total, int source) {
+void Transport::await_parts(std::vector<MPI_Request>& requests, std::uint64_t total, int source,
+                            const std::function<bool()>& peer_gone) {
   const std::size_t parts = requests.size();
   auto deadline = std::chrono::steady_clock::now() + part_stall_timeout_;
+  auto next_check = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
   std::vector<int> finished(parts);
   for (std::size_t remaining = parts; remaining > 0;) {
     int completed = 0;
@@ -143,7 +146,13 @@ void Transport::await_parts(std::vector<MPI_Request>& requests, std::uint64_t to
       deadline = std::chrono::steady_clock::now() + part_stall_timeout_;
       continue;
     }
-    if (std::chrono::steady_clock::now() > deadline) {
+    const auto now = std::chrono::steady_clock::now();
+    bool gone = false;
+    if (peer_gone && now >= next_check) {
+      next_check = now + std::chrono::milliseconds(100);
+      gone = peer_gone();
+    }
+    if (gone || now > deadline) {
       for (auto& r : requests) {
         if (r != MPI_REQUEST_NULL) {
           MPI_Cancel(&r);
@@ -151,7 +160,8 @@ void Transport::await_parts(std::vector<MPI_Request>& requests, std::uint64_t to
         }
       }
       throw Timeout("spawnpool: the parts of a " + std::to_string(total) + "-byte message from rank " +
-                    std::to_string(source) + " stopped arriving");
+                    std::to_string(source) +
+                    (gone ? " stopped arriving: its process ended" : " stopped arriving"));
     }
     std::this_thread::yield();
   }

@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -55,9 +56,11 @@ class Transport {
   /// Receives the out-of-band bytes that follow `message` (header.oob_size of them) into
   /// `targets`, in order; their sizes must add up to header.oob_size. Call it for each message with
   /// out-of-band bytes before receiving the next message from the same source.
+  /// `peer_gone`, when given, is asked every 0.1 s while waiting whether the sender has ended.
   /// @throws wire::ProtocolError when the targets do not add up or the part size is invalid
-  /// @throws Timeout when the bytes stop arriving for `part_stall_timeout`
-  void receive_out_of_band(const Incoming& message, const std::vector<MutableSpan>& targets);
+  /// @throws Timeout when the bytes stop arriving for `part_stall_timeout`, or the sender ended
+  void receive_out_of_band(const Incoming& message, const std::vector<MutableSpan>& targets,
+                           const std::function<bool()>& peer_gone = {});
 
   /// Cancels sends that have not completed (used when the peer is gone).
   void abandon_sends();
@@ -73,7 +76,8 @@ class Transport {
 
   /// Waits for `requests` (receives of a `total`-byte message from `source`), giving up when none
   /// completes for part_stall_timeout_.
-  void await_parts(std::vector<MPI_Request>& requests, std::uint64_t total, int source);
+  void await_parts(std::vector<MPI_Request>& requests, std::uint64_t total, int source,
+                   const std::function<bool()>& peer_gone = {});
 
   MPI_Comm comm_;
   std::size_t max_part_;

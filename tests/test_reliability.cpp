@@ -40,6 +40,33 @@ SPAWNPOOL_TASK(nap);
 long pid_of_worker() { return static_cast<long>(getpid()); }
 SPAWNPOOL_TASK(pid_of_worker);
 
+/// Bytes this process has written through write/writev (sockets included): /proc/self/io wchar.
+long long bytes_written() {
+  std::ifstream io("/proc/self/io");
+  std::string key;
+  long long value = -1;
+  while (io >> key >> value) {
+    if (key == "wchar:") return value;
+  }
+  return -1;
+}
+
+// Returns a 256 MiB result, and kills its own process once 32 MiB more than before have gone out
+// (MPICH writes to its TCP sockets with writev): while the result's out-of-band bytes are on their
+// way to the manager, which has already received the result message and is receiving them.
+std::vector<double> large_result_then_die() {
+  const long long before = bytes_written();
+  std::thread([before] {
+    for (int i = 0; i < 20000; ++i) {  // at most 20 s
+      if (bytes_written() > before + (32LL << 20)) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    raise(SIGKILL);
+  }).detach();
+  return std::vector<double>(std::size_t{1} << 25, 1.0);
+}
+SPAWNPOOL_TASK(large_result_then_die);
+
 namespace {
 
 using namespace std::chrono_literals;
@@ -106,6 +133,26 @@ INSTANTIATE_TEST_SUITE_P(Kinds, WorkerDeath,
 // can) must not stop the pool: the surviving worker keeps running tasks and keeps hearing from the
 // manager (its heartbeat timeout, 5 s, is far shorter than the start), and the replacement joins
 // when it is up.
+TEST(WorkerDeath, WhileSendingALargeResultIsWorkerLostAndTheWorkerIsReplaced) {
+  spawnpool::Executor pool(spawnpool::Options{}.max_workers(1));
+  const auto start = std::chrono::steady_clock::now();
+  auto doomed = pool.submit(large_result_then_die);
+  try {
+    doomed.get();
+    FAIL() << "expected WorkerLost";
+  } catch (const spawnpool::WorkerLost& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("ended while sending a result's out-of-band bytes"), std::string::npos)
+        << what;
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("detected in %.3f s\n", seconds);
+  EXPECT_LT(seconds, 30.0) << "not the 120 s stall timeout of a receive from a dead worker";
+  // The pool itself is not broken: the worker is replaced and serves.
+  EXPECT_EQ(pool.submit(nap, 1).get(), 1);
+}
+
 TEST(SlowReplacement, TheOtherWorkersKeepServingMeanwhile) {
   char mark[] = "/tmp/spawnpool_slow_start_XXXXXX";
   const int fd = mkstemp(mark);
