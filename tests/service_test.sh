@@ -1,12 +1,41 @@
 #!/usr/bin/env bash
 # The pool service: a server started with mpiexec serves two clients one after the other (each gets
 # correct results and an UnregisteredTask for a task only the client has), then exits cleanly.
-#   service_test.sh MPIEXEC SERVER CLIENT
+#   service_test.sh MPIEXEC SERVER CLIENT [openmpi]
+# With Open MPI (4th argument "openmpi", or an mpiexec whose --version says "Open MPI"),
+# MPI_Comm_connect/accept across separate mpiruns needs Open MPI's ompi-server: the test starts
+# one, gives the service's mpiexec its URI (--ompi-server file:URIFILE) and the clients too
+# (OMPI_MCA_pmix_server_uri=file:URIFILE: a client is a singleton, and without it its connect fails
+# with "requires the support of the ompi-server tool"), and kills it by its PID on exit.
 set -u
-mpiexec=$1 server=$2 client=$3
+mpiexec=$1 server=$2 client=$3 flavour=${4:-}
+if [ -z "$flavour" ] && "$mpiexec" --version 2>/dev/null | grep -q "Open MPI"; then flavour=openmpi; fi
 port_file=$(mktemp -u /tmp/spawnpool_service_XXXXXX.port)
 log=$(mktemp /tmp/spawnpool_service_XXXXXX.log)
-timeout -k 5 120 "$mpiexec" -n 2 "$server" --port-file "$port_file" --max-clients 2 > "$log" 2>&1 &
+server_args=()
+if [ "$flavour" = openmpi ]; then
+  ompi_server=$(dirname "$(command -v "$mpiexec")")/ompi-server
+  [ -x "$ompi_server" ] || ompi_server=$(command -v ompi-server) ||
+    { echo "FAIL: Open MPI's ompi-server not found"; exit 1; }
+  uri_file=$(mktemp -u /tmp/spawnpool_service_XXXXXX.uri)
+  ompi_server_log=$(mktemp /tmp/spawnpool_service_XXXXXX.ompi-server.log)
+  "$ompi_server" --no-daemonize -r "$uri_file" > "$ompi_server_log" 2>&1 &
+  ompi_server_pid=$!
+  stop_ompi_server() {
+    kill "$ompi_server_pid" 2>/dev/null
+    for _ in $(seq 1 50); do kill -0 "$ompi_server_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$ompi_server_pid" 2>/dev/null
+    wait "$ompi_server_pid" 2>/dev/null
+    rm -f "$uri_file" "$ompi_server_log"
+  }
+  trap stop_ompi_server EXIT
+  trap 'exit 1' INT TERM HUP
+  for _ in $(seq 1 100); do [ -s "$uri_file" ] && break; sleep 0.2; done
+  [ -s "$uri_file" ] || { echo "FAIL: ompi-server never wrote its URI file"; cat "$ompi_server_log"; exit 1; }
+  server_args=(--ompi-server "file:$uri_file")
+  export OMPI_MCA_pmix_server_uri="file:$uri_file"
+fi
+timeout -k 5 120 "$mpiexec" "${server_args[@]}" -n 2 "$server" --port-file "$port_file" --max-clients 2 > "$log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 100); do [ -s "$port_file" ] && break; sleep 0.2; done
 [ -s "$port_file" ] || { echo "FAIL: the service never wrote its port file"; cat "$log"; kill "$server_pid"; exit 1; }
