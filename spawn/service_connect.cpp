@@ -65,7 +65,13 @@ MPI_Comm connect_to_service(const std::string& address, std::chrono::millisecond
   const Outcome o = result.get();
   if (o.code != MPI_SUCCESS) {
     throw SpawnError("spawnpool: cannot connect to the pool service at '" + address +
-                     "': " + mpi_error_text(o.code) + " (is it still running?)");
+                     "': " + mpi_error_text(o.code) + " (is it still running?" +
+#ifdef OMPI_MAJOR_VERSION
+                     " With Open MPI the service and its clients need one ompi-server: start the"
+                     " service with `mpiexec --ompi-server file:URI_FILE` and set"
+                     " OMPI_MCA_pmix_server_uri=file:URI_FILE for the clients (README)" +
+#endif
+                     ")");
   }
   return o.comm;
 }
