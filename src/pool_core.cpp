@@ -646,6 +646,9 @@ std::vector<PoolCore::Decoded> PoolCore::receive_decoded(
     const Worker& worker) {
   std::vector<Decoded> decoded(results.size());
   if (in.header.oob_size == 0) return decoded;
+  // Arguments whose sends have completed give their vectors' storage back first, for these
+  // results to reuse (vector_recycling.hpp).
+  transport.progress_sends();
   // Results with out-of-band blocks are decoded now, and their blocks received straight into the
   // decoded objects. One that cannot be decoded fails its future; its bytes go to scratch space.
   std::vector<MutableSpan> targets;

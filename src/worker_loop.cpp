@@ -173,6 +173,9 @@ std::vector<std::unique_ptr<PreparedCall>> prepare_calls(Transport& transport,
                                                          std::vector<Outcome>& refused) {
   std::vector<std::unique_ptr<PreparedCall>> prepared(calls.size());
   refused.resize(calls.size());
+  // Results whose sends have completed give their vectors' storage back first, for these
+  // arguments to reuse (vector_recycling.hpp).
+  transport.progress_sends();
   std::vector<MutableSpan> targets;
   std::vector<Buffer> scratch;
   for (std::size_t i = 0; i < calls.size(); ++i) {

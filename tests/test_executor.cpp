@@ -101,6 +101,12 @@ SPAWNPOOL_TASK(fail_void);
 std::vector<double> echo(const std::vector<double>& data) { return data; }
 SPAWNPOOL_TASK(echo);
 
+std::vector<double> scaled(std::vector<double> v, double factor) {
+  for (double& x : v) x *= factor;
+  return v;
+}
+SPAWNPOOL_TASK(scaled);
+
 long worker_pid() { return static_cast<long>(getpid()); }
 SPAWNPOOL_TASK(worker_pid);
 
@@ -251,6 +257,24 @@ TEST(Executor, MovedInLargeArraysTravelOutOfBandIntact) {
   for (int i = 0; i < 12; ++i) {
     EXPECT_EQ(fields[i].get(), mirror(make_field(200000 + i, i), extra)) << i;
     EXPECT_EQ(small[i].get(), i * i);
+  }
+}
+
+// A large array passed through tasks again and again: each decode reuses storage from an earlier
+// round (vector_recycling.hpp), which still holds that round's values; every element must be the
+// new one, whether the size stays, shrinks or grows.
+TEST(Executor, ALargeArrayPassedAroundRepeatedlyHasExactlyTheNewValuesEachTime) {
+  spawnpool::Executor pool;
+  std::vector<double> v(300000);  // 2.3 MiB: out of band, and recycled
+  std::iota(v.begin(), v.end(), 1.0);
+  std::vector<double> expected = v;
+  for (int round = 0; round < 6; ++round) {
+    const std::size_t size = round < 3 ? 300000 : round == 3 ? 290000 : 310000;
+    v.resize(size, 7.0);
+    expected.resize(size, 7.0);
+    for (double& x : expected) x *= 3.0;
+    v = pool.submit(scaled, std::move(v), 3.0).get();
+    ASSERT_EQ(v, expected) << "round " << round;
   }
 }
 

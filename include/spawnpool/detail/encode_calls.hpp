@@ -57,7 +57,8 @@ void archive_argument(SpanOutputArchive& archive, V& value) {
 /// Arguments are encoded now, so the caller may change or free them once this returns. Large
 /// arrays (serialize.hpp, kOutOfBandMin) in arguments handed over as rvalues (`std::move(v)`) are
 /// not copied: all arguments are moved (or copied) into a holder the item keeps, and those arrays
-/// travel out of band, sent from the holder.
+/// travel out of band, sent from the holder (whose vectors' storage is recycled once they are sent:
+/// vector_recycling.hpp).
 template <class R, class... P, class... A>
 WorkItem encode_call(R (*)(P...), const TaskEntry& task, std::uint64_t id, A&&... args) {
   const std::size_t overhead = wire::kHeaderSize + wire::call_entry_overhead(task.name.size());
@@ -71,7 +72,7 @@ WorkItem encode_call(R (*)(P...), const TaskEntry& task, std::uint64_t id, A&&..
                                       task.signature, task.name, args_size);
     serialize_into(out, args_size, as_parameter<P>(args)...);
   } else if constexpr (sizeof...(P) > 0) {
-    auto held = std::make_shared<std::tuple<stored_t<P>...>>(
+    auto held = make_recycling_holder<std::tuple<stored_t<P>...>>(
         stored_t<P>(std::forward<A>(args))...);
     SpanOutputArchive measure;
     measure.allow_out_of_band(true);

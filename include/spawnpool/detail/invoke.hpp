@@ -58,6 +58,13 @@ R call_with(R (*fn)(P...), std::tuple<stored_t<P>...>& args, std::index_sequence
 template <auto Fn, class R, class... P>
 class CallOf final : public PreparedCall {
  public:
+  CallOf() = default;
+  CallOf(const CallOf&) = delete;
+  CallOf& operator=(const CallOf&) = delete;
+  /// Arguments the task did not take over (say a `const std::vector<double>&`) give their
+  /// storage to the next decoded argument (vector_recycling.hpp).
+  ~CallOf() override { recycle_storage_of(args_); }
+
   /// @throws BadArguments when the bytes do not decode into the parameter types
   void decode(ByteSpan args_bytes, OutOfBandInput* args_out_of_band) {
     if constexpr (sizeof...(P) > 0) {

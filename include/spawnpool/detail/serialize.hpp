@@ -13,6 +13,7 @@
 // copies them from the sender's blocks.
 
 #include <spawnpool/detail/bytes.hpp>
+#include <spawnpool/detail/vector_recycling.hpp>
 
 #include <cereal/archives/binary.hpp>
 #include <cereal/details/traits.hpp>
@@ -164,6 +165,19 @@ template <class T>
 inline void CEREAL_LOAD_FUNCTION_NAME(SpanInputArchive& ar, cereal::BinaryData<T>& bd) {
   ar.loadBinary(bd.data, static_cast<std::size_t>(bd.size));
 }
+// cereal's own load of a std::vector of arithmetic type, except that a large vector takes
+// recycled storage (vector_recycling.hpp) instead of fresh memory when some fits. Chosen over
+// cereal's (more general) overload for this archive.
+template <class T>
+inline std::enable_if_t<is_recyclable_vector_v<std::vector<T>>> CEREAL_LOAD_FUNCTION_NAME(
+    SpanInputArchive& ar, std::vector<T, std::allocator<T>>& vector) {
+  cereal::size_type size = 0;
+  ar(cereal::make_size_tag(size));
+  const auto n = static_cast<std::size_t>(size);
+  reuse_storage_for(vector, n);
+  vector.resize(n);
+  ar(cereal::binary_data(vector.data(), n * sizeof(T)));
+}
 
 /// cereal output archive writing the format of cereal::BinaryOutputArchive straight into memory,
 /// without a std::ostream (building one per value cost about half of the per-task instructions).
@@ -287,7 +301,7 @@ void deserialize_from(ByteSpan bytes, T& value, OutOfBandInput* out_of_band = nu
 /// Encodes a value the encoder owns (a task's result) into a new buffer, after `reserve_front`
 /// unwritten bytes. With `out_of_band`, large blocks go out of band: `value` is then moved into a
 /// shared holder that the blocks point into and that `out_of_band` keeps (nothing is held when the
-/// value has no large blocks).
+/// value has no large blocks); its vectors' storage is recycled once the holder is let go.
 template <class T>
 Buffer serialize_owned(T&& value, std::size_t reserve_front, OutOfBand* out_of_band) {
   using V = std::decay_t<T>;
@@ -299,7 +313,7 @@ Buffer serialize_owned(T&& value, std::size_t reserve_front, OutOfBand* out_of_b
     serialize_into(out.data() + reserve_front, counter.size(), value);
     return out;
   }
-  auto held = std::make_shared<V>(std::forward<T>(value));
+  auto held = make_recycling_holder<V>(std::forward<T>(value));
   SpanOutputArchive archive(out.data() + reserve_front, counter.size(), &out_of_band->blocks);
   archive.allow_out_of_band(true);
   archive(*held);
