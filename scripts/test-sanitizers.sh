@@ -23,6 +23,10 @@ echo "test-sanitizers: built in $(( $(date +%s) - start )) s"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=0:handle_segv=0:handle_sigbus=0:handle_sigfpe=0:handle_abort=0:handle_sigill=0}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp:print_suppressions=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# hwloc's PCI plugin (Debian's libhwloc-plugins, which Open MPI's packages pull in) leaks ~1 KiB in
+# MPICH's MPI_Init and is unloaded before LeakSanitizer reports, so no suppression can name it
+# ("<unknown module>"): MPICH loads the topology without that plugin here.
+export HWLOC_PLUGINS_BLACKLIST=${HWLOC_PLUGINS_BLACKLIST:-hwloc_pci}
 # fuzz_decoder builds its own ASan+UBSan fuzzer with clang: the normal suite runs it.
 ctest --test-dir "$BUILD_DIR" --output-on-failure -E '^fuzz_decoder$' "$@"
 echo "test-sanitizers: build and tests took $(( $(date +%s) - start )) s"
