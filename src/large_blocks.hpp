@@ -1,11 +1,9 @@
 #pragma once
 // Large message buffers, recycled. Every task with a big argument needs a few buffers of the same
-// size (the encoded message, the received message, the encoded result...). Fresh memory costs a
-// page fault per 4 KiB page on first touch: measured on this project's 2-core VM, writing 64 MiB
-// into a fresh buffer takes 59 ms against 7 ms into one already touched. So released blocks are
-// kept (up to SPAWNPOOL_BUFFER_CACHE_MB, default 1 GiB per process, and at most 30 s unused)
-// and handed out again; fresh blocks are mapped 2 MiB-aligned with MADV_HUGEPAGE, so that even
-// their first touch faults once per 2 MiB where transparent huge pages are enabled ("madvise"
+// size (the encoded message, the received message, the encoded result...). Released blocks are
+// kept in the process's storage cache (storage_cache.hpp: SPAWNPOOL_BUFFER_CACHE_MB, at most 30 s
+// unused) and handed out again; fresh blocks are mapped 2 MiB-aligned with MADV_HUGEPAGE, so that
+// even their first touch faults once per 2 MiB where transparent huge pages are enabled ("madvise"
 // mode, Debian's default). Thread-safe.
 
 #include <cstddef>

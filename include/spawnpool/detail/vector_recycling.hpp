@@ -9,10 +9,12 @@
 // So where spawnpool itself ends the life of such a vector (the holder of moved-in arguments once
 // they are sent, a worker's result once it is sent, a worker's decoded arguments after the call),
 // the vector's storage is kept, and decoding a vector of the same element type and a similar size
-// (capacity at most 1.25 x what is needed) takes it instead of allocating. The kept storage is
-// bounded by SPAWNPOOL_BUFFER_CACHE_MB (default 1 GiB per process, beside the same amount of
-// message buffers) and dropped after 30 s unused. Vectors the user owns are never touched. A
-// decoded vector may therefore have a capacity up to 1.25 x its size. Thread-safe.
+// (capacity at most 1.25 x what is needed) takes it instead of allocating. It is kept in the
+// process's storage cache (storage_cache.hpp: SPAWNPOOL_BUFFER_CACHE_MB, default 1 GiB per process
+// shared with large message buffers, dropped after 30 s unused). Vectors the user owns are never
+// touched. A decoded vector may therefore have a capacity up to 1.25 x its size. Thread-safe.
+
+#include <spawnpool/detail/storage_cache.hpp>
 
 #include <cstddef>
 #include <memory>
@@ -28,31 +30,6 @@ namespace spawnpool::detail {
 /// Vectors whose storage is at least this large are recycled.
 inline constexpr std::size_t kRecycledStorageMin = std::size_t{1} << 20;
 
-/// A bounded set of kept storage, by type. Thread-safe.
-class StorageCache {
- public:
-  /// Keeps at most `limit_bytes` in all.
-  explicit StorageCache(std::size_t limit_bytes);
-  ~StorageCache();
-  StorageCache(const StorageCache&) = delete;
-  StorageCache& operator=(const StorageCache&) = delete;
-
-  /// Keeps `owner` (an object of `type` holding `bytes` of storage), dropping the oldest kept
-  /// storage when over the limit, and anything unused for 30 s.
-  void keep(std::type_index type, std::size_t bytes, std::shared_ptr<void> owner) noexcept;
-  /// The best-fitting kept owner of `type` holding between `min_bytes` and 1.25 x that, or null.
-  std::shared_ptr<void> take(std::type_index type, std::size_t min_bytes) noexcept;
-  /// Bytes kept now.
-  std::size_t kept_bytes() const noexcept;
-
- private:
-  struct State;
-  std::unique_ptr<State> state_;
-};
-
-/// The process's cache (limit SPAWNPOOL_BUFFER_CACHE_MB, default 1024 MiB).
-StorageCache& recycled_storage();
-
 template <class T, class = void>
 inline constexpr bool is_tuple_like_v = false;
 template <class T>
@@ -65,8 +42,8 @@ inline constexpr bool is_recyclable_vector_v<std::vector<T, std::allocator<T>>> 
     std::is_arithmetic_v<T> && !std::is_same_v<T, bool>;
 
 /// Keeps the storage of the vectors in `value` (a std::vector of arithmetic type, or a tuple, pair
-/// or std::array of values, looked into recursively); `value` is left with those vectors empty. Anything
-/// else is left alone.
+/// or std::array of values, looked into recursively); `value` is left with those vectors empty.
+/// Anything else is left alone.
 template <class T>
 void recycle_storage_of(T& value) noexcept {
   if constexpr (is_recyclable_vector_v<T>) {
@@ -92,7 +69,8 @@ void reuse_storage_for(std::vector<T>& v, std::size_t n) noexcept {
   static_assert(is_recyclable_vector_v<std::vector<T>>);
   if (n * sizeof(T) < kRecycledStorageMin || v.capacity() >= n) return;
   std::shared_ptr<void> owner =
-      recycled_storage().take(std::type_index(typeid(std::vector<T>)), n * sizeof(T));
+      recycled_storage().take(std::type_index(typeid(std::vector<T>)), n * sizeof(T),
+                              n * sizeof(T) + n * sizeof(T) / 4);
   if (owner) v.swap(*static_cast<std::vector<T>*>(owner.get()));
 }
 

@@ -1,9 +1,10 @@
-#include <spawnpool/detail/vector_recycling.hpp>
+#include <spawnpool/detail/storage_cache.hpp>
 
 #include "environment.hpp"
 
 #include <chrono>
 #include <mutex>
+#include <vector>
 
 namespace spawnpool::detail {
 
@@ -70,14 +71,14 @@ void StorageCache::keep(std::type_index type, std::size_t bytes,
   }
 }
 
-std::shared_ptr<void> StorageCache::take(std::type_index type, std::size_t min_bytes) noexcept {
+std::shared_ptr<void> StorageCache::take(std::type_index type, std::size_t min_bytes,
+                                         std::size_t max_bytes) noexcept {
   std::vector<std::shared_ptr<void>> dropped;
   std::shared_ptr<void> taken;
   try {
     std::lock_guard<std::mutex> lock(state_->mutex);
     dropped = state_->drop_stale(clock::now());
     auto& entries = state_->entries;
-    const std::size_t max_bytes = min_bytes + min_bytes / 4;
     auto best = entries.end();
     for (auto it = entries.begin(); it != entries.end(); ++it) {
       if (it->type == type && it->bytes >= min_bytes && it->bytes <= max_bytes &&
@@ -100,8 +101,15 @@ std::size_t StorageCache::kept_bytes() const noexcept {
   return state_->total;
 }
 
+void StorageCache::drop_all() noexcept {
+  std::vector<State::Entry> dropped;  // freed after the lock is released
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  dropped.swap(state_->entries);
+  state_->total = 0;
+}
+
 StorageCache& recycled_storage() {
-  // Never destroyed: holders may let go of vectors during static destruction.
+  // Never destroyed: buffers and holders may let go of memory during static destruction.
   static StorageCache* instance =
       new StorageCache(static_cast<std::size_t>(env_long("SPAWNPOOL_BUFFER_CACHE_MB", 1024)) << 20);
   return *instance;
