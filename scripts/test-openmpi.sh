@@ -21,4 +21,8 @@ cmake --build "$BUILD_DIR" -j"$(nproc)"
 #   valgrind_spawn  its suppressions cover MPICH's uninitialised socket writes only
 # (service runs: tests/service_test.sh starts Open MPI's ompi-server for it.)
 KNOWN_GAPS='^(executor_w4|valgrind_spawn)$'
-ctest --test-dir "$BUILD_DIR" --output-on-failure -E "$KNOWN_GAPS" "$@"
+# The same PMIx race can also hit the pools of 2 workers that most tests start: seen once in about
+# ten suite runs (executor_w2: a spawn that did not return in 59 s, reported by spawnpool as a
+# SpawnError, nothing left running). A test that fails here is run once more; a second failure
+# fails the suite.
+ctest --test-dir "$BUILD_DIR" --output-on-failure -E "$KNOWN_GAPS" --repeat until-pass:2 "$@"
