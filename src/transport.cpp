@@ -1,5 +1,6 @@
 #include "transport.hpp"
 
+#include "backoff.hpp"
 #include "environment.hpp"
 #include "mpi_call.hpp"
 #include "wire.hpp"
@@ -193,6 +194,17 @@ void Transport::abandon_sends() {
     }
   }
   sends_.clear();
+}
+
+bool Transport::flush_sends(std::chrono::steady_clock::duration limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  Backoff backoff(PollSettings::from_environment());
+  while (sends_pending() && std::chrono::steady_clock::now() < deadline) {
+    if (progress_sends()) backoff.activity(); else backoff.pause();
+  }
+  if (!sends_pending()) return true;
+  abandon_sends();
+  return false;
 }
 
 std::optional<Transport::Incoming> Transport::try_receive(int source, int tag) {

@@ -28,6 +28,9 @@ class Transport {
     int tag = -1;
     wire::Header header;
     std::shared_ptr<const Buffer> message;  // header included
+
+    /// The whole message, header included.
+    ByteSpan bytes() const noexcept { return ByteSpan{message->data(), message->size()}; }
   };
 
   /// Uses `comm` (not owned) for spawnpool's tags.
@@ -64,6 +67,11 @@ class Transport {
 
   /// Cancels sends that have not completed (used when the peer is gone).
   void abandon_sends();
+
+  /// Completes pending sends, polling with backoff, for at most `limit`; what has not completed
+  /// by then is abandoned. True when every send completed.
+  /// @throws MpiError when MPI fails testing a send
+  bool flush_sends(std::chrono::steady_clock::duration limit);
 
   MPI_Comm comm() const noexcept { return comm_; }
 

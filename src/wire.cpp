@@ -134,28 +134,4 @@ ErrorPayload decode_error_payload(ByteSpan payload) {
   return error;
 }
 
-std::size_t strings_size(const std::vector<std::string>& strings) {
-  std::size_t size = 0;
-  for (const auto& s : strings) size += 4 + s.size();
-  return size;
-}
-
-char* put_strings(char* out, const std::vector<std::string>& strings) {
-  for (const auto& s : strings) {
-    out = put(out, static_cast<std::uint32_t>(s.size()));
-    out = put_bytes(out, s.data(), s.size());
-  }
-  return out;
-}
-
-std::vector<std::string> decode_strings(const Header& header, ByteSpan message) {
-  const ByteSpan body = body_of(header, message);
-  check_count(header, body, 4);
-  Reader in(body);
-  std::vector<std::string> strings;
-  for (std::uint32_t i = 0; i < header.count; ++i) strings.emplace_back(in.string32());
-  if (!in.at_end()) throw ProtocolError("spawnpool: trailing bytes after the last string");
-  return strings;
-}
-
 }  // namespace spawnpool::detail::wire

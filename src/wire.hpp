@@ -97,9 +97,4 @@ std::size_t error_payload_size(const ErrorPayload& error);
 char* put_error_payload(char* out, const ErrorPayload& error);
 ErrorPayload decode_error_payload(ByteSpan payload);
 
-/// Small self-describing messages (hello, ready) are lists of strings.
-std::size_t strings_size(const std::vector<std::string>& strings);
-char* put_strings(char* out, const std::vector<std::string>& strings);
-std::vector<std::string> decode_strings(const Header& header, ByteSpan message);
-
 }  // namespace spawnpool::detail::wire

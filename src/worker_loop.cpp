@@ -1,8 +1,10 @@
 #include "worker_loop.hpp"
 
 #include "backoff.hpp"
+#include "control_messages.hpp"
 #include "environment.hpp"
 #include "log.hpp"
+#include "out_of_band_receive.hpp"
 #include "runtime_state.hpp"
 #include "transport.hpp"
 #include "wire.hpp"
@@ -166,41 +168,31 @@ char* put_outcome(char* out, const Outcome& o) {
 
 /// For a kTasks message with out-of-band arguments: decodes every call's arguments, then receives
 /// the out-of-band bytes straight into them. A call that cannot be decoded gets its outcome in
-/// `refused` (and its bytes are received into scratch space, to keep the stream in step).
+/// `refused`.
 std::vector<std::unique_ptr<PreparedCall>> prepare_calls(Transport& transport,
                                                          const Transport::Incoming& in,
                                                          const std::vector<wire::CallView>& calls,
                                                          std::vector<Outcome>& refused) {
   std::vector<std::unique_ptr<PreparedCall>> prepared(calls.size());
   refused.resize(calls.size());
-  // Results whose sends have completed give their vectors' storage back first, for these
-  // arguments to reuse (vector_recycling.hpp).
-  transport.progress_sends();
-  std::vector<MutableSpan> targets;
-  std::vector<Buffer> scratch;
-  for (std::size_t i = 0; i < calls.size(); ++i) {
-    const wire::CallView& call = calls[i];
-    const std::size_t first_target = targets.size();
-    if (const TaskEntry* task = find_call_task(call, refused[i])) {
-      try {
-        OutOfBandTargets out_of_band(call.args_oob, targets);
-        prepared[i] = task->prepare(call.args, &out_of_band);
-        if (out_of_band.remaining() != 0) {
-          throw BadArguments{std::to_string(out_of_band.remaining()) +
-                             " out-of-band bytes left over after the last argument"};
-        }
-      } catch (const BadArguments& bad) {
-        prepared[i].reset();
-        refused[i] = bad_arguments(call.id, *task, bad.what);
+  auto decode = [&](std::size_t i, OutOfBandTargets& out_of_band) {
+    const TaskEntry* task = find_call_task(calls[i], refused[i]);
+    if (task == nullptr) return false;
+    try {
+      prepared[i] = task->prepare(calls[i].args, &out_of_band);
+      if (out_of_band.remaining() != 0) {
+        throw BadArguments{std::to_string(out_of_band.remaining()) +
+                           " out-of-band bytes left over after the last argument"};
       }
+      return true;
+    } catch (const BadArguments& bad) {
+      prepared[i].reset();
+      refused[i] = bad_arguments(calls[i].id, *task, bad.what);
+      return false;
     }
-    if (!prepared[i] && call.args_oob > 0) {
-      targets.resize(first_target);
-      scratch.emplace_back(static_cast<std::size_t>(call.args_oob));
-      targets.push_back({scratch.back().data(), scratch.back().size()});
-    }
-  }
-  transport.receive_out_of_band(in, targets);
+  };
+  receive_into_decoded(
+      transport, in, calls.size(), [&](std::size_t i) { return calls[i].args_oob; }, decode);
   return prepared;
 }
 
@@ -250,26 +242,16 @@ std::shared_ptr<Buffer> run_message(Transport& transport, const Transport::Incom
   return message;
 }
 
-std::shared_ptr<Buffer> strings_message(const std::vector<std::string>& strings) {
-  auto message = std::make_shared<Buffer>(wire::kHeaderSize + wire::strings_size(strings));
-  wire::put_strings(message->data() + wire::kHeaderSize, strings);
-  return message;
-}
-
-/// Applies a hello's worker set-up (fields from index 6: working directory, initializer call,
-/// environment "NAME=VALUE"...). Returns "" or what went wrong, for the manager.
-std::string apply_hello(const std::vector<std::string>& settings, WorkerSentinel* sentinel) {
-  for (std::size_t i = 8; i < settings.size(); ++i) {
-    const auto equals = settings[i].find('=');
-    if (equals == std::string::npos) continue;
-    setenv(settings[i].substr(0, equals).c_str(), settings[i].substr(equals + 1).c_str(), 1);
+/// Applies a hello's worker set-up: environment, working directory, initializer. Returns "" or
+/// what went wrong, for the manager.
+std::string apply_hello(const Hello& hello, WorkerSentinel* sentinel) {
+  for (const auto& [name, value] : hello.environment) setenv(name.c_str(), value.c_str(), 1);
+  if (!hello.working_directory.empty() && chdir(hello.working_directory.c_str()) != 0) {
+    return "cannot change to the working directory '" + hello.working_directory +
+           "': " + std::strerror(errno);
   }
-  if (settings.size() > 6 && !settings[6].empty() && chdir(settings[6].c_str()) != 0) {
-    return "cannot change to the working directory '" + settings[6] + "': " + std::strerror(errno);
-  }
-  if (settings.size() > 7 && !settings[7].empty()) {
-    const ByteSpan entry{settings[7].data(), settings[7].size()};
-    wire::Reader reader(entry);
+  if (!hello.initializer.empty()) {
+    wire::Reader reader(ByteSpan{hello.initializer.data(), hello.initializer.size()});
     const wire::CallView call = wire::read_call(reader);  // encoded without out-of-band blocks
     const Outcome o = run_call(call, 0, sentinel);
     if (o.status != ResultStatus::kOk) {
@@ -304,38 +286,34 @@ int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
       if (kOneSendingThread && spawned && greeted && std::chrono::steady_clock::now() >= next_heartbeat) {
         // See kOneSendingThread: the serve loop sends the heartbeats, between tasks.
         next_heartbeat = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-        transport.send(manager_rank, wire::kControlTag, wire::Kind::kHeartbeat, 0,
-                       std::make_shared<Buffer>(wire::kHeaderSize));
+        send_signal(transport, manager_rank, wire::kControlTag, wire::Kind::kHeartbeat);
       }
       bool active = transport.progress_sends();
       if (auto in = transport.try_receive(manager_rank, listen_tag)) {
         active = true;
-        const ByteSpan whole{in->message->data(), in->message->size()};
         switch (static_cast<wire::Kind>(in->header.kind)) {
           case wire::Kind::kHello: {
-            const auto settings = wire::decode_strings(in->header, whole);
-            if (settings.size() >= 2) {
-              poll.spin = std::chrono::microseconds(std::stol(settings[0]));
-              poll.max_sleep = std::chrono::microseconds(std::stol(settings[1]));
-              backoff = Backoff(poll);
-            }
-            if (spawned && !sentinel && settings.size() >= 6 &&
-                runtime_state().thread_level >= MPI_THREAD_MULTIPLE) {
+            const Hello hello = read_hello(in->bytes());
+            poll.spin = std::chrono::microseconds(hello.poll_spin_us);
+            poll.max_sleep = std::chrono::microseconds(hello.poll_max_sleep_us);
+            backoff = Backoff(poll);
+            if (spawned && !sentinel && runtime_state().thread_level >= MPI_THREAD_MULTIPLE) {
               WorkerSentinel::Settings watch;
               watch.control = comm;
-              watch.manager_pid = std::stol(settings[2]);
-              watch.manager_host = settings[3];
-              watch.task_timeout = std::chrono::milliseconds(std::stol(settings[4]));
-              watch.manager_silence_limit = std::chrono::milliseconds(std::stol(settings[5]));
+              watch.manager_pid = static_cast<long>(hello.manager_pid);
+              watch.manager_host = hello.manager_host;
+              watch.task_timeout = std::chrono::milliseconds(hello.task_timeout_ms);
+              watch.manager_silence_limit = std::chrono::milliseconds(hello.heartbeat_timeout_ms);
               sentinel = std::make_unique<WorkerSentinel>(watch);
             }
             sessions.insert(in->tag);
             greeted = true;
-            const std::string setup_error = apply_hello(settings, sentinel.get());
-            const std::vector<std::string> ready = {std::to_string(getpid()), host_name(),
-                                                    runtime_state().program, setup_error};
-            transport.send(manager_rank, in->tag, wire::Kind::kReady,
-                           static_cast<std::uint32_t>(ready.size()), strings_message(ready));
+            Ready ready;
+            ready.pid = getpid();
+            ready.host = host_name();
+            ready.program = runtime_state().program;
+            ready.setup_error = apply_hello(hello, sentinel.get());
+            send_ready(transport, manager_rank, in->tag, ready);
             break;
           }
           case wire::Kind::kTasks: {
@@ -351,8 +329,7 @@ int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
           }
           case wire::Kind::kShutdown:
             sessions.erase(in->tag);
-            transport.send(manager_rank, in->tag, wire::Kind::kBye, 0,
-                           std::make_shared<Buffer>(wire::kHeaderSize));
+            send_signal(transport, manager_rank, in->tag, wire::Kind::kBye);
             if (one_session) leaving = true;
             break;
           case wire::Kind::kExit:
@@ -377,15 +354,9 @@ int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
         backoff.pause();
       }
     }
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    Backoff flush(poll);
-    while (transport.sends_pending()) {
-      if (std::chrono::steady_clock::now() > deadline) {
-        log().warn("worker: the manager did not take the last messages");
-        transport.abandon_sends();
-        return 1;
-      }
-      if (transport.progress_sends()) flush.activity(); else flush.pause();
+    if (!transport.flush_sends(std::chrono::seconds(30))) {
+      log().warn("worker: the manager did not take the last messages");
+      return 1;
     }
     sentinel.reset();
     return 0;
@@ -395,13 +366,8 @@ int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
     log().error("worker: {}", e.what());
     try {
       Transport transport(comm);
-      transport.send(manager_rank, wire::session_tag(0), wire::Kind::kReady, 0,
-                     std::make_shared<Buffer>(wire::kHeaderSize));
-      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-      while (transport.sends_pending() && std::chrono::steady_clock::now() < deadline) {
-        transport.progress_sends();
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-      }
+      send_signal(transport, manager_rank, wire::session_tag(0), wire::Kind::kReady);
+      transport.flush_sends(std::chrono::seconds(2));
     } catch (const std::exception&) {
     }
     return 1;
@@ -416,18 +382,10 @@ void release_workers(MPI_Comm comm, int manager_rank) {
   MPI_Comm_size(comm, &size);
   Transport transport(comm);
   for (int rank = 0; rank < size; ++rank) {
-    if (rank == manager_rank) continue;
-    transport.send(rank, wire::session_tag(0), wire::Kind::kExit, 0,
-                   std::make_shared<Buffer>(wire::kHeaderSize));
+    if (rank != manager_rank) send_signal(transport, rank, wire::session_tag(0), wire::Kind::kExit);
   }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  Backoff backoff(PollSettings::from_environment());
-  while (transport.sends_pending() && std::chrono::steady_clock::now() < deadline) {
-    if (transport.progress_sends()) backoff.activity(); else backoff.pause();
-  }
-  if (transport.sends_pending()) {
+  if (!transport.flush_sends(std::chrono::seconds(30))) {
     log().warn("some workers did not take the exit message");
-    transport.abandon_sends();
   }
 }
 

@@ -2,8 +2,10 @@
 
 #include "runtime_state.hpp"
 
+#include "control_messages.hpp"
 #include "environment.hpp"
 #include "log.hpp"
+#include "process_check.hpp"
 #include "transport.hpp"
 #include "wire.hpp"
 
@@ -58,14 +60,6 @@ std::int64_t now_ns() {
       .count();
 }
 
-bool process_gone(long pid) { return pid > 0 && kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH; }
-
-std::shared_ptr<Buffer> strings_message(const std::vector<std::string>& strings) {
-  auto message = std::make_shared<Buffer>(wire::kHeaderSize + wire::strings_size(strings));
-  wire::put_strings(message->data() + wire::kHeaderSize, strings);
-  return message;
-}
-
 }  // namespace
 
 WorkerSentinel::WorkerSentinel(Settings settings) : settings_(std::move(settings)) {
@@ -111,24 +105,21 @@ void WorkerSentinel::call_started(std::uint64_t call_id, std::string_view task_n
 
 void WorkerSentinel::call_finished() { call_started_ns_ = 0; }
 
-void WorkerSentinel::report_and_release(const char* cause, long number) {
-  std::string task;
+void WorkerSentinel::report_and_release(LossReport::Cause cause, long number) {
+  LossReport report;
+  report.cause = cause;
+  report.number = number;
   {
     std::lock_guard<std::mutex> lock(task_mutex_);
-    task = call_started_ns_.load() ? task_name_ : std::string();
+    if (call_started_ns_.load()) {
+      report.task_name = task_name_;
+      report.call_id = call_id_.load();
+    }
   }
-  const std::vector<std::string> fields = {cause, std::to_string(number),
-                                           std::to_string(call_started_ns_.load() ? call_id_.load() : 0),
-                                           task};
   try {
     Transport control(settings_.control);
-    control.send(0, wire::kControlTag, wire::Kind::kLost, static_cast<std::uint32_t>(fields.size()),
-                 strings_message(fields));
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-    while (control.sends_pending() && std::chrono::steady_clock::now() < deadline) {
-      control.progress_sends();
-      std::this_thread::sleep_for(std::chrono::microseconds(200));
-    }
+    send_loss_report(control, 0, report);
+    control.flush_sends(std::chrono::seconds(1));
   } catch (const std::exception& e) {
     log().error("worker: could not report its end: {}", e.what());
   }
@@ -148,14 +139,14 @@ void WorkerSentinel::watch() {
       if (poll(&report, 1, 100) > 0) {
         DeathRecord record{};
         if (read(g_report_pipe[0], &record, sizeof record) == sizeof record) {
-          report_and_release(record.is_signal ? "signal" : "exit", record.number);
+          report_and_release(record.is_signal ? LossReport::Cause::kSignal : LossReport::Cause::kExit,
+                             record.number);
           return;  // the process is ending
         }
       }
       const auto now = clock::now();
       if (!kOneSendingThread && now >= next_heartbeat) {
-        control.send(0, wire::kControlTag, wire::Kind::kHeartbeat, 0,
-                     std::make_shared<Buffer>(wire::kHeaderSize));
+        send_signal(control, 0, wire::kControlTag, wire::Kind::kHeartbeat);
         next_heartbeat = now + std::chrono::seconds(1);
       }
       control.progress_sends();
@@ -172,7 +163,8 @@ void WorkerSentinel::watch() {
       if (settings_.task_timeout.count() > 0 && started != 0 &&
           now_ns() - started > std::chrono::nanoseconds(settings_.task_timeout).count()) {
         g_armed = false;
-        report_and_release("timeout", static_cast<long>(settings_.task_timeout.count()));
+        report_and_release(LossReport::Cause::kTimeout,
+                           static_cast<long>(settings_.task_timeout.count()));
         _exit(124);
       }
     }

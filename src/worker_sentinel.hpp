@@ -10,6 +10,8 @@
 //    as it would have. SIGKILL cannot be caught; the manager notices the process is gone instead.
 // Needs MPI_THREAD_MULTIPLE (its MPI calls run beside the serve loop's).
 
+#include "control_messages.hpp"
+
 #include <mpi.h>
 
 #include <atomic>
@@ -45,7 +47,7 @@ class WorkerSentinel {
 
  private:
   void watch();
-  void report_and_release(const char* cause, long number);
+  void report_and_release(LossReport::Cause cause, long number);
 
   Settings settings_;
   std::atomic<bool> stop_{false};

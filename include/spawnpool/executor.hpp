@@ -37,7 +37,7 @@
 #include <spawnpool/map_result.hpp>
 #include <spawnpool/options.hpp>
 #include <spawnpool/runtime.hpp>
-#include <spawnpool/stats.hpp>
+#include <spawnpool/stats.hpp>  // Stats, WorkerInfo
 #include <spawnpool/task_submitter.hpp>
 
 #include <algorithm>
@@ -54,13 +54,6 @@ namespace detail {
 class PoolCore;
 struct ExecutorAccess;
 }
-
-/// One worker process of an executor.
-struct WorkerInfo {
-  int rank = -1;     ///< rank in the communicator the pool talks over (what RemoteError reports)
-  std::string host;  ///< host name the worker runs on
-  long pid = 0;      ///< process id on that host
-};
 
 /// The task-submitting calls (submit, map, map_unordered, starmap, submit_batch) are documented
 /// in task_submitter.hpp, shared with ThreadExecutor.

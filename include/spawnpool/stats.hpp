@@ -1,12 +1,20 @@
 #pragma once
 /// @file stats.hpp
-/// Counters of an executor's work, from Executor::stats().
+/// What an executor reports about its workers and its work: Executor::workers() and
+/// Executor::stats().
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
 namespace spawnpool {
+
+/// One worker process of an executor.
+struct WorkerInfo {
+  int rank = -1;     ///< rank in the communicator the pool talks over (what RemoteError reports)
+  std::string host;  ///< host name the worker runs on
+  long pid = 0;      ///< process id on that host
+};
 
 /// One worker's share of the work.
 struct WorkerStats {

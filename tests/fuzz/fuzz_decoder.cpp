@@ -1,12 +1,13 @@
 // libFuzzer target for spawnpool's message decoder and argument decoding. Every input must either
 // decode or be rejected with one of the documented exceptions; anything else (a crash, an ASan
 // report, another exception type) is a bug. Built with clang -fsanitize=fuzzer,address,undefined
-// by tests/fuzz/CMakeLists.txt, without MPI: only src/wire.cpp, src/registry.cpp,
-// src/large_blocks.cpp and src/environment.cpp are compiled in.
+// by tests/fuzz/CMakeLists.txt, without MPI: only src/wire.cpp, src/control_messages.cpp,
+// src/registry.cpp, src/large_blocks.cpp, src/storage_cache.cpp and src/environment.cpp are
+// compiled in.
 //
 // Input: any bytes. They are fed, whole, to
-//   - wire::decode_header, then decode_calls, decode_results and decode_strings (whatever the
-//     header's kind), decode_error_payload on each result payload and the argument decoding of each
+//   - wire::decode_header, then decode_calls and decode_results (whatever the header's kind),
+//     read_hello, read_ready and read_loss_report (control_messages.hpp), decode_error_payload on each result payload and the argument decoding of each
 //     call whose name is a task registered below;
 //   - decode_error_payload on the raw bytes;
 //   - every registered task's invoker on the bytes after the first one (the first byte picks the task).
@@ -20,7 +21,8 @@
 #include <cereal/types/tuple.hpp>
 #include <cereal/types/vector.hpp>
 
-#include "../../src/wire.hpp"
+#include "control_messages.hpp"
+#include "wire.hpp"
 
 #include <cstdint>
 #include <cstdio>
@@ -130,8 +132,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                                 [&] { (void)wire::decode_error_payload(result.payload); });
       }
     });
-    expect_decode_or_reject("decode_strings", [&] { (void)wire::decode_strings(*header, message); });
   }
+  // The control messages decode from the whole message, header included.
+  expect_decode_or_reject("read_hello", [&] { (void)sd::read_hello(message); });
+  expect_decode_or_reject("read_ready", [&] { (void)sd::read_ready(message); });
+  expect_decode_or_reject("read_loss_report", [&] { (void)sd::read_loss_report(message).describe(); });
 
   expect_decode_or_reject("error payload", [&] { (void)wire::decode_error_payload(message); });
 

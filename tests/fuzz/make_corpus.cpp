@@ -2,6 +2,8 @@
 //   build-fuzz/make_corpus tests/fuzz/corpus
 // Message layouts: include/spawnpool/detail/wire_format.hpp. Task names and parameter types match
 // the tasks registered in fuzz_decoder.cpp.
+#include "control_messages.hpp"
+
 #include <spawnpool/detail/serialize.hpp>
 #include <spawnpool/detail/wire_format.hpp>
 
@@ -69,6 +71,12 @@ std::string result(std::uint64_t id, wire::ResultStatus status, const std::strin
   return out;
 }
 
+/// A control message: its header, then the body encode_control wrote after the header space.
+std::string control(wire::Kind kind, const std::shared_ptr<sd::Buffer>& encoded) {
+  const std::size_t body = encoded->size() - wire::kHeaderSize;
+  return header(kind, 0, body) + std::string(encoded->data() + wire::kHeaderSize, body);
+}
+
 std::string error_payload(const std::string& type, const std::string& message) {
   std::string out(8 + type.size() + message.size(), '\0');
   char* at = wire::put(out.data(), static_cast<std::uint32_t>(type.size()));
@@ -103,13 +111,22 @@ int main(int argc, char** argv) {
          result(3, wire::ResultStatus::kUnknownTask, error_payload("spawnpool", "no task"));
   write("results", header(wire::Kind::kResults, 3, body.size()) + body);
 
-  std::string strings;
-  for (std::string s : {"1234", "node17", "/bin/worker"}) {
-    strings += std::string(4, '\0') + s;
-    const auto size = static_cast<std::uint32_t>(s.size());
-    std::memcpy(strings.data() + strings.size() - s.size() - 4, &size, 4);
-  }
-  write("ready", header(wire::Kind::kReady, 3, strings.size()) + strings);
+  sd::Hello hello;
+  hello.manager_pid = 1234;
+  hello.manager_host = "node17";
+  hello.working_directory = "/tmp";
+  hello.environment = {{"OMP_NUM_THREADS", "2"}};
+  write("hello", control(wire::Kind::kHello, sd::encode_control(hello)));
+  sd::Ready ready;
+  ready.pid = 4321;
+  ready.host = "node18";
+  ready.program = "/bin/worker";
+  write("ready", control(wire::Kind::kReady, sd::encode_control(ready)));
+  sd::LossReport lost;
+  lost.number = 11;
+  lost.call_id = 7;
+  lost.task_name = "scalar";
+  write("lost", control(wire::Kind::kLost, sd::encode_control(lost)));
   write("bye", header(wire::Kind::kBye, 0, 0));
 
   // Bare argument blobs, first byte picks the task (index into fuzz_decoder.cpp's kTaskNames).

@@ -38,7 +38,7 @@
 namespace spawnpool::detail::wire {
 
 inline constexpr std::uint32_t kMagic = 0x50575053;  // "SPWP" in memory on little-endian
-inline constexpr std::uint16_t kProtocolVersion = 2;
+inline constexpr std::uint16_t kProtocolVersion = 3;
 inline constexpr int kTagBase = 21328;  // tags reserved for spawnpool on its own communicators
 inline constexpr int kSessionTagSlots = 4096;
 
@@ -51,9 +51,11 @@ constexpr bool is_session_tag(int tag) {
   return tag >= kTagBase && tag < kTagBase + 2 * kSessionTagSlots && (tag - kTagBase) % 2 == 0;
 }
 
+// The control messages (hello, ready, loss report) are cereal-encoded structs, written and read in
+// src/control_messages.hpp; the kinds without a body are bare headers.
 enum class Kind : std::uint16_t {
-  kHello = 1,     // manager -> worker: manager pid, host, settings
-  kReady = 2,     // worker -> manager: worker pid, host, program
+  kHello = 1,     // manager -> worker: Hello (settings, worker set-up)
+  kReady = 2,     // worker -> manager: Ready (pid, host, program, set-up outcome)
   kTasks = 3,     // manager -> worker: call entries
   kResults = 4,   // worker -> manager: result entries
   kShutdown = 5,  // manager -> worker: finish queued messages, then leave
@@ -61,8 +63,7 @@ enum class Kind : std::uint16_t {
   kExit = 7,      // manager -> static worker (session 0): the job is over, leave the serve loop
   // On the control tag of a spawned worker's intercommunicator:
   kHeartbeat = 8,  // both ways, about once a second: "still here"
-  kLost = 9,       // worker -> manager: this worker is about to die; strings: cause, number,
-                   // call id, task name (cause: "signal", "exit" or "timeout")
+  kLost = 9,       // worker -> manager: LossReport: this worker is about to die, and why
 };
 
 /// Tag of control messages (heartbeats, loss reports) on a spawned worker's intercommunicator.

@@ -1,0 +1,70 @@
+#include "control_messages.hpp"
+
+#include <spawnpool/detail/serialize.hpp>
+
+#include <csignal>
+#include <cstring>
+
+namespace spawnpool::detail {
+
+template <class Body>
+std::shared_ptr<Buffer> encode_control(const Body& body) {
+  const std::size_t size = serialized_size(body);
+  auto message = std::make_shared<Buffer>(wire::kHeaderSize + size);
+  serialize_into(message->data() + wire::kHeaderSize, size, body);
+  return message;
+}
+template std::shared_ptr<Buffer> encode_control(const Hello&);
+template std::shared_ptr<Buffer> encode_control(const Ready&);
+template std::shared_ptr<Buffer> encode_control(const LossReport&);
+
+namespace {
+
+template <class Body>
+Body decode(ByteSpan message, wire::Kind kind, const char* what) {
+  const wire::Header header = wire::decode_header(message);
+  if (header.kind != static_cast<std::uint16_t>(kind)) {
+    throw wire::ProtocolError(std::string("spawnpool: expected a ") + what + " message, got kind " +
+                              std::to_string(header.kind));
+  }
+  if (message.size - wire::kHeaderSize != header.body_size) {
+    throw wire::ProtocolError(std::string("spawnpool: the ") + what + " message's body is " +
+                              std::to_string(message.size - wire::kHeaderSize) +
+                              " bytes but its header says " + std::to_string(header.body_size));
+  }
+  Body body;
+  try {
+    deserialize_from(ByteSpan{message.data + wire::kHeaderSize, message.size - wire::kHeaderSize},
+                     body);
+  } catch (const std::exception& e) {
+    throw wire::ProtocolError(std::string("spawnpool: corrupt ") + what + " message: " + e.what());
+  }
+  return body;
+}
+
+}  // namespace
+
+Hello read_hello(ByteSpan message) { return decode<Hello>(message, wire::Kind::kHello, "hello"); }
+
+Ready read_ready(ByteSpan message) { return decode<Ready>(message, wire::Kind::kReady, "ready"); }
+
+LossReport read_loss_report(ByteSpan message) {
+  return decode<LossReport>(message, wire::Kind::kLost, "loss report");
+}
+
+std::string LossReport::describe() const {
+  switch (cause) {
+    case Cause::kSignal: {
+      const char* name = sigabbrev_np(static_cast<int>(number));
+      return "killed by signal " + std::to_string(number) +
+             (name ? std::string(" (SIG") + name + ")" : "");
+    }
+    case Cause::kExit:
+      return "the task called exit(" + std::to_string(number) + ")";
+    case Cause::kTimeout:
+      return "the task ran longer than the task timeout (" + std::to_string(number) + " ms)";
+  }
+  return "ended for an unknown reason (" + std::to_string(static_cast<int>(cause)) + ")";
+}
+
+}  // namespace spawnpool::detail

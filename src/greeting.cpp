@@ -1,0 +1,57 @@
+#include "greeting.hpp"
+
+#include "wire.hpp"
+
+#include <spawnpool/errors.hpp>
+
+namespace spawnpool::detail {
+
+std::optional<std::pair<int, Ready>> receive_ready(Transport& transport, int source,
+                                                   const Greeting& greeting) {
+  try {
+    while (auto in = transport.try_receive(source, greeting.tag)) {
+      if (is(*in, wire::Kind::kReady)) return std::make_pair(in->source, read_ready(in->bytes()));
+    }
+    return std::nullopt;
+  } catch (const wire::ProtocolError& e) {
+    throw SpawnError("spawnpool: worker program '" + greeting.program +
+                     "' answered in a way this manager does not understand: " + e.what());
+  }
+}
+
+void greet_workers(std::vector<std::unique_ptr<WorkerLink>>& links, WorkerRoster& roster,
+                   const std::vector<std::size_t>& which, const Greeting& greeting,
+                   std::chrono::steady_clock::time_point deadline, PollSettings poll,
+                   const std::function<void(Worker&, const Ready&)>& on_ready) {
+  for (std::size_t i : which) {
+    send_hello(links[roster[i].link]->transport(), roster[i].rank, greeting.tag, greeting.hello);
+  }
+  std::size_t waiting = which.size();
+  Backoff backoff(poll);
+  while (waiting > 0) {
+    bool active = false;
+    for (std::size_t l = 0; l < links.size(); ++l) {
+      Transport& transport = links[l]->transport();
+      active |= transport.progress_sends();
+      const auto answer = receive_ready(transport, MPI_ANY_SOURCE, greeting);
+      if (!answer) continue;
+      active = true;
+      Worker& w = roster[roster.index_of(l, answer->first)];
+      if (w.state != WorkerState::kStarting) continue;
+      on_ready(w, answer->second);
+      --waiting;
+    }
+    if (active) {
+      backoff.activity();
+    } else if (std::chrono::steady_clock::now() > deadline) {
+      throw SpawnError("spawnpool: " + std::to_string(waiting) + " of " +
+                       std::to_string(which.size()) + " workers ('" + greeting.program +
+                       "') did not answer in time after starting. A worker program must create "
+                       "a spawnpool::Runtime at the top of main().");
+    } else {
+      backoff.pause();
+    }
+  }
+}
+
+}  // namespace spawnpool::detail

@@ -1,0 +1,514 @@
+// The pool engine's progress loop: sending work, receiving results and control messages, watching
+// and replacing workers; run by the progress thread, or by a thread waiting for a future (drive).
+#include "pool_core.hpp"
+
+#include "log.hpp"
+#include "mpi_call.hpp"
+#include "process_check.hpp"
+#include "result_delivery.hpp"
+#include "runtime_state.hpp"
+
+#include <spawnpool/errors.hpp>
+
+#include <algorithm>
+#include <cstring>
+
+namespace spawnpool::detail {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+// A submit wakes the progress thread only from a sleep at least this long (it sends the work
+// itself); shorter sleeps delay a result nobody waits for by less than this.
+constexpr auto kLongSleep = std::chrono::microseconds(500);
+
+/// Set while this thread does a pool's progress work: a completion callback that waits for a
+/// future from there must not start driving (it would wait for the engine it holds), and a submit
+/// from there must not dispatch (it would re-enter the engine).
+thread_local bool t_in_progress_work = false;
+struct InProgressWork {
+  InProgressWork() { t_in_progress_work = true; }
+  ~InProgressWork() { t_in_progress_work = false; }
+};
+
+/// Claims the calls of `item` for sending: false when every one was cancelled meanwhile.
+bool claim(WorkItem& item, WorkerRoster& roster) {
+  if (item.requeued) return true;
+  bool any = false;
+  std::uint64_t cancelled = 0;
+  for (auto& call : item.calls) {
+    const bool sent = call.state->mark_sent();
+    any |= sent;
+    cancelled += sent ? 0 : 1;
+  }
+  if (cancelled) roster.count_cancelled(cancelled);
+  return any;
+}
+
+/// The body (entries) of an item's message.
+ByteSpan entries_of(const WorkItem& item) {
+  return ByteSpan{item.message.data() + wire::kHeaderSize, item.message.size() - wire::kHeaderSize};
+}
+
+}  // namespace
+
+bool PoolCore::dispatch_now() noexcept {
+  if (kOneSendingThread || t_in_progress_work) return false;
+  std::unique_lock<std::mutex> engine(engine_, std::try_to_lock);
+  if (!engine.owns_lock() || finished_ || driver_error_) return false;
+  try {
+    InProgressWork marker;
+    auto lock = mpi_lock();
+    take_queued();
+    dispatch();
+  } catch (...) {
+    driver_error_ = std::current_exception();
+    return false;
+  }
+  return true;
+}
+
+bool PoolCore::take_queued() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (submitted_.empty()) return false;
+  queue_.append(submitted_);
+  return true;
+}
+
+bool PoolCore::dispatch() {
+  bool sent = false;
+  if (broken_) return false;
+  while (!queue_.empty()) {
+    const auto choice = policy_.choose(roster_.size(), [this](std::size_t i) -> std::optional<int> {
+      if (roster_[i].state != WorkerState::kReady) return std::nullopt;
+      return static_cast<int>(roster_[i].sent.size());
+    });
+    if (!choice) break;
+    const std::size_t with_first = queue_.calls();
+    WorkItem first = queue_.pop_front();
+    if (!claim(first, roster_)) continue;
+
+    // Pack more small single calls into the same message when the queue is long enough that every
+    // free slot would still get work. (Items with out-of-band blocks go alone: they are large.)
+    std::vector<WorkItem> batch;
+    const std::size_t share = policy_.calls_per_message(with_first, choice->free_slots);
+    std::size_t batch_bytes = first.message.size();
+    while (first.calls.size() == 1 && first.out_of_band.empty() && batch.size() + 1 < share &&
+           !queue_.empty() && queue_.front().calls.size() == 1 &&
+           queue_.front().out_of_band.empty() &&
+           SchedulingPolicy::fits(batch_bytes, queue_.front().message.size())) {
+      WorkItem next = queue_.pop_front();
+      if (!claim(next, roster_)) continue;
+      batch_bytes += next.message.size() - wire::kHeaderSize;
+      batch.push_back(std::move(next));
+    }
+
+    SentMessage message;
+    message.calls = std::move(first.calls);
+    message.out_of_band = std::move(first.out_of_band);
+    if (batch.empty()) {
+      message.message = std::make_shared<Buffer>(std::move(first.message));
+    } else {
+      message.message = std::make_shared<Buffer>(batch_bytes);
+      const ByteSpan head = entries_of(first);
+      char* out = wire::put_bytes(message.message->data() + wire::kHeaderSize, head.data, head.size);
+      for (auto& item : batch) {
+        const ByteSpan entries = entries_of(item);
+        out = wire::put_bytes(out, entries.data, entries.size);
+        for (auto& call : item.calls) message.calls.push_back(std::move(call));
+      }
+    }
+    send_message(choice->worker, std::move(message));
+    sent = true;
+  }
+  return sent;
+}
+
+void PoolCore::send_message(std::size_t index, SentMessage message) {
+  Worker& w = roster_[index];
+  const auto count = static_cast<std::uint32_t>(message.calls.size());
+  auto bytes = message.message;
+  OutOfBand out_of_band = message.out_of_band;
+  w.sent.push_back(std::move(message));
+  try {
+    links_[w.link]->transport().send(w.rank, setup_.tag, wire::Kind::kTasks, count,
+                                      std::move(bytes), 0, std::move(out_of_band));
+  } catch (const MpiError& e) {
+    lose_worker(index, std::string("MPI failed sending to it: ") + e.what(), 0, false);
+  }
+}
+
+bool PoolCore::receive() {
+  bool any = false;
+  for (std::size_t l = 0; l < links_.size(); ++l) {
+    Transport& transport = links_[l]->transport();
+    for (int i = 0; i < 64; ++i) {
+      auto in = transport.try_receive(MPI_ANY_SOURCE, setup_.tag);
+      if (!in) break;
+      any = true;
+      const std::size_t w = roster_.index_of(l, in->source);
+      roster_[w].last_heard = clock::now();
+      if (is(*in, wire::Kind::kResults)) {
+        handle_results(w, *in, transport);
+      } else if (is(*in, wire::Kind::kBye)) {
+        roster_.set_left(roster_[w]);
+      } else {
+        throw wire::ProtocolError("spawnpool: unexpected message kind " +
+                                  std::to_string(in->header.kind) + " from worker " +
+                                  std::to_string(in->source));
+      }
+    }
+  }
+  return any;
+}
+
+bool PoolCore::receive_control() {
+  bool any = false;
+  for (std::size_t l = 0; l < links_.size(); ++l) {
+    if (!links_[l]->watched()) continue;
+    while (auto in = links_[l]->transport().try_receive(MPI_ANY_SOURCE, wire::kControlTag)) {
+      const std::size_t w = roster_.index_of(l, in->source);
+      roster_[w].last_heard = clock::now();
+      // Heartbeats are not activity: they must not keep an idle pool from backing off.
+      if (is(*in, wire::Kind::kLost)) {
+        any = true;
+        const LossReport report = read_loss_report(in->bytes());
+        lose_worker(w, report.describe(), report.call_id,
+                    report.cause == LossReport::Cause::kTimeout);
+      }
+    }
+  }
+  return any;
+}
+
+bool PoolCore::watch_workers() {
+  const auto now = clock::now();
+  bool any = false;
+  if (health_.heartbeat_due(now)) {
+    for (const Worker& w : roster_) {
+      if (w.state != WorkerState::kReady || !links_[w.link]->watched()) continue;
+      try {
+        send_signal(links_[w.link]->transport(), w.rank, wire::kControlTag, wire::Kind::kHeartbeat);
+      } catch (const MpiError&) {
+        // noticed below or by the next send
+      }
+    }
+  }
+  if (!health_.check_due(now)) return false;
+  for (std::size_t i = 0; i < roster_.size(); ++i) {
+    Worker& w = roster_[i];
+    const auto verdict = health_.examine(w, links_[w.link]->watched(), kOneSendingThread, now);
+    if (verdict == WorkerHealth::Verdict::kAlive) continue;
+    if (verdict == WorkerHealth::Verdict::kProcessGone) {
+      // Its own report, if it sent one, is already on the way: give it a moment to arrive.
+      for (int attempt = 0; attempt < 20 && w.state == WorkerState::kReady; ++attempt) {
+        receive_control();
+        if (w.state == WorkerState::kReady) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+    }
+    if (w.state == WorkerState::kReady) lose_worker(i, health_.cause(verdict), 0, false);
+    any = true;
+  }
+  return any;
+}
+
+void PoolCore::handle_results(std::size_t index, const Transport::Incoming& in,
+                              Transport& transport) {
+  Worker& worker = roster_[index];
+  if (worker.sent.empty()) {
+    throw wire::ProtocolError("spawnpool: results from " + worker.describe() +
+                              ", which has no task in flight");
+  }
+  SentMessage done = std::move(worker.sent.front());
+  worker.sent.pop_front();
+  policy_.record_busy_time(in.header.aux, in.header.count);
+  const std::vector<wire::ResultView> results =
+      wire::decode_results(in.header, ByteSpan{in.message->data(), in.message->size()});
+  // The state each result completes, in order.
+  std::vector<std::shared_ptr<TaskState>> states;
+  states.reserve(results.size());
+  std::size_t next = 0;
+  for (const wire::ResultView& r : results) {
+    while (next < done.calls.size() && done.calls[next].id != r.id) ++next;
+    if (next == done.calls.size()) {
+      throw wire::ProtocolError("spawnpool: " + worker.describe() + " answered call " +
+                                std::to_string(r.id) + ", which it was not sent");
+    }
+    states.push_back(std::move(done.calls[next++].state));
+  }
+  done = SentMessage{};  // the arguments are not needed any more
+  std::vector<DecodedResult> decoded;
+  try {
+    decoded = receive_decoded_results(transport, in, results, states, [&worker] {
+      return worker.same_host && process_gone(worker.pid);
+    });
+  } catch (const Error& e) {  // Timeout, MpiError: the worker died while sending its results
+    if (!dynamic_cast<const Timeout*>(&e) && !dynamic_cast<const MpiError*>(&e)) throw;
+    const std::string cause =
+        std::string("it ended while sending a result's out-of-band bytes (") + e.what() + ")";
+    roster_.count_failed(states.size());
+    for (const auto& state : states) {
+      state->set_error(std::make_exception_ptr(WorkerLost(
+          "spawnpool: " + worker.describe() + " was lost while running task \"" +
+          state->task_name() + "\": " + cause)));
+    }
+    lose_worker(index, cause, 0, false);
+    return;
+  }
+  // Counted before any future completes, so that whoever sees a result sees it counted.
+  const auto ok = static_cast<std::uint64_t>(std::count_if(
+      results.begin(), results.end(),
+      [](const wire::ResultView& r) { return r.status == wire::ResultStatus::kOk; }));
+  roster_.count_answers(worker, results.size(), ok, in.header.aux);
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    const wire::ResultView& r = results[i];
+    if (observer_) {
+      observer_->call_finished(FinishedCall{index, r.id, r.started_us, r.ended_us,
+                                            r.status == wire::ResultStatus::kOk, states[i]});
+    }
+    deliver_result(*states[i], r, in.message, decoded[i], worker);
+    states[i].reset();
+  }
+}
+
+void PoolCore::lose_worker(std::size_t index, const std::string& cause, std::uint64_t running_call,
+                           bool timed_out) {
+  Worker& w = roster_[index];
+  if (!roster_.set_lost(w)) return;
+  if (links_[w.link]->watched()) links_[w.link]->transport().abandon_sends();  // its own link only
+  if (!w.sent.empty()) {
+    // The oldest message was being run: its calls are lost with the worker.
+    for (const PendingCall& call : w.sent.front().calls) {
+      if (timed_out && (call.id == running_call || running_call == 0)) {
+        call.state->set_error(std::make_exception_ptr(
+            Timeout("spawnpool: task \"" + call.state->task_name() + "\" " + cause +
+                    "; its worker was stopped and replaced")));
+      } else {
+        call.state->set_error(std::make_exception_ptr(
+            WorkerLost("spawnpool: " + w.describe() + " was lost while running task \"" +
+                       call.state->task_name() + "\": " + cause)));
+      }
+    }
+    w.sent.pop_front();
+    // Later messages never started: send them again, in their order, to other workers.
+    for (auto it = w.sent.rbegin(); it != w.sent.rend(); ++it) {
+      WorkItem again;
+      again.message = Buffer(it->message->size());
+      std::memcpy(again.message.data(), it->message->data(), it->message->size());
+      again.out_of_band = std::move(it->out_of_band);
+      again.calls = std::move(it->calls);
+      again.requeued = true;
+      queue_.push_front(std::move(again));
+    }
+    w.sent.clear();
+  }
+  log().warn("{} was lost: {}", w.describe(), cause);
+  if (setup_.spawn) ++replacements_wanted_;
+  health_.note_dying(w);
+}
+
+// Advances the start of a replacement worker by one step without blocking (worker_replacement.hpp)
+// once the lost worker's process is gone. True when something happened.
+bool PoolCore::replace_lost_workers() {
+  bool any = false;
+  if (!replacement_ && replacements_wanted_ > 0 && health_.dying_processes_gone()) {
+    --replacements_wanted_;
+    SpawnRequest request = request_for_next_worker();
+    request.timeout = setup_.start_timeout;
+    try {
+      replacement_ = std::make_unique<WorkerReplacement>(request, greeting_, setup_.start_timeout);
+    } catch (const std::exception& e) {
+      give_up_replacing(e.what());
+    }
+    any = true;
+  } else if (replacement_) {
+    try {
+      any = replacement_->advance();
+      if (replacement_->ready()) {
+        links_.push_back(replacement_->take_link());
+        Worker w;
+        w.link = links_.size() - 1;
+        w.rank = 0;
+        const std::size_t index = roster_.add(std::move(w));
+        take_ready(roster_[index], replacement_->answer());
+        log().debug("{} ready (replacement)", roster_[index].describe());
+        replacement_.reset();
+      }
+    } catch (const std::exception& e) {
+      give_up_replacing(e.what());
+      any = true;
+    }
+  }
+  if (!replacement_ && replacements_wanted_ == 0 && roster_.live() == 0 && !queue_.empty()) {
+    queue_.fail_all(std::make_exception_ptr(BrokenExecutor(
+        "spawnpool: every worker of the pool was lost and none could be replaced" +
+        (replacement_failure_.empty() ? std::string() : ": " + replacement_failure_))));
+    any = true;
+  }
+  return any;
+}
+
+void PoolCore::give_up_replacing(const std::string& reason) {
+  log().error("could not start a replacement worker: {}", reason);
+  replacement_.reset();
+  replacements_wanted_ = 0;
+  replacement_failure_ = reason;
+}
+
+bool PoolCore::poll_turn() {
+  InProgressWork marker;
+  bool active = take_queued();
+  active |= dispatch();
+  // Completed sends are not activity (heartbeats would count); results are.
+  for (auto& link : links_) link->transport().progress_sends();
+  active |= receive();
+  active |= receive_control();
+  active |= watch_workers();
+  return active;
+}
+
+bool PoolCore::work_outstanding() const {
+  return queue_.calls() > 0 || replacements_wanted_ > 0 || replacement_ ||
+         std::any_of(roster_.begin(), roster_.end(), [](const Worker& w) { return !w.sent.empty(); });
+}
+
+void PoolCore::drive(const TaskState& state, clock::time_point deadline) noexcept {
+  if (kOneSendingThread || t_in_progress_work) return;
+  // One driver at a time; other waiters sleep until their state completes.
+  if (drivers_.fetch_add(1) > 0) {
+    drivers_.fetch_sub(1);
+    return;
+  }
+  bool outstanding = false;
+  try {
+    auto quiet_until = clock::now() + poll_.spin;
+    int engine_busy = 0;
+    while (!state.ready()) {
+      bool active = false;
+      {
+        // The progress thread holds the engine for one turn (up to ~0.1 s when it checks a
+        // worker process that just ended): if it stays busy, wait on the state instead, where a
+        // deadline is honoured.
+        std::unique_lock<std::mutex> engine(engine_, std::try_to_lock);
+        if (!engine.owns_lock()) {
+          if (++engine_busy > 1000) break;
+          std::this_thread::yield();
+          continue;
+        }
+        engine_busy = 0;
+        if (finished_ || driver_error_) break;
+        {
+          auto lock = mpi_lock();
+          active = poll_turn();
+        }
+        outstanding = work_outstanding();
+        // Replacing a lost worker takes many turns: that is the progress thread's job.
+        if (replacements_wanted_ > 0 || replacement_) break;
+      }
+      if (state.ready()) break;
+      const auto now = clock::now();
+      if (active) {
+        quiet_until = now + poll_.spin;
+      } else if (now >= quiet_until || now >= deadline) {
+        break;
+      }
+      std::this_thread::yield();
+    }
+  } catch (...) {
+    std::lock_guard<std::mutex> engine(engine_);
+    if (!driver_error_) driver_error_ = std::current_exception();
+    outstanding = true;
+  }
+  if (outstanding) {
+    // Hand over to the progress thread at once.
+    std::lock_guard<std::mutex> lock(mutex_);
+    handed_over_ = true;
+    drivers_.fetch_sub(1);
+    wake_.notify_one();
+  } else {
+    drivers_.fetch_sub(1);
+  }
+}
+
+void PoolCore::run() {
+  set_fine_timer_slack();
+  Backoff backoff(poll_);
+  try {
+    for (;;) {
+      if (drivers_.load() > 0) {
+        // A waiting thread does the polling: step aside until it is done.
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait_for(lock, WorkerHealth::kCheckInterval,
+                       [this] { return drivers_.load() == 0 || stop_requested_; });
+        const bool step_aside = drivers_.load() > 0 && !stop_requested_;
+        const bool handed_over = std::exchange(handed_over_, false);
+        lock.unlock();
+        if (handed_over) backoff.activity();
+        if (step_aside) continue;
+      }
+      std::unique_lock<std::mutex> engine(engine_);
+      if (driver_error_) std::rethrow_exception(driver_error_);
+      bool active = false;
+      bool stop = false;
+      bool cancel = false;
+      {
+        auto lock = mpi_lock();
+        active = poll_turn();
+        if (replacements_wanted_ > 0) {
+          std::lock_guard<std::mutex> guard(mutex_);
+          if (stop_requested_) replacements_wanted_ = 0;
+        }
+        if (replacements_wanted_ > 0 || replacement_ || (!queue_.empty() && roster_.live() == 0)) {
+          active |= replace_lost_workers();
+        }
+      }
+      std::string broken;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        stop = stop_requested_ && submitted_.empty();
+        cancel = cancel_requested_;
+        broken = broken_reason_;
+      }
+      if (!broken.empty()) queue_.fail_all(std::make_exception_ptr(BrokenExecutor(broken)));
+      if (cancel) queue_.cancel_all();
+      const bool in_flight = std::any_of(roster_.begin(), roster_.end(),
+                                         [](const Worker& w) { return !w.sent.empty(); });
+      // A replacement being started is finished first, so that its process is shut down too.
+      if (stop && queue_.empty() && !in_flight && !replacement_) {
+        finished_ = true;  // drivers stay out from now on
+        break;
+      }
+      // A large message on its way moves only while we call into MPI: poll, do not sleep.
+      const bool sending = std::any_of(links_.begin(), links_.end(), [](const auto& link) {
+        return link->transport().sends_pending();
+      });
+      engine.unlock();
+      if (active) {
+        backoff.activity();
+        continue;
+      }
+      const auto pause = sending ? std::chrono::microseconds(0) : backoff.next_pause();
+      if (pause.count() == 0) {
+        std::this_thread::yield();
+      } else {
+        const auto sleep = std::min<std::chrono::microseconds>(pause, WorkerHealth::kCheckInterval);
+        std::unique_lock<std::mutex> lock(mutex_);
+        sleeping_long_ = sleep >= kLongSleep;
+        wake_.wait_for(lock, sleep, [this] { return !submitted_.empty() || stop_requested_; });
+        sleeping_long_ = false;
+      }
+    }
+    say_goodbye();
+  } catch (...) {
+    {
+      std::lock_guard<std::mutex> engine(engine_);
+      finished_ = true;
+    }
+    fail_all(std::current_exception());
+  }
+  if (observer_) observer_->pool_ended(setup_.mode, roster_);
+  log().debug("pool shut down ({} calls submitted)", submitted_calls_.load());
+}
+
+}  // namespace spawnpool::detail

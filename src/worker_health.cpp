@@ -1,0 +1,63 @@
+#include "worker_health.hpp"
+
+#include "process_check.hpp"
+
+#include <algorithm>
+
+namespace spawnpool::detail {
+
+WorkerHealth::WorkerHealth(std::chrono::milliseconds heartbeat_timeout)
+    : heartbeat_timeout_(heartbeat_timeout),
+      next_heartbeat_(clock::now() + kHeartbeatInterval),
+      next_check_(clock::now() + kCheckInterval) {}
+
+bool WorkerHealth::heartbeat_due(clock::time_point now) {
+  if (now < next_heartbeat_) return false;
+  next_heartbeat_ = now + kHeartbeatInterval;
+  return true;
+}
+
+bool WorkerHealth::check_due(clock::time_point now) {
+  if (now < next_check_) return false;
+  next_check_ = now + kCheckInterval;
+  return true;
+}
+
+WorkerHealth::Verdict WorkerHealth::examine(const Worker& w, bool watched, bool busy_is_silent,
+                                            clock::time_point now) const {
+  if (w.state != WorkerState::kReady) return Verdict::kAlive;
+  if (w.same_host && process_gone(w.pid)) return Verdict::kProcessGone;
+  if (watched && now - w.last_heard > heartbeat_timeout_ && !(busy_is_silent && !w.sent.empty())) {
+    return Verdict::kSilent;
+  }
+  return Verdict::kAlive;
+}
+
+std::string WorkerHealth::cause(Verdict verdict) const {
+  switch (verdict) {
+    case Verdict::kProcessGone:
+      return "its process ended without a report (killed by SIGKILL, the out-of-memory killer, "
+             "or another signal that cannot be caught)";
+    case Verdict::kSilent:
+      return "no heartbeat for " + std::to_string(heartbeat_timeout_.count() / 1000) + " s";
+    case Verdict::kAlive:
+      break;
+  }
+  return "";
+}
+
+void WorkerHealth::note_dying(const Worker& worker) {
+  if (worker.same_host && worker.pid > 0) dying_.emplace_back(worker.pid, clock::now());
+}
+
+bool WorkerHealth::dying_processes_gone() {
+  const auto now = clock::now();
+  dying_.erase(std::remove_if(dying_.begin(), dying_.end(),
+                              [&](const auto& d) {
+                                return process_gone(d.first) || now - d.second > kDyingGrace;
+                              }),
+               dying_.end());
+  return dying_.empty();
+}
+
+}  // namespace spawnpool::detail

@@ -1,0 +1,57 @@
+#pragma once
+// When the engine checks on its workers, and what it concludes. Spawned workers get a heartbeat
+// every second (they give up a silent manager); workers on the manager's host have their process
+// checked every 0.1 s; a spawned worker silent past the heartbeat timeout is lost. Lost workers'
+// processes are remembered until they are gone: a replacement is spawned only then (or after a
+// grace period), because spawning while hydra still handles a dying process was seen to hang
+// MPI_Comm_spawn. Not thread-safe: owned by the engine.
+
+#include "worker_roster.hpp"
+
+#include <chrono>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace spawnpool::detail {
+
+class WorkerHealth {
+ public:
+  using clock = std::chrono::steady_clock;
+  static constexpr std::chrono::seconds kHeartbeatInterval{1};
+  static constexpr std::chrono::milliseconds kCheckInterval{100};
+  static constexpr std::chrono::seconds kDyingGrace{3};
+
+  explicit WorkerHealth(std::chrono::milliseconds heartbeat_timeout);
+
+  /// True when heartbeats are due (then not again for kHeartbeatInterval).
+  bool heartbeat_due(clock::time_point now);
+  /// True when the workers are due a check (then not again for kCheckInterval).
+  bool check_due(clock::time_point now);
+
+  enum class Verdict {
+    kAlive,
+    kProcessGone,  // its process on this host has ended
+    kSilent,       // no message for the heartbeat timeout
+  };
+  /// What a check finds about a ready worker; `watched`: it sends heartbeats. `busy_is_silent`:
+  /// a worker running a task may be silent (its serve loop sends the heartbeats: one sending
+  /// thread, mpi_flavor.hpp).
+  Verdict examine(const Worker& worker, bool watched, bool busy_is_silent,
+                  clock::time_point now) const;
+  /// Why a worker with that verdict is lost, for WorkerLost.
+  std::string cause(Verdict verdict) const;
+
+  /// A lost worker whose process (on this host) may still be ending.
+  void note_dying(const Worker& worker);
+  /// True when no lost worker's process is still ending (or the grace period has passed).
+  bool dying_processes_gone();
+
+ private:
+  std::chrono::milliseconds heartbeat_timeout_;
+  clock::time_point next_heartbeat_;
+  clock::time_point next_check_;
+  std::vector<std::pair<long, clock::time_point>> dying_;  // pid, when it was lost
+};
+
+}  // namespace spawnpool::detail

@@ -1,0 +1,48 @@
+#include "worker_replacement.hpp"
+
+#include <spawnpool/errors.hpp>
+
+namespace spawnpool::detail {
+
+WorkerReplacement::WorkerReplacement(const SpawnRequest& request, const Greeting& greeting,
+                                     std::chrono::milliseconds timeout)
+    : greeting_(greeting),
+      spawn_(start_spawn(request)),
+      timeout_(timeout),
+      deadline_(std::chrono::steady_clock::now() + timeout) {}
+
+bool WorkerReplacement::advance() {
+  try {
+    return step();
+  } catch (...) {
+    if (link_) {
+      // It may not have been greeted yet: a worker leaves on shutdown either way.
+      link_->dismiss(0, greeting_.tag);
+      link_->close(WorkerLink::Ending::kAbandon);
+      link_.reset();
+    }
+    throw;
+  }
+}
+
+bool WorkerReplacement::step() {
+  if (!link_) {
+    if (!spawn_.finished()) return false;
+    link_ = std::make_unique<WorkerLink>(spawn_.take(), WorkerLink::Ownership::kWatched);
+    send_hello(link_->transport(), 0, greeting_.tag, greeting_.hello);
+    return true;
+  }
+  bool any = link_->transport().progress_sends();
+  if (auto answer = receive_ready(link_->transport(), 0, greeting_)) {
+    answer_ = std::move(answer->second);
+    return true;
+  }
+  if (std::chrono::steady_clock::now() > deadline_) {
+    throw SpawnError("spawnpool: a replacement worker ('" + greeting_.program +
+                     "') started but did not answer within the spawn timeout (" +
+                     std::to_string(timeout_.count() / 1000) + " s)");
+  }
+  return any;
+}
+
+}  // namespace spawnpool::detail

@@ -1,0 +1,87 @@
+#pragma once
+// The workers of one pool as the engine tracks them, and as other threads see them (workers(),
+// stats()). The engine's thread owns the records: it reads them freely and changes what other
+// threads read (identity, state, counters) only through the roster's methods, under its lock.
+
+#include "control_messages.hpp"
+
+#include <spawnpool/detail/work_item.hpp>
+#include <spawnpool/runtime.hpp>
+#include <spawnpool/stats.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace spawnpool::detail {
+
+/// A message sent to a worker and not answered yet.
+struct SentMessage {
+  std::shared_ptr<Buffer> message;
+  OutOfBand out_of_band;  // kept (with its owners) to send again if the worker is lost
+  std::vector<PendingCall> calls;
+};
+
+enum class WorkerState { kStarting, kReady, kLost, kLeft };
+
+struct Worker {
+  std::size_t link = 0;  // index of its WorkerLink in the engine
+  int rank = -1;         // its rank on that link's communicator
+  std::string host;
+  long pid = 0;
+  bool same_host = false;  // on the manager's host: its process can be checked
+  WorkerState state = WorkerState::kStarting;
+  std::deque<SentMessage> sent;  // messages in flight, oldest (being run) first; engine only
+  std::chrono::steady_clock::time_point last_heard;  // engine only
+  std::uint64_t calls_answered = 0;
+  std::uint64_t busy_ns = 0;
+
+  /// "worker 2 (pid 1234, host node17)"
+  std::string describe() const;
+};
+
+class WorkerRoster {
+ public:
+  std::size_t size() const noexcept { return workers_.size(); }
+  Worker& operator[](std::size_t i) noexcept { return workers_[i]; }
+  const Worker& operator[](std::size_t i) const noexcept { return workers_[i]; }
+  std::vector<Worker>::iterator begin() noexcept { return workers_.begin(); }
+  std::vector<Worker>::iterator end() noexcept { return workers_.end(); }
+  std::vector<Worker>::const_iterator begin() const noexcept { return workers_.begin(); }
+  std::vector<Worker>::const_iterator end() const noexcept { return workers_.end(); }
+
+  /// Adds a worker; returns its index.
+  std::size_t add(Worker worker);
+  /// The worker at `rank` of link `link`.
+  /// @throws wire::ProtocolError when no worker of this pool is there
+  std::size_t index_of(std::size_t link, int rank) const;
+  /// Takes a worker's Ready answer: its identity; it is ready now.
+  void set_ready(Worker& worker, const Ready& ready, const std::string& manager_host);
+  /// Marks a worker lost (false if it was lost or had left already); counts its running calls
+  /// as failed.
+  bool set_lost(Worker& worker);
+  /// The worker said goodbye.
+  void set_left(Worker& worker);
+  /// A message of `calls` calls, `ok` of which succeeded, answered after `busy_ns` of work.
+  void count_answers(Worker& worker, std::uint64_t calls, std::uint64_t ok, std::uint64_t busy_ns);
+  void count_failed(std::uint64_t calls);
+  void count_cancelled(std::uint64_t calls);
+
+  /// Workers that were ready and not lost (those that left at shutdown included). Thread-safe.
+  int live() const;
+  /// Rank, host and pid of each ready worker. Thread-safe.
+  std::vector<WorkerInfo> infos() const;
+  /// A snapshot of the counters, `submitted` included. Thread-safe.
+  Stats stats(std::uint64_t submitted) const;
+
+ private:
+  mutable std::mutex mutex_;  // guards what other threads read (see the top of this file)
+  std::vector<Worker> workers_;
+  std::uint64_t completed_ = 0, failed_ = 0, cancelled_ = 0, workers_lost_ = 0;
+};
+
+}  // namespace spawnpool::detail
