@@ -24,7 +24,8 @@
 #include <tuple>
 #include <vector>
 
-// physics::step, add, square, parse, throw_int, count_words, never_registered: executor_contract.hpp
+// From executor_contract.hpp: physics::step, add, square, parse, throw_int, count_words and
+// never_registered.
 
 int sleepy_identity(int value, int micros) {
   std::this_thread::sleep_for(std::chrono::microseconds(micros));

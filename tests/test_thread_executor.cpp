@@ -24,7 +24,8 @@
 
 using namespace std::chrono_literals;
 
-// physics::step, add, square, parse, throw_int, count_words, never_registered: executor_contract.hpp
+// From executor_contract.hpp: physics::step, add, square, parse, throw_int, count_words and
+// never_registered.
 
 double half(double x) { return x / 2; }
 SPAWNPOOL_TASK(half);
