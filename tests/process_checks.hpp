@@ -17,7 +17,8 @@ inline bool ends_within(long pid, std::chrono::seconds limit) {
     std::string line;
     if (!std::getline(stat, line)) return true;
     const auto close = line.rfind(')');
-    const bool zombie = close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'Z';
+    const bool zombie =
+        close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'Z';
     if (zombie) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
