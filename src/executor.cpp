@@ -213,8 +213,4 @@ void Executor::enqueue(detail::WorkItem item) {
   core_->enqueue(std::move(item));
 }
 
-std::size_t Executor::chunk_size_for(const MapOptions& options, std::size_t n) const {
-  return detail::map_chunk_size(options.chunksize(), n, num_workers());
-}
-
 }  // namespace spawnpool

@@ -1,12 +1,12 @@
 #include <spawnpool/thread_executor.hpp>
 
 #include "environment.hpp"
+#include "exception_type.hpp"
 #include "wire.hpp"
 
 #include <spawnpool/detail/registry.hpp>
 #include <spawnpool/errors.hpp>
 
-#include <cxxabi.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -17,16 +17,10 @@
 #include <mutex>
 #include <string>
 #include <thread>
-#include <typeinfo>
 
 namespace spawnpool {
 
 namespace {
-
-std::string current_exception_type() {
-  const std::type_info* type = abi::__cxa_current_exception_type();
-  return type ? detail::demangle(type->name()) : std::string("unknown exception");
-}
 
 int default_thread_count() {
   if (const long n = detail::env_long("SPAWNPOOL_MAX_WORKERS", 0); n > 0) {
@@ -157,11 +151,12 @@ class ThreadExecutor::Core {
           Error("spawnpool: the arguments of task \"" + task->name +
                 "\" could not be decoded: " + bad.what)));
     } catch (const std::exception& e) {
-      state.set_error(std::make_exception_ptr(
-          RemoteError(current_exception_type(), e.what(), index, host_, state.task_name())));
-    } catch (...) {
       state.set_error(std::make_exception_ptr(RemoteError(
-          current_exception_type(), "(not a std::exception)", index, host_, state.task_name())));
+          detail::current_exception_type(), e.what(), index, host_, state.task_name())));
+    } catch (...) {
+      state.set_error(std::make_exception_ptr(
+          RemoteError(detail::current_exception_type(), "(not a std::exception)", index, host_,
+                      state.task_name())));
     }
   }
 

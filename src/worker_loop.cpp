@@ -3,6 +3,7 @@
 #include "backoff.hpp"
 #include "control_messages.hpp"
 #include "environment.hpp"
+#include "exception_type.hpp"
 #include "log.hpp"
 #include "out_of_band_receive.hpp"
 #include "runtime_state.hpp"
@@ -13,7 +14,6 @@
 #include <spawnpool/detail/registry.hpp>
 #include <spawnpool/detail/serialize.hpp>
 
-#include <cxxabi.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -25,7 +25,6 @@
 #include <memory>
 #include <set>
 #include <thread>
-#include <typeinfo>
 
 namespace spawnpool::detail {
 
@@ -80,11 +79,6 @@ class ThreadCountEnvironment {
                                            "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS"};
   std::vector<std::pair<const char*, std::optional<std::string>>> saved_;
 };
-
-std::string current_exception_type() {
-  const std::type_info* type = abi::__cxa_current_exception_type();
-  return type ? demangle(type->name()) : std::string("unknown exception");
-}
 
 /// The task of a call entry, or (in `refused`) why it cannot run here.
 const TaskEntry* find_call_task(const wire::CallView& call, Outcome& refused) {

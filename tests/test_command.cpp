@@ -2,6 +2,8 @@
 // arguments, environment, working directory, exit status and signals as data, stderr, missing
 // programs, timeouts that kill the whole process group, large output on both pipes.
 // Started by ctest without mpiexec (the Runtime relaunches it).
+#include "process_checks.hpp"
+
 #include <spawnpool/spawnpool.hpp>
 
 #include <gtest/gtest.h>
@@ -31,19 +33,7 @@ spawnpool::Command shell(const std::string& script) {
   return cmd;
 }
 
-/// True once process `pid` is gone (or a zombie), within `limit`.
-bool ends_within(long pid, std::chrono::seconds limit) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-    std::string line;
-    if (!std::getline(stat, line)) return true;
-    const auto close = line.rfind(')');
-    if (close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'Z') return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return false;
-}
+using test_processes::ends_within;
 
 struct TempDir {
   std::filesystem::path path;

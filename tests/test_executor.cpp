@@ -1,6 +1,8 @@
 // Executor in spawn mode: results, ordering, types, remote errors, unregistered tasks, shutdown,
 // many pools, pools side by side, threads. Run by ctest at 1, 2 and 4 workers
 // (SPAWNPOOL_MAX_WORKERS), started without mpiexec so the relaunch path is exercised too.
+#include "executor_contract.hpp"
+
 #include <spawnpool/spawnpool.hpp>
 
 #include <gtest/gtest.h>
@@ -22,44 +24,8 @@
 #include <tuple>
 #include <vector>
 
-namespace physics {
-struct SimulationDiverged : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-struct Particle {
-  double x = 0, v = 0;
-  std::string label;
-  template <class Archive>
-  void serialize(Archive& ar) {
-    ar(x, v, label);
-  }
-  bool operator==(const Particle& o) const { return x == o.x && v == o.v && label == o.label; }
-};
-Particle step(Particle p, double dt) {
-  if (dt < 0) throw SimulationDiverged("negative time step");
-  p.x += p.v * dt;
-  p.label += "'";
-  return p;
-}
-}  // namespace physics
-SPAWNPOOL_TASK_AS(physics::step, "step");
-
-int add(int a, int b) { return a + b; }
-SPAWNPOOL_TASK(add);
-
-int square(int x) { return x * x; }
-SPAWNPOOL_TASK(square);
-
-int parse(const std::string& text) {
-  if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos) {
-    throw std::invalid_argument("bad input");
-  }
-  return std::stoi(text);
-}
-SPAWNPOOL_TASK(parse);
-
-int throw_int(int value) { throw value; }
-SPAWNPOOL_TASK(throw_int);
+// From executor_contract.hpp: physics::step, add, square, parse, throw_int, count_words and
+// never_registered.
 
 int sleepy_identity(int value, int micros) {
   std::this_thread::sleep_for(std::chrono::microseconds(micros));
@@ -73,13 +39,6 @@ std::string greet(const std::string& name, int times) {
   return out;
 }
 SPAWNPOOL_TASK(greet);
-
-std::map<std::string, int> count_words(const std::vector<std::string>& words) {
-  std::map<std::string, int> counts;
-  for (const auto& w : words) ++counts[w];
-  return counts;
-}
-SPAWNPOOL_TASK(count_words);
 
 std::tuple<int, double, std::string> tuple_task(std::tuple<int, double> in) {
   return {std::get<0>(in) * 2, std::get<1>(in) / 2, "ok"};
@@ -154,8 +113,6 @@ double sum_of(const std::vector<double>& values) {
   return std::accumulate(values.begin(), values.end(), 0.0);
 }
 SPAWNPOOL_TASK(sum_of);
-
-int never_registered(int x) { return x; }  // deliberately no SPAWNPOOL_TASK
 
 namespace {
 
@@ -293,55 +250,17 @@ TEST(Executor, LargeResultReadByContinuationsAndDependentCallsToo) {
 
 TEST(Executor, StdExceptionArrivesAsRemoteError) {
   spawnpool::Executor pool;
-  auto f = pool.submit(parse, std::string("12x"));
-  try {
-    f.get();
-    FAIL() << "expected RemoteError";
-  } catch (const spawnpool::RemoteError& e) {
-    EXPECT_EQ(e.type_name(), "std::invalid_argument");
-    EXPECT_EQ(e.message(), "bad input");
-    EXPECT_EQ(e.task_name(), "parse");
-    EXPECT_GE(e.worker_rank(), 0);
-    EXPECT_LT(e.worker_rank(), pool.num_workers());
-    char host[256] = {};
-    gethostname(host, sizeof host - 1);
-    EXPECT_EQ(e.host(), host);
-    EXPECT_EQ(std::string(e.what()), "std::invalid_argument: bad input (task \"parse\" on worker " +
-                                         std::to_string(e.worker_rank()) + ", host " + host + ")");
-  }
+  executor_contract::std_exception_arrives_as_remote_error(pool);
 }
 
 TEST(Executor, UserExceptionTypesKeepTheirNames) {
   spawnpool::Executor pool;
-  try {
-    pool.submit(physics::step, physics::Particle{}, -1.0).get();
-    FAIL() << "expected RemoteError";
-  } catch (const spawnpool::RemoteError& e) {
-    EXPECT_EQ(e.type_name(), "physics::SimulationDiverged");
-    EXPECT_EQ(e.message(), "negative time step");
-    EXPECT_EQ(e.task_name(), "step");
-  }
-  try {
-    pool.submit(throw_int, 42).get();
-    FAIL() << "expected RemoteError";
-  } catch (const spawnpool::RemoteError& e) {
-    EXPECT_EQ(e.type_name(), "int");
-  }
-  // The pool keeps working after remote errors.
-  EXPECT_EQ(pool.submit(square, 3).get(), 9);
+  executor_contract::user_exception_types_keep_their_names(pool);
 }
 
 TEST(Executor, UnregisteredTaskIsRefusedAtSubmit) {
   spawnpool::Executor pool;
-  try {
-    (void)pool.submit(never_registered, 1);
-    FAIL() << "expected UnregisteredTask";
-  } catch (const spawnpool::UnregisteredTask& e) {
-    const std::string what = e.what();
-    EXPECT_NE(what.find("never_registered"), std::string::npos) << what;
-    EXPECT_NE(what.find("SPAWNPOOL_TASK"), std::string::npos) << what;
-  }
-  EXPECT_EQ(pool.submit(square, 4).get(), 16);
+  executor_contract::unregistered_task_is_refused_at_submit(pool);
 }
 
 TEST(Executor, MapKeepsInputOrder) {
@@ -383,14 +302,7 @@ TEST(Executor, MapResultsCanBeIteratedAsTheyArrive) {
 
 TEST(Executor, MapRethrowsTheFirstErrorInOrder) {
   spawnpool::Executor pool;
-  const std::vector<std::string> inputs = {"1", "2", "x", "4", "y"};
-  auto results = pool.map(spawnpool::MapOptions{}.chunksize(2), parse, inputs);
-  auto& futures = results.futures();
-  EXPECT_EQ(futures[0].get(), 1);
-  EXPECT_EQ(futures[1].get(), 2);
-  EXPECT_THROW(futures[2].get(), spawnpool::RemoteError);
-  EXPECT_EQ(futures[3].get(), 4);  // other calls of the same chunk are unaffected
-  EXPECT_THROW(futures[4].get(), spawnpool::RemoteError);
+  executor_contract::map_errors_stay_with_their_inputs(pool);
 }
 
 TEST(Executor, SubmitAfterShutdownThrows) {

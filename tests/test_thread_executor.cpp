@@ -1,6 +1,8 @@
 // ThreadExecutor: the Executor API on threads, without MPI or a Runtime. Results, ordering, the
 // serialization path, remote errors, unregistered tasks, shutdown and cancellation, concurrency, and
 // the executor concept that lets generic code take either executor (compile-level for Executor).
+#include "executor_contract.hpp"
+
 #include <spawnpool/spawnpool.hpp>
 
 #include <gtest/gtest.h>
@@ -22,54 +24,11 @@
 
 using namespace std::chrono_literals;
 
-namespace physics {
-struct SimulationDiverged : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-struct Particle {
-  double x = 0, v = 0;
-  std::string label;
-  template <class Archive>
-  void serialize(Archive& ar) {
-    ar(x, v, label);
-  }
-  bool operator==(const Particle& o) const { return x == o.x && v == o.v && label == o.label; }
-};
-Particle step(Particle p, double dt) {
-  if (dt < 0) throw SimulationDiverged("negative time step");
-  p.x += p.v * dt;
-  p.label += "'";
-  return p;
-}
-}  // namespace physics
-SPAWNPOOL_TASK_AS(physics::step, "step");
-
-int square(int x) { return x * x; }
-SPAWNPOOL_TASK(square);
-
-int add(int a, int b) { return a + b; }
-SPAWNPOOL_TASK(add);
+// From executor_contract.hpp: physics::step, add, square, parse, throw_int, count_words and
+// never_registered.
 
 double half(double x) { return x / 2; }
 SPAWNPOOL_TASK(half);
-
-int parse(const std::string& text) {
-  if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos) {
-    throw std::invalid_argument("bad input");
-  }
-  return std::stoi(text);
-}
-SPAWNPOOL_TASK(parse);
-
-int throw_int(int value) { throw value; }
-SPAWNPOOL_TASK(throw_int);
-
-std::map<std::string, int> count_words(const std::vector<std::string>& words) {
-  std::map<std::string, int> counts;
-  for (const auto& w : words) ++counts[w];
-  return counts;
-}
-SPAWNPOOL_TASK(count_words);
 
 double sum(const std::vector<double>& values) {
   return std::accumulate(values.begin(), values.end(), 0.0);
@@ -143,8 +102,6 @@ bool meet(int n) {
   return meeting_cv.wait_for(lock, 20s, [&] { return meeting_count >= n; });
 }
 SPAWNPOOL_TASK(meet);
-
-int never_registered(int x) { return x; }
 
 // ---------------------------------------------------------------------------------------------
 // The concept
@@ -301,14 +258,7 @@ TEST(ThreadExecutor, MapResultsCanBeIteratedAsTheyArrive) {
 
 TEST(ThreadExecutor, MapErrorsStayWithTheirInputs) {
   spawnpool::ThreadExecutor pool(spawnpool::Options{}.max_workers(2));
-  auto result = pool.map(spawnpool::MapOptions{}.chunksize(2), parse,
-                         std::vector<std::string>{"1", "2", "x", "4", "y"});
-  auto& futures = result.futures();
-  EXPECT_EQ(futures[0].get(), 1);
-  EXPECT_EQ(futures[1].get(), 2);
-  EXPECT_THROW(futures[2].get(), spawnpool::RemoteError);
-  EXPECT_EQ(futures[3].get(), 4);
-  EXPECT_THROW(futures[4].get(), spawnpool::RemoteError);
+  executor_contract::map_errors_stay_with_their_inputs(pool);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -316,57 +266,23 @@ TEST(ThreadExecutor, MapErrorsStayWithTheirInputs) {
 
 TEST(ThreadExecutor, StdExceptionArrivesAsRemoteError) {
   spawnpool::ThreadExecutor pool(spawnpool::Options{}.max_workers(2));
-  try {
-    pool.submit(parse, std::string("12x")).get();
-    FAIL() << "expected RemoteError";
-  } catch (const spawnpool::RemoteError& e) {
-    EXPECT_EQ(e.type_name(), "std::invalid_argument");
-    EXPECT_EQ(e.message(), "bad input");
-    EXPECT_EQ(e.task_name(), "parse");
-    EXPECT_GE(e.worker_rank(), 0);
-    EXPECT_LT(e.worker_rank(), pool.num_workers());
-    char host[256] = {};
-    gethostname(host, sizeof host - 1);
-    EXPECT_EQ(e.host(), host);
-    EXPECT_EQ(std::string(e.what()), "std::invalid_argument: bad input (task \"parse\" on worker " +
-                                         std::to_string(e.worker_rank()) + ", host " + host + ")");
-  }
+  executor_contract::std_exception_arrives_as_remote_error(pool);
 }
 
 TEST(ThreadExecutor, UserExceptionTypesKeepTheirNames) {
   spawnpool::ThreadExecutor pool(spawnpool::Options{}.max_workers(1));
+  executor_contract::user_exception_types_keep_their_names(pool);
   try {
     pool.submit(physics::step, physics::Particle{}, -1.0).get();
     FAIL() << "expected RemoteError";
   } catch (const spawnpool::RemoteError& e) {
-    EXPECT_EQ(e.type_name(), "physics::SimulationDiverged");
-    EXPECT_EQ(e.message(), "negative time step");
-    EXPECT_EQ(e.task_name(), "step");
-    EXPECT_EQ(e.worker_rank(), 0);
+    EXPECT_EQ(e.worker_rank(), 0);  // the only thread
   }
-  try {
-    pool.submit(throw_int, 42).get();
-    FAIL() << "expected RemoteError";
-  } catch (const spawnpool::RemoteError& e) {
-    EXPECT_EQ(e.type_name(), "int");
-    EXPECT_EQ(e.message(), "(not a std::exception)");
-  }
-  EXPECT_EQ(pool.submit(square, 3).get(), 9);  // the pool keeps working
 }
 
 TEST(ThreadExecutor, UnregisteredTaskIsRefusedAtSubmit) {
   spawnpool::ThreadExecutor pool(spawnpool::Options{}.max_workers(1));
-  try {
-    (void)pool.submit(never_registered, 1);
-    FAIL() << "expected UnregisteredTask";
-  } catch (const spawnpool::UnregisteredTask& e) {
-    const std::string what = e.what();
-    EXPECT_NE(what.find("never_registered"), std::string::npos) << what;
-    EXPECT_NE(what.find("SPAWNPOOL_TASK"), std::string::npos) << what;
-  }
-  EXPECT_THROW((void)pool.map(never_registered, std::vector<int>{1}),
-               spawnpool::UnregisteredTask);
-  EXPECT_EQ(pool.submit(square, 4).get(), 16);
+  executor_contract::unregistered_task_is_refused_at_submit(pool);
 }
 
 // ---------------------------------------------------------------------------------------------

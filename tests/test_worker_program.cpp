@@ -4,6 +4,7 @@
 // command tasks only; a worker program speaking another protocol version makes the Executor
 // constructor throw SpawnError, and the manager stays usable.
 // Started by ctest without mpiexec (the Runtime relaunches it).
+#include "process_checks.hpp"
 #include "worker_tasks.hpp"
 
 #include <spawnpool/spawnpool.hpp>
@@ -36,19 +37,7 @@ spawnpool::Options lean_options(int workers) {
   return spawnpool::Options{}.max_workers(workers).worker_program(LEAN_WORKER_PATH);
 }
 
-/// True once process `pid` is gone (or a zombie waiting for its parent), within `limit`.
-bool ends_within(long pid, std::chrono::seconds limit) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-    std::string line;
-    if (!std::getline(stat, line)) return true;
-    const auto close = line.rfind(')');
-    if (close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'Z') return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return false;
-}
+using test_processes::ends_within;
 
 }  // namespace
 

@@ -28,6 +28,7 @@
 /// iterators) are only ever called from the thread using the handle (and from submit_batch).
 
 #include <spawnpool/detail/encode_tuples.hpp>
+#include <spawnpool/detail/next_iterator.hpp>
 #include <spawnpool/detail/submit_gate.hpp>
 #include <spawnpool/errors.hpp>
 #include <spawnpool/future.hpp>
@@ -235,31 +236,9 @@ class BatchResult {
     }
   }
 
-  class iterator {
-   public:
-    using iterator_category = std::input_iterator_tag;
-    using value_type = BatchResult::value_type;
-    using difference_type = std::ptrdiff_t;
-    using pointer = const value_type*;
-    using reference = value_type;
-    iterator() = default;
-    value_type operator*() const { return *current_; }
-    iterator& operator++() {
-      current_ = owner_->next();
-      return *this;
-    }
-    void operator++(int) { ++*this; }
-    /// Equal when both are past the end.
-    bool operator==(const iterator& o) const { return !current_ && !o.current_; }
-    bool operator!=(const iterator& o) const { return !(*this == o); }
-
-   private:
-    friend class BatchResult;
-    iterator(BatchResult* owner, std::optional<value_type> current)
-        : owner_(owner), current_(std::move(current)) {}
-    BatchResult* owner_ = nullptr;
-    std::optional<value_type> current_;
-  };
+  /// Single-pass input iterator over next(): each ++ takes the next result (pulling and queuing
+  /// inputs as next() does) and throws what next() throws.
+  using iterator = detail::NextIterator<BatchResult, value_type>;
   /// Waits for the first result (throws what next() throws).
   iterator begin() { return iterator(this, next()); }
   iterator end() { return iterator(); }

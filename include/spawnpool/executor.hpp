@@ -99,7 +99,6 @@ class Executor : public TaskSubmitter<Executor> {
   const detail::TaskEntry& task_for(detail::FunctionKey fn) const;
   std::uint64_t reserve_call_ids(std::size_t count);
   void enqueue(detail::WorkItem item);
-  std::size_t chunk_size_for(const MapOptions& options, std::size_t n) const;
 
   friend struct detail::ExecutorAccess;
   explicit Executor(std::unique_ptr<detail::PoolCore> core);

@@ -19,6 +19,7 @@
 ///
 /// Thread-safety: one handle must not be used from two threads at once.
 
+#include <spawnpool/detail/next_iterator.hpp>
 #include <spawnpool/errors.hpp>
 #include <spawnpool/future.hpp>
 #include <spawnpool/wait.hpp>
@@ -36,17 +37,10 @@ namespace spawnpool {
 
 namespace detail {
 
-/// Cancels every call of `futures` not sent to a worker yet.
+/// A map's timeout passed: cancels every call of `futures` not sent to a worker yet and throws
+/// the Timeout a map throws (saying how many results not yet taken were ready before that).
 template <class R>
-void cancel_unsent(std::vector<Future<R>>& futures) {
-  for (auto& f : futures) {
-    if (f.valid() && !f.ready()) f.cancel();
-  }
-}
-
-/// The Timeout a map throws.
-template <class R>
-Timeout map_timeout(const std::vector<Future<R>>& futures) {
+[[noreturn]] void fail_map_timeout(std::vector<Future<R>>& futures) {
   std::size_t ready = 0;
   std::string task = "?";
   for (const auto& f : futures) {
@@ -54,9 +48,28 @@ Timeout map_timeout(const std::vector<Future<R>>& futures) {
     task = f.state()->task_name();
     ready += f.ready() ? 1 : 0;
   }
-  return Timeout("spawnpool: map of task \"" + task + "\" did not finish within its timeout (" +
-                 std::to_string(ready) + " of " + std::to_string(futures.size()) +
-                 " results not yet taken were ready); the calls not yet sent were cancelled");
+  Timeout error("spawnpool: map of task \"" + task + "\" did not finish within its timeout (" +
+                std::to_string(ready) + " of " + std::to_string(futures.size()) +
+                " results not yet taken were ready); the calls not yet sent were cancelled");
+  for (auto& f : futures) {
+    if (f.valid() && !f.ready()) f.cancel();
+  }
+  throw error;
+}
+
+/// True when every valid future of `futures` is ready. Does not block.
+template <class R>
+bool all_ready(const std::vector<Future<R>>& futures) {
+  for (const auto& f : futures)
+    if (f.valid() && !f.ready()) return false;
+  return true;
+}
+
+/// Blocks until every valid future of `futures` is ready.
+template <class R>
+void wait_each(const std::vector<Future<R>>& futures) {
+  for (const auto& f : futures)
+    if (f.valid()) f.wait();
 }
 
 }  // namespace detail
@@ -73,17 +86,10 @@ class MapResult {
   std::size_t size() const noexcept { return futures_.size(); }
 
   /// True when every result is available. Does not block.
-  bool ready() const {
-    for (const auto& f : futures_)
-      if (f.valid() && !f.ready()) return false;
-    return true;
-  }
+  bool ready() const { return detail::all_ready(futures_); }
 
   /// Blocks until every result is available (regardless of MapOptions::timeout).
-  void wait() const {
-    for (const auto& f : futures_)
-      if (f.valid()) f.wait();
-  }
+  void wait() const { detail::wait_each(futures_); }
 
   /// All results in input order (for R = void: waits for all). Consumes the handle.
   /// @throws the first error in input order (RemoteError, WorkerLost, ...)
@@ -108,9 +114,7 @@ class MapResult {
     Future<R>& f = futures_[i];
     if (deadline_ && f.valid() && !f.ready() &&
         f.wait_until(*deadline_) == FutureStatus::timeout) {
-      Timeout error = detail::map_timeout(futures_);
-      detail::cancel_unsent(futures_);
-      throw error;
+      detail::fail_map_timeout(futures_);
     }
     return f.get();
   }
@@ -167,17 +171,10 @@ class UnorderedMapResult {
   std::size_t size() const noexcept { return futures_.size(); }
 
   /// True when every result is available. Does not block.
-  bool ready() const {
-    for (const auto& f : futures_)
-      if (f.valid() && !f.ready()) return false;
-    return true;
-  }
+  bool ready() const { return detail::all_ready(futures_); }
 
   /// Blocks until every result is available (regardless of MapOptions::timeout).
-  void wait() const {
-    for (const auto& f : futures_)
-      if (f.valid()) f.wait();
-  }
+  void wait() const { detail::wait_each(futures_); }
 
   /// The next completed call: its input index and result; nullopt once all were returned.
   /// @throws that call's error (RemoteError, ...): the call counts as returned, and the next
@@ -188,9 +185,7 @@ class UnorderedMapResult {
     try {
       i = order_.next();
     } catch (const Timeout&) {
-      Timeout error = detail::map_timeout(futures_);
-      detail::cancel_unsent(futures_);
-      throw error;
+      detail::fail_map_timeout(futures_);
     }
     if (!i) return std::nullopt;
     if constexpr (std::is_void_v<R>) {
@@ -213,31 +208,9 @@ class UnorderedMapResult {
   /// The futures, one per input, in input order.
   std::vector<Future<R>>& futures() noexcept { return futures_; }
 
-  class iterator {
-   public:
-    using iterator_category = std::input_iterator_tag;
-    using value_type = UnorderedMapResult::value_type;
-    using difference_type = std::ptrdiff_t;
-    using pointer = const value_type*;
-    using reference = value_type;
-    iterator() = default;
-    value_type operator*() const { return *current_; }
-    iterator& operator++() {
-      current_ = owner_->next();
-      return *this;
-    }
-    void operator++(int) { ++*this; }
-    /// Equal when both are past the end.
-    bool operator==(const iterator& o) const { return !current_ && !o.current_; }
-    bool operator!=(const iterator& o) const { return !(*this == o); }
-
-   private:
-    friend class UnorderedMapResult;
-    iterator(UnorderedMapResult* owner, std::optional<value_type> current)
-        : owner_(owner), current_(std::move(current)) {}
-    UnorderedMapResult* owner_ = nullptr;
-    std::optional<value_type> current_;
-  };
+  /// Single-pass input iterator over next(): each ++ waits for the next completion and throws
+  /// what next() throws.
+  using iterator = detail::NextIterator<UnorderedMapResult, value_type>;
   /// Waits for the first completion (throws what next() throws).
   iterator begin() { return iterator(this, next()); }
   iterator end() { return iterator(); }

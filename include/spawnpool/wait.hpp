@@ -22,6 +22,7 @@
 /// Thread-safety: these functions only read the futures (their shared states are thread-safe);
 /// the usual rule applies that one Future object must not be used from two threads at once.
 
+#include <spawnpool/detail/next_iterator.hpp>
 #include <spawnpool/errors.hpp>
 #include <spawnpool/future.hpp>
 
@@ -181,34 +182,9 @@ class AsCompleted {
   ///         again unless another future has completed meanwhile)
   std::optional<std::size_t> next();
 
-  class iterator {
-   public:
-    using iterator_category = std::input_iterator_tag;
-    using value_type = std::size_t;
-    using difference_type = std::ptrdiff_t;
-    using pointer = const std::size_t*;
-    using reference = std::size_t;
-
-    iterator() = default;
-    std::size_t operator*() const { return *current_; }
-    iterator& operator++() {
-      current_ = owner_->next();
-      return *this;
-    }
-    void operator++(int) { ++*this; }
-    /// Equal when both are past the end (the end iterator is a default-constructed one).
-    bool operator==(const iterator& other) const {
-      return !current_.has_value() && !other.current_.has_value();
-    }
-    bool operator!=(const iterator& other) const { return !(*this == other); }
-
-   private:
-    friend class AsCompleted;
-    iterator(AsCompleted* owner, std::optional<std::size_t> current)
-        : owner_(owner), current_(current) {}
-    AsCompleted* owner_ = nullptr;
-    std::optional<std::size_t> current_;
-  };
+  /// Single-pass input iterator over next(): each ++ waits for the next index and throws what
+  /// next() throws.
+  using iterator = detail::NextIterator<AsCompleted, std::size_t>;
 
   /// Waits for the first completion (same throws as next()).
   iterator begin() { return iterator(this, next()); }

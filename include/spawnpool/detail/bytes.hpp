@@ -13,7 +13,7 @@ namespace spawnpool::detail {
 /// A fixed-size buffer that is not zero-initialised (a 256 MiB argument must not cost a memset).
 /// Large buffers (1 MiB and more) come from a small per-process cache of recently released blocks
 /// (large_blocks.hpp): a message buffer whose pages are already mapped costs no page faults, which
-/// for 64 MiB on a VM cost several times the copy itself. Not thread-safe (one owner); moving is.
+/// for large buffers cost more than the copy itself. Not thread-safe (one owner); moving is.
 class Buffer {
  public:
   Buffer() = default;

@@ -123,6 +123,24 @@ WorkItem encode_calls(R (*)(P...), const TaskEntry& task, std::uint64_t first_id
   return item;
 }
 
+/// `n` calls, `chunk` per WorkItem: `encode(first_id, count)` encodes the next `count` calls
+/// with ids first_id, first_id + 1, ..., and each item is handed to `enqueue(WorkItem&&)` as soon
+/// as it is encoded. `reserve_ids(count)` returns the first of `count` consecutive call ids.
+/// Returns one future per call, in input order.
+template <class R, class ReserveIds, class Enqueue, class Encode>
+std::vector<Future<R>> encode_in_chunks(std::size_t n, std::size_t chunk, ReserveIds&& reserve_ids,
+                                        Enqueue&& enqueue, Encode&& encode) {
+  std::vector<Future<R>> futures;
+  futures.reserve(n);
+  for (std::size_t first = 0; first < n; first += chunk) {
+    const std::size_t count = std::min(chunk, n - first);
+    WorkItem item = encode(reserve_ids(count), count);
+    for (const PendingCall& call : item.calls) futures.emplace_back(call.state);
+    enqueue(std::move(item));
+  }
+  return futures;
+}
+
 /// The whole of a map: the first `n` zipped calls over `ranges`, `chunk` calls per WorkItem, each
 /// item handed to `enqueue(WorkItem&&)` as soon as it is encoded. `reserve_ids(count)` returns the
 /// first of `count` consecutive call ids. Returns one future per call, in input order.
@@ -130,16 +148,11 @@ template <class R, class... P, class ReserveIds, class Enqueue, class... Ranges>
 std::vector<Future<R>> encode_map(R (*fn)(P...), const TaskEntry& task, std::size_t n,
                                   std::size_t chunk, ReserveIds&& reserve_ids, Enqueue&& enqueue,
                                   const Ranges&... ranges) {
-  std::vector<Future<R>> futures;
-  futures.reserve(n);
   auto cursor = std::make_tuple(std::begin(ranges)...);
-  for (std::size_t first = 0; first < n; first += chunk) {
-    const std::size_t count = std::min(chunk, n - first);
-    WorkItem item = encode_calls(fn, task, reserve_ids(count), count, cursor);
-    for (const PendingCall& call : item.calls) futures.emplace_back(call.state);
-    enqueue(std::move(item));
-  }
-  return futures;
+  return encode_in_chunks<R>(n, chunk, reserve_ids, enqueue,
+                             [&](std::uint64_t first_id, std::size_t count) {
+                               return encode_calls(fn, task, first_id, count, cursor);
+                             });
 }
 
 }  // namespace spawnpool::detail

@@ -73,16 +73,11 @@ template <class R, class... P, class ReserveIds, class Enqueue, class Range>
 std::vector<Future<R>> encode_starmap(R (*fn)(P...), const TaskEntry& task, std::size_t n,
                                       std::size_t chunk, ReserveIds&& reserve_ids,
                                       Enqueue&& enqueue, const Range& tuples) {
-  std::vector<Future<R>> futures;
-  futures.reserve(n);
   auto it = std::begin(tuples);
-  for (std::size_t first = 0; first < n; first += chunk) {
-    const std::size_t count = std::min(chunk, n - first);
-    WorkItem item = encode_tuple_calls(fn, task, reserve_ids(count), count, it);
-    for (const PendingCall& call : item.calls) futures.emplace_back(call.state);
-    enqueue(std::move(item));
-  }
-  return futures;
+  return encode_in_chunks<R>(n, chunk, reserve_ids, enqueue,
+                             [&](std::uint64_t first_id, std::size_t count) {
+                               return encode_tuple_calls(fn, task, first_id, count, it);
+                             });
 }
 
 }  // namespace spawnpool::detail

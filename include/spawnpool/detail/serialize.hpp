@@ -180,7 +180,7 @@ inline std::enable_if_t<is_recyclable_vector_v<std::vector<T>>> CEREAL_LOAD_FUNC
 }
 
 /// cereal output archive writing the format of cereal::BinaryOutputArchive straight into memory,
-/// without a std::ostream (building one per value cost about half of the per-task instructions).
+/// without a std::ostream (building one per value was the largest part of a task's cost).
 /// Constructed without a destination it only counts the bytes it would write; constructed over a
 /// region it writes there and throws cereal::Exception rather than write past its end. While
 /// out-of-band blocks are allowed, BinaryData of kOutOfBandMin bytes or more is not written (nor

@@ -1,10 +1,9 @@
 #pragma once
 // Memory kept for reuse. Fresh memory costs a page fault and the kernel zeroing a page on first
-// touch, which for large buffers costs more than using them (on this project's 2-core VM, writing
-// 64 MiB into a fresh buffer took 59 ms against 7 ms into one already touched). So memory that is
-// released and likely to be needed again at a similar size (large message buffers, the storage of
-// large decoded vectors) is kept here, by kind, up to a limit in all (oldest dropped first), and
-// dropped once unused for 30 s. Owners are type-erased: dropping one frees its memory.
+// touch, which for large buffers costs more than using them. So memory that is released and likely
+// to be needed again at a similar size (large message buffers, the storage of large decoded
+// vectors) is kept here, by kind, up to a limit in all (oldest dropped first), and dropped once
+// unused for 30 s. Owners are type-erased: dropping one frees its memory.
 
 #include <cstddef>
 #include <memory>

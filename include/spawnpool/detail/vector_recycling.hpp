@@ -3,8 +3,7 @@
 // (`v = pool.submit(step, std::move(v)).get()`, or a worker serving one large argument after
 // another) would otherwise get fresh memory for every decoded vector: on first touch that is a page
 // fault per 4 KiB (per 2 MiB with transparent huge pages) and the kernel zeroing each page, which
-// cost more than the transfer itself (64 MiB: 13 % of the round trip's CPU time in clear_page
-// alone, measured with perf on this project's 2-core VM).
+// costs more than the transfer itself.
 //
 // So where spawnpool itself ends the life of such a vector (the holder of moved-in arguments once
 // they are sent, a worker's result once it is sent, a worker's decoded arguments after the call),
