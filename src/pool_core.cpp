@@ -2,7 +2,7 @@
 
 #include "environment.hpp"
 #include "log.hpp"
-#include "mpi_call.hpp"
+#include <spawnpool/detail/mpi_call.hpp>
 #include "runtime_state.hpp"
 #include "wire.hpp"
 

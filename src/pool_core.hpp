@@ -30,7 +30,7 @@
 #include "transport.hpp"
 #include "wire.hpp"
 
-#include "../spawn/spawn_workers.hpp"
+#include "spawn/launch.hpp"
 
 #include <spawnpool/detail/progress_driver.hpp>
 #include <spawnpool/detail/work_item.hpp>

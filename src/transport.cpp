@@ -1,7 +1,7 @@
 #include "transport.hpp"
 
 #include "environment.hpp"
-#include "mpi_call.hpp"
+#include <spawnpool/detail/mpi_call.hpp>
 #include "wire.hpp"
 
 #include <algorithm>

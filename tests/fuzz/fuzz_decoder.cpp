@@ -20,7 +20,7 @@
 #include <cereal/types/tuple.hpp>
 #include <cereal/types/vector.hpp>
 
-#include "../../src/wire.hpp"
+#include "src/wire.hpp"
 
 #include <cstdint>
 #include <cstdio>
