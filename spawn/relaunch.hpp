@@ -19,15 +19,18 @@
 //                          (unless already set), or its later MPI_Comm_spawn would hang.
 #pragma once
 
-#include <stdexcept>
+#include <spawnpool/errors.hpp>
+
 #include <string>
 
 namespace spawnpool::detail {
 
-// Relaunching under mpiexec was impossible (for example, mpiexec is missing).
-class RelaunchError : public std::runtime_error {
+// Relaunching under mpiexec was impossible (for example, mpiexec is missing). A SpawnError, as
+// without the relaunch this MPI cannot spawn workers, and so a spawnpool::Error: Runtime's
+// constructor lets it through to the user.
+class RelaunchError : public SpawnError {
  public:
-  using std::runtime_error::runtime_error;
+  using SpawnError::SpawnError;
 };
 
 // True when this process was started by an MPI process manager: MPICH's hydra
