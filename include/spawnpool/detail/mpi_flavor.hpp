@@ -1,8 +1,8 @@
 #pragma once
-// What spawnpool does differently under MPICH and Open MPI, in one place. Every special case for an
-// MPI implementation is a name here with the reason next to it; the rest of the code uses these
-// names and never tests MPICH_VERSION or OMPI_MAJOR_VERSION itself. Everything here is a
-// compile-time constant: reading it is thread-safe and cannot throw.
+// What spawnpool does differently under MPICH and Open MPI, in one place. Every special case the
+// library makes for an MPI implementation is a name here with the reason next to it; the library's
+// code (src/, spawn/) uses these names and never tests MPICH_VERSION or OMPI_MAJOR_VERSION itself.
+// Everything here is a compile-time constant: reading it is thread-safe and cannot throw.
 
 #include <mpi.h>  // defines MPICH_VERSION or OMPI_MAJOR_VERSION
 
