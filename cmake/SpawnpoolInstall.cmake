@@ -1,5 +1,5 @@
 # `cmake --install <build> --prefix <P>` puts into <P>:
-#   include/spawnpool/...                  the public headers
+#   include/spawnpool/...                  the public headers (version.hpp as generated)
 #   lib/libspawnpool.a                     the library
 #   bin/spawnpool-worker                   a generic worker program: no tasks of its own, only the
 #                                          built-in command task (spawnpool::run_command)
@@ -32,6 +32,8 @@ set(SPAWNPOOL_DATA_DIR "${CMAKE_INSTALL_DATADIR}/spawnpool")
 
 install(DIRECTORY include/spawnpool DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}"
         FILES_MATCHING PATTERN "*.hpp")
+install(FILES "${CMAKE_CURRENT_BINARY_DIR}/include/spawnpool/version.hpp"
+        DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}/spawnpool")
 install(TARGETS spawnpool spawnpool_worker EXPORT spawnpoolTargets
         ARCHIVE DESTINATION "${CMAKE_INSTALL_LIBDIR}"
         LIBRARY DESTINATION "${CMAKE_INSTALL_LIBDIR}"

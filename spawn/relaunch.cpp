@@ -1,6 +1,8 @@
 // Relaunching a singleton program under `mpiexec -n 1`; see relaunch.hpp for why.
 #include "relaunch.hpp"
 
+#include <spawnpool/detail/mpi_flavor.hpp>
+
 // Boost.Process v1 paths as std::filesystem::path, so that boost_filesystem need not be
 // linked. Better set for the whole target (every file that includes Boost.Process must agree).
 #ifndef BOOST_PROCESS_USE_STD_FS
@@ -174,9 +176,9 @@ int relaunch_under_mpiexec(int argc, char** argv, const std::string& mpiexec) {
   if (ec) throw RelaunchError("spawnpool: cannot relaunch under mpiexec: /proc/self/exe: " +
                               ec.message());
 
-  // -disable-auto-cleanup: when a spawned worker dies, hydra would otherwise kill the whole job,
-  // manager included; spawnpool detects the loss itself and replaces the worker.
-  std::vector<std::string> args = {"-disable-auto-cleanup", "-n", "1", exe.string()};
+  // kRelaunchKeepJobOption: a spawned worker that dies must not take the job, manager included,
+  // with it; spawnpool detects the loss itself and replaces the worker.
+  std::vector<std::string> args = {kRelaunchKeepJobOption, "-n", "1", exe.string()};
   args.insert(args.end(), argv + 1, argv + argc);
 
   bp::environment env = boost::this_process::environment();

@@ -19,15 +19,18 @@
 //                          (unless already set), or its later MPI_Comm_spawn would hang.
 #pragma once
 
-#include <stdexcept>
+#include <spawnpool/errors.hpp>
+
 #include <string>
 
 namespace spawnpool::detail {
 
-// Relaunching under mpiexec was impossible (for example, mpiexec is missing).
-class RelaunchError : public std::runtime_error {
+// Relaunching under mpiexec was impossible (for example, mpiexec is missing). A SpawnError, as
+// without the relaunch this MPI cannot spawn workers, and so a spawnpool::Error: Runtime's
+// constructor lets it through to the user.
+class RelaunchError : public SpawnError {
  public:
-  using std::runtime_error::runtime_error;
+  using SpawnError::SpawnError;
 };
 
 // True when this process was started by an MPI process manager: MPICH's hydra
@@ -45,7 +48,7 @@ struct RelaunchDecision {
 // Decides, before MPI_Init, whether this process must relaunch itself under mpiexec. It must
 // iff all of these hold:
 //   - the MPI cannot spawn from a singleton (`mpi_can_spawn_from_singleton` is false; the
-//     caller passes false for MPICH),
+//     caller passes kCanSpawnFromSingleton, false for MPICH: spawnpool/detail/mpi_flavor.hpp),
 //   - the process was not started by a process manager (started_by_process_manager()),
 //   - SPAWNPOOL_NO_RELAUNCH is unset, empty or "0",
 //   - SPAWNPOOL_RELAUNCHED is unset (if it is set without a process manager environment, the
@@ -54,13 +57,15 @@ struct RelaunchDecision {
 RelaunchDecision decide_relaunch(bool mpi_can_spawn_from_singleton);
 
 // Runs this executable (/proc/self/exe, resolved) as
-// `<mpiexec> -disable-auto-cleanup -n 1 <exe> argv[1..argc-1]` (hydra's flag that keeps the job
-// alive when a spawned worker dies, so that the pool can report and replace it)
-// and waits for it. `mpiexec` is used unless the environment variable SPAWNPOOL_MPIEXEC is set
-// (a path, or a bare name looked up in PATH).
+// `<mpiexec> -disable-auto-cleanup -n 1 <exe> argv[1..argc-1]` (kRelaunchKeepJobOption, hydra's
+// flag that keeps the job alive when a spawned worker dies, so that the pool can report and
+// replace it) and waits for it. `mpiexec` is used unless the environment variable
+// SPAWNPOOL_MPIEXEC is set (a path, or a bare name looked up in PATH).
 //   - stdin, stdout and stderr are inherited, not piped; the working directory is ours.
 //   - The child's environment is ours plus SPAWNPOOL_RELAUNCHED=1, and inside a Slurm
-//     allocation (SLURM_JOB_ID set) SLURM_OVERLAP=1 unless SLURM_OVERLAP is already set.
+//     allocation (SLURM_JOB_ID set) SLURM_OVERLAP=1 unless SLURM_OVERLAP is already set, and
+//     GLIBC_TUNABLES=glibc.malloc.hugetlb=1 unless GLIBC_TUNABLES is set or
+//     SPAWNPOOL_MALLOC_HUGEPAGES=0.
 //   - SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 sent to this process are
 //     forwarded to mpiexec while it runs; the previous handlers are restored afterwards.
 //     Signals that were ignored (SIGHUP under nohup) stay ignored. Signals from the terminal

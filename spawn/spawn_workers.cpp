@@ -1,8 +1,7 @@
 #include "spawn_workers.hpp"
 
-#include "../src/mpi_call.hpp"
-#include "../src/runtime_state.hpp"
-
+#include <spawnpool/detail/mpi_call.hpp>
+#include <spawnpool/detail/mpi_flavor.hpp>
 #include <spawnpool/errors.hpp>
 
 #include <unistd.h>
@@ -34,18 +33,12 @@ MPI_Info spawn_info(const std::string& host, const std::string& hostfile) {
     if (!host.empty()) MPI_Info_set(info, "host", host.c_str());
     if (!hostfile.empty()) MPI_Info_set(info, "hostfile", hostfile.c_str());
   }
-#if defined(OMPI_MAJOR_VERSION)
-  // Open MPI refuses to start more processes than the node has free "slots" (cores), and in 4.1 the
-  // slots of workers that have already ended stay counted as in use, so without this a second pool
-  // fails with MPI_ERR_SPAWN. spawnpool warns itself when workers exceed the cores. Workers are not
-  // bound: Open MPI would pin the first one to core 0, beside an unbound manager.
-  if (info == MPI_INFO_NULL) MPI_Info_create(&info);
-  MPI_Info_set(info, "map_by", ":OVERSUBSCRIBE");
-  MPI_Info_set(info, "bind_to", "none");
+  // What this MPI needs on every spawn (Open MPI: oversubscription, no binding); see kSpawnInfo.
+  for (const NameValue& key : kSpawnInfo) {
+    if (info == MPI_INFO_NULL) MPI_Info_create(&info);
+    MPI_Info_set(info, key.name, key.value);
+  }
   return info;
-#else
-  return info;
-#endif
 }
 
 }  // namespace
@@ -80,6 +73,7 @@ PendingSpawn start_spawn(const SpawnRequest& request) {
   pending.count_ = request.count;
   pending.timeout_ = request.timeout;
   pending.deadline_ = std::chrono::steady_clock::now() + request.timeout;
+  pending.mpi_stuck_ = request.mpi_stuck;
   const std::string program = request.program;
   const int count = request.count;
   const std::string host = request.host, hostfile = request.hostfile;
@@ -109,7 +103,7 @@ void PendingSpawn::wait() const { shared_->result.wait_until(deadline_); }
 
 MPI_Comm PendingSpawn::take() {
   if (shared_->result.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
-    runtime_state().mpi_stuck = true;
+    if (mpi_stuck_ != nullptr) *mpi_stuck_ = true;
     throw SpawnError(
         "spawnpool: MPI_Comm_spawn of " + std::to_string(count_) + " x '" + program_ +
         "' did not return within " + std::to_string(timeout_.count() / 1000) +

@@ -6,6 +6,7 @@
 
 #include <mpi.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -13,6 +14,7 @@
 
 namespace spawnpool::detail {
 
+/// What to start: `count` copies of `program` with `args`, within `timeout`.
 struct SpawnRequest {
   std::string program;
   std::vector<std::string> args;
@@ -20,6 +22,9 @@ struct SpawnRequest {
   std::chrono::milliseconds timeout{60000};
   std::string host;      // MPI_Info "host": where to start them ("" = the launcher's choice)
   std::string hostfile;  // MPI_Info "hostfile"
+  /// Set to true when MPI_Comm_spawn does not return within the timeout: its helper thread is left
+  /// inside MPI, so MPI must not be finalized (the Runtime's flag). Not owned; may be null.
+  std::atomic<bool>* mpi_stuck = nullptr;
 };
 
 /// A spawn running on its helper thread (start_spawn). The caller polls finished() and then takes
@@ -33,7 +38,7 @@ class PendingSpawn {
   /// The intercommunicator (remote group = the workers, ranks 0..count-1), with MPI_ERRORS_RETURN
   /// set. Call once, after finished().
   /// @throws SpawnError when MPI_Comm_spawn failed or did not return within the timeout (then MPI is
-  ///         left unusable: the Runtime will not finalize)
+  ///         left unusable: *request.mpi_stuck is set, and the Runtime will not finalize)
   MPI_Comm take();
 
  private:
@@ -45,6 +50,7 @@ class PendingSpawn {
   int count_ = 1;
   std::chrono::milliseconds timeout_{0};
   std::chrono::steady_clock::time_point deadline_;
+  std::atomic<bool>* mpi_stuck_ = nullptr;
 };
 
 /// Starts spawning `request.count` copies of the program from MPI_COMM_SELF on a helper thread and

@@ -1,7 +1,7 @@
 #include <spawnpool/communicator.hpp>
 
 #include "environment.hpp"
-#include "mpi_call.hpp"
+#include <spawnpool/detail/mpi_call.hpp>
 #include "pool_core.hpp"
 #include "runtime_state.hpp"
 #include "wire.hpp"

@@ -1,6 +1,6 @@
 #include <spawnpool/errors.hpp>
 
-#include "mpi_call.hpp"
+#include <spawnpool/detail/mpi_call.hpp>
 
 namespace spawnpool {
 

@@ -1,13 +1,13 @@
 #include <spawnpool/executor.hpp>
 
-#include "../spawn/relaunch.hpp"
-#include "../spawn/service_connect.hpp"
-#include "../spawn/spawn_workers.hpp"
+#include <spawnpool/detail/mpi_call.hpp>
+
 #include "environment.hpp"
 #include "log.hpp"
-#include "mpi_call.hpp"
 #include "pool_core.hpp"
 #include "runtime_state.hpp"
+#include "service/connect.hpp"
+#include "spawn/launch.hpp"
 #include "wire.hpp"
 
 #include <atomic>
@@ -82,7 +82,7 @@ int default_worker_count() {
 }
 
 std::unique_ptr<detail::PoolCore> start_spawned(const Options& options) {
-  const detail::RuntimeState& state = detail::runtime_state();
+  detail::RuntimeState& state = detail::runtime_state();
   const int workers = options.max_workers().value_or(default_worker_count());
   if (workers < 1) {
     throw Error("spawnpool::Executor: max_workers must be at least 1, got " +
@@ -92,6 +92,7 @@ std::unique_ptr<detail::PoolCore> start_spawned(const Options& options) {
   request.program = options.worker_program().empty() ? state.program : options.worker_program();
   request.args = options.worker_args().value_or(state.args);
   request.hostfile = options.hostfile();
+  request.mpi_stuck = &state.mpi_stuck;
   check_slurm_allows_spawning();
   warn_if_oversubscribed(workers);
   detail::PoolSetup setup;

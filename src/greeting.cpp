@@ -3,6 +3,7 @@
 #include "wire.hpp"
 
 #include <spawnpool/errors.hpp>
+#include <spawnpool/version.hpp>
 
 namespace spawnpool::detail {
 
@@ -15,7 +16,8 @@ std::optional<std::pair<int, Ready>> receive_ready(Transport& transport, int sou
     return std::nullopt;
   } catch (const wire::ProtocolError& e) {
     throw SpawnError("spawnpool: worker program '" + greeting.program +
-                     "' answered in a way this manager does not understand: " + e.what());
+                     "' answered in a way this manager (spawnpool " + version() + ", protocol " +
+                     std::to_string(wire::kProtocolVersion) + ") does not understand: " + e.what());
   }
 }
 

@@ -4,7 +4,7 @@
 
 #include "environment.hpp"
 #include "log.hpp"
-#include "mpi_call.hpp"
+#include <spawnpool/detail/mpi_call.hpp>
 #include "runtime_state.hpp"
 
 #include <spawnpool/errors.hpp>

@@ -41,7 +41,7 @@
 #include "worker_replacement.hpp"
 #include "worker_roster.hpp"
 
-#include "../spawn/spawn_workers.hpp"
+#include "spawn/launch.hpp"
 
 #include <spawnpool/detail/progress_driver.hpp>
 #include <spawnpool/detail/work_item.hpp>

@@ -3,7 +3,7 @@
 #include "pool_core.hpp"
 
 #include "log.hpp"
-#include "mpi_call.hpp"
+#include <spawnpool/detail/mpi_call.hpp>
 #include "process_check.hpp"
 #include "result_delivery.hpp"
 #include "runtime_state.hpp"

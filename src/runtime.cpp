@@ -1,11 +1,13 @@
-#include <spawnpool/detail/registry.hpp>
 #include <spawnpool/runtime.hpp>
 
-#include "../spawn/relaunch.hpp"
+#include <spawnpool/detail/mpi_call.hpp>
+#include <spawnpool/detail/mpi_flavor.hpp>
+#include <spawnpool/detail/registry.hpp>
+
 #include "environment.hpp"
-#include "mpi_call.hpp"
 #include "pool_core.hpp"
 #include "runtime_state.hpp"
+#include "spawn/launch.hpp"
 #include "worker_loop.hpp"
 
 #include <unistd.h>
@@ -22,15 +24,6 @@
 namespace spawnpool {
 
 namespace {
-
-/// MPICH 4.0's hydra cannot start a process manager for a singleton, so such a process cannot spawn.
-constexpr bool mpi_can_spawn_from_singleton() {
-#if defined(MPICH_VERSION)
-  return false;
-#else
-  return true;
-#endif
-}
 
 /// The mode asked for by SPAWNPOOL_MODE, if any.
 std::optional<Mode> requested_mode() {
@@ -73,17 +66,15 @@ Runtime::Runtime(int& argc, char**& argv, RuntimeOptions options) {
 
   int initialized = 0;
   MPI_Initialized(&initialized);
-#if defined(OMPI_MAJOR_VERSION)
   if (!initialized) {
-    // Open MPI's runtime aborts every spawned job when one process dies or exits non-zero; a pool
-    // must outlive a crashed worker (it replaces it). Read by the mpiexec of a relaunch, or the
-    // daemon a singleton starts, and inherited by the workers; left alone when set already.
-    setenv("OMPI_MCA_orte_abort_on_non_zero_status", "0", 0);
-    setenv("OMPI_MCA_orte_enable_recovery", "1", 0);
+    // What this MPI's launcher must see before MPI_Init or a relaunch (Open MPI: keep a job whose
+    // worker died); left alone when set already. See kEnvironmentBeforeInit.
+    for (const detail::NameValue& variable : detail::kEnvironmentBeforeInit) {
+      setenv(variable.name, variable.value, 0);
+    }
   }
-#endif
   if (!initialized && options.allow_relaunch) {
-    const auto decision = detail::decide_relaunch(mpi_can_spawn_from_singleton());
+    const auto decision = detail::decide_relaunch(detail::kCanSpawnFromSingleton);
     if (decision.relaunch) {
       std::fflush(nullptr);
       std::exit(detail::relaunch_under_mpiexec(argc, argv, SPAWNPOOL_DEFAULT_MPIEXEC));

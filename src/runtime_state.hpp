@@ -1,6 +1,9 @@
 #pragma once
 // Process-wide facts the Runtime establishes and the executors use.
 
+// mpi_lock() and kOneSendingThread go with the state: the engine's files reach them through here.
+#include <spawnpool/detail/mpi_call.hpp>
+#include <spawnpool/detail/mpi_flavor.hpp>
 #include <spawnpool/runtime.hpp>
 
 #include <mpi.h>
@@ -12,18 +15,6 @@
 #include <vector>
 
 namespace spawnpool::detail {
-
-/// Open MPI 4.1 (ob1) loses messages on an intercommunicator when two threads of one process send
-/// on it, even one at a time and at MPI_THREAD_SERIALIZED (measured: tests/openmpi/FINDINGS.md).
-/// With Open MPI each process therefore sends from one thread only: the manager's progress thread
-/// (no caller-driven progress) and the worker's serve loop (heartbeats included; the sentinel
-/// thread only sends its last report when the process dies).
-#if defined(OMPI_MAJOR_VERSION)
-inline constexpr bool kOneSendingThread = true;
-#else
-inline constexpr bool kOneSendingThread = false;
-#endif
-
 
 class PoolCore;
 
@@ -44,9 +35,5 @@ struct RuntimeState {
 };
 
 RuntimeState& runtime_state();
-
-/// Serializes MPI calls between threads when the MPI gave less than MPI_THREAD_MULTIPLE; a no-op
-/// lock otherwise. Hold it around each burst of MPI calls, never while sleeping.
-std::unique_lock<std::mutex> mpi_lock();
 
 }  // namespace spawnpool::detail

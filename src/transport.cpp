@@ -2,7 +2,7 @@
 
 #include "backoff.hpp"
 #include "environment.hpp"
-#include "mpi_call.hpp"
+#include <spawnpool/detail/mpi_call.hpp>
 #include "wire.hpp"
 
 #include <algorithm>

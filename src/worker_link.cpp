@@ -1,7 +1,7 @@
 #include "worker_link.hpp"
 
 #include "control_messages.hpp"
-#include "mpi_call.hpp"
+#include <spawnpool/detail/mpi_call.hpp>
 
 #include <chrono>
 

@@ -7,7 +7,7 @@
 #include "greeting.hpp"
 #include "worker_link.hpp"
 
-#include "../spawn/spawn_workers.hpp"
+#include "spawn/launch.hpp"
 
 #include <chrono>
 #include <memory>

@@ -1,7 +1,7 @@
 // The control messages (hello, ready, loss report) without MPI: what one side writes the other
 // reads back field by field; a message of another kind, a truncated or corrupt body is a
 // ProtocolError, never garbage.
-#include "control_messages.hpp"
+#include "src/control_messages.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // The scheduling policy without MPI: which worker gets the next message, how deep each worker's
 // pipeline is, and how many short calls are packed into one message.
-#include "scheduling_policy.hpp"
+#include "src/scheduling_policy.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // The message decoder: well-formed messages decode to what was written; truncated and corrupt ones
 // are rejected with ProtocolError, never read out of bounds.
-#include "../src/wire.hpp"
+#include "src/wire.hpp"
 
 #include <gtest/gtest.h>
 

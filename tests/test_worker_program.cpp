@@ -7,6 +7,7 @@
 #include "process_checks.hpp"
 #include "worker_tasks.hpp"
 
+#include <spawnpool/version.hpp>
 #include <spawnpool/spawnpool.hpp>
 
 #include <gtest/gtest.h>
@@ -129,6 +130,8 @@ static long start_fake_worker_expecting_spawn_error() {
     EXPECT_NE(what.find("protocol version mismatch"), std::string::npos) << what;
     EXPECT_NE(what.find("99"), std::string::npos) << what;
     EXPECT_NE(what.find(FAKE_WORKER_PATH), std::string::npos) << what;
+    EXPECT_NE(what.find(std::string("spawnpool ") + spawnpool::version()), std::string::npos)
+        << what;
   }
   // Told apart from a worker that never answers: no waiting for the spawn timeout.
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(30));

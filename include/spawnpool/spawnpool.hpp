@@ -33,4 +33,5 @@
 #include <spawnpool/service.hpp>
 #include <spawnpool/task.hpp>
 #include <spawnpool/thread_executor.hpp>
+#include <spawnpool/version.hpp>
 #include <spawnpool/wait.hpp>

@@ -21,8 +21,8 @@
 #include <cereal/types/tuple.hpp>
 #include <cereal/types/vector.hpp>
 
-#include "control_messages.hpp"
-#include "wire.hpp"
+#include "src/control_messages.hpp"
+#include "src/wire.hpp"
 
 #include <cstdint>
 #include <cstdio>

@@ -2,7 +2,7 @@
 //   build-fuzz/make_corpus tests/fuzz/corpus
 // Message layouts: include/spawnpool/detail/wire_format.hpp. Task names and parameter types match
 // the tasks registered in fuzz_decoder.cpp.
-#include "control_messages.hpp"
+#include "src/control_messages.hpp"
 
 #include <spawnpool/detail/serialize.hpp>
 #include <spawnpool/detail/wire_format.hpp>

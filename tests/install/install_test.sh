@@ -18,7 +18,8 @@ echo "== install into $prefix"
 "$cmake_cmd" --install "$build_dir" --prefix "$prefix" >"$work/install.log" || {
   cat "$work/install.log"; exit 1; }
 for f in include/spawnpool/spawnpool.hpp include/spawnpool/command.hpp \
-         include/spawnpool/detail/wire_format.hpp lib/libspawnpool.a bin/spawnpool-worker \
+         include/spawnpool/version.hpp include/spawnpool/detail/wire_format.hpp \
+         lib/libspawnpool.a bin/spawnpool-worker \
          share/spawnpool/worker_main.cpp lib/cmake/spawnpool/spawnpoolConfig.cmake \
          lib/cmake/spawnpool/SpawnpoolWorker.cmake; do
   [ -e "$prefix/$f" ] || { echo "FAIL: $f was not installed"; exit 1; }

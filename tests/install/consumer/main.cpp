@@ -5,10 +5,15 @@
 #include <spawnpool/spawnpool.hpp>
 
 #include <cstdio>
+#include <cstring>
 
 int main(int argc, char** argv) {
   spawnpool::Runtime runtime(argc, argv);
   int failures = 0;
+  // The installed, generated version.hpp and the installed library agree.
+  std::printf("consumer: spawnpool %s (headers %s)\n", spawnpool::version(),
+              SPAWNPOOL_VERSION_STRING);
+  failures += std::strcmp(spawnpool::version(), SPAWNPOOL_VERSION_STRING) != 0;
   {
     spawnpool::Executor pool(spawnpool::Options{}.max_workers(2).worker_program(CONSUMER_WORKER));
     const int x = pool.submit(triple, 14).get();

@@ -1,8 +1,10 @@
-#include "service_connect.hpp"
+// The client's side of a pool service; see connect.hpp.
+#include "connect.hpp"
 
-#include "../src/mpi_call.hpp"
-#include "../src/runtime_state.hpp"
+#include "src/runtime_state.hpp"
 
+#include <spawnpool/detail/mpi_call.hpp>
+#include <spawnpool/detail/mpi_flavor.hpp>
 #include <spawnpool/errors.hpp>
 
 #include <fstream>
@@ -66,12 +68,7 @@ MPI_Comm connect_to_service(const std::string& address, std::chrono::millisecond
   if (o.code != MPI_SUCCESS) {
     throw SpawnError("spawnpool: cannot connect to the pool service at '" + address +
                      "': " + mpi_error_text(o.code) + " (is it still running?" +
-#ifdef OMPI_MAJOR_VERSION
-                     " With Open MPI the service and its clients need one ompi-server: start the"
-                     " service with `mpiexec --ompi-server file:URI_FILE` and set"
-                     " OMPI_MCA_pmix_server_uri=file:URI_FILE for the clients (README)" +
-#endif
-                     ")");
+                     kServiceConnectHint + ")");
   }
   return o.comm;
 }

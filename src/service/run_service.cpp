@@ -2,10 +2,10 @@
 // serve each with every rank. See include/spawnpool/service.hpp.
 #include <spawnpool/service.hpp>
 
-#include "../src/mpi_call.hpp"
-#include "../src/runtime_state.hpp"
-#include "../src/worker_loop.hpp"
+#include "src/runtime_state.hpp"
+#include "src/worker_loop.hpp"
 
+#include <spawnpool/detail/mpi_call.hpp>
 #include <spawnpool/errors.hpp>
 
 #include <unistd.h>

@@ -1,0 +1,86 @@
+#pragma once
+// What spawnpool does differently under MPICH and Open MPI, in one place. Every special case the
+// library makes for an MPI implementation is a name here with the reason next to it; the library's
+// code (src/, spawn/) uses these names and never tests MPICH_VERSION or OMPI_MAJOR_VERSION itself.
+// Everything here is a compile-time constant: reading it is thread-safe and cannot throw.
+
+#include <mpi.h>  // defines MPICH_VERSION or OMPI_MAJOR_VERSION
+
+#include <array>
+
+namespace spawnpool::detail {
+
+/// A name and its value: an environment variable, or an MPI_Info key.
+struct NameValue {
+  const char* name;
+  const char* value;
+};
+
+/// Open MPI 4.1 (ob1) loses messages on an intercommunicator when two threads of one process send
+/// on it, even one at a time and at MPI_THREAD_SERIALIZED (measured: tests/openmpi/FINDINGS.md).
+/// With Open MPI each process therefore sends from one thread only: the manager's progress thread
+/// (no caller-driven progress) and the worker's serve loop (heartbeats included; the sentinel
+/// thread only sends its last report when the process dies).
+#if defined(OMPI_MAJOR_VERSION)
+inline constexpr bool kOneSendingThread = true;
+#else
+inline constexpr bool kOneSendingThread = false;
+#endif
+
+/// Whether a process started without mpiexec (a singleton) can call MPI_Comm_spawn. MPICH 4.0's
+/// hydra cannot start a process manager for a singleton (MPICH runs `mpiexec -pmi_args ...`, which
+/// hydra rejects), so under MPICH such a process relaunches itself under `mpiexec -n 1`
+/// (spawn/relaunch.hpp). Open MPI starts its runtime daemon for a singleton.
+#if defined(MPICH_VERSION)
+inline constexpr bool kCanSpawnFromSingleton = false;
+#else
+inline constexpr bool kCanSpawnFromSingleton = true;
+#endif
+
+/// The mpiexec option of a relaunch that keeps the job alive when a spawned worker dies: without
+/// it hydra kills the whole job, manager included, while spawnpool detects the loss itself and
+/// replaces the worker. It is hydra's (MPICH's mpiexec): the relaunch only happens where
+/// kCanSpawnFromSingleton is false, and Open MPI's mpiexec does not know the option.
+inline constexpr const char* kRelaunchKeepJobOption = "-disable-auto-cleanup";
+
+/// Environment variables set before MPI_Init (so before a relaunch too), each only when not set
+/// already. Open MPI's runtime aborts every spawned job when one process dies or exits non-zero;
+/// a pool must outlive a crashed worker (it replaces it). Read by the mpiexec of a relaunch, or
+/// the daemon a singleton starts, and inherited by the workers. MPICH needs none.
+#if defined(OMPI_MAJOR_VERSION)
+inline constexpr std::array<NameValue, 2> kEnvironmentBeforeInit = {{
+    {"OMPI_MCA_orte_abort_on_non_zero_status", "0"},
+    {"OMPI_MCA_orte_enable_recovery", "1"},
+}};
+#else
+inline constexpr std::array<NameValue, 0> kEnvironmentBeforeInit = {};
+#endif
+
+/// MPI_Info keys given to every MPI_Comm_spawn, besides the caller's placement (host, hostfile).
+/// Open MPI refuses to start more processes than the node has free "slots" (cores), and in 4.1 the
+/// slots of workers that have already ended stay counted as in use, so without oversubscription a
+/// second pool fails with MPI_ERR_SPAWN (spawnpool warns itself when workers exceed the cores).
+/// Workers are not bound: Open MPI would pin the first one to core 0, beside an unbound manager.
+/// MPICH needs none (and passes MPI_INFO_NULL when there is no placement either).
+#if defined(OMPI_MAJOR_VERSION)
+inline constexpr std::array<NameValue, 2> kSpawnInfo = {{
+    {"map_by", ":OVERSUBSCRIBE"},
+    {"bind_to", "none"},
+}};
+#else
+inline constexpr std::array<NameValue, 0> kSpawnInfo = {};
+#endif
+
+/// Added to the message when a client cannot connect to a pool service (MPI_Comm_connect failed).
+/// Open MPI connects processes of different mpiruns only through one shared ompi-server; MPICH's
+/// hydra needs nothing more, so there it is empty.
+#if defined(OMPI_MAJOR_VERSION)
+inline constexpr const char* kServiceConnectHint =
+    " With Open MPI the service and its clients need one ompi-server: start the"
+    " service with `mpiexec --ompi-server file:URI_FILE` and set"
+    " OMPI_MCA_pmix_server_uri=file:URI_FILE for the clients (README)";
+#else
+inline constexpr const char* kServiceConnectHint = "";
+#endif
+
+}  // namespace spawnpool::detail

@@ -1,0 +1,25 @@
+#pragma once
+// The launch layer's interface: the one header of spawn/ that the engine (src/) includes.
+//
+// spawn/ holds everything about starting processes:
+//   relaunch.hpp       relaunching a program started alone under `mpiexec -n 1`, before MPI_Init
+//                      (started_by_process_manager, decide_relaunch, relaunch_under_mpiexec,
+//                      RelaunchError)
+//   spawn_workers.hpp  starting workers with MPI_Comm_spawn, with MPI_Info placement (host,
+//                      hostfile) and a bounded wait (SpawnRequest, PendingSpawn, start_spawn,
+//                      spawn_workers)
+//   worker_main.cpp    the main() of dedicated worker programs (spawnpool_add_worker); compiled
+//                      into those programs, not into the library
+//
+// It depends on spawnpool's public headers only (<spawnpool/...>, including
+// <spawnpool/detail/mpi_call.hpp> and <spawnpool/detail/mpi_flavor.hpp>), never on src/. What it
+// needs from the engine comes in through arguments:
+//   - whether this MPI can spawn from a singleton: decide_relaunch(kCanSpawnFromSingleton);
+//   - the mpiexec to relaunch with: relaunch_under_mpiexec(argc, argv, SPAWNPOOL_DEFAULT_MPIEXEC);
+//   - the Runtime's "a thread is stuck inside MPI" flag, set when a spawn never returns:
+//     SpawnRequest::mpi_stuck;
+// and the spawn serializes its MPI calls with the engine's through mpi_lock() (mpi_call.hpp,
+// defined by the library).
+
+#include "relaunch.hpp"
+#include "spawn_workers.hpp"
