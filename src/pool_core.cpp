@@ -115,6 +115,7 @@ void PoolCore::start_workers() {
   }
   std::vector<std::size_t> all(roster_.size());
   std::iota(all.begin(), all.end(), 0);
+  auto lock = mpi_lock();
   greet_workers(links_, roster_, all, greeting_, deadline, poll_,
                 [this](Worker& w, const Ready& ready) {
                   take_ready(w, ready);

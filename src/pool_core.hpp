@@ -102,7 +102,7 @@ class PoolCore final : public ProgressDriver {
   /// Rank, host and pid of each live worker.
   std::vector<WorkerInfo> worker_infos() const { return roster_.infos(); }
   /// A snapshot of the counters.
-  Stats stats() const { return roster_.stats(submitted_calls_.load()); }
+  Stats stats() const { return roster_.stats(submitted_calls_); }
 
   /// ProgressDriver: a thread waiting for one of this pool's futures polls for it.
   void drive(const TaskState& state, std::chrono::steady_clock::time_point deadline) noexcept override;

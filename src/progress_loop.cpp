@@ -173,9 +173,14 @@ bool PoolCore::receive_control() {
       // Heartbeats are not activity: they must not keep an idle pool from backing off.
       if (is(*in, wire::Kind::kLost)) {
         any = true;
-        const LossReport report = read_loss_report(in->bytes());
-        lose_worker(w, report.describe(), report.call_id,
-                    report.cause == LossReport::Cause::kTimeout);
+        try {
+          const LossReport report = read_loss_report(in->bytes());
+          lose_worker(w, report.describe(), report.call_id,
+                      report.cause == LossReport::Cause::kTimeout);
+        } catch (const wire::ProtocolError& e) {
+          // The worker is ending either way: its process check or its silence will tell.
+          log().warn("{} sent a loss report that cannot be read: {}", roster_[w].describe(), e.what());
+        }
       }
     }
   }

@@ -10,14 +10,6 @@ namespace spawnpool::detail {
 WorkerLink::WorkerLink(MPI_Comm comm, Ownership ownership)
     : comm_(comm), ownership_(ownership), transport_(std::make_unique<Transport>(comm)) {}
 
-WorkerLink::~WorkerLink() {
-  if (closed_ || !owned()) return;
-  try {
-    close(Ending::kAbandon);
-  } catch (...) {
-  }
-}
-
 void WorkerLink::dismiss(int rank, int tag) noexcept {
   try {
     send_signal(*transport_, rank, tag, wire::Kind::kShutdown);

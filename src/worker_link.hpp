@@ -21,8 +21,9 @@ class WorkerLink {
   };
 
   WorkerLink(MPI_Comm comm, Ownership ownership);
-  /// Closes an owned link that is still open as close(Ending::kAbandon) would.
-  ~WorkerLink();
+  /// Makes no MPI call: MPI may be finalized by now, or another thread may hold the MPI lock.
+  /// An owned link not closed by then (a broken executor) is left to MPI_Finalize.
+  ~WorkerLink() = default;
   WorkerLink(const WorkerLink&) = delete;
   WorkerLink& operator=(const WorkerLink&) = delete;
 

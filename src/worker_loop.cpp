@@ -239,7 +239,11 @@ std::shared_ptr<Buffer> run_message(Transport& transport, const Transport::Incom
 /// Applies a hello's worker set-up: environment, working directory, initializer. Returns "" or
 /// what went wrong, for the manager.
 std::string apply_hello(const Hello& hello, WorkerSentinel* sentinel) {
-  for (const auto& [name, value] : hello.environment) setenv(name.c_str(), value.c_str(), 1);
+  for (const auto& [name, value] : hello.environment) {
+    if (setenv(name.c_str(), value.c_str(), 1) != 0) {
+      return "cannot set the environment variable '" + name + "': " + std::strerror(errno);
+    }
+  }
   if (!hello.working_directory.empty() && chdir(hello.working_directory.c_str()) != 0) {
     return "cannot change to the working directory '" + hello.working_directory +
            "': " + std::strerror(errno);

@@ -82,10 +82,10 @@ std::vector<WorkerInfo> WorkerRoster::infos() const {
   return infos;
 }
 
-Stats WorkerRoster::stats(std::uint64_t submitted) const {
+Stats WorkerRoster::stats(const std::atomic<std::uint64_t>& submitted) const {
   std::lock_guard<std::mutex> lock(mutex_);
   Stats s;
-  s.submitted = submitted;
+  s.submitted = submitted.load();
   s.completed = completed_;
   s.failed = failed_;
   s.cancelled = cancelled_;

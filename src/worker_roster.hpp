@@ -9,6 +9,7 @@
 #include <spawnpool/runtime.hpp>
 #include <spawnpool/stats.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -75,8 +76,9 @@ class WorkerRoster {
   int live() const;
   /// Rank, host and pid of each ready worker. Thread-safe.
   std::vector<WorkerInfo> infos() const;
-  /// A snapshot of the counters, `submitted` included. Thread-safe.
-  Stats stats(std::uint64_t submitted) const;
+  /// A snapshot of the counters, `submitted` (read under the roster's lock, so that a snapshot
+  /// never counts more calls ended than submitted) included. Thread-safe.
+  Stats stats(const std::atomic<std::uint64_t>& submitted) const;
 
  private:
   mutable std::mutex mutex_;  // guards what other threads read (see the top of this file)

@@ -81,6 +81,18 @@ TEST(WorkerSetup, MissingWorkingDirectoryBreaksTheExecutor) {
   }
 }
 
+// A name setenv cannot take ('=' in it, or empty) is the user's mistake: the executor says which,
+// instead of setting some other variable or none.
+TEST(WorkerSetup, AnEnvironmentNameWithEqualsSignBreaksTheExecutor) {
+  spawnpool::Executor pool(spawnpool::Options{}.max_workers(1).env("SPAWNPOOL_A=B", "C"));
+  try {
+    (void)pool.submit(read_env, "SPAWNPOOL_A").get();
+    FAIL() << "expected BrokenExecutor";
+  } catch (const spawnpool::BrokenExecutor& e) {
+    EXPECT_NE(std::string(e.what()).find("'SPAWNPOOL_A=B'"), std::string::npos) << e.what();
+  }
+}
+
 std::string worker_host() {
   char name[256] = {};
   gethostname(name, sizeof name - 1);
