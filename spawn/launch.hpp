@@ -8,6 +8,8 @@
 //   spawn_workers.hpp  starting workers with MPI_Comm_spawn, with MPI_Info placement (host,
 //                      hostfile) and a bounded wait (SpawnRequest, PendingSpawn, start_spawn,
 //                      spawn_workers)
+//   exit_status.hpp    the manager's own exit status, reported to the relaunch parent
+//                      (report_exit_status_to_relaunch_parent, called by the Runtime)
 //   worker_main.cpp    the main() of dedicated worker programs (spawnpool_add_worker); compiled
 //                      into those programs, not into the library
 //
@@ -21,5 +23,6 @@
 // and the spawn serializes its MPI calls with the engine's through mpi_lock() (mpi_call.hpp,
 // defined by the library).
 
+#include "exit_status.hpp"
 #include "relaunch.hpp"
 #include "spawn_workers.hpp"

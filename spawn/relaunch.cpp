@@ -1,6 +1,8 @@
 // Relaunching a singleton program under `mpiexec -n 1`; see relaunch.hpp for why.
 #include "relaunch.hpp"
 
+#include "exit_status.hpp"
+
 #include <spawnpool/detail/mpi_flavor.hpp>
 
 // Boost.Process v1 paths as std::filesystem::path, so that boost_filesystem need not be
@@ -181,8 +183,11 @@ int relaunch_under_mpiexec(int argc, char** argv, const std::string& mpiexec) {
   std::vector<std::string> args = {kRelaunchKeepJobOption, "-n", "1", exe.string()};
   args.insert(args.end(), argv + 1, argv + argc);
 
+  // The program's status comes from the manager itself (exit_status.hpp), not from mpiexec.
+  const ExitStatusFile status_file;
   bp::environment env = boost::this_process::environment();
   env["SPAWNPOOL_RELAUNCHED"] = "1";
+  env[kStatusFileVariable] = status_file.path();
   if (env_nonempty("SLURM_JOB_ID") && std::getenv("SLURM_OVERLAP") == nullptr)
     env["SLURM_OVERLAP"] = "1";  // else the step MPI_Comm_spawn needs waits for busy CPUs forever
   // Large task arguments and results are decoded into fresh std::vectors (malloc maps each one
@@ -213,10 +218,12 @@ int relaunch_under_mpiexec(int argc, char** argv, const std::string& mpiexec) {
   g_child.store(0);
   child.wait();
   const int status = child.native_exit_code();
+  const int terminating_signal = g_terminating_signal.load();
+  if (const std::optional<int> reported = status_file.status(terminating_signal)) return *reported;
+  // The copy never reached MPI_Init: mpiexec's status is all there is.
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   // hydra reports 0 for ranks it had to signal (it counts them as cleaned up), which would make
   // an interrupted or terminated run look successful.
-  const int terminating_signal = g_terminating_signal.load();
   if (WEXITSTATUS(status) == 0 && terminating_signal != 0) return 128 + terminating_signal;
   return WEXITSTATUS(status);
 }

@@ -114,6 +114,10 @@ Runtime::Runtime(int& argc, char**& argv, RuntimeOptions options) {
     std::exit(status);
   }
 
+  // This process runs the user's main (rank 0; static workers leave below): after a relaunch its
+  // own status becomes the program's.
+  if (world_rank() == 0) detail::report_exit_status_to_relaunch_parent();
+
   const int size = world_size();
   const std::optional<Mode> requested = requested_mode();
   state.mode = (size > 1 && requested.value_or(Mode::static_world) == Mode::static_world)

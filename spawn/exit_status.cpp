@@ -1,0 +1,146 @@
+#include "exit_status.hpp"
+
+#include "relaunch.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+
+namespace spawnpool::detail {
+
+namespace {
+
+// The claimed file, open for appending; written from exit handlers and signal handlers.
+int g_status_fd = -1;
+
+// Signals whose default action ends the process and that a handler can see. SIGKILL cannot be
+// caught; the parent reads "claimed, nothing written" as it.
+constexpr std::array<int, 9> kFatalSignals = {SIGSEGV, SIGBUS,  SIGFPE, SIGILL, SIGABRT,
+                                              SIGTERM, SIGINT, SIGHUP, SIGQUIT};
+
+/// "exit N\n" or "signal N\n" without the C library's formatting (async-signal-safe).
+void write_status(const char* word, int number) {
+  if (g_status_fd < 0) return;
+  char line[32];
+  std::size_t n = 0;
+  for (const char* c = word; *c; ++c) line[n++] = *c;
+  line[n++] = ' ';
+  char digits[12];
+  std::size_t d = 0;
+  unsigned value = static_cast<unsigned>(number < 0 ? -number : number);
+  do {
+    digits[d++] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  } while (value != 0);
+  if (number < 0) line[n++] = '-';
+  while (d > 0) line[n++] = digits[--d];
+  line[n++] = '\n';
+  (void)!::write(g_status_fd, line, n);
+}
+
+extern "C" void on_fatal_signal(int sig) {
+  const int saved_errno = errno;
+  write_status("signal", sig);
+  const int fd = g_status_fd;
+  g_status_fd = -1;  // the first report counts
+  if (fd >= 0) ::close(fd);
+  errno = saved_errno;
+  ::signal(sig, SIG_DFL);
+  ::raise(sig);
+}
+
+extern "C" void on_exit_status(int status, void*) {
+  write_status("exit", status & 0xff);
+  const int fd = g_status_fd;
+  g_status_fd = -1;
+  if (fd >= 0) ::close(fd);
+}
+
+/// The last line's word and number ("exit 3"), if any.
+std::optional<std::pair<std::string, int>> last_report(const std::string& path, bool& claimed) {
+  std::ifstream in(path);
+  std::string line;
+  std::optional<std::pair<std::string, int>> last;
+  claimed = false;
+  while (std::getline(in, line)) {
+    char word[16] = {};
+    long number = 0;
+    if (std::sscanf(line.c_str(), "%15s %ld", word, &number) != 2) continue;
+    if (std::strcmp(word, "manager") == 0) {
+      claimed = true;
+    } else if (claimed && (std::strcmp(word, "exit") == 0 || std::strcmp(word, "signal") == 0)) {
+      last = std::make_pair(std::string(word), static_cast<int>(number));
+    }
+  }
+  return last;
+}
+
+}  // namespace
+
+ExitStatusFile::ExitStatusFile() {
+  const char* tmp = std::getenv("TMPDIR");
+  std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/spawnpool-status-XXXXXX";
+  const int fd = ::mkstemp(pattern.data());
+  if (fd < 0) {
+    throw RelaunchError("spawnpool: cannot create the relaunch's status file " + pattern + ": " +
+                        std::strerror(errno));
+  }
+  ::close(fd);
+  path_ = pattern;
+}
+
+ExitStatusFile::~ExitStatusFile() { ::unlink(path_.c_str()); }
+
+std::optional<int> ExitStatusFile::status(int interrupted_by) const {
+  bool claimed = false;
+  const auto report = last_report(path_, claimed);
+  if (!claimed) return std::nullopt;
+  if (report && report->first == "exit") return report->second;
+  if (interrupted_by != 0) return 128 + interrupted_by;
+  if (report) return 128 + report->second;
+  std::fprintf(stderr,
+               "spawnpool: the program ended without a report of its status: it was killed by "
+               "SIGKILL (or the out-of-memory killer), or called _exit()\n");
+  return 128 + SIGKILL;
+}
+
+void report_exit_status_to_relaunch_parent() noexcept {
+  const char* path = std::getenv(kStatusFileVariable);
+  if (path == nullptr || *path == '\0' || g_status_fd >= 0) return;
+  const int fd = ::open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd < 0) return;
+  struct stat info {};
+  // Claim it if nobody has: an exclusive lock makes "empty, so mine" one step.
+  if (::flock(fd, LOCK_EX) != 0 || ::fstat(fd, &info) != 0 || info.st_size != 0) {
+    ::close(fd);
+    return;
+  }
+  g_status_fd = fd;
+  write_status("manager", static_cast<int>(::getpid()));
+  ::flock(fd, LOCK_UN);
+  ::unsetenv(kStatusFileVariable);  // commands the program starts are not the manager
+  ::on_exit(on_exit_status, nullptr);
+  for (int sig : kFatalSignals) {
+    struct sigaction current {};
+    if (::sigaction(sig, nullptr, &current) != 0 || current.sa_handler != SIG_DFL ||
+        (current.sa_flags & SA_SIGINFO) != 0) {
+      continue;  // the program (or MPI) handles it: its choice
+    }
+    struct sigaction action {};
+    action.sa_handler = on_fatal_signal;
+    action.sa_flags = SA_NODEFER;
+    sigemptyset(&action.sa_mask);
+    ::sigaction(sig, &action, nullptr);
+  }
+}
+
+}  // namespace spawnpool::detail

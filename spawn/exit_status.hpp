@@ -1,0 +1,54 @@
+#pragma once
+// The manager's own exit status, reported to the relaunch parent. After a relaunch the user's
+// `main` runs in a copy under `mpiexec -n 1`; mpiexec's status is not the program's (hydra turns a
+// rank it had to clean up after a worker died into 0, ORs statuses, adds its own 255). So the
+// relaunch parent makes a status file (SPAWNPOOL_STATUS_FILE in the copy's environment), the
+// manager claims it at start-up and writes how it ended, and the parent exits with that:
+//   - main returned N or called exit(N):                           N
+//   - a fatal signal S (crash, abort, an uncaught exception: 6;   128 + S
+//     SIGTERM, SIGINT, SIGHUP, SIGQUIT sent to the manager)
+//   - the parent itself was interrupted by T (Ctrl-C: 2)          128 + T, unless main returned
+//   - nothing written after the claim (SIGKILL, the OOM killer,   137
+//     _exit(): these run no handler)
+//   - no claim (the copy never reached MPI_Init)                  mpiexec's own status
+// Only the first process to claim the file writes to it: spawned workers never claim, and a
+// spawnpool program that a task starts under the same environment finds the file claimed.
+
+#include <optional>
+#include <string>
+#include <utility>
+
+namespace spawnpool::detail {
+
+/// The environment variable that names the status file.
+inline constexpr const char* kStatusFileVariable = "SPAWNPOOL_STATUS_FILE";
+
+/// The relaunch parent's side: creates the file; reads it once mpiexec has ended.
+class ExitStatusFile {
+ public:
+  /// Creates an empty file, readable only by this user, in $TMPDIR or /tmp.
+  /// @throws RelaunchError when it cannot be created
+  ExitStatusFile();
+  /// Removes the file.
+  ~ExitStatusFile();
+  ExitStatusFile(const ExitStatusFile&) = delete;
+  ExitStatusFile& operator=(const ExitStatusFile&) = delete;
+
+  const std::string& path() const noexcept { return path_; }
+
+  /// The program's exit status from what the manager wrote (see the table above), or nullopt
+  /// when no manager claimed the file. `interrupted_by`: a terminating signal the parent got (0:
+  /// none). Call once mpiexec has ended.
+  std::optional<int> status(int interrupted_by) const;
+
+ private:
+  std::string path_;
+};
+
+/// The manager's side, called once by the Runtime of the process that runs the user's main (not
+/// a worker), after MPI_Init: when SPAWNPOOL_STATUS_FILE names an unclaimed file, claims it,
+/// removes the variable from the environment, and arranges that exit() and fatal signals (whose
+/// handling is still the default) write the status there. Does nothing otherwise. Never throws.
+void report_exit_status_to_relaunch_parent() noexcept;
+
+}  // namespace spawnpool::detail
