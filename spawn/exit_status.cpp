@@ -100,7 +100,7 @@ ExitStatusFile::ExitStatusFile() {
 
 ExitStatusFile::~ExitStatusFile() { ::unlink(path_.c_str()); }
 
-std::optional<int> ExitStatusFile::status(int interrupted_by) const {
+std::optional<int> ExitStatusFile::status(int interrupted_by, const std::string& launcher_end) const {
   bool claimed = false;
   const auto report = last_report(path_, claimed);
   if (!claimed) return std::nullopt;
@@ -108,10 +108,15 @@ std::optional<int> ExitStatusFile::status(int interrupted_by) const {
   if (interrupted_by != 0) return 128 + interrupted_by;
   if (report) return 128 + report->second;
   std::fprintf(stderr,
-               "spawnpool: the program ended without a report of its status: it was killed by "
-               "SIGKILL (or the out-of-memory killer), or called _exit()\n");
+               "spawnpool: the program ended without a report of its status (mpiexec %s): it was "
+               "killed by SIGKILL or the out-of-memory killer, or called _exit(), or the MPI "
+               "launcher ended the job (MPI_Abort called in a task, a worker's hydra_pmi_proxy "
+               "killed)\n",
+               launcher_end.c_str());
   return 128 + SIGKILL;
 }
+
+void record_exit_status(int status) noexcept { on_exit_status(status, nullptr); }
 
 void report_exit_status_to_relaunch_parent() noexcept {
   const char* path = std::getenv(kStatusFileVariable);

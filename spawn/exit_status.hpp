@@ -4,7 +4,7 @@
 // rank it had to clean up after a worker died into 0, ORs statuses, adds its own 255). So the
 // relaunch parent makes a status file (SPAWNPOOL_STATUS_FILE in the copy's environment), the
 // manager claims it at start-up and writes how it ended, and the parent exits with that:
-//   - main returned N or called exit(N):                           N
+//   - main returned N or called exit(N) or MPI_Abort(comm, N):     N
 //   - a fatal signal S (crash, abort, an uncaught exception: 6;   128 + S
 //     SIGTERM, SIGINT, SIGHUP, SIGQUIT sent to the manager)
 //   - the parent itself was interrupted by T (Ctrl-C: 2)          128 + T, unless main returned
@@ -38,8 +38,9 @@ class ExitStatusFile {
 
   /// The program's exit status from what the manager wrote (see the table above), or nullopt
   /// when no manager claimed the file. `interrupted_by`: a terminating signal the parent got (0:
-  /// none). Call once mpiexec has ended.
-  std::optional<int> status(int interrupted_by) const;
+  /// none); `launcher_end`: how mpiexec ended ("exited with status 255"), for the message printed
+  /// when the manager wrote nothing. Call once mpiexec has ended.
+  std::optional<int> status(int interrupted_by, const std::string& launcher_end) const;
 
  private:
   std::string path_;
@@ -50,5 +51,10 @@ class ExitStatusFile {
 /// removes the variable from the environment, and arranges that exit() and fatal signals (whose
 /// handling is still the default) write the status there. Does nothing otherwise. Never throws.
 void report_exit_status_to_relaunch_parent() noexcept;
+
+/// The manager's side, for ends that run no exit handler (MPI_Abort): reports `status` (its low 8
+/// bits) as how the manager ended, if it claimed the status file and has not reported yet.
+/// Async-signal-safe; never throws.
+void record_exit_status(int status) noexcept;
 
 }  // namespace spawnpool::detail

@@ -10,6 +10,8 @@
 //                      spawn_workers)
 //   exit_status.hpp    the manager's own exit status, reported to the relaunch parent
 //                      (report_exit_status_to_relaunch_parent, called by the Runtime)
+//   launcher_guard.hpp a spawned worker's guard process: hydra sees an orderly end however the
+//                      worker ends, and what its tasks left running is ended (start_launcher_guard)
 //   worker_main.cpp    the main() of dedicated worker programs (spawnpool_add_worker); compiled
 //                      into those programs, not into the library
 //
@@ -24,5 +26,6 @@
 // defined by the library).
 
 #include "exit_status.hpp"
+#include "launcher_guard.hpp"
 #include "relaunch.hpp"
 #include "spawn_workers.hpp"

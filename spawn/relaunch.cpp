@@ -219,7 +219,12 @@ int relaunch_under_mpiexec(int argc, char** argv, const std::string& mpiexec) {
   child.wait();
   const int status = child.native_exit_code();
   const int terminating_signal = g_terminating_signal.load();
-  if (const std::optional<int> reported = status_file.status(terminating_signal)) return *reported;
+  const std::string launcher_end = WIFSIGNALED(status)
+                                       ? "killed by signal " + std::to_string(WTERMSIG(status))
+                                       : "exited with status " + std::to_string(WEXITSTATUS(status));
+  if (const std::optional<int> reported = status_file.status(terminating_signal, launcher_end)) {
+    return *reported;
+  }
   // The copy never reached MPI_Init: mpiexec's status is all there is.
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   // hydra reports 0 for ranks it had to signal (it counts them as cleaned up), which would make

@@ -63,6 +63,10 @@ std::string LossReport::describe() const {
       return "the task called exit(" + std::to_string(number) + ")";
     case Cause::kTimeout:
       return "the task ran longer than the task timeout (" + std::to_string(number) + " ms)";
+    case Cause::kMpiAbort:
+      return "the task called MPI_Abort (error code " + std::to_string(number) + ")";
+    case Cause::kMpiFinalize:
+      return "the task called MPI_Finalize";
   }
   return "ended for an unknown reason (" + std::to_string(static_cast<int>(cause)) + ")";
 }

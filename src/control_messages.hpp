@@ -70,9 +70,9 @@ struct Ready {
 
 /// worker -> manager on the control tag: the worker is about to die, and why.
 struct LossReport {
-  enum class Cause : std::uint8_t { kSignal = 0, kExit = 1, kTimeout = 2 };
+  enum class Cause : std::uint8_t { kSignal = 0, kExit = 1, kTimeout = 2, kMpiAbort = 3, kMpiFinalize = 4 };
   Cause cause = Cause::kSignal;
-  std::int64_t number = 0;     // the signal, the exit status, or the task timeout in ms
+  std::int64_t number = 0;     // the signal, the exit status, the task timeout in ms, MPI_Abort's code
   std::uint64_t call_id = 0;   // the call that was running, 0: none
   std::string task_name;       // its task ("" : none)
 

@@ -55,7 +55,7 @@ PoolCore::PoolCore(PoolSetup setup, const Options& options)
       shutdown_timeout_(options.shutdown_timeout()),
       poll_(poll_settings(options)),
       policy_(options.pipeline_depth(), static_cast<std::size_t>(std::max(1, options.max_batch()))),
-      health_(heartbeat_timeout(options)) {
+      health_(heartbeat_timeout(options), options.task_timeout()) {
   greeting_.tag = setup_.tag;
   greeting_.hello = make_hello(options, poll_, heartbeat_timeout(options));
   greeting_.program = setup_.worker_program;

@@ -130,6 +130,7 @@ void PoolCore::send_message(std::size_t index, SentMessage message) {
   const auto count = static_cast<std::uint32_t>(message.calls.size());
   auto bytes = message.message;
   OutOfBand out_of_band = message.out_of_band;
+  if (w.sent.empty()) w.front_started = clock::now();
   w.sent.push_back(std::move(message));
   try {
     links_[w.link]->transport().send(w.rank, setup_.tag, wire::Kind::kTasks, count,
@@ -212,7 +213,9 @@ bool PoolCore::watch_workers() {
         if (w.state == WorkerState::kReady) std::this_thread::sleep_for(std::chrono::milliseconds(5));
       }
     }
-    if (w.state == WorkerState::kReady) lose_worker(i, health_.cause(verdict), 0, false);
+    if (w.state == WorkerState::kReady) {
+      lose_worker(i, health_.cause(verdict, w), 0, verdict == WorkerHealth::Verdict::kOverdue);
+    }
     any = true;
   }
   return any;
@@ -227,6 +230,7 @@ void PoolCore::handle_results(std::size_t index, const Transport::Incoming& in,
   }
   SentMessage done = std::move(worker.sent.front());
   worker.sent.pop_front();
+  worker.front_started = clock::now();  // the next message began before this, if at all
   policy_.record_busy_time(in.header.aux, in.header.count);
   const std::vector<wire::ResultView> results =
       wire::decode_results(in.header, ByteSpan{in.message->data(), in.message->size()});
@@ -287,8 +291,8 @@ void PoolCore::lose_worker(std::size_t index, const std::string& cause, std::uin
     for (const PendingCall& call : w.sent.front().calls) {
       if (timed_out && (call.id == running_call || running_call == 0)) {
         call.state->set_error(std::make_exception_ptr(
-            Timeout("spawnpool: task \"" + call.state->task_name() + "\" " + cause +
-                    "; its worker was stopped and replaced")));
+            Timeout("spawnpool: task \"" + call.state->task_name() + "\" timed out: " + cause +
+                    "; its worker was ended and replaced")));
       } else {
         call.state->set_error(std::make_exception_ptr(
             WorkerLost("spawnpool: " + w.describe() + " was lost while running task \"" +
@@ -311,6 +315,9 @@ void PoolCore::lose_worker(std::size_t index, const std::string& cause, std::uin
   log().warn("{} was lost: {}", w.describe(), cause);
   if (setup_.spawn) ++replacements_wanted_;
   health_.note_dying(w);
+  // A lost worker may be stopped or stuck (it would keep the program from ending): it is made to
+  // go. Its guard then tells the launcher it ended (spawn/launcher_guard.hpp).
+  if (w.same_host) end_process(w.pid);
 }
 
 // Advances the start of a replacement worker by one step without blocking (worker_replacement.hpp)

@@ -15,6 +15,7 @@
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <optional>
 
 #ifndef SPAWNPOOL_DEFAULT_MPIEXEC
@@ -83,6 +84,7 @@ Runtime::Runtime(int& argc, char**& argv, RuntimeOptions options) {
 
   int provided = MPI_THREAD_SINGLE;
   if (!initialized) {
+    detail::start_launcher_guard();  // a worker spawned under hydra: before MPI_Init
     SPAWNPOOL_MPI(MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided));
     state.initialized_mpi = true;
   } else {
@@ -153,8 +155,15 @@ Runtime::~Runtime() {
   for (auto* pool : pools) pool->shutdown(true, false);
   state.active = false;
   if (state.static_comm != MPI_COMM_NULL && !state.mpi_stuck) {
-    detail::release_workers(state.static_comm, 0);
-    MPI_Comm_free(&state.static_comm);
+    try {
+      detail::release_workers(state.static_comm, 0);
+      MPI_Comm_free(&state.static_comm);
+    } catch (const std::exception& e) {
+      // A static worker died (its launcher decides what happens to the job): a destructor must
+      // not throw, so say it and go on ending.
+      std::fprintf(stderr, "spawnpool: could not release the static workers at the Runtime's end: %s\n",
+                   e.what());
+    }
   }
   if (state.initialized_mpi && !state.mpi_stuck) {
     MPI_Finalize();

@@ -6,8 +6,10 @@
 
 namespace spawnpool::detail {
 
-WorkerHealth::WorkerHealth(std::chrono::milliseconds heartbeat_timeout)
+WorkerHealth::WorkerHealth(std::chrono::milliseconds heartbeat_timeout,
+                           std::chrono::milliseconds task_timeout)
     : heartbeat_timeout_(heartbeat_timeout),
+      task_timeout_(task_timeout),
       next_heartbeat_(clock::now() + kHeartbeatInterval),
       next_check_(clock::now() + kCheckInterval) {}
 
@@ -27,19 +29,34 @@ WorkerHealth::Verdict WorkerHealth::examine(const Worker& w, bool watched, bool 
                                             clock::time_point now) const {
   if (w.state != WorkerState::kReady) return Verdict::kAlive;
   if (w.same_host && process_gone(w.pid)) return Verdict::kProcessGone;
+  if (task_timeout_.count() > 0 && !w.sent.empty()) {
+    const auto calls = static_cast<long>(w.sent.front().calls.size());
+    if (now - w.front_started > task_timeout_ * std::max(calls, 1L) + kOverdueGrace) {
+      return Verdict::kOverdue;
+    }
+  }
   if (watched && now - w.last_heard > heartbeat_timeout_ && !(busy_is_silent && !w.sent.empty())) {
     return Verdict::kSilent;
   }
   return Verdict::kAlive;
 }
 
-std::string WorkerHealth::cause(Verdict verdict) const {
+std::string WorkerHealth::cause(Verdict verdict, const Worker& worker) const {
+  const std::string stopped =
+      worker.same_host && process_stopped(worker.pid)
+          ? " (its process is stopped: SIGSTOP, SIGTSTP or a debugger)"
+          : "";
   switch (verdict) {
     case Verdict::kProcessGone:
       return "its process ended without a report (killed by SIGKILL, the out-of-memory killer, "
              "or another signal that cannot be caught)";
     case Verdict::kSilent:
-      return "no heartbeat for " + std::to_string(heartbeat_timeout_.count() / 1000) + " s";
+      return "no heartbeat for " + std::to_string(heartbeat_timeout_.count() / 1000) + " s" +
+             stopped;
+    case Verdict::kOverdue:
+      return "the task ran longer than the task timeout (" +
+             std::to_string(task_timeout_.count()) + " ms) and its worker did not end it" +
+             (stopped.empty() ? " (it is stuck)" : stopped);
     case Verdict::kAlive:
       break;
   }

@@ -1,7 +1,9 @@
 #pragma once
 // When the engine checks on its workers, and what it concludes. Spawned workers get a heartbeat
 // every second (they give up a silent manager); workers on the manager's host have their process
-// checked every 0.1 s; a spawned worker silent past the heartbeat timeout is lost. Lost workers'
+// checked every 0.1 s; a spawned worker silent past the heartbeat timeout is lost; so is a worker
+// whose oldest message has run past the task timeout (once per call) plus kOverdueGrace: its own
+// sentinel would have ended it, so it is stopped (SIGSTOP, a debugger) or stuck. Lost workers'
 // processes are remembered until they are gone: a replacement is spawned only then (or after a
 // grace period), because spawning while hydra still handles a dying process was seen to hang
 // MPI_Comm_spawn. Not thread-safe: owned by the engine.
@@ -21,8 +23,10 @@ class WorkerHealth {
   static constexpr std::chrono::seconds kHeartbeatInterval{1};
   static constexpr std::chrono::milliseconds kCheckInterval{100};
   static constexpr std::chrono::seconds kDyingGrace{3};
+  static constexpr std::chrono::seconds kOverdueGrace{2};
 
-  explicit WorkerHealth(std::chrono::milliseconds heartbeat_timeout);
+  /// `task_timeout`: Options::task_timeout (0: none).
+  WorkerHealth(std::chrono::milliseconds heartbeat_timeout, std::chrono::milliseconds task_timeout);
 
   /// True when heartbeats are due (then not again for kHeartbeatInterval).
   bool heartbeat_due(clock::time_point now);
@@ -33,14 +37,15 @@ class WorkerHealth {
     kAlive,
     kProcessGone,  // its process on this host has ended
     kSilent,       // no message for the heartbeat timeout
+    kOverdue,      // a task ran past the task timeout and the worker did not end it
   };
   /// What a check finds about a ready worker; `watched`: it sends heartbeats. `busy_is_silent`:
   /// a worker running a task may be silent (its serve loop sends the heartbeats: one sending
   /// thread, mpi_flavor.hpp).
   Verdict examine(const Worker& worker, bool watched, bool busy_is_silent,
                   clock::time_point now) const;
-  /// Why a worker with that verdict is lost, for WorkerLost.
-  std::string cause(Verdict verdict) const;
+  /// Why `worker`, with that verdict, is lost, for WorkerLost or Timeout.
+  std::string cause(Verdict verdict, const Worker& worker) const;
 
   /// A lost worker whose process (on this host) may still be ending.
   void note_dying(const Worker& worker);
@@ -49,6 +54,7 @@ class WorkerHealth {
 
  private:
   std::chrono::milliseconds heartbeat_timeout_;
+  std::chrono::milliseconds task_timeout_;
   clock::time_point next_heartbeat_;
   clock::time_point next_check_;
   std::vector<std::pair<long, clock::time_point>> dying_;  // pid, when it was lost

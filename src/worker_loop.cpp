@@ -22,8 +22,12 @@
 #include <cstring>
 #include <optional>
 #include <exception>
+#include <atomic>
 #include <memory>
+#include <mutex>
 #include <set>
+#include <string>
+#include <string_view>
 #include <thread>
 
 namespace spawnpool::detail {
@@ -31,6 +35,27 @@ namespace spawnpool::detail {
 namespace {
 
 using wire::ResultStatus;
+
+/// The process that serves; a task's fork() copies it, and the copy must never talk to the pool.
+pid_t g_serving_pid = 0;
+
+/// The task running now (running_task()).
+std::atomic<bool> g_in_task{false};
+std::mutex g_task_name_mutex;
+std::string g_task_name;
+
+/// Ends a forked copy of the worker that came back from a task (fork() without exec or _exit in
+/// the task): it shares the worker's MPI connection, and a result from it would corrupt the
+/// pool. Status 0, as a fork's child returning normally would have; says so on stderr.
+void leave_if_forked_copy(std::string_view task_name) {
+  if (g_serving_pid == 0 || getpid() == g_serving_pid) return;
+  const std::string message =
+      "spawnpool: a forked copy (pid " + std::to_string(getpid()) + ") of worker pid " +
+      std::to_string(g_serving_pid) + " came back from task \"" + std::string(task_name) +
+      "\"; it exits here without talking to the pool (end a forked child with _exit() or exec)\n";
+  (void)!write(STDERR_FILENO, message.data(), message.size());
+  _exit(0);
+}
 
 /// One call's outcome: the invoker's buffer (payload after `offset`, large blocks out of band) or
 /// an error payload.
@@ -97,8 +122,10 @@ const TaskEntry* find_call_task(const wire::CallView& call, Outcome& refused) {
     refused.error = {"spawnpool::Error", "task \"" + task->name + "\" has the type " +
                                              task->signature_text + " in the worker program " +
                                              runtime_state().program +
-                                             ", which differs from the manager's; rebuild both from "
-                                             "the same sources"};
+                                             ", which differs from the manager's (in a type's name, or "
+                                             "in the size, alignment or cereal class version of a "
+                                             "type of the same name); rebuild both from the same "
+                                             "sources"};
     return nullptr;
   }
   return task;
@@ -127,6 +154,14 @@ Outcome run_call(const wire::CallView& call, std::size_t reserve_front, WorkerSe
     }
   } bracket{sentinel};
   if (sentinel) sentinel->call_started(call.id, call.name);
+  {
+    std::lock_guard<std::mutex> lock(g_task_name_mutex);
+    g_task_name.assign(call.name);
+  }
+  g_in_task = true;
+  struct TaskMark {
+    ~TaskMark() { g_in_task = false; }
+  } task_mark;
   ThreadCountEnvironment threads(call.threads);
   out.started_us = wall_clock_us();
   struct Stamp {
@@ -148,6 +183,7 @@ Outcome run_call(const wire::CallView& call, std::size_t reserve_front, WorkerSe
     out.status = ResultStatus::kException;
     out.error = {current_exception_type(), "(not a std::exception)"};
   }
+  leave_if_forked_copy(call.name);
   return out;
 }
 
@@ -262,7 +298,17 @@ std::string apply_hello(const Hello& hello, WorkerSentinel* sentinel) {
 
 }  // namespace
 
+bool running_task(std::string* task_name) {
+  if (!g_in_task.load()) return false;
+  if (task_name) {
+    std::lock_guard<std::mutex> lock(g_task_name_mutex);
+    *task_name = g_task_name;
+  }
+  return true;
+}
+
 int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
+  g_serving_pid = getpid();
   set_fine_timer_slack();
   PollSettings poll = PollSettings::from_environment();
   try {

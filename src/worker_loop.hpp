@@ -3,6 +3,8 @@
 
 #include <mpi.h>
 
+#include <string>
+
 namespace spawnpool::detail {
 
 /// How long a worker serves.
@@ -17,6 +19,10 @@ enum class ServeUntil {
 /// message runs in order and each message is answered with one kResults message. Returns the exit
 /// status for the process (0 after a normal end). Never throws: problems are reported on stderr.
 int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until);
+
+/// True while this process runs a task for a manager (between a call's start and its end), and
+/// its name in `task_name` when given. Thread-safe; the name is only meant for messages.
+bool running_task(std::string* task_name = nullptr);
 
 /// Manager side of ServeUntil::kExit: tells every other rank of `comm` to leave its serve loop and
 /// waits (bounded, 30 s) until they took the message.

@@ -38,6 +38,9 @@ struct Worker {
   WorkerState state = WorkerState::kStarting;
   std::deque<SentMessage> sent;  // messages in flight, oldest (being run) first; engine only
   std::chrono::steady_clock::time_point last_heard;  // engine only
+  // engine only: when its oldest message in flight began running, at the latest (when it was
+  // sent to an idle worker, or when the message before it was answered)
+  std::chrono::steady_clock::time_point front_started;
   std::uint64_t calls_answered = 0;
   std::uint64_t busy_ns = 0;
 

@@ -27,32 +27,35 @@ namespace {
 
 // What a dying thread tells the watch thread. Written from signal handlers: plain data only.
 struct DeathRecord {
-  int is_signal;  // 1: signal, 0: exit status
+  LossReport::Cause cause;
   int number;
 };
 
 int g_report_pipe[2] = {-1, -1};  // dying thread -> watch thread
 int g_ack_pipe[2] = {-1, -1};     // watch thread -> dying thread: "reported, go on dying"
 std::atomic<bool> g_armed{false};
+pid_t g_sentinel_pid = 0;  // the worker; a task's forked copy inherits the handlers, never reports
 
 constexpr int kFatalSignals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTERM};
 constexpr int kReportWaitMs = 2000;
 
-void tell_and_wait(DeathRecord record) {
-  if (!g_armed.exchange(false)) return;
+bool tell_and_wait(DeathRecord record) {
+  if (getpid() != g_sentinel_pid) return false;  // a forked copy of the worker dying: not the worker
+  if (!g_armed.exchange(false)) return false;
   if (write(g_report_pipe[1], &record, sizeof record) == sizeof record) {
     pollfd ack{g_ack_pipe[0], POLLIN, 0};
     poll(&ack, 1, kReportWaitMs);
   }
+  return true;
 }
 
 void on_fatal_signal(int sig) {
-  tell_and_wait(DeathRecord{1, sig});
+  tell_and_wait(DeathRecord{LossReport::Cause::kSignal, sig});
   signal(sig, SIG_DFL);
   raise(sig);
 }
 
-void on_process_exit(int status, void*) { tell_and_wait(DeathRecord{0, status}); }
+void on_process_exit(int status, void*) { tell_and_wait(DeathRecord{LossReport::Cause::kExit, status}); }
 
 std::int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -61,6 +64,10 @@ std::int64_t now_ns() {
 }
 
 }  // namespace
+
+bool report_worker_end(LossReport::Cause cause, int number) noexcept {
+  return tell_and_wait(DeathRecord{cause, number});
+}
 
 WorkerSentinel::WorkerSentinel(Settings settings) : settings_(std::move(settings)) {
   if (pipe2(g_report_pipe, O_CLOEXEC) != 0 || pipe2(g_ack_pipe, O_CLOEXEC) != 0) {
@@ -83,6 +90,7 @@ WorkerSentinel::WorkerSentinel(Settings settings) : settings_(std::move(settings
     on_exit(on_process_exit, nullptr);
     exit_hook_installed = true;
   }
+  g_sentinel_pid = getpid();
   g_armed = true;
   thread_ = std::thread([this] { watch(); });
 }
@@ -139,8 +147,7 @@ void WorkerSentinel::watch() {
       if (poll(&report, 1, 100) > 0) {
         DeathRecord record{};
         if (read(g_report_pipe[0], &record, sizeof record) == sizeof record) {
-          report_and_release(record.is_signal ? LossReport::Cause::kSignal : LossReport::Cause::kExit,
-                             record.number);
+          report_and_release(record.cause, record.number);
           return;  // the process is ending
         }
       }

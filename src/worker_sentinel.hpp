@@ -24,6 +24,12 @@
 
 namespace spawnpool::detail {
 
+/// Tells the manager, through this worker's sentinel, that the worker is ending for `cause`, and
+/// waits (at most 2 s) until the report is sent; the caller then ends the process. False when no
+/// sentinel is armed in this process (not a spawned worker, or a forked copy of one). Used for
+/// ends no signal or exit() shows: MPI_Abort and MPI_Finalize called in a task.
+bool report_worker_end(LossReport::Cause cause, int number) noexcept;
+
 class WorkerSentinel {
  public:
   struct Settings {

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <cstring>
 
 #include <map>
@@ -206,4 +207,39 @@ TEST(Serialization, TruncatedArgumentsAreRejected) {
   sd::Buffer bytes(size);
   sd::serialize_into(bytes.data(), size, v, 2.0);
   EXPECT_THROW(task->invoke(sd::ByteSpan{bytes.data(), size - 3}, nullptr, 0, false), sd::BadArguments);
+}
+
+// The wire layout in task signatures: what tells two definitions of a type apart as far as C++17
+// can (size, alignment, cereal class version, and those of what containers hold).
+namespace layout_test {
+struct Small {
+  int a = 0;
+  template <class Archive>
+  void serialize(Archive& ar) { ar(a); }
+};
+struct Large {
+  int a = 0;
+  double b = 0;
+  template <class Archive>
+  void serialize(Archive& ar) { ar(a, b); }
+};
+struct Versioned {
+  int a = 0;
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t) { ar(a); }
+};
+}  // namespace layout_test
+CEREAL_CLASS_VERSION(layout_test::Versioned, 3);
+
+TEST(WireLayout, TellsSizesVersionsAndHeldTypesApart) {
+  using spawnpool::detail::wire_layout_of;
+  using namespace layout_test;
+  EXPECT_NE((wire_layout_of<int, Small>()), (wire_layout_of<int, Large>()));
+  EXPECT_NE((wire_layout_of<int, Small>()), (wire_layout_of<int, Versioned>()));
+  EXPECT_NE((wire_layout_of<int, std::vector<Small>>()), (wire_layout_of<int, std::vector<Large>>()));
+  EXPECT_NE((wire_layout_of<int, std::map<int, Small>>()), (wire_layout_of<int, std::map<int, Large>>()));
+  EXPECT_NE((wire_layout_of<std::optional<Small>>()), (wire_layout_of<std::optional<Large>>()));
+  EXPECT_NE((wire_layout_of<void, std::tuple<Small, int>>()), (wire_layout_of<void, std::tuple<Large, int>>()));
+  EXPECT_EQ((wire_layout_of<int, std::vector<Small>>()), (wire_layout_of<int, std::vector<Small>>()));
+  EXPECT_NE(wire_layout_of<Versioned>().find(",3)"), std::string::npos) << wire_layout_of<Versioned>();
 }

@@ -62,6 +62,24 @@ TEST(WorkerProgram, LeanWorkerRunsTheTasksItHas) {
   EXPECT_EQ(scaled.back(), 3.0);
 }
 
+// The same type name with another definition in the worker program: the call is refused with the
+// signature mismatch, never decoded into garbage (x=1, y=2 came out as 1 + two floats' garbage).
+TEST(WorkerProgram, ATypeDefinedDifferentlyInTheWorkerIsRefusedNotDecoded) {
+  spawnpool::Executor pool(lean_options(1));
+  lean::Params params;
+  params.x = 1;
+  params.y = 2;
+  try {
+    const double sum = pool.submit(lean::sum_params, params).get();
+    FAIL() << "decoded into garbage: " << sum;
+  } catch (const spawnpool::RemoteError& e) {
+    EXPECT_NE(std::string(e.what()).find("differs from the manager's"), std::string::npos) << e.what();
+  } catch (const spawnpool::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("differs from the manager's"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(pool.submit(lean::triple, 5).get(), 15);  // the pool goes on
+}
+
 TEST(WorkerProgram, TaskMissingInTheWorkerIsUnregisteredTaskNamingTheProgram) {
   spawnpool::Executor pool(lean_options(1));
   auto missing = pool.submit(manager_only, 1);

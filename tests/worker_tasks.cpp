@@ -18,8 +18,15 @@ std::vector<double> scale(const std::vector<double>& values, double factor) {
   for (double& v : out) v *= factor;
   return out;
 }
+
+#ifndef LEAN_PARAMS_OTHER_LAYOUT
+double sum_params(const Params& p) { return p.x + p.y; }
+#else
+double sum_params(const Params& p) { return p.x + static_cast<double>(p.y) + static_cast<double>(p.z); }
+#endif
 }  // namespace lean
 
 SPAWNPOOL_TASK_AS(lean::triple, "lean::triple");
 SPAWNPOOL_TASK_AS(lean::shout, "lean::shout");
 SPAWNPOOL_TASK_AS(lean::scale, "lean::scale");
+SPAWNPOOL_TASK_AS(lean::sum_params, "lean::sum_params");

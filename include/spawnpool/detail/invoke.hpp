@@ -6,10 +6,12 @@
 #include <spawnpool/detail/registry.hpp>
 #include <spawnpool/detail/serialize.hpp>
 #include <spawnpool/detail/task_state.hpp>
+#include <spawnpool/detail/wire_layout.hpp>
 
 #include <cereal/types/tuple.hpp>
 
 #include <memory>
+#include <string>
 #include <tuple>
 #include <type_traits>
 #include <typeinfo>
@@ -43,9 +45,12 @@ decltype(auto) as_parameter(A&& argument) {
   }
 }
 
+/// The hash both sides compare before a call runs: the function type's name and the wire layout
+/// of its types (wire_layout.hpp).
 template <class R, class... P>
 std::uint64_t signature_of() {
-  static const std::uint64_t hash = fnv1a(typeid(R(stored_t<P>...)).name());
+  static const std::uint64_t hash = fnv1a(std::string(typeid(R(stored_t<P>...)).name()) + '|' +
+                                          wire_layout_of<R, stored_t<P>...>());
   return hash;
 }
 

@@ -1,0 +1,158 @@
+#include "launcher_guard.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+namespace spawnpool::detail {
+
+namespace {
+
+// Everything below the fork runs in a copy of a process that may have had threads: system calls
+// only (no allocation, no locks, no C++ library), and _exit, never exit.
+
+constexpr int kFinalizeAckWaitMs = 1000;
+constexpr int kPollStepMs = 50;
+
+int open_pidfd(pid_t pid) {
+#ifdef SYS_pidfd_open
+  return static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+#else
+  (void)pid;
+  errno = ENOSYS;
+  return -1;
+#endif
+}
+
+void sleep_ms(int ms) {
+  timespec pause{ms / 1000, (ms % 1000) * 1000000L};
+  while (nanosleep(&pause, &pause) != 0 && errno == EINTR) {
+  }
+}
+
+void close_range_of(unsigned first, unsigned last) {
+  if (first > last) return;
+#ifdef SYS_close_range
+  if (syscall(SYS_close_range, first, last, 0) == 0) return;
+#endif
+  long limit = sysconf(_SC_OPEN_MAX);
+  if (limit < 0 || limit > 65536) limit = 65536;
+  for (long fd = first; fd <= static_cast<long>(last) && fd < limit; ++fd) close(static_cast<int>(fd));
+}
+
+/// Leaves descriptors 0-2 on /dev/null and keeps only `a` and `b` (both > 2) besides.
+void keep_only(int a, int b) {
+  const int null_fd = open("/dev/null", O_RDWR);
+  if (null_fd >= 0) {
+    for (int fd = 0; fd < 3; ++fd) dup2(null_fd, fd);
+    if (null_fd > 2 && null_fd != a && null_fd != b) close(null_fd);
+  }
+  const unsigned low = static_cast<unsigned>(a < b ? a : b);
+  const unsigned high = static_cast<unsigned>(a < b ? b : a);
+  close_range_of(3, low - 1);
+  close_range_of(low + 1, high - 1);
+  close_range_of(high + 1, ~0U);
+}
+
+/// Blocks until the worker has ended: its pidfd becomes readable, or (without pidfd) the last
+/// write end of the lifeline pipe closes.
+void wait_for_worker_end(int watch_fd) {
+  pollfd watched{watch_fd, POLLIN, 0};
+  while (poll(&watched, 1, -1) < 0 && errno == EINTR) {
+  }
+}
+
+/// Says `cmd=finalize` for the worker and waits (bounded) for hydra's `cmd=finalize_ack`. When
+/// the worker finalized itself, the proxy has closed its end and the write fails: nothing to do.
+void say_finalize(int pmi_fd) {
+  static const char kFinalize[] = "cmd=finalize\n";
+  if (write(pmi_fd, kFinalize, sizeof kFinalize - 1) != static_cast<ssize_t>(sizeof kFinalize - 1)) {
+    return;
+  }
+  char answer[512];
+  for (int waited = 0; waited < kFinalizeAckWaitMs; waited += kPollStepMs) {
+    pollfd readable{pmi_fd, POLLIN, 0};
+    if (poll(&readable, 1, kPollStepMs) <= 0) continue;
+    const ssize_t got = read(pmi_fd, answer, sizeof answer - 1);
+    if (got <= 0) return;
+    answer[got] = '\0';
+    if (strstr(answer, "finalize_ack") != nullptr) return;
+  }
+}
+
+/// SIGTERM to what is left of the worker's process group, SIGKILL after kLeftoverGraceMs.
+void end_process_group(pid_t group) {
+  if (kill(-group, SIGTERM) != 0) return;  // nothing left
+  for (int waited = 0; waited < kLeftoverGraceMs; waited += kPollStepMs) {
+    sleep_ms(kPollStepMs);
+    if (kill(-group, 0) != 0) return;
+  }
+  kill(-group, SIGKILL);
+}
+
+[[noreturn]] void run_guard(pid_t worker, bool worker_leads_group, int pmi_fd, int watch_fd) {
+  setpgid(0, 0);  // out of the worker's group: spared when it is ended, and by hydra's signals
+  prctl(PR_SET_NAME, "spawnpool-guard", 0, 0, 0);
+  signal(SIGPIPE, SIG_IGN);
+  signal(SIGUSR1, SIG_IGN);
+  signal(SIGUSR2, SIG_IGN);
+  keep_only(pmi_fd, watch_fd);
+  wait_for_worker_end(watch_fd);
+  say_finalize(pmi_fd);
+  close(pmi_fd);
+  if (worker_leads_group) end_process_group(worker);
+  _exit(0);
+}
+
+}  // namespace
+
+void start_launcher_guard() noexcept {
+  const char* spawned = std::getenv("PMI_SPAWNED");
+  const char* pmi_fd_text = std::getenv("PMI_FD");
+  if (!spawned || std::strcmp(spawned, "1") != 0 || !pmi_fd_text) return;
+  char* end = nullptr;
+  const long pmi_fd = std::strtol(pmi_fd_text, &end, 10);
+  if (*end != '\0' || pmi_fd < 3 || pmi_fd > 1 << 20 || fcntl(static_cast<int>(pmi_fd), F_GETFD) < 0) {
+    return;
+  }
+
+  const pid_t worker = getpid();
+  const bool worker_leads_group = getpgrp() == worker;
+  // What tells the guard the worker ended: a pidfd of the worker, or else a pipe whose write end
+  // only the worker holds (close-on-exec, so programs its tasks start do not keep it open).
+  int watch_fd = open_pidfd(worker);
+  int lifeline[2] = {-1, -1};
+  if (watch_fd < 0) {
+    if (pipe2(lifeline, O_CLOEXEC) != 0) return;
+    watch_fd = lifeline[0];
+  }
+
+  // Fork twice, so that the guard is not the worker's child (a task's wait() must never find
+  // it), and reap the middle process at once.
+  const pid_t middle = fork();
+  if (middle == 0) {
+    if (lifeline[1] >= 0) close(lifeline[1]);
+    const pid_t guard = fork();
+    if (guard == 0) run_guard(worker, worker_leads_group, static_cast<int>(pmi_fd), watch_fd);
+    _exit(0);
+  }
+  close(watch_fd);  // the worker's copy (pidfd, or the pipe's read end)
+  if (middle > 0) {
+    int ignored = 0;
+    while (waitpid(middle, &ignored, 0) < 0 && errno == EINTR) {
+    }
+  } else if (lifeline[1] >= 0) {
+    close(lifeline[1]);  // no guard: nothing to tell
+  }
+}
+
+}  // namespace spawnpool::detail
