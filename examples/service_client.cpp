@@ -4,9 +4,12 @@
 //   /opt/spawnpool/mpich-4.0.2-ch3/bin/mpiexec -n 3 ./build/examples/service_server --port-file /tmp/spawnpool.port &
 //   ./build/examples/service_client file:/tmp/spawnpool.port
 //
-// The client submits tasks the service has, and one it does not (refused with UnregisteredTask,
-// the service keeps serving). When the client shuts down, the service stays up for the next one.
+// The client submits tasks the service has, one it does not and the built-in command task (both
+// refused with UnregisteredTask, the service keeps serving). It reads the service's token from
+// <port file>.token (or SPAWNPOOL_SERVICE_TOKEN). When the client shuts down, the service stays up for the next one.
 #include "service_tasks.hpp"
+
+#include <spawnpool/command.hpp>
 
 #include <cstdio>
 #include <set>
@@ -18,9 +21,15 @@ SPAWNPOOL_TASK(client_only);
 int main(int argc, char** argv) {
   spawnpool::Runtime runtime(argc, argv);
   const std::string address = argc > 1 ? argv[1] : "file:/tmp/spawnpool.port";
+  // --mark: this client's session sets an environment variable and a working directory; the
+  // next client must not see them.
+  const bool mark = argc > 2 && std::string(argv[2]) == "--mark";
   try {
-    spawnpool::Executor pool(spawnpool::Options{}.connect(address));
+    spawnpool::Options options = spawnpool::Options{}.connect(address);
+    if (mark) options.env("SERVICE_CLIENT_MARK", "1").working_directory("/tmp");
+    spawnpool::Executor pool(options);
     std::printf("connected to %d service workers\n", pool.num_workers());
+    std::printf("session: %s\n", pool.submit(session_view).get().c_str());
 
     std::vector<std::vector<double>> vectors;
     for (int i = 1; i <= 100; ++i) vectors.push_back({3.0 * i, 4.0 * i});
@@ -36,6 +45,17 @@ int main(int argc, char** argv) {
       pool.submit(client_only, 1).get();
     } catch (const spawnpool::UnregisteredTask& e) {
       std::printf("refused as expected: %s\n", e.what());
+    }
+
+    // The library's built-in command task is in every program, the service's too, but a service
+    // offers it only when started with --allow-builtin-tasks.
+    try {
+      spawnpool::Command id;
+      id.program = "id";
+      const spawnpool::CommandResult r = pool.submit(spawnpool::run_command, id).get();
+      std::printf("the service ran a command: %s", r.out.c_str());
+    } catch (const spawnpool::UnregisteredTask& e) {
+      std::printf("command refused as expected: %s\n", e.what());
     }
   } catch (const spawnpool::Error& e) {
     std::fprintf(stderr, "service_client: %s\n", e.what());

@@ -4,7 +4,10 @@
 
 #include <spawnpool/spawnpool.hpp>
 
+#include <unistd.h>
+
 #include <cmath>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -23,3 +26,13 @@ inline std::string served_by() {
   return "service rank " + std::to_string(rank);
 }
 SPAWNPOOL_TASK(served_by);
+
+/// What a client's session looks like on the service: SERVICE_CLIENT_MARK and the working
+/// directory. A client's Options::env and working_directory must not reach the next client.
+inline std::string session_view() {
+  const char* mark = std::getenv("SERVICE_CLIENT_MARK");
+  char cwd[4096] = {};
+  if (getcwd(cwd, sizeof cwd) == nullptr) cwd[0] = '\0';
+  return std::string(mark ? mark : "") + "|" + cwd;
+}
+SPAWNPOOL_TASK(session_view);

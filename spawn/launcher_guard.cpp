@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -21,6 +22,14 @@ namespace {
 // only (no allocation, no locks, no C++ library), and _exit, never exit.
 
 constexpr int kFinalizeAckWaitMs = 1000;
+
+/// The worker's end of the lifeline pipe (only without pidfd), closed in its forked children.
+int g_lifeline_write_end = -1;
+
+void close_lifeline_in_child() {
+  if (g_lifeline_write_end >= 0) close(g_lifeline_write_end);
+  g_lifeline_write_end = -1;
+}
 constexpr int kPollStepMs = 50;
 
 int open_pidfd(pid_t pid) {
@@ -101,6 +110,13 @@ void end_process_group(pid_t group) {
 
 [[noreturn]] void run_guard(pid_t worker, bool worker_leads_group, int pmi_fd, int watch_fd) {
   setpgid(0, 0);  // out of the worker's group: spared when it is ended, and by hydra's signals
+  if (watch_fd < 3) {
+    // The program had closed a standard stream, and the watch descriptor took its number:
+    // keep_only puts /dev/null there, so move it up first.
+    const int moved = fcntl(watch_fd, F_DUPFD, 3);
+    if (moved < 0) _exit(0);
+    watch_fd = moved;
+  }
   prctl(PR_SET_NAME, "spawnpool-guard", 0, 0, 0);
   signal(SIGPIPE, SIG_IGN);
   signal(SIGUSR1, SIG_IGN);
@@ -134,6 +150,13 @@ void start_launcher_guard() noexcept {
   if (watch_fd < 0) {
     if (pipe2(lifeline, O_CLOEXEC) != 0) return;
     watch_fd = lifeline[0];
+    g_lifeline_write_end = lifeline[1];
+    // A task's fork() without exec must not keep the worker "alive" for the guard.
+    static bool at_fork_installed = false;
+    if (!at_fork_installed) {
+      pthread_atfork(nullptr, nullptr, close_lifeline_in_child);
+      at_fork_installed = true;
+    }
   }
 
   // Fork twice, so that the guard is not the worker's child (a task's wait() must never find
@@ -152,6 +175,7 @@ void start_launcher_guard() noexcept {
     }
   } else if (lifeline[1] >= 0) {
     close(lifeline[1]);  // no guard: nothing to tell
+    g_lifeline_write_end = -1;
   }
 }
 

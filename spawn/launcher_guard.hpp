@@ -21,7 +21,8 @@
 // The guard has left the worker's process group and closed every other descriptor (its standard
 // streams are /dev/null), so it neither holds the worker's output pipes open nor receives the
 // signals meant for the worker. What it cannot cover: the guard itself killed with SIGKILL
-// before the worker (then hydra reacts as before).
+// before the worker, and a worker program that initializes MPI itself before its Runtime (the
+// guard must start before MPI_Init); then hydra reacts as before.
 
 namespace spawnpool::detail {
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <future>
 #include <memory>
@@ -104,13 +105,18 @@ void PendingSpawn::wait() const { shared_->result.wait_until(deadline_); }
 MPI_Comm PendingSpawn::take() {
   if (shared_->result.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
     if (mpi_stuck_ != nullptr) *mpi_stuck_ = true;
+    const bool in_slurm = std::getenv("SLURM_JOB_ID") != nullptr;
     throw SpawnError(
         "spawnpool: MPI_Comm_spawn of " + std::to_string(count_) + " x '" + program_ +
         "' did not return within " + std::to_string(timeout_.count() / 1000) +
-        " s. The MPI launcher could not start the processes (inside Slurm: the job has no free "
-        "CPUs for a new step; spawnpool sets SLURM_OVERLAP=1 when it relaunches itself, check "
-        "that it is not overridden). Raise the limit with SPAWNPOOL_SPAWN_TIMEOUT (seconds), or "
-        "run in static mode: mpiexec -n <workers+1> / srun -n <workers+1>.");
+        " s: the processes did not all reach MPI_Init (a worker program that exits or crashes "
+        "before it, or a launcher that could not start them" +
+        (in_slurm ? std::string(": inside Slurm, the job has no free CPUs for a new step; "
+                                "spawnpool sets SLURM_OVERLAP=1 when it relaunches itself, check "
+                                "that it is not overridden")
+                  : std::string()) +
+        "). Raise the limit with SPAWNPOOL_SPAWN_TIMEOUT (seconds), or run in static mode: " +
+        (in_slurm ? "srun -n <workers+1>." : "mpiexec -n <workers+1>."));
   }
   Outcome o = shared_->result.get();
   if (o.code != MPI_SUCCESS) {

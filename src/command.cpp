@@ -312,4 +312,7 @@ CommandResult run_command(const Command& command) {
 
 }  // namespace spawnpool
 
-SPAWNPOOL_TASK_AS(spawnpool::run_command, "spawnpool.run_command");
+// A built-in task: every spawnpool program has it, but a pool service offers it only when asked
+// (ServiceOptions::allow_builtin_tasks): it runs any program.
+static const spawnpool::detail::Registration<&spawnpool::run_command> run_command_registration{
+    "spawnpool.run_command", true};

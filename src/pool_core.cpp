@@ -55,7 +55,11 @@ PoolCore::PoolCore(PoolSetup setup, const Options& options)
       shutdown_timeout_(options.shutdown_timeout()),
       poll_(poll_settings(options)),
       policy_(options.pipeline_depth(), static_cast<std::size_t>(std::max(1, options.max_batch()))),
-      health_(heartbeat_timeout(options), options.task_timeout()) {
+      // Only spawned workers are ended by the manager (static and service ranks belong to a job
+      // whose launcher ends it all when one is killed), so only they are held to the task
+      // timeout from this side.
+      health_(heartbeat_timeout(options),
+              setup_.spawn ? options.task_timeout() : std::chrono::milliseconds(0)) {
   greeting_.tag = setup_.tag;
   greeting_.hello = make_hello(options, poll_, heartbeat_timeout(options));
   greeting_.program = setup_.worker_program;

@@ -127,9 +127,11 @@ class PoolCore final : public ProgressDriver {
   bool receive();
   bool receive_control();
   bool watch_workers();
+  void send_heartbeats_if_due(std::chrono::steady_clock::time_point now);
   void handle_results(std::size_t worker, const Transport::Incoming& in, Transport& transport);
+  /// `reported`: the worker sent a LossReport (it is ending by itself).
   void lose_worker(std::size_t worker, const std::string& cause, std::uint64_t running_call,
-                   bool timed_out);
+                   bool timed_out, bool reported = false);
   bool replace_lost_workers();
   void give_up_replacing(const std::string& reason);
   void break_executor(const std::string& reason);

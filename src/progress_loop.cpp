@@ -177,7 +177,7 @@ bool PoolCore::receive_control() {
         try {
           const LossReport report = read_loss_report(in->bytes());
           lose_worker(w, report.describe(), report.call_id,
-                      report.cause == LossReport::Cause::kTimeout);
+                      report.cause == LossReport::Cause::kTimeout, true);
         } catch (const wire::ProtocolError& e) {
           // The worker is ending either way: its process check or its silence will tell.
           log().warn("{} sent a loss report that cannot be read: {}", roster_[w].describe(), e.what());
@@ -188,20 +188,24 @@ bool PoolCore::receive_control() {
   return any;
 }
 
+void PoolCore::send_heartbeats_if_due(clock::time_point now) {
+  if (!health_.heartbeat_due(now)) return;
+  for (const Worker& w : roster_) {
+    if (w.state != WorkerState::kReady || !links_[w.link]->watched()) continue;
+    try {
+      send_signal(links_[w.link]->transport(), w.rank, wire::kControlTag, wire::Kind::kHeartbeat);
+    } catch (const MpiError&) {
+      // noticed by the health check or by the next send
+    }
+  }
+}
+
 bool PoolCore::watch_workers() {
   const auto now = clock::now();
   bool any = false;
-  if (health_.heartbeat_due(now)) {
-    for (const Worker& w : roster_) {
-      if (w.state != WorkerState::kReady || !links_[w.link]->watched()) continue;
-      try {
-        send_signal(links_[w.link]->transport(), w.rank, wire::kControlTag, wire::Kind::kHeartbeat);
-      } catch (const MpiError&) {
-        // noticed below or by the next send
-      }
-    }
-  }
+  send_heartbeats_if_due(now);
   if (!health_.check_due(now)) return false;
+  health_.end_overstaying(now);
   for (std::size_t i = 0; i < roster_.size(); ++i) {
     Worker& w = roster_[i];
     const auto verdict = health_.examine(w, links_[w.link]->watched(), kOneSendingThread, now);
@@ -249,7 +253,9 @@ void PoolCore::handle_results(std::size_t index, const Transport::Incoming& in,
   done = SentMessage{};  // the arguments are not needed any more
   std::vector<DecodedResult> decoded;
   try {
-    decoded = receive_decoded_results(transport, in, results, states, [&worker] {
+    decoded = receive_decoded_results(transport, in, results, states, [this, &worker] {
+      // Receiving gigabytes can take longer than a worker waits for word from its manager.
+      send_heartbeats_if_due(clock::now());
       return worker.same_host && process_gone(worker.pid);
     });
   } catch (const Error& e) {  // Timeout, MpiError: the worker died while sending its results
@@ -282,7 +288,7 @@ void PoolCore::handle_results(std::size_t index, const Transport::Incoming& in,
 }
 
 void PoolCore::lose_worker(std::size_t index, const std::string& cause, std::uint64_t running_call,
-                           bool timed_out) {
+                           bool timed_out, bool reported) {
   Worker& w = roster_[index];
   if (!roster_.set_lost(w)) return;
   if (links_[w.link]->watched()) links_[w.link]->transport().abandon_sends();  // its own link only
@@ -314,10 +320,13 @@ void PoolCore::lose_worker(std::size_t index, const std::string& cause, std::uin
   }
   log().warn("{} was lost: {}", w.describe(), cause);
   if (setup_.spawn) ++replacements_wanted_;
-  health_.note_dying(w);
-  // A lost worker may be stopped or stuck (it would keep the program from ending): it is made to
-  // go. Its guard then tells the launcher it ended (spawn/launcher_guard.hpp).
-  if (w.same_host) end_process(w.pid);
+  // A lost spawned worker may be stopped or stuck (it would keep the program from ending): it is
+  // made to go, at once when it said nothing, after WorkerHealth::kDyingGrace when it reported its
+  // own end (it may still be flushing output or running exit handlers). Its guard then tells the
+  // launcher it ended (spawn/launcher_guard.hpp). Static and service ranks are never signalled.
+  const bool may_end = setup_.spawn.has_value() && w.same_host;
+  health_.note_dying(w, may_end);
+  if (may_end && !reported) end_process(w.pid);
 }
 
 // Advances the start of a replacement worker by one step without blocking (worker_replacement.hpp)

@@ -29,7 +29,9 @@ WorkerHealth::Verdict WorkerHealth::examine(const Worker& w, bool watched, bool 
                                             clock::time_point now) const {
   if (w.state != WorkerState::kReady) return Verdict::kAlive;
   if (w.same_host && process_gone(w.pid)) return Verdict::kProcessGone;
-  if (task_timeout_.count() > 0 && !w.sent.empty()) {
+  if (task_timeout_.count() > 0 && !w.sent.empty() && now - w.last_heard > kOverdueGrace) {
+    // Silent too: a worker whose sentinel runs ends the task itself, and keeps talking meanwhile
+    // (large arguments or results on the way, a long first call) .
     const auto calls = static_cast<long>(w.sent.front().calls.size());
     if (now - w.front_started > task_timeout_ * std::max(calls, 1L) + kOverdueGrace) {
       return Verdict::kOverdue;
@@ -63,18 +65,28 @@ std::string WorkerHealth::cause(Verdict verdict, const Worker& worker) const {
   return "";
 }
 
-void WorkerHealth::note_dying(const Worker& worker) {
-  if (worker.same_host && worker.pid > 0) dying_.emplace_back(worker.pid, clock::now());
+void WorkerHealth::note_dying(const Worker& worker, bool end_after_grace) {
+  if (worker.same_host && worker.pid > 0) {
+    dying_.push_back(Dying{worker.pid, clock::now(), end_after_grace});
+  }
 }
 
-bool WorkerHealth::dying_processes_gone() {
+bool WorkerHealth::dying_processes_gone() const {
   const auto now = clock::now();
+  return std::all_of(dying_.begin(), dying_.end(), [&](const Dying& d) {
+    return now - d.lost_at > kDyingGrace || process_gone(d.pid);
+  });
+}
+
+void WorkerHealth::end_overstaying(clock::time_point now) {
   dying_.erase(std::remove_if(dying_.begin(), dying_.end(),
-                              [&](const auto& d) {
-                                return process_gone(d.first) || now - d.second > kDyingGrace;
+                              [&](const Dying& d) {
+                                if (process_gone(d.pid)) return true;
+                                if (now - d.lost_at <= kDyingGrace) return false;
+                                if (d.end_after_grace) end_process(d.pid);
+                                return true;
                               }),
                dying_.end());
-  return dying_.empty();
 }
 
 }  // namespace spawnpool::detail

@@ -2,8 +2,9 @@
 // When the engine checks on its workers, and what it concludes. Spawned workers get a heartbeat
 // every second (they give up a silent manager); workers on the manager's host have their process
 // checked every 0.1 s; a spawned worker silent past the heartbeat timeout is lost; so is a worker
-// whose oldest message has run past the task timeout (once per call) plus kOverdueGrace: its own
-// sentinel would have ended it, so it is stopped (SIGSTOP, a debugger) or stuck. Lost workers'
+// whose oldest message has run past the task timeout (once per call) plus kOverdueGrace while it
+// has been silent for kOverdueGrace too: its own sentinel would have ended it, so it is stopped
+// (SIGSTOP, a debugger) or stuck. Lost workers'
 // processes are remembered until they are gone: a replacement is spawned only then (or after a
 // grace period), because spawning while hydra still handles a dying process was seen to hang
 // MPI_Comm_spawn. Not thread-safe: owned by the engine.
@@ -47,17 +48,26 @@ class WorkerHealth {
   /// Why `worker`, with that verdict, is lost, for WorkerLost or Timeout.
   std::string cause(Verdict verdict, const Worker& worker) const;
 
-  /// A lost worker whose process (on this host) may still be ending.
-  void note_dying(const Worker& worker);
-  /// True when no lost worker's process is still ending (or the grace period has passed).
-  bool dying_processes_gone();
+  /// A lost worker whose process (on this host) may still be ending. `end_after_grace`: end it
+  /// (SIGKILL) if it is still there after kDyingGrace (see end_overstaying).
+  void note_dying(const Worker& worker, bool end_after_grace);
+  /// True when every lost worker's process has ended or had its grace period.
+  bool dying_processes_gone() const;
+  /// Ends the lost workers' processes that may be ended and are still there after kDyingGrace,
+  /// and forgets those that are gone or past it.
+  void end_overstaying(clock::time_point now);
 
  private:
   std::chrono::milliseconds heartbeat_timeout_;
   std::chrono::milliseconds task_timeout_;
   clock::time_point next_heartbeat_;
   clock::time_point next_check_;
-  std::vector<std::pair<long, clock::time_point>> dying_;  // pid, when it was lost
+  struct Dying {
+    long pid;
+    clock::time_point lost_at;
+    bool end_after_grace;
+  };
+  std::vector<Dying> dying_;
 };
 
 }  // namespace spawnpool::detail

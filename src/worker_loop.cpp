@@ -7,6 +7,7 @@
 #include "log.hpp"
 #include "out_of_band_receive.hpp"
 #include "runtime_state.hpp"
+#include "task_mpi_finalize.hpp"
 #include "transport.hpp"
 #include "wire.hpp"
 #include "worker_sentinel.hpp"
@@ -38,6 +39,9 @@ using wire::ResultStatus;
 
 /// The process that serves; a task's fork() copies it, and the copy must never talk to the pool.
 pid_t g_serving_pid = 0;
+
+/// Whether built-in tasks may run (set_builtin_tasks_allowed).
+std::atomic<bool> g_builtin_tasks_allowed{true};
 
 /// The task running now (running_task()).
 std::atomic<bool> g_in_task{false};
@@ -115,6 +119,16 @@ const TaskEntry* find_call_task(const wire::CallView& call, Outcome& refused) {
                      "the worker program " + runtime_state().program + " has no task named \"" +
                          std::string(call.name) + "\"; register it with SPAWNPOOL_TASK(" +
                          std::string(call.name) + ") in a source file linked into the worker program"};
+    return nullptr;
+  }
+  if (task->builtin && !g_builtin_tasks_allowed.load()) {
+    refused.status = ResultStatus::kUnknownTask;
+    refused.error = {"spawnpool::UnregisteredTask",
+                     "the pool service " + runtime_state().program +
+                         " does not offer the built-in task \"" + task->name +
+                         "\": a service runs only the tasks its own program registered (start it "
+                         "with --allow-builtin-tasks, ServiceOptions::allow_builtin_tasks, to offer "
+                         "the library's built-in tasks)"};
     return nullptr;
   }
   if (task->signature != call.signature) {
@@ -298,6 +312,8 @@ std::string apply_hello(const Hello& hello, WorkerSentinel* sentinel) {
 
 }  // namespace
 
+void set_builtin_tasks_allowed(bool allowed) { g_builtin_tasks_allowed = allowed; }
+
 bool running_task(std::string* task_name) {
   if (!g_in_task.load()) return false;
   if (task_name) {
@@ -309,6 +325,7 @@ bool running_task(std::string* task_name) {
 
 int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
   g_serving_pid = getpid();
+  end_worker_when_a_task_finalizes_mpi();
   set_fine_timer_slack();
   PollSettings poll = PollSettings::from_environment();
   try {

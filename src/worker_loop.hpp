@@ -20,6 +20,10 @@ enum class ServeUntil {
 /// status for the process (0 after a normal end). Never throws: problems are reported on stderr.
 int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until);
 
+/// Whether the library's built-in tasks (TaskEntry::builtin) may run here; true unless a pool
+/// service turned them off (ServiceOptions::allow_builtin_tasks). Call before serving.
+void set_builtin_tasks_allowed(bool allowed);
+
 /// True while this process runs a task for a manager (between a call's start and its end), and
 /// its name in `task_name` when given. Thread-safe; the name is only meant for messages.
 bool running_task(std::string* task_name = nullptr);

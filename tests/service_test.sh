@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # The pool service: a server started with mpiexec serves two clients one after the other (each gets
 # correct results and an UnregisteredTask for a task only the client has), then exits cleanly.
-#   service_test.sh MPIEXEC SERVER CLIENT [openmpi]
+#   service_test.sh MPIEXEC SERVER CLIENT [openmpi] [RAW_CLIENT]
+# Also: a client with the wrong token and (RAW_CLIENT, a plain MPI program) one that connects and
+# sends no token are refused, and the built-in command task is refused (the service does not
+# offer it).
 # With Open MPI (4th argument "openmpi", or an mpiexec whose --version says "Open MPI"),
 # MPI_Comm_connect/accept across separate mpiruns needs Open MPI's ompi-server: the test starts
 # one, gives the service's mpiexec its URI (--ompi-server file:URIFILE) and the clients too
 # (OMPI_MCA_pmix_server_uri=file:URIFILE: a client is a singleton, and without it its connect fails
 # with "requires the support of the ompi-server tool"), and kills it by its PID on exit.
 set -u
-mpiexec=$1 server=$2 client=$3 flavour=${4:-}
+mpiexec=$1 server=$2 client=$3 flavour=${4:-} raw_client=${5:-}
 if [ -z "$flavour" ] && "$mpiexec" --version 2>/dev/null | grep -q "Open MPI"; then flavour=openmpi; fi
 port_file=$(mktemp -u /tmp/spawnpool_service_XXXXXX.port)
 log=$(mktemp /tmp/spawnpool_service_XXXXXX.log)
@@ -40,18 +43,43 @@ server_pid=$!
 for _ in $(seq 1 100); do [ -s "$port_file" ] && break; sleep 0.2; done
 [ -s "$port_file" ] || { echo "FAIL: the service never wrote its port file"; cat "$log"; kill "$server_pid"; exit 1; }
 failed=0
+token_file="$port_file.token"
+[ -s "$token_file" ] || { echo "FAIL: no token file $token_file"; failed=1; }
+[ "$(stat -c %a "$token_file" 2>/dev/null)" = 600 ] || { echo "FAIL: the token file is not private (mode 600)"; failed=1; }
+# A client with the wrong token is refused at connect, with a clear error, and does not count.
+out=$(SPAWNPOOL_SERVICE_TOKEN=0123456789abcdef timeout -k 5 60 "$client" "file:$port_file" 2>&1); rc=$?
+echo "--- client with a wrong token (exit $rc)"; echo "$out"
+[ $rc = 1 ] && grep -q "did not admit this client: the service refused the token" <<<"$out" || failed=1
+# A raw MPI client that connects and sends nothing (or garbage) is dropped within a few seconds,
+# before anything it sends is read as work; the service goes on.
+if [ -n "${raw_client:-}" ]; then
+  out=$(timeout -k 5 60 "$mpiexec" "${server_args[@]}" -n 1 "$raw_client" "$(head -n 1 "$port_file")" 2>&1); rc=$?
+  echo "--- raw MPI client without a token (exit $rc)"; echo "$out"
+  [ $rc = 0 ] && grep -q "refused: 0" <<<"$out" || failed=1
+fi
 for round in 1 2; do
-  out=$(timeout -k 5 60 "$client" "file:$port_file" 2>&1); rc=$?
+  # The first client sets an environment variable and a working directory; the second must see
+  # neither (each client gets a clean session).
+  mark=(); [ $round = 1 ] && mark=(--mark)
+  out=$(timeout -k 5 60 "$client" "file:$port_file" "${mark[@]}" 2>&1); rc=$?
   echo "--- client $round (exit $rc)"; echo "$out"
   [ $rc = 0 ] || failed=1
   grep -q "connected to 2 service workers" <<<"$out" || failed=1
   grep -q "sum of norms: 25250.0" <<<"$out" || failed=1
   grep -q "refused as expected: .*no task named \"client_only\"" <<<"$out" || failed=1
+  grep -q "command refused as expected: .*does not offer the built-in task" <<<"$out" || failed=1
+  if [ $round = 1 ]; then
+    grep -q "^session: 1|/tmp$" <<<"$out" || { echo "FAIL: the first client's settings did not apply"; failed=1; }
+  else
+    grep -q "^session: |" <<<"$out" && ! grep -q "^session: .*|/tmp$" <<<"$out" ||
+      { echo "FAIL: the second client inherited the first one's environment or directory"; failed=1; }
+  fi
 done
 wait "$server_pid"; server_rc=$?
 echo "--- service (exit $server_rc)"; cat "$log"
 [ $server_rc = 0 ] || failed=1
 [ -e "$port_file" ] && { echo "FAIL: port file left behind"; failed=1; }
+[ -e "$token_file" ] && { echo "FAIL: token file left behind"; failed=1; }
 # A client for a service that is not running gets a clear error, not a hang.
 out=$(timeout -k 5 30 "$client" "file:$port_file" 2>&1); rc=$?
 echo "--- client without a service (exit $rc)"; echo "$out"

@@ -243,3 +243,20 @@ TEST(WireLayout, TellsSizesVersionsAndHeldTypesApart) {
   EXPECT_EQ((wire_layout_of<int, std::vector<Small>>()), (wire_layout_of<int, std::vector<Small>>()));
   EXPECT_NE(wire_layout_of<Versioned>().find(",3)"), std::string::npos) << wire_layout_of<Versioned>();
 }
+
+// A user type that holds itself through a standard container (a tree, like
+// boost::property_tree::ptree) is described by its own size and version, never looked into.
+namespace layout_test {
+struct Tree {
+  using value_type = std::pair<std::string, Tree>;
+  std::vector<value_type> children;
+  template <class Archive>
+  void serialize(Archive& ar) { ar(children); }
+};
+}  // namespace layout_test
+
+TEST(WireLayout, ATypeThatHoldsItselfEnds) {
+  const std::string layout = spawnpool::detail::wire_layout_of<int, layout_test::Tree>();
+  EXPECT_FALSE(layout.empty());
+  EXPECT_EQ(layout, (spawnpool::detail::wire_layout_of<int, layout_test::Tree>()));
+}

@@ -16,6 +16,16 @@
 /// @endcode
 /// Clients are served one at a time, each by all N ranks. A client that dies mid-session leaves
 /// the service waiting for it (restart the service); a client that shuts down cleanly does not.
+///
+/// Security model: the service runs only tasks its own program registered, never code a client
+/// sends; the library's built-in tasks (spawnpool::run_command, which runs any program) are
+/// offered only with allow_builtin_tasks. Only clients that present the service's token may
+/// connect: rank 0 writes a random token to a file only its user can read (<port file>.token, or
+/// ~/.spawnpool/<name>.token for a service found by name only), and removes it at exit; clients
+/// read it from there, or from SPAWNPOOL_SERVICE_TOKEN. A client without the right token is
+/// dropped within 5 s, before any of its messages is read as work. A client's Options::env and
+/// working_directory are undone before the next client (not what initializers or tasks did to
+/// the program's own state).
 
 #include <string>
 
@@ -27,17 +37,21 @@ struct ServiceOptions {
   /// Name to publish the port under with the MPI name service (MPICH: hydra_nameserver, mpiexec
   /// -nameserver); clients connect with the name. A missing name service is a warning only.
   std::string name;
-  /// Exit after this many clients (0: serve until killed).
+  /// Exit after this many clients (0: serve until killed). Refused clients do not count.
   int max_clients = 0;
+  /// Offer the library's built-in tasks (spawnpool::run_command) to clients too. Off by default:
+  /// a client could run any program as the service's user.
+  bool allow_builtin_tasks = false;
 };
 
 /// Runs the service on every rank of MPI_COMM_WORLD (collective; initializes MPI if needed and
 /// finalizes what it initialized). Returns the process exit status.
-/// @throws Error when neither a port file nor a name is given, or the port cannot be opened
+/// @throws Error when neither a port file nor a name is given, or the port or the token file
+/// cannot be made
 int run_service(const ServiceOptions& options);
 
 /// run_service with options from the command line: --port-file PATH, --name NAME,
-/// --max-clients K. Prints usage and returns 2 on bad arguments.
+/// --max-clients K, --allow-builtin-tasks. Prints usage and returns 2 on bad arguments.
 int run_service(int argc, char** argv);
 
 }  // namespace spawnpool

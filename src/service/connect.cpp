@@ -1,6 +1,8 @@
 // The client's side of a pool service; see connect.hpp.
 #include "connect.hpp"
 
+#include "service_token.hpp"
+
 #include "src/runtime_state.hpp"
 
 #include <spawnpool/detail/mpi_call.hpp>
@@ -41,24 +43,40 @@ std::string resolve_port(const std::string& address) {
   return port;
 }
 
+/// Where the token of the service at `address` is kept: beside its port file, or under its name.
+std::string token_file_for(const std::string& address) {
+  if (address.rfind("file:", 0) == 0) return service_token_file(address.substr(5), "");
+  return service_token_file("", address);
+}
+
 }  // namespace
 
 MPI_Comm connect_to_service(const std::string& address, std::chrono::milliseconds timeout) {
   const std::string port = resolve_port(address);
+  std::string token_source;
+  const std::string token = client_token(token_file_for(address), token_source);
   struct Outcome {
     int code = MPI_SUCCESS;
     MPI_Comm comm = MPI_COMM_NULL;
+    std::string refusal;  // "" : admitted
   };
   auto promise = std::make_shared<std::promise<Outcome>>();
   auto result = promise->get_future();
-  std::thread([promise, port] {
+  const std::chrono::milliseconds admission_limit = kAdmissionLimit + std::chrono::seconds(5);
+  std::thread([promise, port, token, admission_limit] {
     Outcome o;
     auto lock = mpi_lock();
     o.code = MPI_Comm_connect(port.c_str(), MPI_INFO_NULL, 0, MPI_COMM_SELF, &o.comm);
-    if (o.code == MPI_SUCCESS) MPI_Comm_set_errhandler(o.comm, MPI_ERRORS_RETURN);
+    if (o.code == MPI_SUCCESS) {
+      MPI_Comm_set_errhandler(o.comm, MPI_ERRORS_RETURN);
+      o.refusal = present_token(o.comm, token, admission_limit);
+      // Disconnect (not free): the service's progress engine answers the close, and MPI_Finalize
+      // does not wait for this connection later.
+      if (!o.refusal.empty()) MPI_Comm_disconnect(&o.comm);
+    }
     promise->set_value(o);
   }).detach();
-  if (result.wait_for(timeout) != std::future_status::ready) {
+  if (result.wait_for(timeout + admission_limit) != std::future_status::ready) {
     runtime_state().mpi_stuck = true;
     throw SpawnError("spawnpool: the pool service at '" + address + "' did not accept within " +
                      std::to_string(timeout.count() / 1000) +
@@ -69,6 +87,12 @@ MPI_Comm connect_to_service(const std::string& address, std::chrono::millisecond
     throw SpawnError("spawnpool: cannot connect to the pool service at '" + address +
                      "': " + mpi_error_text(o.code) + " (is it still running?" +
                      kServiceConnectHint + ")");
+  }
+  if (!o.refusal.empty()) {
+    throw SpawnError("spawnpool: the pool service at '" + address + "' did not admit this client: " +
+                     o.refusal + " (" + token_source +
+                     "; a service admits only clients that present the token it wrote to " +
+                     token_file_for(address) + ")");
   }
   return o.comm;
 }

@@ -2,6 +2,8 @@
 // serve each with every rank. See include/spawnpool/service.hpp.
 #include <spawnpool/service.hpp>
 
+#include "clean_session.hpp"
+#include "service_token.hpp"
 #include "src/runtime_state.hpp"
 #include "src/worker_loop.hpp"
 
@@ -10,11 +12,14 @@
 
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <climits>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <string>
+#include <thread>
 
 namespace spawnpool {
 
@@ -31,6 +36,38 @@ void write_port_file(const std::string& path, const char* port) {
     throw Error("spawnpool service: cannot create the port file " + path + ": " +
                 std::strerror(errno));
   }
+}
+
+/// Refused clients whose disconnect has not finished (see drop_client).
+std::atomic<int> g_dropping{0};
+
+/// Ends a refused client's connection without trusting it. What it sent is received and thrown
+/// away first: a message left queued would otherwise be matched by a later client's session once
+/// MPI reuses the communicator's context id. Then the connection is disconnected on a helper
+/// thread: a client that never disconnects leaves that thread waiting, and its communicator is
+/// never freed (so its context id, and any late message, is never reused). Collective over the
+/// service's ranks.
+void drop_client(MPI_Comm client) {
+  using clock = std::chrono::steady_clock;
+  const auto give_up = clock::now() + std::chrono::seconds(2);
+  auto quiet_since = clock::now();
+  while (clock::now() < give_up && clock::now() - quiet_since < std::chrono::milliseconds(200)) {
+    int waiting = 0;
+    MPI_Status status{};
+    if (MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, client, &waiting, &status) != MPI_SUCCESS) break;
+    if (!waiting) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      continue;
+    }
+    char discarded = 0;  // a longer message is truncated, and consumed all the same
+    MPI_Recv(&discarded, 1, MPI_BYTE, status.MPI_SOURCE, status.MPI_TAG, client, MPI_STATUS_IGNORE);
+    quiet_since = clock::now();
+  }
+  ++g_dropping;
+  std::thread([client]() mutable {
+    MPI_Comm_disconnect(&client);
+    --g_dropping;
+  }).detach();
 }
 
 }  // namespace
@@ -59,8 +96,12 @@ int run_service(const ServiceOptions& options) {
   MPI_Comm_size(MPI_COMM_WORLD, &size);
   char port[MPI_MAX_PORT_NAME] = {};
   bool published = false;
+  std::string token;
+  const std::string token_file = detail::service_token_file(options.port_file, options.name);
   if (rank == 0) {
     SPAWNPOOL_MPI(MPI_Open_port(MPI_INFO_NULL, port));
+    token = detail::make_service_token();
+    detail::write_service_token(token_file, token);  // before clients can find the port
     if (!options.name.empty()) {
       published = MPI_Publish_name(options.name.c_str(), MPI_INFO_NULL, port) == MPI_SUCCESS;
       if (!published) {
@@ -72,17 +113,32 @@ int run_service(const ServiceOptions& options) {
       }
     }
     if (!options.port_file.empty()) write_port_file(options.port_file, port);
-    std::printf("spawnpool service: %d workers listening on %s\n", size, port);
+    std::printf("spawnpool service: %d workers listening on %s (token in %s%s)\n", size, port,
+                token_file.c_str(), options.allow_builtin_tasks ? "; built-in tasks offered" : "");
     std::fflush(stdout);
   }
   SPAWNPOOL_MPI(MPI_Bcast(port, MPI_MAX_PORT_NAME, MPI_CHAR, 0, MPI_COMM_WORLD));
+  detail::set_builtin_tasks_allowed(options.allow_builtin_tasks);
 
   int status = 0;
-  for (int served = 0; options.max_clients == 0 || served < options.max_clients; ++served) {
+  const detail::ServiceProcessState clean_state;  // what every client starts from
+  for (int served = 0; options.max_clients == 0 || served < options.max_clients;) {
     MPI_Comm client = MPI_COMM_NULL;
     SPAWNPOOL_MPI(MPI_Comm_accept(port, MPI_INFO_NULL, 0, MPI_COMM_WORLD, &client));
     MPI_Comm_set_errhandler(client, MPI_ERRORS_RETURN);
+    // The client proves it may connect before any of its messages is read as work.
+    int admitted = rank == 0 ? (detail::admit_client(client, token) ? 1 : 0) : 0;
+    SPAWNPOOL_MPI(MPI_Bcast(&admitted, 1, MPI_INT, 0, MPI_COMM_WORLD));
+    if (!admitted) {
+      if (rank == 0) {
+        std::fprintf(stderr, "spawnpool service: refused a client without the right token\n");
+      }
+      drop_client(client);
+      continue;
+    }
+    ++served;
     const int result = detail::serve_as_worker(client, 0, detail::ServeUntil::kClientLeaves);
+    clean_state.restore();
     if (result == 0) {
       MPI_Comm_disconnect(&client);
     } else {
@@ -95,8 +151,13 @@ int run_service(const ServiceOptions& options) {
     if (published) MPI_Unpublish_name(options.name.c_str(), MPI_INFO_NULL, port);
     MPI_Close_port(port);
     if (!options.port_file.empty()) std::remove(options.port_file.c_str());
+    std::remove(token_file.c_str());
   }
-  if (!initialized) MPI_Finalize();
+  // A refused client that never disconnected would keep MPI_Finalize waiting for ever.
+  for (int i = 0; i < 200 && g_dropping.load() > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (!initialized && g_dropping.load() == 0) MPI_Finalize();
   return status;
 }
 
@@ -111,9 +172,12 @@ int run_service(int argc, char** argv) {
       options.name = argv[++i];
     } else if (arg == "--max-clients" && has_value) {
       options.max_clients = std::atoi(argv[++i]);
+    } else if (arg == "--allow-builtin-tasks") {
+      options.allow_builtin_tasks = true;
     } else {
       std::fprintf(stderr,
-                   "usage: mpiexec -n N %s --port-file PATH [--name NAME] [--max-clients K]\n",
+                   "usage: mpiexec -n N %s --port-file PATH [--name NAME] [--max-clients K] "
+                   "[--allow-builtin-tasks]\n",
                    argv[0]);
       return 2;
     }

@@ -158,8 +158,11 @@ struct TaskTraits<R (*)(P...)> {
 /// Static registration object created by SPAWNPOOL_TASK.
 template <auto Fn>
 struct Registration {
-  explicit Registration(const char* name) {
-    register_task(TaskTraits<decltype(Fn)>::template entry<Fn>(name));
+  /// `builtin`: one of the library's own tasks (TaskEntry::builtin).
+  explicit Registration(const char* name, bool builtin = false) {
+    TaskEntry entry = TaskTraits<decltype(Fn)>::template entry<Fn>(name);
+    entry.builtin = builtin;
+    register_task(std::move(entry));
   }
 };
 

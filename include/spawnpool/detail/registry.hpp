@@ -51,6 +51,7 @@ struct TaskEntry {
   std::uint64_t signature = 0;  // hash of the function type: both sides must agree
   std::string signature_text;   // the function type, for messages
   FunctionKey function = nullptr;
+  bool builtin = false;  // one of the library's own tasks: a pool service offers it only on request
 };
 
 /// Thrown by an Invoker when the argument bytes do not decode into the task's parameter types.

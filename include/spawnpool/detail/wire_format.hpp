@@ -68,6 +68,8 @@ enum class Kind : std::uint16_t {
 
 /// Tag of control messages (heartbeats, loss reports) on a spawned worker's intercommunicator.
 inline constexpr int kControlTag = kTagBase - 2;
+/// Tag of a pool service client's token and the service's answer (src/service/service_token.hpp).
+inline constexpr int kAdmissionTag = kTagBase - 4;
 
 enum class ResultStatus : std::uint8_t {
   kOk = 0,
