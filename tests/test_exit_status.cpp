@@ -26,6 +26,15 @@ extern char** environ;
 
 namespace {
 
+#ifdef SPAWNPOOL_TEST_HYDRA
+constexpr bool kHydra = true;
+#else
+constexpr bool kHydra = false;
+#endif
+#define SKIP_UNLESS_HYDRA()                                                                    \
+  if (!kHydra) GTEST_SKIP() << "MPICH's hydra only: the launcher guard (spawn/launcher_guard.hpp) " \
+                               "and hydra's reaction to a killed proxy"
+
 /// What the last run_probe wrote on stderr.
 std::string g_probe_stderr;
 
@@ -87,12 +96,14 @@ TEST(ExitStatus, WorkersThatDiedDoNotChangeIt) {
 
 // Replacements started during a burst of deaths come up (they were SIGUSR1ed before MPI_Init).
 TEST(WorkerEnd, ReplacementsDuringABurstOfDeathsComeUp) {
+  SKIP_UNLESS_HYDRA();  // Open MPI: the PMIx spawn race (scripts/test-openmpi.sh) makes bursts flaky
   EXPECT_EQ(run_probe({"burst:8"}), 0);
 }
 
 // A process a task started is not signalled when another worker dies, and is ended with its own
 // worker at the pool's end (it held the worker's output open: the program never ended).
 TEST(WorkerEnd, ATasksChildSurvivesOtherDeathsAndEndsWithItsWorker) {
+  SKIP_UNLESS_HYDRA();  // the guard ends a worker's leftovers; Open MPI has no guard yet
   EXPECT_EQ(run_probe({"child-survives"}), 0);
 }
 
@@ -153,6 +164,7 @@ TEST(ExitStatus, MpiAbortInTheManagerGivesItsErrorCode) {
 // manager's proxy kills the manager (hydra's doing, not avoidable from outside). The program still
 // says why: 137 and a line that names mpiexec's end and the likely causes.
 TEST(ExitStatus, AKilledWorkerProxyEndsTheProgramWithAMessage) {
+  SKIP_UNLESS_HYDRA();
   EXPECT_EQ(run_probe({"kill-proxy"}), 128 + SIGKILL);
   EXPECT_NE(g_probe_stderr.find("mpiexec exited with status 255"), std::string::npos);
   EXPECT_NE(g_probe_stderr.find("hydra_pmi_proxy killed"), std::string::npos);
