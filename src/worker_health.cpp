@@ -37,7 +37,9 @@ WorkerHealth::Verdict WorkerHealth::examine(const Worker& w, bool watched, bool 
       return Verdict::kOverdue;
     }
   }
-  if (watched && now - w.last_heard > heartbeat_timeout_ && !(busy_is_silent && !w.sent.empty())) {
+  // A busy worker may be silent where its serve loop sends the heartbeats, but not a stopped one.
+  if (watched && now - w.last_heard > heartbeat_timeout_ &&
+      (!(busy_is_silent && !w.sent.empty()) || (w.same_host && process_stopped(w.pid)))) {
     return Verdict::kSilent;
   }
   return Verdict::kAlive;
