@@ -43,10 +43,9 @@ pid_t g_serving_pid = 0;
 /// Whether built-in tasks may run (set_builtin_tasks_allowed).
 std::atomic<bool> g_builtin_tasks_allowed{true};
 
-/// The task running now (running_task()).
-std::atomic<bool> g_in_task{false};
-std::mutex g_task_name_mutex;
-std::string g_task_name;
+/// The task this thread runs now (running_task()): a view into its call message, valid while the
+/// call runs. Per thread and without a lock or a copy: it is set for every call.
+thread_local std::string_view t_running_task;
 
 /// Ends a forked copy of the worker that came back from a task (fork() without exec or _exit in
 /// the task): it shares the worker's MPI connection, and a result from it would corrupt the
@@ -168,13 +167,9 @@ Outcome run_call(const wire::CallView& call, std::size_t reserve_front, WorkerSe
     }
   } bracket{sentinel};
   if (sentinel) sentinel->call_started(call.id, call.name);
-  {
-    std::lock_guard<std::mutex> lock(g_task_name_mutex);
-    g_task_name.assign(call.name);
-  }
-  g_in_task = true;
+  t_running_task = call.name.empty() ? std::string_view("(unnamed)") : call.name;
   struct TaskMark {
-    ~TaskMark() { g_in_task = false; }
+    ~TaskMark() { t_running_task = {}; }
   } task_mark;
   ThreadCountEnvironment threads(call.threads);
   out.started_us = wall_clock_us();
@@ -315,11 +310,8 @@ std::string apply_hello(const Hello& hello, WorkerSentinel* sentinel) {
 void set_builtin_tasks_allowed(bool allowed) { g_builtin_tasks_allowed = allowed; }
 
 bool running_task(std::string* task_name) {
-  if (!g_in_task.load()) return false;
-  if (task_name) {
-    std::lock_guard<std::mutex> lock(g_task_name_mutex);
-    *task_name = g_task_name;
-  }
+  if (t_running_task.empty()) return false;
+  if (task_name) task_name->assign(t_running_task);
   return true;
 }
 

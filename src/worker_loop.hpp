@@ -24,8 +24,8 @@ int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until);
 /// service turned them off (ServiceOptions::allow_builtin_tasks). Call before serving.
 void set_builtin_tasks_allowed(bool allowed);
 
-/// True while this process runs a task for a manager (between a call's start and its end), and
-/// its name in `task_name` when given. Thread-safe; the name is only meant for messages.
+/// True while the calling thread runs a task for a manager (between a call's start and its end),
+/// and its name in `task_name` when given. A thread a task started is not running a task.
 bool running_task(std::string* task_name = nullptr);
 
 /// Manager side of ServeUntil::kExit: tells every other rank of `comm` to leave its serve loop and
