@@ -129,17 +129,35 @@ void end_process_group(pid_t group) {
   _exit(0);
 }
 
+/// hydra's PMI_FD as a descriptor, or -1 when it is not set or not open, or not hydra's (Slurm's
+/// pmi2 plugin sets PMI_FD too, for another wire protocol; MPI_LOCALNRANKS is hydra's own).
+int pmi_fd_from_environment() {
+  if (!std::getenv("MPI_LOCALNRANKS")) return -1;
+  const char* text = std::getenv("PMI_FD");
+  if (!text) return -1;
+  char* end = nullptr;
+  const long fd = std::strtol(text, &end, 10);
+  if (*end != '\0' || fd < 3 || fd > 1 << 20 || fcntl(static_cast<int>(fd), F_GETFD) < 0) return -1;
+  return static_cast<int>(fd);
+}
+
 }  // namespace
+
+void tell_launcher_finalized() noexcept {
+  const int pmi_fd = pmi_fd_from_environment();
+  if (pmi_fd >= 0) say_finalize(pmi_fd);
+}
 
 void start_launcher_guard() noexcept {
   const char* spawned = std::getenv("PMI_SPAWNED");
-  const char* pmi_fd_text = std::getenv("PMI_FD");
-  if (!spawned || std::strcmp(spawned, "1") != 0 || !pmi_fd_text) return;
-  char* end = nullptr;
-  const long pmi_fd = std::strtol(pmi_fd_text, &end, 10);
-  if (*end != '\0' || pmi_fd < 3 || pmi_fd > 1 << 20 || fcntl(static_cast<int>(pmi_fd), F_GETFD) < 0) {
-    return;
-  }
+  const char* rank = std::getenv("PMI_RANK");
+  const bool spawned_worker = spawned && std::strcmp(spawned, "1") == 0;
+  // A rank other than 0 of a job started by mpiexec: a static worker, whose death must not end the
+  // manager either (rank 0 runs main and gets no guard: its end is the job's end).
+  const bool static_worker = !spawned_worker && rank && std::strcmp(rank, "0") != 0;
+  if (!(spawned_worker || static_worker)) return;
+  const int pmi_fd = pmi_fd_from_environment();
+  if (pmi_fd < 0) return;
 
   const pid_t worker = getpid();
   const bool worker_leads_group = getpgrp() == worker;
@@ -165,7 +183,7 @@ void start_launcher_guard() noexcept {
   if (middle == 0) {
     if (lifeline[1] >= 0) close(lifeline[1]);
     const pid_t guard = fork();
-    if (guard == 0) run_guard(worker, worker_leads_group, static_cast<int>(pmi_fd), watch_fd);
+    if (guard == 0) run_guard(worker, worker_leads_group, pmi_fd, watch_fd);
     _exit(0);
   }
   close(watch_fd);  // the worker's copy (pidfd, or the pipe's read end)

@@ -1,6 +1,6 @@
 #pragma once
-// A spawned worker's guard: keeps MPICH's launcher (hydra) from reacting to the worker's end, and
-// ends what the worker's tasks left behind.
+// A spawned or static worker's guard: keeps MPICH's launcher (hydra) from reacting to the worker's
+// end, and ends what the worker's tasks left behind.
 //
 // hydra's proxy reads each process's PMI commands from a socket (PMI_FD). When that socket closes
 // before the process said `cmd=finalize` (it crashed, was killed, or exited without
@@ -29,9 +29,17 @@ namespace spawnpool::detail {
 /// How long the guard gives a task's leftover processes between SIGTERM and SIGKILL.
 inline constexpr int kLeftoverGraceMs = 1000;
 
-/// Forks the guard when this process was spawned by hydra (PMI_SPAWNED=1 and PMI_FD set); does
-/// nothing otherwise, or when it cannot fork (then hydra behaves as before). Call once, before
-/// MPI_Init. Never throws.
+/// Forks the guard when this process was spawned by hydra (PMI_SPAWNED=1 and PMI_FD set), or is a
+/// rank other than 0 of a job hydra started (PMI_RANK, PMI_FD: a static worker, whose sentinel
+/// then exits 0 after reporting its death, worker_sentinel.hpp); does nothing otherwise, or when
+/// it cannot fork (then hydra behaves as before). Call once, before MPI_Init. Never throws.
 void start_launcher_guard() noexcept;
+
+/// For a process that leaves without MPI_Finalize because MPI_Finalize would wait forever (a
+/// static job lost a rank: MPICH's close handshake waits for every peer): says `cmd=finalize` on
+/// hydra's PMI socket (PMI_FD), so that hydra sees an orderly end and neither kills nor signals
+/// the job's other processes. Does nothing outside hydra. Call only when MPI will not be used
+/// again. Never throws.
+void tell_launcher_finalized() noexcept;
 
 }  // namespace spawnpool::detail

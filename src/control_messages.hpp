@@ -108,9 +108,12 @@ void send_ready(Transport& transport, int rank, int tag, const Ready& ready) {
 Ready read_ready(ByteSpan message);
 
 // ---- LossReport: the dying worker's sentinel reports, the manager reads ------------------------
+/// On the control tag (a spawned worker), or on a session's tag (a static or communicator-mode
+/// worker, whose communicator the manager shares among its executors).
 template <class Transport>
-void send_loss_report(Transport& transport, int rank, const LossReport& report) {
-  transport.send(rank, wire::kControlTag, wire::Kind::kLost, 0, encode_control(report));
+void send_loss_report(Transport& transport, int rank, const LossReport& report,
+                      int tag = wire::kControlTag) {
+  transport.send(rank, tag, wire::Kind::kLost, 0, encode_control(report));
 }
 /// @throws wire::ProtocolError as read_hello
 LossReport read_loss_report(ByteSpan message);

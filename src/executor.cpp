@@ -124,7 +124,7 @@ std::unique_ptr<detail::PoolCore> start_connected(const Options& options) {
 }
 
 std::unique_ptr<detail::PoolCore> start_static(const Options& options) {
-  const detail::RuntimeState& state = detail::runtime_state();
+  detail::RuntimeState& state = detail::runtime_state();
   int size = 0;
   SPAWNPOOL_MPI(MPI_Comm_size(state.static_comm, &size));
   const int available = size - 1;
@@ -149,8 +149,17 @@ std::unique_ptr<detail::PoolCore> start_static(const Options& options) {
   setup.mode = Mode::static_world;
   setup.tag = next_session_tag();
   setup.shared_comm = state.static_comm;
-  setup.shared_ranks.resize(static_cast<std::size_t>(workers));
-  std::iota(setup.shared_ranks.begin(), setup.shared_ranks.end(), 1);
+  {
+    // Ranks an earlier executor lost are gone for the rest of the job.
+    std::lock_guard<std::mutex> lock(state.pools_mutex);
+    for (int rank = 1; rank < size && static_cast<int>(setup.shared_ranks.size()) < workers; ++rank) {
+      if (state.lost_static_ranks.count(rank) == 0) setup.shared_ranks.push_back(rank);
+    }
+  }
+  if (setup.shared_ranks.empty()) {
+    throw SpawnError("spawnpool::Executor: every worker rank of this static job was lost earlier "
+                     "(a task crashed or ended them): nothing is left to run tasks on");
+  }
   setup.worker_program = state.program;
   setup.start_timeout = start_timeout(options);
   return std::make_unique<detail::PoolCore>(std::move(setup), options);

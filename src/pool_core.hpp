@@ -126,6 +126,8 @@ class PoolCore final : public ProgressDriver {
   void send_message(std::size_t worker, SentMessage message);
   bool receive();
   bool receive_control();
+  /// A worker's LossReport (`in`): the worker is lost, with the cause it gave.
+  void take_loss_report(std::size_t worker, const Transport::Incoming& in);
   bool watch_workers();
   void send_heartbeats_if_due(std::chrono::steady_clock::time_point now);
   void handle_results(std::size_t worker, const Transport::Incoming& in, Transport& transport);

@@ -154,6 +154,8 @@ bool PoolCore::receive() {
         handle_results(w, *in, transport);
       } else if (is(*in, wire::Kind::kBye)) {
         roster_.set_left(roster_[w]);
+      } else if (is(*in, wire::Kind::kLost) && !links_[l]->watched()) {
+        take_loss_report(w, *in);  // a static or communicator-mode rank's (worker_sentinel.hpp)
       } else {
         throw wire::ProtocolError("spawnpool: unexpected message kind " +
                                   std::to_string(in->header.kind) + " from worker " +
@@ -174,18 +176,22 @@ bool PoolCore::receive_control() {
       // Heartbeats are not activity: they must not keep an idle pool from backing off.
       if (is(*in, wire::Kind::kLost)) {
         any = true;
-        try {
-          const LossReport report = read_loss_report(in->bytes());
-          lose_worker(w, report.describe(), report.call_id,
-                      report.cause == LossReport::Cause::kTimeout, true);
-        } catch (const wire::ProtocolError& e) {
-          // The worker is ending either way: its process check or its silence will tell.
-          log().warn("{} sent a loss report that cannot be read: {}", roster_[w].describe(), e.what());
-        }
+        take_loss_report(w, *in);
       }
     }
   }
   return any;
+}
+
+void PoolCore::take_loss_report(std::size_t index, const Transport::Incoming& in) {
+  try {
+    const LossReport report = read_loss_report(in.bytes());
+    lose_worker(index, report.describe(), report.call_id,
+                report.cause == LossReport::Cause::kTimeout, true);
+  } catch (const wire::ProtocolError& e) {
+    // The worker is ending either way: its process check or its silence will tell.
+    log().warn("{} sent a loss report that cannot be read: {}", roster_[index].describe(), e.what());
+  }
 }
 
 void PoolCore::send_heartbeats_if_due(clock::time_point now) {
@@ -320,6 +326,11 @@ void PoolCore::lose_worker(std::size_t index, const std::string& cause, std::uin
   }
   log().warn("{} was lost: {}", w.describe(), cause);
   if (setup_.spawn) ++replacements_wanted_;
+  if (setup_.mode == Mode::static_world) {
+    RuntimeState& state = runtime_state();
+    std::lock_guard<std::mutex> lock(state.pools_mutex);
+    state.lost_static_ranks.insert(w.rank);
+  }
   // A lost spawned worker may be stopped or stuck (it would keep the program from ending): it is
   // made to go, at once when it said nothing, after WorkerHealth::kDyingGrace when it reported its
   // own end (it may still be flushing output or running exit handlers). Its guard then tells the

@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <exception>
 #include <optional>
+#include <set>
 
 #ifndef SPAWNPOOL_DEFAULT_MPIEXEC
 #define SPAWNPOOL_DEFAULT_MPIEXEC "mpiexec"
@@ -133,10 +134,11 @@ Runtime::Runtime(int& argc, char**& argv, RuntimeOptions options) {
       const int status =
           detail::serve_as_worker(state.static_comm, 0, detail::ServeUntil::kExit);
       std::fflush(nullptr);
-      if (status == 0) {
+      if (status == 0 && !state.job_lost_a_rank) {
         MPI_Comm_free(&state.static_comm);
         if (state.initialized_mpi) MPI_Finalize();
       }
+      // Without MPI_Finalize, this rank's launcher guard tells hydra it ended in order.
       std::exit(status);
     }
   }
@@ -154,9 +156,14 @@ Runtime::~Runtime() {
   }
   for (auto* pool : pools) pool->shutdown(true, false);
   state.active = false;
+  std::set<int> lost;
+  {
+    std::lock_guard<std::mutex> lock(state.pools_mutex);
+    lost = state.lost_static_ranks;
+  }
   if (state.static_comm != MPI_COMM_NULL && !state.mpi_stuck) {
     try {
-      detail::release_workers(state.static_comm, 0);
+      detail::release_workers(state.static_comm, 0, lost);
       MPI_Comm_free(&state.static_comm);
     } catch (const std::exception& e) {
       // A static worker died (its launcher decides what happens to the job): a destructor must
@@ -164,6 +171,12 @@ Runtime::~Runtime() {
       std::fprintf(stderr, "spawnpool: could not release the static workers at the Runtime's end: %s\n",
                    e.what());
     }
+  }
+  if (state.initialized_mpi && !lost.empty()) {
+    // A static rank died: MPI_Finalize would wait for it forever. Tell the launcher instead.
+    std::fflush(nullptr);
+    detail::tell_launcher_finalized();
+    state.initialized_mpi = false;
   }
   if (state.initialized_mpi && !state.mpi_stuck) {
     MPI_Finalize();

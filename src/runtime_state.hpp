@@ -32,6 +32,12 @@ struct RuntimeState {
 
   std::mutex pools_mutex;
   std::set<PoolCore*> pools;  // live executors' engines, shut down by ~Runtime
+  /// Static mode: ranks an executor lost (under pools_mutex). Later executors leave them out and
+  /// ~Runtime does not release them: a send to a dead rank may never complete.
+  std::set<int> lost_static_ranks;
+  /// Static mode, on a worker: the manager said a rank of the job died. MPI_Finalize would wait for
+  /// the dead rank forever (MPICH's close handshake), so the worker leaves without it.
+  bool job_lost_a_rank = false;
 };
 
 RuntimeState& runtime_state();

@@ -4,9 +4,11 @@
 // In a spawned worker a task's MPI_COMM_WORLD is that worker alone, so MPI_Abort on it (or on
 // MPI_COMM_SELF) ends the worker: the manager gets WorkerLost "the task called MPI_Abort (error
 // code N)" and the pool goes on (hydra would otherwise end the whole job, manager included, with
-// no word why). Any other communicator, a worker without a sentinel (static mode), or a call
-// outside a task: MPI_Abort aborts as MPI says, after a line naming the task if one runs; the
-// manager's MPI_Abort makes its error code the program's exit status.
+// no word why). So does MPI_Abort on MPI_COMM_SELF in a static or communicator-mode rank (that
+// rank exits 0, see worker_sentinel.hpp). Any other communicator (a static rank's MPI_COMM_WORLD
+// holds the manager too), a worker without a sentinel, or a call outside a task: MPI_Abort aborts
+// as MPI says, after a line naming the task if one runs; the manager's MPI_Abort makes its error
+// code the program's exit status.
 //
 // This file is its own object in the static library: the linker takes it only when the program
 // calls MPI_Abort and defines none itself. A call from a shared library the program loads goes
@@ -26,11 +28,12 @@ extern "C" int MPI_Abort(MPI_Comm comm, int errorcode) {
   using spawnpool::detail::LossReport;
   std::string task;
   const bool in_task = spawnpool::detail::running_task(&task);
-  const bool own_world = comm == MPI_COMM_WORLD || comm == MPI_COMM_SELF;
+  const bool own_world = comm == MPI_COMM_SELF ||
+                         (comm == MPI_COMM_WORLD && spawnpool::detail::world_is_this_worker());
   if (in_task && own_world &&
       spawnpool::detail::report_worker_end(LossReport::Cause::kMpiAbort, errorcode)) {
     std::fflush(nullptr);
-    _exit(errorcode != 0 ? errorcode & 0xff : 1);
+    _exit(spawnpool::detail::status_after_report(errorcode != 0 ? errorcode & 0xff : 1));
   }
   if (in_task) {
     std::fprintf(stderr, "spawnpool: task \"%s\" called MPI_Abort (error code %d) on pid %ld: "

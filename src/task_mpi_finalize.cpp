@@ -16,12 +16,13 @@ namespace {
 int on_finalize(MPI_Comm, int, void*, void*) {
   std::string task;
   if (running_task(&task)) {
-    if (!report_worker_end(LossReport::Cause::kMpiFinalize, 0)) {
+    const bool reported = report_worker_end(LossReport::Cause::kMpiFinalize, 0);
+    if (!reported) {
       std::fprintf(stderr, "spawnpool: task \"%s\" called MPI_Finalize on pid %ld: the worker ends\n",
                    task.c_str(), static_cast<long>(getpid()));
     }
     std::fflush(nullptr);
-    _exit(1);
+    _exit(reported ? status_after_report(1) : 1);
   }
   return MPI_SUCCESS;
 }

@@ -350,16 +350,20 @@ int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
             poll.spin = std::chrono::microseconds(hello.poll_spin_us);
             poll.max_sleep = std::chrono::microseconds(hello.poll_max_sleep_us);
             backoff = Backoff(poll);
-            if (spawned && !sentinel && runtime_state().thread_level >= MPI_THREAD_MULTIPLE) {
+            // A service rank gets none: a client must not decide how the service's ranks end.
+            if (until != ServeUntil::kClientLeaves && !sentinel &&
+                runtime_state().thread_level >= MPI_THREAD_MULTIPLE) {
               WorkerSentinel::Settings watch;
               watch.control = comm;
               watch.manager_pid = static_cast<long>(hello.manager_pid);
               watch.manager_host = hello.manager_host;
-              watch.task_timeout = std::chrono::milliseconds(hello.task_timeout_ms);
+              watch.shared_rank = !spawned;
+              if (spawned) watch.task_timeout = std::chrono::milliseconds(hello.task_timeout_ms);
               watch.manager_silence_limit = std::chrono::milliseconds(hello.heartbeat_timeout_ms);
               sentinel = std::make_unique<WorkerSentinel>(watch);
             }
             sessions.insert(in->tag);
+            if (sentinel) sentinel->set_sessions({sessions.begin(), sessions.end()});
             greeted = true;
             Ready ready;
             ready.pid = getpid();
@@ -372,6 +376,7 @@ int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
           case wire::Kind::kTasks: {
             const auto started = std::chrono::steady_clock::now();
             OutOfBand out_of_band;
+            if (sentinel) sentinel->set_running_session(in->tag);
             auto results = run_message(transport, *in, sentinel.get(), out_of_band);
             const auto busy = std::chrono::duration_cast<std::chrono::nanoseconds>(
                 std::chrono::steady_clock::now() - started);
@@ -382,11 +387,13 @@ int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
           }
           case wire::Kind::kShutdown:
             sessions.erase(in->tag);
+            if (sentinel) sentinel->set_sessions({sessions.begin(), sessions.end()});
             send_signal(transport, manager_rank, in->tag, wire::Kind::kBye);
             if (one_session) leaving = true;
             break;
           case wire::Kind::kExit:
             leaving = true;
+            if (in->header.count != 0) runtime_state().job_lost_a_rank = true;  // release_workers
             break;
           default:
             log().warn("worker: ignoring unexpected message kind {}", in->header.kind);
@@ -430,12 +437,17 @@ int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
   }
 }
 
-void release_workers(MPI_Comm comm, int manager_rank) {
+void release_workers(MPI_Comm comm, int manager_rank, const std::set<int>& lost) {
   int size = 0;
   MPI_Comm_size(comm, &size);
   Transport transport(comm);
+  // The header's count says whether a rank was lost (the worker then leaves without MPI_Finalize).
+  const std::uint32_t rank_lost = lost.empty() ? 0 : 1;
   for (int rank = 0; rank < size; ++rank) {
-    if (rank != manager_rank) send_signal(transport, rank, wire::session_tag(0), wire::Kind::kExit);
+    if (rank != manager_rank && lost.count(rank) == 0) {
+      transport.send(rank, wire::session_tag(0), wire::Kind::kExit, rank_lost,
+                     std::make_shared<Buffer>(wire::kHeaderSize));
+    }
   }
   if (!transport.flush_sends(std::chrono::seconds(30))) {
     log().warn("some workers did not take the exit message");

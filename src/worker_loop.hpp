@@ -3,6 +3,7 @@
 
 #include <mpi.h>
 
+#include <set>
 #include <string>
 
 namespace spawnpool::detail {
@@ -28,8 +29,9 @@ void set_builtin_tasks_allowed(bool allowed);
 /// and its name in `task_name` when given. A thread a task started is not running a task.
 bool running_task(std::string* task_name = nullptr);
 
-/// Manager side of ServeUntil::kExit: tells every other rank of `comm` to leave its serve loop and
-/// waits (bounded, 30 s) until they took the message.
-void release_workers(MPI_Comm comm, int manager_rank);
+/// Manager side of ServeUntil::kExit: tells every other rank of `comm` but those in `lost` to leave
+/// its serve loop and waits (bounded, 30 s) until they took the message. When `lost` is not empty
+/// the ranks are told so, and leave without MPI_Finalize (RuntimeState::job_lost_a_rank).
+void release_workers(MPI_Comm comm, int manager_rank, const std::set<int>& lost = {});
 
 }  // namespace spawnpool::detail

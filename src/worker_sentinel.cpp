@@ -35,6 +35,7 @@ int g_report_pipe[2] = {-1, -1};  // dying thread -> watch thread
 int g_ack_pipe[2] = {-1, -1};     // watch thread -> dying thread: "reported, go on dying"
 std::atomic<bool> g_armed{false};
 pid_t g_sentinel_pid = 0;  // the worker; a task's forked copy inherits the handlers, never reports
+bool g_shared_rank = false;  // Settings::shared_rank: exit 0 after the report
 
 constexpr int kFatalSignals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTERM};
 constexpr int kReportWaitMs = 2000;
@@ -50,12 +51,17 @@ bool tell_and_wait(DeathRecord record) {
 }
 
 void on_fatal_signal(int sig) {
-  tell_and_wait(DeathRecord{LossReport::Cause::kSignal, sig});
+  if (tell_and_wait(DeathRecord{LossReport::Cause::kSignal, sig}) && g_shared_rank) _exit(0);
   signal(sig, SIG_DFL);
   raise(sig);
 }
 
-void on_process_exit(int status, void*) { tell_and_wait(DeathRecord{LossReport::Cause::kExit, status}); }
+void on_process_exit(int status, void*) {
+  if (tell_and_wait(DeathRecord{LossReport::Cause::kExit, status}) && g_shared_rank) {
+    std::fflush(nullptr);
+    _exit(0);
+  }
+}
 
 std::int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -68,6 +74,10 @@ std::int64_t now_ns() {
 bool report_worker_end(LossReport::Cause cause, int number) noexcept {
   return tell_and_wait(DeathRecord{cause, number});
 }
+
+int status_after_report(int status) noexcept { return g_shared_rank ? 0 : status; }
+
+bool world_is_this_worker() noexcept { return !g_shared_rank; }
 
 WorkerSentinel::WorkerSentinel(Settings settings) : settings_(std::move(settings)) {
   if (pipe2(g_report_pipe, O_CLOEXEC) != 0 || pipe2(g_ack_pipe, O_CLOEXEC) != 0) {
@@ -91,6 +101,7 @@ WorkerSentinel::WorkerSentinel(Settings settings) : settings_(std::move(settings
     exit_hook_installed = true;
   }
   g_sentinel_pid = getpid();
+  g_shared_rank = settings_.shared_rank;
   g_armed = true;
   thread_ = std::thread([this] { watch(); });
 }
@@ -113,20 +124,40 @@ void WorkerSentinel::call_started(std::uint64_t call_id, std::string_view task_n
 
 void WorkerSentinel::call_finished() { call_started_ns_ = 0; }
 
+void WorkerSentinel::set_sessions(std::vector<int> session_tags) {
+  std::lock_guard<std::mutex> lock(task_mutex_);
+  sessions_ = std::move(session_tags);
+}
+
 void WorkerSentinel::report_and_release(LossReport::Cause cause, long number) {
   LossReport report;
   report.cause = cause;
   report.number = number;
+  std::vector<int> sessions;
   {
     std::lock_guard<std::mutex> lock(task_mutex_);
     if (call_started_ns_.load()) {
       report.task_name = task_name_;
       report.call_id = call_id_.load();
     }
+    sessions = sessions_;
   }
   try {
     Transport control(settings_.control);
-    send_loss_report(control, 0, report);
+    if (!settings_.shared_rank) {
+      send_loss_report(control, 0, report);
+    } else {
+      // Every executor this rank serves loses it; only the one whose call ran learns which call.
+      const int running = running_session_.load();
+      for (int tag : sessions) {
+        LossReport to_session = report;
+        if (tag != running) {
+          to_session.call_id = 0;
+          to_session.task_name.clear();
+        }
+        send_loss_report(control, 0, to_session, tag);
+      }
+    }
     control.flush_sends(std::chrono::seconds(1));
   } catch (const std::exception& e) {
     log().error("worker: could not report its end: {}", e.what());
@@ -152,6 +183,11 @@ void WorkerSentinel::watch() {
         }
       }
       const auto now = clock::now();
+      if (settings_.shared_rank) {
+        // Only deaths are reported: the manager's executors share this rank and its launcher.
+        if (manager_here && process_gone(settings_.manager_pid)) _exit(1);
+        continue;
+      }
       if (!kOneSendingThread && now >= next_heartbeat) {
         send_signal(control, 0, wire::kControlTag, wire::Kind::kHeartbeat);
         next_heartbeat = now + std::chrono::seconds(1);

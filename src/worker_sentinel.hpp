@@ -8,6 +8,11 @@
 //  - reports the worker's own death: a crash signal (SIGSEGV, SIGABRT, ...) or exit() called by a
 //    task is caught, the cause and the running call are sent to the manager, then the worker dies
 //    as it would have. SIGKILL cannot be caught; the manager notices the process is gone instead.
+// A rank of a static job or communicator pool (Settings::shared_rank) gets a smaller sentinel: its
+// communicator is shared by the manager's executors and its launcher (mpiexec, srun) combines every
+// rank's exit status into the job's, so it only reports a death, to every executor it serves, and
+// then exits 0: the job's status stays what the manager's main made it, and the manager's
+// WorkerLost says what happened. No heartbeats, no task timeout (a static rank is not replaced).
 // Needs MPI_THREAD_MULTIPLE (its MPI calls run beside the serve loop's).
 
 #include "control_messages.hpp"
@@ -21,6 +26,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 namespace spawnpool::detail {
 
@@ -30,6 +36,14 @@ namespace spawnpool::detail {
 /// ends no signal or exit() shows: MPI_Abort and MPI_Finalize called in a task.
 bool report_worker_end(LossReport::Cause cause, int number) noexcept;
 
+/// The status a worker that reported its own end exits with: `status` for a spawned worker, 0 for
+/// a static or communicator-mode rank (see above).
+int status_after_report(int status) noexcept;
+
+/// False in a static or communicator-mode rank with an armed sentinel, whose MPI_COMM_WORLD holds
+/// the manager and the other ranks too; true otherwise.
+bool world_is_this_worker() noexcept;
+
 class WorkerSentinel {
  public:
   struct Settings {
@@ -38,6 +52,7 @@ class WorkerSentinel {
     std::string manager_host;
     std::chrono::milliseconds task_timeout{0};  // 0: no limit
     std::chrono::milliseconds manager_silence_limit{30000};
+    bool shared_rank = false;  // a static or communicator-mode rank (see above)
   };
 
   /// Installs the crash handlers and starts the watch thread. One per process.
@@ -50,6 +65,10 @@ class WorkerSentinel {
   /// The serve loop brackets every call with these.
   void call_started(std::uint64_t call_id, std::string_view task_name);
   void call_finished();
+  /// A shared rank's serve loop keeps these up to date: the session tags of the executors it
+  /// serves (its loss report goes to each), and the tag of the message it is running.
+  void set_sessions(std::vector<int> session_tags);
+  void set_running_session(int tag) noexcept { running_session_ = tag; }
 
  private:
   void watch();
@@ -61,6 +80,8 @@ class WorkerSentinel {
   std::atomic<std::uint64_t> call_id_{0};
   std::mutex task_mutex_;
   std::string task_name_;
+  std::vector<int> sessions_;  // under task_mutex_
+  std::atomic<int> running_session_{-1};
   std::thread thread_;
 };
 

@@ -21,6 +21,9 @@
 #ifndef EXIT_STATUS_PROBE_PATH
 #error "compile with -DEXIT_STATUS_PROBE_PATH=\"/path/to/exit_status_probe\""
 #endif
+#ifndef MPIEXEC_PATH
+#error "compile with -DMPIEXEC_PATH=\"/path/to/mpiexec\""
+#endif
 
 extern char** environ;
 
@@ -40,12 +43,13 @@ std::string g_probe_stderr;
 
 /// Runs the probe with `args` and returns its exit status as a shell reports it (128 + S for a
 /// signal S); -1 if it had to be killed after 120 s. Its stderr lands in g_probe_stderr (and is
-/// echoed).
-int run_probe(const std::vector<std::string>& args) {
+/// echoed). With `launcher` (mpiexec and its options) the probe is started under it: a static job.
+int run_probe(const std::vector<std::string>& args, const std::vector<std::string>& launcher = {}) {
   std::vector<char*> argv;
-  std::string program = EXIT_STATUS_PROBE_PATH;
-  argv.push_back(program.data());
-  std::vector<std::string> copies = args;
+  std::vector<std::string> copies = launcher;
+  copies.push_back(EXIT_STATUS_PROBE_PATH);
+  copies.insert(copies.end(), args.begin(), args.end());
+  std::string program = copies.front();
   for (auto& a : copies) argv.push_back(a.data());
   argv.push_back(nullptr);
   char err_path[] = "/tmp/exit_status_probe_stderr_XXXXXX";
@@ -171,3 +175,31 @@ TEST(ExitStatus, AKilledWorkerProxyEndsTheProgramWithAMessage) {
 }
 
 }  // namespace
+
+// Static mode (the probe started by mpiexec -n 3: rank 0 runs main, ranks 1 and 2 are workers).
+// A static worker dying in a task reports its death and exits 0, and its launcher guard tells
+// hydra it ended in order, so the job's status is main's, under both hydra settings; the manager
+// skips the MPI_Finalize that would wait for the dead rank forever. Before: exit(3) in a worker
+// gave 6 or 15 with hydra's banner, or a hang in MPI_Finalize.
+// Open MPI's mpirun ends the job when a rank exits without MPI_Finalize unless told
+// orte_allowed_exit_without_sync (README).
+TEST(StaticExitStatus, WorkersThatDiedInTasksDoNotChangeIt) {
+  const std::vector<std::vector<std::string>> launchers =
+      kHydra ? std::vector<std::vector<std::string>>{{MPIEXEC_PATH, "-n", "3"},
+                                                     {MPIEXEC_PATH, "-disable-auto-cleanup", "-n", "3"}}
+             : std::vector<std::vector<std::string>>{
+                   {MPIEXEC_PATH, "--oversubscribe", "--mca", "orte_allowed_exit_without_sync", "1",
+                    "-n", "3"}};
+  for (const auto& launcher : launchers) {
+    const std::string how = launcher[1] + " " + launcher[2];
+    EXPECT_EQ(run_probe({"workers-die:2", "return:9"}, launcher), 9) << how;
+    EXPECT_NE(g_probe_stderr.find("killed by signal 6 (SIGABRT)"), std::string::npos) << how;
+    EXPECT_EQ(run_probe({"workers-exit:2", "return:0"}, launcher), 0) << how;
+    EXPECT_NE(g_probe_stderr.find("the task called exit(3)"), std::string::npos) << how;
+    EXPECT_EQ(run_probe({"worker-mpi-finalize", "return:5"}, launcher), 5) << how;
+    EXPECT_NE(g_probe_stderr.find("the task called MPI_Finalize"), std::string::npos) << how;
+    // A later executor leaves the lost rank out and runs on the one that is left.
+    EXPECT_EQ(run_probe({"workers-die:1", "workers-die:1", "return:4"}, launcher), 4) << how;
+  }
+}
+

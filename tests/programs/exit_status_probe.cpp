@@ -1,6 +1,10 @@
 // A manager whose exit status and process handling test_exit_status checks. Started alone (with
 // MPICH it relaunches itself under mpiexec). Acts on its arguments in order:
-//   workers-die:N  a pool of N workers, each of which dies in a task (abort): N WorkerLost
+//   workers-die:N  a pool of N workers, each of which dies in a task (abort): N WorkerLost (else
+//                  exits 40); the WorkerLost messages go to stderr
+//   workers-exit:N the same, each task calling exit(3)
+//   workers-killed:N  the same, each task SIGKILLing its worker
+//   worker-mpi-finalize  a pool of 1 whose task calls MPI_Finalize (prints lost 1)
 //   burst:R        R rounds of 4 quick deaths in a pool of 2; after each round the pool must be
 //                  back to 2 workers and serve (else exits 41)
 //   child-survives a task starts `sleep 300` (holding the worker's stdout); another worker dies;
@@ -46,6 +50,18 @@ int die() {
   std::abort();
 }
 SPAWNPOOL_TASK(die);
+
+int exit_three() {
+  std::exit(3);
+}
+SPAWNPOOL_TASK(exit_three);
+
+int kill_self() {
+  kill(getpid(), SIGKILL);
+  pause();
+  return 0;
+}
+SPAWNPOOL_TASK(kill_self);
 
 int square(int x) { return x * x; }
 SPAWNPOOL_TASK(square);
@@ -117,14 +133,17 @@ bool serves(spawnpool::Executor& pool) {
   return true;
 }
 
-int lose_workers(spawnpool::Executor& pool, int deaths) {
+int call_mpi_finalize();
+
+int lose_workers(spawnpool::Executor& pool, int deaths, int (*how)() = die) {
   std::vector<spawnpool::Future<int>> futures;
-  for (int w = 0; w < deaths; ++w) futures.push_back(pool.submit(die));
+  for (int w = 0; w < deaths; ++w) futures.push_back(pool.submit(how));
   int lost = 0;
   for (auto& f : futures) {
     try {
       f.get();
-    } catch (const spawnpool::WorkerLost&) {
+    } catch (const spawnpool::WorkerLost& e) {
+      std::fprintf(stderr, "exit_status_probe: WorkerLost: %s\n", e.what());
       ++lost;
     }
   }
@@ -145,9 +164,18 @@ int main(int argc, char** argv) {
     const auto colon = arg.find(':');
     const std::string verb = arg.substr(0, colon);
     const int number = colon == std::string::npos ? 0 : std::atoi(arg.c_str() + colon + 1);
-    if (verb == "workers-die") {
-      spawnpool::Executor pool(spawnpool::Options{}.max_workers(number));
-      std::printf("lost %d\n", lose_workers(pool, number));
+    if (verb == "workers-die" || verb == "workers-exit" || verb == "workers-killed" ||
+        verb == "worker-mpi-finalize") {
+      const bool finalize = verb == "worker-mpi-finalize";
+      spawnpool::Executor pool(spawnpool::Options{}.max_workers(finalize ? 1 : number));
+      int (*how)() = verb == "workers-exit"     ? exit_three
+                     : verb == "workers-killed" ? kill_self
+                     : finalize                 ? call_mpi_finalize
+                                                : die;
+      const int expected = finalize ? 1 : number;
+      const int lost = lose_workers(pool, expected, how);
+      if (lost != expected) return fail(40, std::to_string(lost) + " WorkerLost, not " + std::to_string(expected));
+      std::printf("lost %d\n", lost);
       std::fflush(stdout);
     } else if (verb == "burst") {
       spawnpool::Executor pool(spawnpool::Options{}.max_workers(2));

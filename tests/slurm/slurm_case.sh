@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # One case of the Slurm test suite, run by ctest (tests/slurm/CMakeLists.txt):
-#   slurm_case.sh CASE SOURCE_DIR WORK_DIR PRIMES_BINARY [MPIEXEC]
+#   slurm_case.sh CASE SOURCE_DIR WORK_DIR PRIMES_BINARY [MPIEXEC [EXIT_STATUS_PROBE]]
 # Cases: setup (start the local Slurm when enabled), stop (stop it if setup started it),
 #   static_srun, static_sbatch, spawn_sbatch, spawn_oversubscribed, scancel_spawn, scancel_static,
-#   static_too_many_workers, spawn_salloc, spawn_user_mpiexec, spawn_srun_one_rank.
+#   static_too_many_workers, static_worker_dies, spawn_salloc, spawn_user_mpiexec,
+#   spawn_srun_one_rank.
 #
 # Enabling: SPAWNPOOL_TEST_SLURM=1 makes the setup case install and start a single-node Slurm on
 # this machine (needs root; scripts/slurm/start-local-slurm.sh) and every case run. Unset, the cases
@@ -22,6 +23,7 @@ SOURCE_DIR=$(realpath "${2:?source dir}")
 WORK_ROOT=${3:?work dir}
 PRIMES=$(realpath "${4:?primes binary}")
 MPIEXEC=${5:-}             # the mpiexec of the MPI spawnpool was built with (spawn_user_mpiexec)
+PROBE=${6:-}               # tests/programs/exit_status_probe (static_worker_dies)
 HERE=$(cd "$(dirname "$0")" && pwd)
 T=${SLURM_CASE_TIMEOUT:-150}
 NODE=$(hostname -s)
@@ -197,6 +199,30 @@ case "$CASE" in
     [ "$rc" = 0 ] || fail "srun exit code $rc (124/137: timeout, hang)"
     expect "$OUT" "^$PRIMES_LINE\$" "primes line"
     expect "$OUT" 'with 2 workers \(static mode\)' "static mode with 2 workers"
+    ;;
+
+  static_worker_dies)
+    # Static mode: both worker ranks die in tasks (exit(3)): the manager gets WorkerLost and the
+    # job's status is main's (7): the dying ranks report and exit 0, and no rank waits in
+    # MPI_Finalize for a dead one. Then a job whose worker is SIGKILLed: main still runs to its end
+    # (rank 0 exits 7), but srun's status is the highest of its tasks' (137 for the killed one).
+    [ -n "$PROBE" ] || { fail "no exit_status_probe path given"; exit 1; }
+    for verbs in "workers-exit:2" "workers-killed:1"; do
+      OUT=$WORK/srun-${verbs%%:*}.out
+      (cd "$WORK" && tagged timeout -k 5 "$T" srun -J "$JOB" --mpi=pmi2 --overcommit -n 3 \
+         "$PROBE" "$verbs" return:7) > "$OUT" 2>&1 < /dev/null
+      rc=$?
+      log "srun $verbs exited with $rc"
+      show_file "$OUT"
+      expect "$OUT" "^lost ${verbs##*:}\$" "every death seen as WorkerLost"
+      expect "$OUT" 'WorkerLost: .*(the task called exit\(3\)|ended without a report)' "WorkerLost with the cause"
+      if [ "$verbs" = workers-exit:2 ]; then
+        [ "$rc" = 7 ] || fail "$verbs: srun exit code $rc, not main's 7 (124/137: timeout, hang)"
+      else
+        [ "$rc" = 137 ] || fail "$verbs: srun exit code $rc, not 137 (srun's status for a killed task)"
+        expect "$OUT" 'task 0: Exited with exit code 7' "main ran to its end (rank 0 exited 7)"
+      fi
+    done
     ;;
 
   static_too_many_workers)
