@@ -11,6 +11,8 @@
 
 #include <spawnpool/command.hpp>
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <set>
 
@@ -22,13 +24,23 @@ int main(int argc, char** argv) {
   spawnpool::Runtime runtime(argc, argv);
   const std::string address = argc > 1 ? argv[1] : "file:/tmp/spawnpool.port";
   // --mark: this client's session sets an environment variable and a working directory; the
-  // next client must not see them.
-  const bool mark = argc > 2 && std::string(argv[2]) == "--mark";
+  // next client must not see them. --slow-map: a 20 s map of naps (the service test kills the
+  // client during it: the service must drop it and serve the next client).
+  const std::string option = argc > 2 ? argv[2] : "";
+  const bool mark = option == "--mark";
   try {
     spawnpool::Options options = spawnpool::Options{}.connect(address);
     if (mark) options.env("SERVICE_CLIENT_MARK", "1").working_directory("/tmp");
     spawnpool::Executor pool(options);
     std::printf("connected to %d service workers\n", pool.num_workers());
+    if (option == "--slow-map") {
+      std::printf("slow map started in pid %ld\n", static_cast<long>(getpid()));
+      std::fflush(stdout);
+      long total = 0;
+      for (int ms : pool.map(nap, std::vector<int>(200, 200))) total += ms;
+      std::printf("slow map done: %ld\n", total);
+      return 0;
+    }
     std::printf("session: %s\n", pool.submit(session_view).get().c_str());
 
     std::vector<std::vector<double>> vectors;

@@ -36,3 +36,10 @@ inline std::string session_view() {
   return std::string(mark ? mark : "") + "|" + cwd;
 }
 SPAWNPOOL_TASK(session_view);
+
+/// Sleeps `ms` milliseconds and returns it: a stand-in for a slow simulation step.
+inline int nap(int ms) {
+  usleep(static_cast<useconds_t>(ms) * 1000);
+  return ms;
+}
+SPAWNPOOL_TASK(nap);

@@ -196,8 +196,10 @@ void PoolCore::take_loss_report(std::size_t index, const Transport::Incoming& in
 
 void PoolCore::send_heartbeats_if_due(clock::time_point now) {
   if (!health_.heartbeat_due(now)) return;
+  // Spawned workers and a pool service's ranks give up a silent manager or client.
+  const bool to_service = setup_.mode == Mode::service;
   for (const Worker& w : roster_) {
-    if (w.state != WorkerState::kReady || !links_[w.link]->watched()) continue;
+    if (w.state != WorkerState::kReady || !(links_[w.link]->watched() || to_service)) continue;
     try {
       send_signal(links_[w.link]->transport(), w.rank, wire::kControlTag, wire::Kind::kHeartbeat);
     } catch (const MpiError&) {

@@ -5,6 +5,7 @@
 #include "environment.hpp"
 #include "exception_type.hpp"
 #include "log.hpp"
+#include "process_check.hpp"
 #include "out_of_band_receive.hpp"
 #include "runtime_state.hpp"
 #include "task_mpi_finalize.hpp"
@@ -42,6 +43,7 @@ pid_t g_serving_pid = 0;
 
 /// Whether built-in tasks may run (set_builtin_tasks_allowed).
 std::atomic<bool> g_builtin_tasks_allowed{true};
+std::chrono::milliseconds g_client_silence_limit{10000};  // set_client_silence_limit
 
 /// The task this thread runs now (running_task()): a view into its call message, valid while the
 /// call runs. Per thread and without a lock or a copy: it is set for every call.
@@ -309,6 +311,8 @@ std::string apply_hello(const Hello& hello, WorkerSentinel* sentinel) {
 
 void set_builtin_tasks_allowed(bool allowed) { g_builtin_tasks_allowed = allowed; }
 
+void set_client_silence_limit(std::chrono::milliseconds limit) { g_client_silence_limit = limit; }
+
 bool running_task(std::string* task_name) {
   if (t_running_task.empty()) return false;
   if (task_name) task_name->assign(t_running_task);
@@ -335,7 +339,30 @@ int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
     Backoff backoff(poll);
     bool leaving = false;
     auto next_heartbeat = std::chrono::steady_clock::now();
+    // A pool service's rank watches its client: it must hear from it (heartbeats every second),
+    // and a client on this host must still exist. Otherwise the client is dropped.
+    const bool watch_client = until == ServeUntil::kClientLeaves;
+    auto last_from_client = std::chrono::steady_clock::now();
+    auto next_client_check = last_from_client;
+    long client_pid = 0;
+    bool client_here = false;
     while (!leaving) {
+      if (watch_client) {
+        const auto now = std::chrono::steady_clock::now();
+        while (transport.try_receive(manager_rank, wire::kControlTag)) last_from_client = now;
+        if (now >= next_client_check) {
+          next_client_check = now + std::chrono::milliseconds(100);
+          if (now - last_from_client > g_client_silence_limit) {
+            log().warn("service: no word from the client for {} ms: dropping it",
+                       g_client_silence_limit.count());
+            return kClientDropped;
+          }
+          if (client_here && process_gone(client_pid)) {
+            log().warn("service: the client (pid {}) is gone: dropping it", client_pid);
+            return kClientDropped;
+          }
+        }
+      }
       if (kOneSendingThread && spawned && greeted && std::chrono::steady_clock::now() >= next_heartbeat) {
         // See kOneSendingThread: the serve loop sends the heartbeats, between tasks.
         next_heartbeat = std::chrono::steady_clock::now() + std::chrono::seconds(1);
@@ -344,6 +371,7 @@ int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
       bool active = transport.progress_sends();
       if (auto in = transport.try_receive(manager_rank, listen_tag)) {
         active = true;
+        last_from_client = std::chrono::steady_clock::now();
         switch (static_cast<wire::Kind>(in->header.kind)) {
           case wire::Kind::kHello: {
             const Hello hello = read_hello(in->bytes());
@@ -364,6 +392,11 @@ int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
             }
             sessions.insert(in->tag);
             if (sentinel) sentinel->set_sessions({sessions.begin(), sessions.end()});
+            if (watch_client) {
+              // A client that gives another pid only gets itself dropped.
+              client_pid = static_cast<long>(hello.manager_pid);
+              client_here = client_pid > 0 && hello.manager_host == host_name();
+            }
             greeted = true;
             Ready ready;
             ready.pid = getpid();
@@ -383,6 +416,9 @@ int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
             transport.send(manager_rank, in->tag, wire::Kind::kResults, in->header.count,
                            std::move(results), static_cast<std::uint64_t>(busy.count()),
                            std::move(out_of_band));
+            // Time spent in tasks is not the client's silence: what it sent meanwhile (its
+            // heartbeats) may not have been taken in by MPI yet, which happens while we poll.
+            last_from_client = std::chrono::steady_clock::now();
             break;
           }
           case wire::Kind::kShutdown:

@@ -3,6 +3,7 @@
 
 #include <mpi.h>
 
+#include <chrono>
 #include <set>
 #include <string>
 
@@ -20,6 +21,14 @@ enum class ServeUntil {
 /// message runs in order and each message is answered with one kResults message. Returns the exit
 /// status for the process (0 after a normal end). Never throws: problems are reported on stderr.
 int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until);
+
+/// serve_as_worker's status for a pool service's client that was dropped: silent (a client sends
+/// a heartbeat every second) for longer than set_client_silence_limit, or its process gone (same
+/// host). Its pending calls are abandoned; the service goes on with the next client.
+inline constexpr int kClientDropped = 3;
+
+/// How long a pool service's rank waits for word from its client (ServiceOptions::client_timeout).
+void set_client_silence_limit(std::chrono::milliseconds limit);
 
 /// Whether the library's built-in tasks (TaskEntry::builtin) may run here; true unless a pool
 /// service turned them off (ServiceOptions::allow_builtin_tasks). Call before serving.

@@ -4,7 +4,8 @@
 #   service_test.sh MPIEXEC SERVER CLIENT [openmpi] [RAW_CLIENT]
 # Also: a client with the wrong token and (RAW_CLIENT, a plain MPI program) one that connects and
 # sends no token are refused, and the built-in command task is refused (the service does not
-# offer it).
+# offer it). Clients that misbehave after admission (garbage, killed mid-map, stopped mid-map) are
+# dropped and the next client is served.
 # With Open MPI (4th argument "openmpi", or an mpiexec whose --version says "Open MPI"),
 # MPI_Comm_connect/accept across separate mpiruns needs Open MPI's ompi-server: the test starts
 # one, gives the service's mpiexec its URI (--ompi-server file:URIFILE) and the clients too
@@ -38,7 +39,10 @@ if [ "$flavour" = openmpi ]; then
   server_args=(--ompi-server "file:$uri_file")
   export OMPI_MCA_pmix_server_uri="file:$uri_file"
 fi
-timeout -k 5 120 "$mpiexec" "${server_args[@]}" -n 2 "$server" --port-file "$port_file" --max-clients 2 > "$log" 2>&1 &
+# Clients counted: the admitted raw client, a check, the killed client, a check, the stopped
+# client, rounds 1 and 2.
+timeout -k 5 180 "$mpiexec" "${server_args[@]}" -n 2 "$server" --port-file "$port_file" --max-clients 7 \
+  --client-timeout 3 > "$log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 100); do [ -s "$port_file" ] && break; sleep 0.2; done
 [ -s "$port_file" ] || { echo "FAIL: the service never wrote its port file"; cat "$log"; kill "$server_pid"; exit 1; }
@@ -58,6 +62,51 @@ if [ -n "${raw_client:-}" ]; then
   # It leaves without MPI_Finalize: Open MPI's mpiexec then reports an abnormal end (status 1).
   grep -q "^refused: 0" <<<"$out" || failed=1
 fi
+# served_within SECONDS WHAT: a good client, started now, is served within SECONDS.
+served_within() {
+  local start=$SECONDS out rc
+  out=$(timeout -k 5 "$1" "$client" "file:$port_file" 2>&1); rc=$?
+  echo "--- good client after $2 (exit $rc, $((SECONDS - start)) s)"; echo "$out"
+  [ $rc = 0 ] && grep -q "sum of norms: 25250.0" <<<"$out" ||
+    { echo "FAIL: the service did not serve the next client within $1 s after $2"; failed=1; }
+}
+# slow_client: starts a client whose map takes 20 s; returns once the map has started.
+slow_client() {
+  slow_out=$(mktemp /tmp/spawnpool_service_XXXXXX.slow)
+  timeout -k 5 60 "$client" "file:$port_file" --slow-map > "$slow_out" 2>&1 &
+  slow_pid=$!
+  for _ in $(seq 1 150); do grep -q "slow map started" "$slow_out" && break; sleep 0.2; done
+  grep -q "slow map started" "$slow_out" || { echo "FAIL: the slow client never started"; cat "$slow_out"; failed=1; }
+  # The process that runs the client's main (under MPICH a child of the mpiexec it relaunched
+  # itself under), not timeout's.
+  slow_main=$(sed -n 's/^slow map started in pid \([0-9]*\)$/\1/p' "$slow_out")
+  sleep 1
+}
+# Admitted with the token, then garbage on a tag no session uses, a header of an unknown kind,
+# and silence: the service drops it and the next client is served (its garbage is not).
+if [ -n "${raw_client:-}" ]; then
+  timeout -k 5 90 "$mpiexec" "${server_args[@]}" -n 1 "$raw_client" "$(head -n 1 "$port_file")" \
+    "$token_file" > "$log.raw" 2>&1 &
+  raw_pid=$!
+  for _ in $(seq 1 100); do grep -q "^admitted:" "$log.raw" && break; sleep 0.2; done
+  echo "--- raw MPI client with the token, then garbage"; cat "$log.raw"
+  grep -q "^admitted: 1" "$log.raw" || { echo "FAIL: the raw client was not admitted"; failed=1; }
+  served_within 30 "a client sent garbage after its admission"
+  # raw_pid is timeout's: end what it started (mpiexec, the raw client) too.
+  pkill -KILL -P "$raw_pid" 2>/dev/null; kill -KILL "$raw_pid" 2>/dev/null
+  pkill -KILL -x raw_service_cli 2>/dev/null; wait "$raw_pid" 2>/dev/null; rm -f "$log.raw"
+else
+  served_within 30 "nothing"  # keeps the count of clients
+fi
+# A client killed with SIGKILL in the middle of a map: the service's ranks see its process gone,
+# finish the task they run, drop it, and serve the next client.
+slow_client
+kill -KILL "$slow_main"; wait "$slow_pid" 2>/dev/null; rm -f "$slow_out"
+served_within 30 "a client was killed mid-map"
+# A client stopped (SIGSTOP) mid-map: silent, it is dropped after the client timeout (3 s here).
+slow_client
+kill -STOP "$slow_main"
+stopped_main=$slow_main stopped_pid=$slow_pid
 for round in 1 2; do
   # The first client sets an environment variable and a working directory; the second must see
   # neither (each client gets a clean session).
@@ -70,6 +119,7 @@ for round in 1 2; do
   grep -q "refused as expected: .*no task named \"client_only\"" <<<"$out" || failed=1
   grep -q "command refused as expected: .*does not offer the built-in task" <<<"$out" || failed=1
   if [ $round = 1 ]; then
+    kill -KILL "$stopped_main"; kill -CONT "$stopped_main"; wait "$stopped_pid" 2>/dev/null; rm -f "$slow_out"
     grep -q "^session: 1|/tmp$" <<<"$out" || { echo "FAIL: the first client's settings did not apply"; failed=1; }
   else
     grep -q "^session: |" <<<"$out" && ! grep -q "^session: .*|/tmp$" <<<"$out" ||

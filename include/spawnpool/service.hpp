@@ -14,8 +14,13 @@
 ///   //   mpiexec -n 4 ./server --port-file /scratch/pool.port
 ///   // client:  spawnpool::Executor pool(spawnpool::Options{}.connect("file:/scratch/pool.port"));
 /// @endcode
-/// Clients are served one at a time, each by all N ranks. A client that dies mid-session leaves
-/// the service waiting for it (restart the service); a client that shuts down cleanly does not.
+/// Clients are served one at a time, each by all N ranks; the next client waits in its connect.
+/// A client sends every rank a heartbeat every second. A rank that, while not running one of the
+/// client's tasks, hears nothing from it for client_timeout (10 s), or whose client on the same
+/// host has exited, drops it: it finishes the task it is running, abandons the client's other
+/// calls and what it sent, and goes back to accept the next client. A client killed mid-map on
+/// the service's host is dropped about 0.1 s after the message each rank is running; elsewhere
+/// client_timeout after it. A client that sends garbage is dropped by the ranks that read it.
 ///
 /// Security model: the service runs only tasks its own program registered, never code a client
 /// sends; the library's built-in tasks (spawnpool::run_command, which runs any program) are
@@ -27,6 +32,7 @@
 /// working_directory are undone before the next client (not what initializers or tasks did to
 /// the program's own state).
 
+#include <chrono>
 #include <string>
 
 namespace spawnpool {
@@ -42,6 +48,9 @@ struct ServiceOptions {
   /// Offer the library's built-in tasks (spawnpool::run_command) to clients too. Off by default:
   /// a client could run any program as the service's user.
   bool allow_builtin_tasks = false;
+  /// How long a rank waits for word from its client before dropping it (clients send a heartbeat
+  /// every second, even while they wait for results). Command line: --client-timeout SECONDS.
+  std::chrono::milliseconds client_timeout{10000};
 };
 
 /// Runs the service on every rank of MPI_COMM_WORLD (collective; initializes MPI if needed and
@@ -51,7 +60,7 @@ struct ServiceOptions {
 int run_service(const ServiceOptions& options);
 
 /// run_service with options from the command line: --port-file PATH, --name NAME,
-/// --max-clients K, --allow-builtin-tasks. Prints usage and returns 2 on bad arguments.
+/// --max-clients K, --client-timeout SECONDS, --allow-builtin-tasks. Prints usage and returns 2 on bad arguments.
 int run_service(int argc, char** argv);
 
 }  // namespace spawnpool

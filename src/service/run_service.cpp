@@ -4,6 +4,7 @@
 
 #include "clean_session.hpp"
 #include "service_token.hpp"
+#include "spawn/launch.hpp"
 #include "src/runtime_state.hpp"
 #include "src/worker_loop.hpp"
 
@@ -38,20 +39,19 @@ void write_port_file(const std::string& path, const char* port) {
   }
 }
 
-/// Refused clients whose disconnect has not finished (see drop_client).
-std::atomic<int> g_dropping{0};
+/// Refused clients whose disconnect has not finished (see refuse_client).
+std::atomic<int> g_refusing{0};
+/// Set once an admitted client was dropped (see drop_client).
+std::atomic<bool> g_dropped_a_client{false};
 
-/// Ends a refused client's connection without trusting it. What it sent is received and thrown
-/// away first: a message left queued would otherwise be matched by a later client's session once
-/// MPI reuses the communicator's context id. Then the connection is disconnected on a helper
-/// thread: a client that never disconnects leaves that thread waiting, and its communicator is
-/// never freed (so its context id, and any late message, is never reused). Collective over the
-/// service's ranks.
-void drop_client(MPI_Comm client) {
+/// Receives and throws away what `client` sent and nobody read, until it has been quiet for
+/// `quiet` (2 s at most): a message left queued would otherwise be matched by a later client's
+/// session once MPI reuses the communicator's context id.
+void drain_client(MPI_Comm client, std::chrono::milliseconds quiet) {
   using clock = std::chrono::steady_clock;
   const auto give_up = clock::now() + std::chrono::seconds(2);
   auto quiet_since = clock::now();
-  while (clock::now() < give_up && clock::now() - quiet_since < std::chrono::milliseconds(200)) {
+  while (clock::now() < give_up && clock::now() - quiet_since < quiet) {
     int waiting = 0;
     MPI_Status status{};
     if (MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, client, &waiting, &status) != MPI_SUCCESS) break;
@@ -63,11 +63,51 @@ void drop_client(MPI_Comm client) {
     MPI_Recv(&discarded, 1, MPI_BYTE, status.MPI_SOURCE, status.MPI_TAG, client, MPI_STATUS_IGNORE);
     quiet_since = clock::now();
   }
-  ++g_dropping;
+}
+
+/// Ends a refused client's connection without trusting it: drains it, then disconnects on a
+/// helper thread (our own client disconnects when refused, and waits for our side). A client that
+/// never disconnects leaves that thread waiting, and its communicator is never freed (so its
+/// context id, and any late message, is never reused).
+void refuse_client(MPI_Comm client) {
+  drain_client(client, std::chrono::milliseconds(200));
+  ++g_refusing;
   std::thread([client]() mutable {
     MPI_Comm_disconnect(&client);
-    --g_dropping;
+    --g_refusing;
   }).detach();
+}
+
+/// Ends an admitted client's connection after it was dropped (dead, silent or misbehaving):
+/// drains it and frees the communicator. Not MPI_Comm_disconnect: MPICH counts the close
+/// handshakes it waits for process-wide, so a dropped client that never answers (stopped, or
+/// hostile) would block every later client's disconnect; a freed connection is closed only at
+/// MPI_Finalize (see finalize_within).
+void drop_client(MPI_Comm client) {
+  drain_client(client, std::chrono::milliseconds(200));
+  g_dropped_a_client = true;
+  MPI_Comm_free(&client);
+}
+
+/// MPI_Finalize, given `limit`: after a dropped client MPICH's MPI_Finalize may wait for that
+/// client's side of the close handshake for ever. Then the launcher is told this process ended in
+/// order (spawn/launcher_guard.hpp) and it exits with `status`.
+void finalize_within(std::chrono::seconds limit, int status) {
+  std::atomic<bool> done{false};
+  std::thread watchdog([&done, limit, status] {
+    const auto give_up = std::chrono::steady_clock::now() + limit;
+    while (!done && std::chrono::steady_clock::now() < give_up) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (done) return;
+    std::fprintf(stderr, "spawnpool service: MPI_Finalize waits for a dropped client; leaving without it\n");
+    std::fflush(nullptr);
+    detail::tell_launcher_finalized();
+    _exit(status);
+  });
+  MPI_Finalize();
+  done = true;
+  watchdog.join();
 }
 
 }  // namespace
@@ -120,7 +160,7 @@ int run_service(const ServiceOptions& options) {
   SPAWNPOOL_MPI(MPI_Bcast(port, MPI_MAX_PORT_NAME, MPI_CHAR, 0, MPI_COMM_WORLD));
   detail::set_builtin_tasks_allowed(options.allow_builtin_tasks);
 
-  int status = 0;
+  detail::set_client_silence_limit(options.client_timeout);
   const detail::ServiceProcessState clean_state;  // what every client starts from
   for (int served = 0; options.max_clients == 0 || served < options.max_clients;) {
     MPI_Comm client = MPI_COMM_NULL;
@@ -133,18 +173,20 @@ int run_service(const ServiceOptions& options) {
       if (rank == 0) {
         std::fprintf(stderr, "spawnpool service: refused a client without the right token\n");
       }
-      drop_client(client);
+      refuse_client(client);
       continue;
     }
     ++served;
     const int result = detail::serve_as_worker(client, 0, detail::ServeUntil::kClientLeaves);
     clean_state.restore();
     if (result == 0) {
+      drain_client(client, std::chrono::milliseconds(20));  // its last heartbeats
       MPI_Comm_disconnect(&client);
     } else {
-      std::fprintf(stderr, "spawnpool service: rank %d lost its client\n", rank);
-      MPI_Comm_free(&client);
-      status = result;
+      // Dead, silent or misbehaving: a client does not decide the service's exit status.
+      std::fprintf(stderr, "spawnpool service: rank %d dropped its client%s\n", rank,
+                   result == detail::kClientDropped ? "" : " after an error");
+      drop_client(client);
     }
   }
   if (rank == 0) {
@@ -153,12 +195,18 @@ int run_service(const ServiceOptions& options) {
     if (!options.port_file.empty()) std::remove(options.port_file.c_str());
     std::remove(token_file.c_str());
   }
-  // A refused client that never disconnected would keep MPI_Finalize waiting for ever.
-  for (int i = 0; i < 200 && g_dropping.load() > 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (!initialized) {
+    // A refused client that never disconnected, or a dropped one, may keep MPI_Finalize waiting.
+    for (int i = 0; i < 200 && g_refusing.load() > 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (g_dropped_a_client || g_refusing.load() > 0) {
+      finalize_within(std::chrono::seconds(5), 0);
+    } else {
+      MPI_Finalize();
+    }
   }
-  if (!initialized && g_dropping.load() == 0) MPI_Finalize();
-  return status;
+  return 0;
 }
 
 int run_service(int argc, char** argv) {
@@ -174,10 +222,13 @@ int run_service(int argc, char** argv) {
       options.max_clients = std::atoi(argv[++i]);
     } else if (arg == "--allow-builtin-tasks") {
       options.allow_builtin_tasks = true;
+    } else if (arg == "--client-timeout" && has_value) {
+      options.client_timeout = std::chrono::milliseconds(
+          static_cast<long long>(std::atof(argv[++i]) * 1000));
     } else {
       std::fprintf(stderr,
                    "usage: mpiexec -n N %s --port-file PATH [--name NAME] [--max-clients K] "
-                   "[--allow-builtin-tasks]\n",
+                   "[--client-timeout SECONDS] [--allow-builtin-tasks]\n",
                    argv[0]);
       return 2;
     }
