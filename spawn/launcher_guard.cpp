@@ -25,6 +25,9 @@ constexpr int kFinalizeAckWaitMs = 1000;
 
 /// The worker's end of the lifeline pipe (only without pidfd), closed in its forked children.
 int g_lifeline_write_end = -1;
+/// A static worker's end of the permission pipe (permit_orderly_end); -1 for a spawned worker,
+/// whose guard always says finalize.
+int g_permission_write_end = -1;
 
 void close_lifeline_in_child() {
   if (g_lifeline_write_end >= 0) close(g_lifeline_write_end);
@@ -58,18 +61,39 @@ void close_range_of(unsigned first, unsigned last) {
   for (long fd = first; fd <= static_cast<long>(last) && fd < limit; ++fd) close(static_cast<int>(fd));
 }
 
-/// Leaves descriptors 0-2 on /dev/null and keeps only `a` and `b` (both > 2) besides.
-void keep_only(int a, int b) {
+/// Leaves descriptors 0-2 on /dev/null and keeps only `kept` (each > 2, or -1: none) besides.
+void keep_only(int a, int b, int c) {
   const int null_fd = open("/dev/null", O_RDWR);
   if (null_fd >= 0) {
     for (int fd = 0; fd < 3; ++fd) dup2(null_fd, fd);
-    if (null_fd > 2 && null_fd != a && null_fd != b) close(null_fd);
+    if (null_fd > 2 && null_fd != a && null_fd != b && null_fd != c) close(null_fd);
   }
-  const unsigned low = static_cast<unsigned>(a < b ? a : b);
-  const unsigned high = static_cast<unsigned>(a < b ? b : a);
-  close_range_of(3, low - 1);
-  close_range_of(low + 1, high - 1);
-  close_range_of(high + 1, ~0U);
+  int kept[3] = {a, b, c};
+  // Sort the three (c may be -1, which sorts first and is skipped).
+  for (int i = 0; i < 3; ++i) {
+    for (int j = i + 1; j < 3; ++j) {
+      if (kept[j] < kept[i]) {
+        const int t = kept[i];
+        kept[i] = kept[j];
+        kept[j] = t;
+      }
+    }
+  }
+  unsigned next = 3;
+  for (int fd : kept) {
+    if (fd < 3) continue;
+    close_range_of(next, static_cast<unsigned>(fd) - 1);
+    next = static_cast<unsigned>(fd) + 1;
+  }
+  close_range_of(next, ~0U);
+}
+
+/// True when the worker wrote its permission byte (permit_orderly_end) before it ended.
+bool permitted(int permission_fd) {
+  if (permission_fd < 0) return true;  // a spawned worker: always
+  pollfd readable{permission_fd, POLLIN, 0};
+  char byte = 0;
+  return poll(&readable, 1, 0) > 0 && read(permission_fd, &byte, 1) == 1;
 }
 
 /// Blocks until the worker has ended: its pidfd becomes readable, or (without pidfd) the last
@@ -108,7 +132,8 @@ void end_process_group(pid_t group) {
   kill(-group, SIGKILL);
 }
 
-[[noreturn]] void run_guard(pid_t worker, bool worker_leads_group, int pmi_fd, int watch_fd) {
+[[noreturn]] void run_guard(pid_t worker, bool worker_leads_group, int pmi_fd, int watch_fd,
+                           int permission_fd) {
   setpgid(0, 0);  // out of the worker's group: spared when it is ended, and by hydra's signals
   if (watch_fd < 3) {
     // The program had closed a standard stream, and the watch descriptor took its number:
@@ -117,13 +142,21 @@ void end_process_group(pid_t group) {
     if (moved < 0) _exit(0);
     watch_fd = moved;
   }
+  if (permission_fd >= 0 && permission_fd < 3) {
+    const int moved = fcntl(permission_fd, F_DUPFD, 3);
+    if (moved < 0) _exit(0);
+    permission_fd = moved;
+  }
   prctl(PR_SET_NAME, "spawnpool-guard", 0, 0, 0);
   signal(SIGPIPE, SIG_IGN);
   signal(SIGUSR1, SIG_IGN);
   signal(SIGUSR2, SIG_IGN);
-  keep_only(pmi_fd, watch_fd);
+  keep_only(pmi_fd, watch_fd, permission_fd);
   wait_for_worker_end(watch_fd);
-  say_finalize(pmi_fd);
+  // A static worker that ended without permission (its death not reported to the manager, or
+  // not a spawnpool worker's end at all) is left to hydra, which then ends the job: better than a
+  // manager waiting for a rank it does not know is gone.
+  if (permitted(permission_fd)) say_finalize(pmi_fd);
   close(pmi_fd);
   if (worker_leads_group) end_process_group(worker);
   _exit(0);
@@ -142,6 +175,12 @@ int pmi_fd_from_environment() {
 }
 
 }  // namespace
+
+void permit_orderly_end() noexcept {
+  if (g_permission_write_end < 0) return;
+  const char byte = 1;
+  (void)!write(g_permission_write_end, &byte, 1);
+}
 
 void tell_launcher_finalized() noexcept {
   const int pmi_fd = pmi_fd_from_environment();
@@ -177,16 +216,29 @@ void start_launcher_guard() noexcept {
     }
   }
 
+  // A static worker's guard says finalize only with permission (permit_orderly_end).
+  int permission[2] = {-1, -1};
+  if (static_worker && pipe2(permission, O_CLOEXEC) != 0) {
+    if (lifeline[1] >= 0) close(lifeline[1]);
+    close(watch_fd);
+    g_lifeline_write_end = -1;
+    return;  // no guard: hydra behaves as before
+  }
+
   // Fork twice, so that the guard is not the worker's child (a task's wait() must never find
   // it), and reap the middle process at once.
   const pid_t middle = fork();
   if (middle == 0) {
     if (lifeline[1] >= 0) close(lifeline[1]);
+    if (permission[1] >= 0) close(permission[1]);
     const pid_t guard = fork();
-    if (guard == 0) run_guard(worker, worker_leads_group, pmi_fd, watch_fd);
+    if (guard == 0) run_guard(worker, worker_leads_group, pmi_fd, watch_fd, permission[0]);
     _exit(0);
   }
   close(watch_fd);  // the worker's copy (pidfd, or the pipe's read end)
+  if (permission[0] >= 0) close(permission[0]);
+  g_permission_write_end = middle > 0 ? permission[1] : -1;
+  if (middle <= 0 && permission[1] >= 0) close(permission[1]);
   if (middle > 0) {
     int ignored = 0;
     while (waitpid(middle, &ignored, 0) < 0 && errno == EINTR) {

@@ -30,10 +30,16 @@ namespace spawnpool::detail {
 inline constexpr int kLeftoverGraceMs = 1000;
 
 /// Forks the guard when this process was spawned by hydra (PMI_SPAWNED=1 and PMI_FD set), or is a
-/// rank other than 0 of a job hydra started (PMI_RANK, PMI_FD: a static worker, whose sentinel
-/// then exits 0 after reporting its death, worker_sentinel.hpp); does nothing otherwise, or when
-/// it cannot fork (then hydra behaves as before). Call once, before MPI_Init. Never throws.
+/// rank other than 0 of a job hydra started (PMI_RANK, PMI_FD: a static worker, whose guard says
+/// finalize only with permit_orderly_end); does nothing otherwise, or when it cannot fork (then
+/// hydra behaves as before). Call once, before MPI_Init. Never throws.
 void start_launcher_guard() noexcept;
+
+/// A static worker's permission for its guard to say `cmd=finalize` when it ends: given when its
+/// death was reported to the manager, or when it leaves without MPI_Finalize on the manager's
+/// word. Without it a static worker's end is left to hydra (which ends the job). Spawned workers
+/// need none. Async-signal-safe; does nothing without a guard.
+void permit_orderly_end() noexcept;
 
 /// For a process that leaves without MPI_Finalize because MPI_Finalize would wait forever (a
 /// static job lost a rank: MPICH's close handshake waits for every peer): says `cmd=finalize` on

@@ -300,7 +300,11 @@ void PoolCore::lose_worker(std::size_t index, const std::string& cause, std::uin
   Worker& w = roster_[index];
   if (!roster_.set_lost(w)) return;
   if (links_[w.link]->watched()) links_[w.link]->transport().abandon_sends();  // its own link only
-  if (!w.sent.empty()) {
+  // A shared rank (static, communicator mode) runs one message at a time for all executors: its
+  // report names no call when it was running another executor's message (or none), and then
+  // nothing it had from this executor ever started.
+  const bool front_ran = !(reported && running_call == 0 && !links_[w.link]->owned());
+  if (!w.sent.empty() && front_ran) {
     // The oldest message was being run: its calls are lost with the worker.
     for (const PendingCall& call : w.sent.front().calls) {
       if (timed_out && (call.id == running_call || running_call == 0)) {
@@ -314,6 +318,8 @@ void PoolCore::lose_worker(std::size_t index, const std::string& cause, std::uin
       }
     }
     w.sent.pop_front();
+  }
+  if (!w.sent.empty()) {
     // Later messages never started: send them again, in their order, to other workers.
     for (auto it = w.sent.rbegin(); it != w.sent.rend(); ++it) {
       WorkItem again;
@@ -328,7 +334,9 @@ void PoolCore::lose_worker(std::size_t index, const std::string& cause, std::uin
   }
   log().warn("{} was lost: {}", w.describe(), cause);
   if (setup_.spawn) ++replacements_wanted_;
-  if (setup_.mode == Mode::static_world) {
+  // Only a rank known dead is left out from now on (one that missed the shutdown timeout while it
+  // ran another executor's task is alive).
+  if (setup_.mode == Mode::static_world && (reported || (w.same_host && process_gone(w.pid)))) {
     RuntimeState& state = runtime_state();
     std::lock_guard<std::mutex> lock(state.pools_mutex);
     state.lost_static_ranks.insert(w.rank);

@@ -138,7 +138,9 @@ Runtime::Runtime(int& argc, char**& argv, RuntimeOptions options) {
         MPI_Comm_free(&state.static_comm);
         if (state.initialized_mpi) MPI_Finalize();
       }
-      // Without MPI_Finalize, this rank's launcher guard tells hydra it ended in order.
+      // Without MPI_Finalize on the manager's word, this rank's launcher guard tells hydra it
+      // ended in order.
+      if (status == 0 && state.job_lost_a_rank) detail::permit_orderly_end();
       std::exit(status);
     }
   }

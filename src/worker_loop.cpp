@@ -386,6 +386,7 @@ int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
               watch.manager_pid = static_cast<long>(hello.manager_pid);
               watch.manager_host = hello.manager_host;
               watch.shared_rank = !spawned;
+              watch.static_rank = !spawned && comm == runtime_state().static_comm;
               if (spawned) watch.task_timeout = std::chrono::milliseconds(hello.task_timeout_ms);
               watch.manager_silence_limit = std::chrono::milliseconds(hello.heartbeat_timeout_ms);
               sentinel = std::make_unique<WorkerSentinel>(watch);
@@ -430,6 +431,8 @@ int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
           case wire::Kind::kExit:
             leaving = true;
             if (in->header.count != 0) runtime_state().job_lost_a_rank = true;  // release_workers
+            if (sentinel) sentinel->stop_watching();
+            send_signal(transport, manager_rank, in->tag, wire::Kind::kBye);  // release_workers waits
             break;
           default:
             log().warn("worker: ignoring unexpected message kind {}", in->header.kind);
@@ -487,6 +490,19 @@ void release_workers(MPI_Comm comm, int manager_rank, const std::set<int>& lost)
   }
   if (!transport.flush_sends(std::chrono::seconds(30))) {
     log().warn("some workers did not take the exit message");
+    return;
+  }
+  // Each answers kBye on its way out: only then may the manager end (a static worker that saw the
+  // manager gone before it read kExit would exit 1, into the job's status).
+  int byes = 0;
+  const int expected = size - 1 - static_cast<int>(lost.size());
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (byes < expected && std::chrono::steady_clock::now() < give_up) {
+    if (transport.try_receive(MPI_ANY_SOURCE, wire::session_tag(0))) {
+      ++byes;
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
   }
 }
 

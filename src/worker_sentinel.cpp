@@ -7,6 +7,7 @@
 #include "log.hpp"
 #include "process_check.hpp"
 #include "transport.hpp"
+#include "spawn/launch.hpp"
 #include "wire.hpp"
 
 #include <fcntl.h>
@@ -19,6 +20,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <iterator>
 #include <vector>
 
 namespace spawnpool::detail {
@@ -35,32 +37,45 @@ int g_report_pipe[2] = {-1, -1};  // dying thread -> watch thread
 int g_ack_pipe[2] = {-1, -1};     // watch thread -> dying thread: "reported, go on dying"
 std::atomic<bool> g_armed{false};
 pid_t g_sentinel_pid = 0;  // the worker; a task's forked copy inherits the handlers, never reports
-bool g_shared_rank = false;  // Settings::shared_rank: exit 0 after the report
+bool g_shared_rank = false;  // Settings::shared_rank: the world holds the manager too
+bool g_static_rank = false;  // Settings::static_rank: exit 0 after a delivered report
 
 constexpr int kFatalSignals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTERM};
+struct sigaction g_previous_actions[std::size(kFatalSignals)];
 constexpr int kReportWaitMs = 2000;
 
-bool tell_and_wait(DeathRecord record) {
-  if (getpid() != g_sentinel_pid) return false;  // a forked copy of the worker dying: not the worker
-  if (!g_armed.exchange(false)) return false;
+enum class Told { kNoSentinel, kNotDelivered, kDelivered };
+
+Told tell_and_wait(DeathRecord record) {
+  if (getpid() != g_sentinel_pid) return Told::kNoSentinel;  // a forked copy of the worker dying
+  if (!g_armed.exchange(false)) return Told::kNoSentinel;
+  char ack = 0;
   if (write(g_report_pipe[1], &record, sizeof record) == sizeof record) {
-    pollfd ack{g_ack_pipe[0], POLLIN, 0};
-    poll(&ack, 1, kReportWaitMs);
+    pollfd readable{g_ack_pipe[0], POLLIN, 0};
+    if (poll(&readable, 1, kReportWaitMs) > 0 && read(g_ack_pipe[0], &ack, 1) != 1) ack = 0;
   }
-  return true;
+  return ack == 1 ? Told::kDelivered : Told::kNotDelivered;
+}
+
+/// A static rank whose report reached the manager exits 0 and lets its launcher guard tell hydra
+/// it ended in order. Without a delivered report it dies as it would have: the launcher then
+/// ends the job, instead of a manager waiting for a rank it does not know is gone.
+void leave_quietly_if_reported(Told told) {
+  if (told != Told::kDelivered || !g_static_rank) return;
+  permit_orderly_end();
+  _exit(0);
 }
 
 void on_fatal_signal(int sig) {
-  if (tell_and_wait(DeathRecord{LossReport::Cause::kSignal, sig}) && g_shared_rank) _exit(0);
+  leave_quietly_if_reported(tell_and_wait(DeathRecord{LossReport::Cause::kSignal, sig}));
   signal(sig, SIG_DFL);
   raise(sig);
 }
 
 void on_process_exit(int status, void*) {
-  if (tell_and_wait(DeathRecord{LossReport::Cause::kExit, status}) && g_shared_rank) {
-    std::fflush(nullptr);
-    _exit(0);
-  }
+  const Told told = tell_and_wait(DeathRecord{LossReport::Cause::kExit, status});
+  if (told == Told::kDelivered && g_static_rank) std::fflush(nullptr);
+  leave_quietly_if_reported(told);
 }
 
 std::int64_t now_ns() {
@@ -72,10 +87,12 @@ std::int64_t now_ns() {
 }  // namespace
 
 bool report_worker_end(LossReport::Cause cause, int number) noexcept {
-  return tell_and_wait(DeathRecord{cause, number});
+  const Told told = tell_and_wait(DeathRecord{cause, number});
+  if (told == Told::kDelivered && g_static_rank) permit_orderly_end();
+  return told != Told::kNoSentinel;
 }
 
-int status_after_report(int status) noexcept { return g_shared_rank ? 0 : status; }
+int status_after_report(int status) noexcept { return g_static_rank ? 0 : status; }
 
 bool world_is_this_worker() noexcept { return !g_shared_rank; }
 
@@ -94,7 +111,9 @@ WorkerSentinel::WorkerSentinel(Settings settings) : settings_(std::move(settings
   action.sa_handler = on_fatal_signal;
   action.sa_flags = SA_ONSTACK | SA_NODEFER;
   sigemptyset(&action.sa_mask);
-  for (int sig : kFatalSignals) sigaction(sig, &action, nullptr);
+  for (std::size_t i = 0; i < std::size(kFatalSignals); ++i) {
+    sigaction(kFatalSignals[i], &action, &g_previous_actions[i]);
+  }
   static bool exit_hook_installed = false;
   if (!exit_hook_installed) {
     on_exit(on_process_exit, nullptr);
@@ -102,15 +121,21 @@ WorkerSentinel::WorkerSentinel(Settings settings) : settings_(std::move(settings
   }
   g_sentinel_pid = getpid();
   g_shared_rank = settings_.shared_rank;
+  g_static_rank = settings_.shared_rank && settings_.static_rank;
   g_armed = true;
   thread_ = std::thread([this] { watch(); });
 }
+
+void WorkerSentinel::stop_watching() noexcept { stop_ = true; }
 
 WorkerSentinel::~WorkerSentinel() {
   g_armed = false;
   stop_ = true;
   if (thread_.joinable()) thread_.join();
-  for (int sig : kFatalSignals) signal(sig, SIG_DFL);
+  // The program's own handlers again (a communicator-mode rank goes back to the caller's code).
+  for (std::size_t i = 0; i < std::size(kFatalSignals); ++i) {
+    sigaction(kFatalSignals[i], &g_previous_actions[i], nullptr);
+  }
 }
 
 void WorkerSentinel::call_started(std::uint64_t call_id, std::string_view task_name) {
@@ -142,6 +167,7 @@ void WorkerSentinel::report_and_release(LossReport::Cause cause, long number) {
     }
     sessions = sessions_;
   }
+  char delivered = 0;
   try {
     Transport control(settings_.control);
     if (!settings_.shared_rank) {
@@ -158,12 +184,12 @@ void WorkerSentinel::report_and_release(LossReport::Cause cause, long number) {
         send_loss_report(control, 0, to_session, tag);
       }
     }
-    control.flush_sends(std::chrono::seconds(1));
+    const bool any = !settings_.shared_rank || !sessions.empty();
+    delivered = control.flush_sends(std::chrono::seconds(1)) && any ? 1 : 0;
   } catch (const std::exception& e) {
     log().error("worker: could not report its end: {}", e.what());
   }
-  const char ack = 1;
-  (void)!write(g_ack_pipe[1], &ack, 1);
+  (void)!write(g_ack_pipe[1], &delivered, 1);
 }
 
 void WorkerSentinel::watch() {
@@ -182,6 +208,7 @@ void WorkerSentinel::watch() {
           return;  // the process is ending
         }
       }
+      if (stop_) break;  // the serve loop is ending: the manager may be gone by now, rightly
       const auto now = clock::now();
       if (settings_.shared_rank) {
         // Only deaths are reported: the manager's executors share this rank and its launcher.

@@ -9,10 +9,13 @@
 //    task is caught, the cause and the running call are sent to the manager, then the worker dies
 //    as it would have. SIGKILL cannot be caught; the manager notices the process is gone instead.
 // A rank of a static job or communicator pool (Settings::shared_rank) gets a smaller sentinel: its
-// communicator is shared by the manager's executors and its launcher (mpiexec, srun) combines every
-// rank's exit status into the job's, so it only reports a death, to every executor it serves, and
-// then exits 0: the job's status stays what the manager's main made it, and the manager's
-// WorkerLost says what happened. No heartbeats, no task timeout (a static rank is not replaced).
+// communicator is shared by the manager's executors, so it only reports a death, to every
+// executor it serves. No heartbeats, no task timeout (such a rank is not replaced). A static rank
+// (Settings::static_rank) whose report reached the manager then exits 0 and permits its launcher
+// guard to tell hydra it ended in order: its launcher (mpiexec, srun) combines every rank's exit
+// status into the job's, which so stays what the manager's main made it, and the manager's
+// WorkerLost says what happened. Without a delivered report it dies as it would have (the
+// launcher then ends the job rather than leave a manager waiting for a rank it thinks alive).
 // Needs MPI_THREAD_MULTIPLE (its MPI calls run beside the serve loop's).
 
 #include "control_messages.hpp"
@@ -36,8 +39,8 @@ namespace spawnpool::detail {
 /// ends no signal or exit() shows: MPI_Abort and MPI_Finalize called in a task.
 bool report_worker_end(LossReport::Cause cause, int number) noexcept;
 
-/// The status a worker that reported its own end exits with: `status` for a spawned worker, 0 for
-/// a static or communicator-mode rank (see above).
+/// The status a worker that reported its own end exits with: `status`, or 0 for a static rank
+/// (see above).
 int status_after_report(int status) noexcept;
 
 /// False in a static or communicator-mode rank with an armed sentinel, whose MPI_COMM_WORLD holds
@@ -53,12 +56,15 @@ class WorkerSentinel {
     std::chrono::milliseconds task_timeout{0};  // 0: no limit
     std::chrono::milliseconds manager_silence_limit{30000};
     bool shared_rank = false;  // a static or communicator-mode rank (see above)
+    bool static_rank = false;  // with shared_rank: a static job's rank (see above)
   };
 
   /// Installs the crash handlers and starts the watch thread. One per process.
   explicit WorkerSentinel(Settings settings);
-  /// Disarms the handlers and stops the thread (a normal end of the worker).
+  /// Disarms the handlers, restores the program's own, and stops the thread (a normal end).
   ~WorkerSentinel();
+  /// The manager released this worker: from now on the manager's end is no reason to exit.
+  void stop_watching() noexcept;
   WorkerSentinel(const WorkerSentinel&) = delete;
   WorkerSentinel& operator=(const WorkerSentinel&) = delete;
 
