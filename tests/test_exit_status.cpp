@@ -200,6 +200,10 @@ TEST(StaticExitStatus, WorkersThatDiedInTasksDoNotChangeIt) {
     EXPECT_NE(g_probe_stderr.find("the task called MPI_Finalize"), std::string::npos) << how;
     // A later executor leaves the lost rank out and runs on the one that is left.
     EXPECT_EQ(run_probe({"workers-die:1", "workers-die:1", "return:4"}, launcher), 4) << how;
+    // The surviving rank ends with 0 (it used to see the manager gone first and exit 1), so an
+    // even status and 0 stay what they are.
+    EXPECT_EQ(run_probe({"one-dies-of:2", "return:0"}, launcher), 0) << how;
+    EXPECT_EQ(run_probe({"one-dies-of:2", "return:2"}, launcher), 2) << how;
   }
 }
 

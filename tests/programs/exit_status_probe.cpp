@@ -5,6 +5,7 @@
 //   workers-exit:N the same, each task calling exit(3)
 //   workers-killed:N  the same, each task SIGKILLing its worker
 //   worker-mpi-finalize  a pool of 1 whose task calls MPI_Finalize (prints lost 1)
+//   one-dies-of:N  a pool of N serves, then one worker dies in a task; the others serve on
 //   burst:R        R rounds of 4 quick deaths in a pool of 2; after each round the pool must be
 //                  back to 2 workers and serve (else exits 41)
 //   child-survives a task starts `sleep 300` (holding the worker's stdout); another worker dies;
@@ -177,6 +178,12 @@ int main(int argc, char** argv) {
       if (lost != expected) return fail(40, std::to_string(lost) + " WorkerLost, not " + std::to_string(expected));
       std::printf("lost %d\n", lost);
       std::fflush(stdout);
+    } else if (verb == "one-dies-of") {
+      // A pool of N that all served a task; then one dies: the others must end well (exit 0).
+      spawnpool::Executor pool(spawnpool::Options{}.max_workers(number));
+      if (!serves(pool)) return fail(40, "wrong results");
+      if (lose_workers(pool, 1) != 1) return fail(40, "no WorkerLost");
+      if (!serves(pool)) return fail(40, "wrong results after a loss");
     } else if (verb == "burst") {
       spawnpool::Executor pool(spawnpool::Options{}.max_workers(2));
       for (int round = 0; round < number; ++round) {
