@@ -50,15 +50,50 @@ failed=0
 token_file="$port_file.token"
 [ -s "$token_file" ] || { echo "FAIL: no token file $token_file"; failed=1; }
 [ "$(stat -c %a "$token_file" 2>/dev/null)" = 600 ] || { echo "FAIL: the token file is not private (mode 600)"; failed=1; }
+# cpu_ticks PID: CPU time (1/100 s) used so far by PID and every process below it.
+cpu_ticks() {
+  local total=0 pid t
+  for pid in $(descendants "$1") "$1"; do
+    t=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null)
+    total=$((total + ${t:-0}))
+  done
+  echo "$total"
+}
+descendants() { local c; for c in $(pgrep -P "$1"); do echo "$c"; descendants "$c"; done; }
+# quiet_for SECONDS PID WHAT: PID's process tree uses under a tenth of a core over SECONDS (a
+# busy-polling MPI_Comm_accept or MPI_Comm_connect uses a whole core per process).
+quiet_for() {
+  local before after
+  before=$(cpu_ticks "$2"); sleep "$1"; after=$(cpu_ticks "$2")
+  echo "--- $3: $((after - before)) CPU ticks in $1 s"
+  [ $((after - before)) -lt $(($1 * 10)) ] || { echo "FAIL: $3 uses CPU while it waits"; failed=1; }
+}
+# An idle service sleeps (its ranks wait for the lobby to ask a client in).
+sleep 1
+quiet_for 4 "$server_pid" "the idle service (2 ranks, mpiexec, proxy)"
+lobby=$(sed -n 's/^lobby //p' "$port_file")
+[ -n "$lobby" ] || { echo "FAIL: the port file names no lobby"; failed=1; }
+# Strangers at the lobby (garbage, or a connection that says nothing) change nothing.
+lobby_host=${lobby%:*} lobby_port=${lobby##*:}
+if exec 7<>"/dev/tcp/$lobby_host/$lobby_port"; then
+  printf 'GET / HTTP/1.0\r\n\r\n' >&7
+  answer=$(timeout 5 head -n 1 <&7); exec 7<&-
+  echo "--- garbage at the lobby: answered '$answer'"
+  [ "$answer" = refused ] || { echo "FAIL: the lobby did not refuse garbage"; failed=1; }
+else
+  echo "FAIL: cannot reach the lobby at $lobby"; failed=1
+fi
+exec 8<>"/dev/tcp/$lobby_host/$lobby_port"  # silent; closed at the end
+stale_port_file=$port_file.stale; cp "$port_file" "$stale_port_file"
 # A client with the wrong token is refused at connect, with a clear error, and does not count.
 out=$(SPAWNPOOL_SERVICE_TOKEN=0123456789abcdef timeout -k 5 60 "$client" "file:$port_file" 2>&1); rc=$?
 echo "--- client with a wrong token (exit $rc)"; echo "$out"
 [ $rc = 1 ] && grep -q "did not admit this client: the service refused the token" <<<"$out" || failed=1
-# A raw MPI client that connects and sends nothing (or garbage) is dropped within a few seconds,
-# before anything it sends is read as work; the service goes on.
+# A raw MPI client let in by the lobby that then sends garbage instead of the token is dropped
+# within a few seconds, before anything it sends is read as work; the service goes on.
 if [ -n "${raw_client:-}" ]; then
-  out=$(timeout -k 5 60 "$mpiexec" "${server_args[@]}" -n 1 "$raw_client" "$(head -n 1 "$port_file")" 2>&1); rc=$?
-  echo "--- raw MPI client without a token (exit $rc)"; echo "$out"
+  out=$(timeout -k 5 60 "$mpiexec" "${server_args[@]}" -n 1 "$raw_client" "$port_file" "$token_file" 2>&1); rc=$?
+  echo "--- raw MPI client without the token at admission (exit $rc)"; echo "$out"
   # It leaves without MPI_Finalize: Open MPI's mpiexec then reports an abnormal end (status 1).
   grep -q "^refused: 0" <<<"$out" || failed=1
 fi
@@ -85,8 +120,8 @@ slow_client() {
 # Admitted with the token, then garbage on a tag no session uses, a header of an unknown kind,
 # and silence: the service drops it and the next client is served (its garbage is not).
 if [ -n "${raw_client:-}" ]; then
-  timeout -k 5 90 "$mpiexec" "${server_args[@]}" -n 1 "$raw_client" "$(head -n 1 "$port_file")" \
-    "$token_file" > "$log.raw" 2>&1 &
+  timeout -k 5 90 "$mpiexec" "${server_args[@]}" -n 1 "$raw_client" "$port_file" "$token_file" \
+    --admitted > "$log.raw" 2>&1 &
   raw_pid=$!
   for _ in $(seq 1 100); do grep -q "^admitted:" "$log.raw" && break; sleep 0.2; done
   echo "--- raw MPI client with the token, then garbage"; cat "$log.raw"
@@ -99,10 +134,21 @@ else
   served_within 30 "nothing"  # keeps the count of clients
 fi
 # A client killed with SIGKILL in the middle of a map: the service's ranks see its process gone,
-# finish the task they run, drop it, and serve the next client.
+# finish the task they run, drop it, and serve the next client, which has waited in the lobby
+# meanwhile without using CPU.
 slow_client
+next_out=$(mktemp /tmp/spawnpool_service_XXXXXX.next)
+timeout -k 5 60 "$client" "file:$port_file" > "$next_out" 2>&1 &
+next_pid=$!
+sleep 1
+quiet_for 3 "$next_pid" "a client queued behind another"
 kill -KILL "$slow_main"; wait "$slow_pid" 2>/dev/null; rm -f "$slow_out"
-served_within 30 "a client was killed mid-map"
+start=$SECONDS; wait "$next_pid"; rc=$?
+echo "--- the queued client after its predecessor was killed mid-map (exit $rc, $((SECONDS - start)) s)"
+cat "$next_out"
+[ $rc = 0 ] && grep -q "sum of norms: 25250.0" "$next_out" ||
+  { echo "FAIL: the queued client was not served after a client was killed mid-map"; failed=1; }
+rm -f "$next_out"
 # A client stopped (SIGSTOP) mid-map: silent, it is dropped after the client timeout (3 s here).
 slow_client
 kill -STOP "$slow_main"
@@ -131,6 +177,14 @@ echo "--- service (exit $server_rc)"; cat "$log"
 [ $server_rc = 0 ] || failed=1
 [ -e "$port_file" ] && { echo "FAIL: port file left behind"; failed=1; }
 [ -e "$token_file" ] && { echo "FAIL: token file left behind"; failed=1; }
+exec 8<&-
+# A client given the port file of a service that has ended fails at once, saying so.
+start=$SECONDS
+out=$(timeout -k 5 30 "$client" "file:$stale_port_file" 2>&1); rc=$?
+echo "--- client with a stale port file (exit $rc, $((SECONDS - start)) s)"; echo "$out"
+[ $rc = 1 ] && grep -q "nothing listens at its lobby" <<<"$out" && [ $((SECONDS - start)) -le 10 ] ||
+  { echo "FAIL: a stale port file did not fail fast with a clear message"; failed=1; }
+rm -f "$stale_port_file"
 # A client for a service that is not running gets a clear error, not a hang.
 out=$(timeout -k 5 30 "$client" "file:$port_file" 2>&1); rc=$?
 echo "--- client without a service (exit $rc)"; echo "$out"

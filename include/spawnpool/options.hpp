@@ -75,8 +75,10 @@ class Options {
 
   /// Use a running pool service (started with `mpiexec -n N <server program>`, see service.hpp)
   /// instead of starting workers. `address` is "file:<path>" (the server's --port-file), a name
-  /// the server published with the MPI name service (--name), or an MPI port string. The
-  /// service's ranks become this executor's workers; shutdown leaves the service running for the
+  /// the server published with the MPI name service (--name); not a bare MPI port string (the
+  /// client waits for its turn in the service's lobby, named beside the port). The executor's
+  /// constructor waits in that queue at most spawn_timeout. The service's ranks become this
+  /// executor's workers; shutdown leaves the service running for the
   /// next client. Only tasks registered in the server program can run there.
   Options& connect(std::string address) { connect_ = std::move(address); return *this; }
 

@@ -14,7 +14,10 @@
 ///   //   mpiexec -n 4 ./server --port-file /scratch/pool.port
 ///   // client:  spawnpool::Executor pool(spawnpool::Options{}.connect("file:/scratch/pool.port"));
 /// @endcode
-/// Clients are served one at a time, each by all N ranks; the next client waits in its connect.
+/// Clients are served one at a time, each by all N ranks. The next client waits in the service's
+/// lobby (a TCP port of rank 0, named in the port file and published as "<name>.lobby"), asleep;
+/// the ranks sleep too until the lobby asks a client in. A client of a service that has ended
+/// fails at once (nothing listens at the lobby).
 /// A client sends every rank a heartbeat every second. A rank that, while not running one of the
 /// client's tasks, hears nothing from it for client_timeout (10 s), or whose client on the same
 /// host has exited, drops it: it finishes the task it is running, abandons the client's other
@@ -38,10 +41,11 @@
 namespace spawnpool {
 
 struct ServiceOptions {
-  /// Where rank 0 writes the MPI port (clients connect with "file:<path>"); removed at exit.
+  /// Where rank 0 writes the MPI port and its lobby's address (clients connect with
+  /// "file:<path>"); removed at exit.
   std::string port_file;
   /// Name to publish the port under with the MPI name service (MPICH: hydra_nameserver, mpiexec
-  /// -nameserver); clients connect with the name. A missing name service is a warning only.
+  /// -nameserver), and the lobby's address under "<name>.lobby"; clients connect with the name. A missing name service is a warning only.
   std::string name;
   /// Exit after this many clients (0: serve until killed). Refused clients do not count.
   int max_clients = 0;

@@ -1,6 +1,7 @@
 // The client's side of a pool service; see connect.hpp.
 #include "connect.hpp"
 
+#include "lobby.hpp"
 #include "service_token.hpp"
 
 #include "src/runtime_state.hpp"
@@ -12,35 +13,56 @@
 #include <fstream>
 #include <future>
 #include <memory>
+#include <optional>
 #include <thread>
 
 namespace spawnpool::detail {
 
 namespace {
 
-std::string resolve_port(const std::string& address) {
+struct ServiceAddress {
+  std::string port;   // the MPI port
+  std::string lobby;  // HOST:PORT of its lobby (lobby.hpp)
+};
+
+ServiceAddress resolve(const std::string& address) {
+  ServiceAddress found;
   if (address.rfind("file:", 0) == 0) {
     const std::string path = address.substr(5);
     std::ifstream in(path);
-    std::string port;
-    if (!in || !std::getline(in, port) || port.empty()) {
+    if (!in || !std::getline(in, found.port) || found.port.empty()) {
       throw SpawnError("spawnpool: no pool service: the port file '" + path +
                        "' does not exist or is empty; start one with `mpiexec -n N "
                        "<server program> --port-file " + path + "`");
     }
-    return port;
+    std::string line;
+    const std::string prefix = kLobbyLinePrefix;
+    while (std::getline(in, line)) {
+      if (line.rfind(prefix, 0) == 0) found.lobby = line.substr(prefix.size());
+    }
+    if (found.lobby.empty()) {
+      throw SpawnError("spawnpool: the port file '" + path + "' names no lobby (\"" + prefix +
+                       "HOST:PORT\"): it was not written by a pool service of this version");
+    }
+    return found;
   }
-  if (address.find('$') != std::string::npos || address.find("port") != std::string::npos) {
-    return address;  // an MPI port string
+  if (address.find('$') != std::string::npos || address.find("port#") != std::string::npos) {
+    throw SpawnError("spawnpool: connect to a pool service with \"file:<its port file>\" or the "
+                     "name it published, not an MPI port string: clients wait for their turn in "
+                     "the service's lobby, whose address the port file and the name service hold");
   }
   char port[MPI_MAX_PORT_NAME] = {};
+  char lobby[MPI_MAX_PORT_NAME] = {};
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
-  if (MPI_Lookup_name(address.c_str(), MPI_INFO_NULL, port) != MPI_SUCCESS) {
+  if (MPI_Lookup_name(address.c_str(), MPI_INFO_NULL, port) != MPI_SUCCESS ||
+      MPI_Lookup_name((address + kLobbyNameSuffix).c_str(), MPI_INFO_NULL, lobby) != MPI_SUCCESS) {
     throw SpawnError("spawnpool: no pool service published under the name '" + address +
                      "' (is the MPI name service running, e.g. hydra_nameserver with mpiexec "
                      "-nameserver?); or connect with \"file:<port file>\"");
   }
-  return port;
+  found.port = port;
+  found.lobby = lobby;
+  return found;
 }
 
 /// Where the token of the service at `address` is kept: beside its port file, or under its name.
@@ -52,9 +74,24 @@ std::string token_file_for(const std::string& address) {
 }  // namespace
 
 MPI_Comm connect_to_service(const std::string& address, std::chrono::milliseconds timeout) {
-  const std::string port = resolve_port(address);
+  const ServiceAddress found = resolve(address);
+  const std::string& port = found.port;
   std::string token_source;
   const std::string token = client_token(token_file_for(address), token_source);
+  // Wait for our turn outside MPI (MPI_Comm_connect would busy-poll meanwhile); the ticket stays
+  // open until the connect below returned, so the lobby knows this client is still coming.
+  const std::string service = "'" + address + "'";
+  std::optional<LobbyTicket> ticket;
+  try {
+    ticket.emplace(wait_in_lobby(found.lobby, token, std::chrono::steady_clock::now() + timeout,
+                                 service));
+  } catch (const SpawnError& e) {
+    const std::string what = e.what();
+    if (what.find("refused the token") == std::string::npos) throw;
+    throw SpawnError(what + " (" + token_source +
+                     "; a service admits only clients that present the token it wrote to " +
+                     token_file_for(address) + ")");
+  }
   struct Outcome {
     int code = MPI_SUCCESS;
     MPI_Comm comm = MPI_COMM_NULL;
@@ -78,9 +115,10 @@ MPI_Comm connect_to_service(const std::string& address, std::chrono::millisecond
   }).detach();
   if (result.wait_for(timeout + admission_limit) != std::future_status::ready) {
     runtime_state().mpi_stuck = true;
-    throw SpawnError("spawnpool: the pool service at '" + address + "' did not accept within " +
-                     std::to_string(timeout.count() / 1000) +
-                     " s (it may be serving another client: clients are served one at a time)");
+    throw SpawnError("spawnpool: the pool service at '" + address + "' asked this client in but did "
+                     "not accept its MPI connection within " +
+                     std::to_string((timeout + admission_limit).count() / 1000) +
+                     " s (a rank of the service may be stuck or gone)");
   }
   const Outcome o = result.get();
   if (o.code != MPI_SUCCESS) {

@@ -3,8 +3,10 @@
 #include <spawnpool/service.hpp>
 
 #include "clean_session.hpp"
+#include "lobby.hpp"
 #include "service_token.hpp"
 #include "spawn/launch.hpp"
+#include "src/backoff.hpp"
 #include "src/runtime_state.hpp"
 #include "src/worker_loop.hpp"
 
@@ -13,12 +15,14 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <climits>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <thread>
 
@@ -26,17 +30,46 @@ namespace spawnpool {
 
 namespace {
 
-void write_port_file(const std::string& path, const char* port) {
+/// The port file: the MPI port, then the lobby's address (lobby.hpp).
+void write_port_file(const std::string& path, const char* port, const std::string& lobby) {
   const std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp);
-    out << port << "\n";
+    out << port << "\n" << detail::kLobbyLinePrefix << lobby << "\n";
     if (!out) throw Error("spawnpool service: cannot write the port file " + tmp);
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     throw Error("spawnpool service: cannot create the port file " + path + ": " +
                 std::strerror(errno));
   }
+}
+
+/// Waits for a nonblocking collective without busy-polling (MPICH's MPI_Wait would burn a core
+/// for as long as the service is idle). Sleeps up to 0.1 s: a new client waits that much more.
+void wait_quietly(MPI_Request& request) {
+  detail::PollSettings settings = detail::PollSettings::from_environment();
+  settings.max_sleep = std::max(settings.max_sleep, std::chrono::microseconds(100000));
+  detail::Backoff backoff(settings);
+  for (;;) {
+    int done = 0;
+    SPAWNPOOL_MPI(MPI_Test(&request, &done, MPI_STATUS_IGNORE));
+    if (done) return;
+    backoff.pause();
+  }
+}
+
+/// Every rank calls this before the next MPI_Comm_accept: it returns on all of them once rank 0's
+/// lobby has asked a client in. Until then every rank sleeps (the lobby thread, poll(); the
+/// others, a quiet wait for rank 0's word), so an idle service costs almost no CPU.
+void wait_for_next_client(int rank, detail::Lobby* lobby) {
+  MPI_Request request = MPI_REQUEST_NULL;
+  // All ranks are done with the last client (one that dropped it early waits here, not in accept).
+  SPAWNPOOL_MPI(MPI_Ibarrier(MPI_COMM_WORLD, &request));
+  wait_quietly(request);
+  if (rank == 0) lobby->open_door();
+  int go = 1;
+  SPAWNPOOL_MPI(MPI_Ibcast(&go, 1, MPI_INT, 0, MPI_COMM_WORLD, &request));
+  wait_quietly(request);
 }
 
 /// Refused clients whose disconnect has not finished (see refuse_client).
@@ -137,13 +170,18 @@ int run_service(const ServiceOptions& options) {
   char port[MPI_MAX_PORT_NAME] = {};
   bool published = false;
   std::string token;
+  std::unique_ptr<detail::Lobby> lobby;  // rank 0 only
   const std::string token_file = detail::service_token_file(options.port_file, options.name);
   if (rank == 0) {
     SPAWNPOOL_MPI(MPI_Open_port(MPI_INFO_NULL, port));
     token = detail::make_service_token();
     detail::write_service_token(token_file, token);  // before clients can find the port
+    lobby = std::make_unique<detail::Lobby>(token, detail::lobby_host_from(port));
     if (!options.name.empty()) {
-      published = MPI_Publish_name(options.name.c_str(), MPI_INFO_NULL, port) == MPI_SUCCESS;
+      const std::string lobby_name = options.name + detail::kLobbyNameSuffix;
+      published = MPI_Publish_name(options.name.c_str(), MPI_INFO_NULL, port) == MPI_SUCCESS &&
+                  MPI_Publish_name(lobby_name.c_str(), MPI_INFO_NULL,
+                                   lobby->address().c_str()) == MPI_SUCCESS;
       if (!published) {
         std::fprintf(stderr, "spawnpool service: no MPI name service to publish '%s' (start "
                              "hydra_nameserver and mpiexec -nameserver <host>); %s\n",
@@ -152,9 +190,10 @@ int run_service(const ServiceOptions& options) {
                                                : "clients can use the port file");
       }
     }
-    if (!options.port_file.empty()) write_port_file(options.port_file, port);
-    std::printf("spawnpool service: %d workers listening on %s (token in %s%s)\n", size, port,
-                token_file.c_str(), options.allow_builtin_tasks ? "; built-in tasks offered" : "");
+    if (!options.port_file.empty()) write_port_file(options.port_file, port, lobby->address());
+    std::printf("spawnpool service: %d workers listening on %s, lobby %s (token in %s%s)\n", size,
+                port, lobby->address().c_str(), token_file.c_str(),
+                options.allow_builtin_tasks ? "; built-in tasks offered" : "");
     std::fflush(stdout);
   }
   SPAWNPOOL_MPI(MPI_Bcast(port, MPI_MAX_PORT_NAME, MPI_CHAR, 0, MPI_COMM_WORLD));
@@ -163,11 +202,14 @@ int run_service(const ServiceOptions& options) {
   detail::set_client_silence_limit(options.client_timeout);
   const detail::ServiceProcessState clean_state;  // what every client starts from
   for (int served = 0; options.max_clients == 0 || served < options.max_clients;) {
+    wait_for_next_client(rank, lobby.get());
     MPI_Comm client = MPI_COMM_NULL;
     SPAWNPOOL_MPI(MPI_Comm_accept(port, MPI_INFO_NULL, 0, MPI_COMM_WORLD, &client));
     MPI_Comm_set_errhandler(client, MPI_ERRORS_RETURN);
-    // The client proves it may connect before any of its messages is read as work.
+    // The client proves it may connect before any of its messages is read as work (also one that
+    // skipped the lobby and connected while the door was open).
     int admitted = rank == 0 ? (detail::admit_client(client, token) ? 1 : 0) : 0;
+    if (rank == 0) lobby->door_closed(admitted != 0);
     SPAWNPOOL_MPI(MPI_Bcast(&admitted, 1, MPI_INT, 0, MPI_COMM_WORLD));
     if (!admitted) {
       if (rank == 0) {
@@ -190,7 +232,12 @@ int run_service(const ServiceOptions& options) {
     }
   }
   if (rank == 0) {
-    if (published) MPI_Unpublish_name(options.name.c_str(), MPI_INFO_NULL, port);
+    if (published) {
+      MPI_Unpublish_name(options.name.c_str(), MPI_INFO_NULL, port);
+      MPI_Unpublish_name((options.name + detail::kLobbyNameSuffix).c_str(), MPI_INFO_NULL,
+                         lobby->address().c_str());
+    }
+    lobby.reset();  // queued clients hear that the service ended
     MPI_Close_port(port);
     if (!options.port_file.empty()) std::remove(options.port_file.c_str());
     std::remove(token_file.c_str());

@@ -45,16 +45,16 @@ bool wait_bounded(MPI_Request& request, clock::time_point deadline, MPI_Status* 
   return false;
 }
 
-bool equal_in_constant_time(const std::string& a, const std::string& b) {
-  if (a.size() != b.size()) return false;
+}  // namespace
+
+bool token_matches(const std::string& presented, const std::string& token) {
+  if (presented.size() != token.size()) return false;
   unsigned char differ = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    differ |= static_cast<unsigned char>(a[i] ^ b[i]);
+  for (std::size_t i = 0; i < presented.size(); ++i) {
+    differ |= static_cast<unsigned char>(presented[i] ^ token[i]);
   }
   return differ == 0;
 }
-
-}  // namespace
 
 std::string make_service_token() {
   unsigned char bytes[32];
@@ -137,7 +137,7 @@ bool admit_client(MPI_Comm client, const std::string& token) {
                        status.MPI_ERROR == MPI_SUCCESS &&
                        MPI_Get_count(&status, MPI_CHAR, &count) == MPI_SUCCESS;
   const bool admitted =
-      arrived && count > 0 && equal_in_constant_time(std::string(received, static_cast<std::size_t>(count)), token);
+      arrived && count > 0 && token_matches(std::string(received, static_cast<std::size_t>(count)), token);
   int answer = admitted ? 1 : 0;
   MPI_Request reply = MPI_REQUEST_NULL;
   if (MPI_Isend(&answer, 1, MPI_INT, 0, wire::kAdmissionTag, client, &reply) == MPI_SUCCESS) {

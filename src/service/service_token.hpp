@@ -27,6 +27,9 @@ inline constexpr int kMaxTokenBytes = 256;
 /// @throws Error when the system has no randomness to give
 std::string make_service_token();
 
+/// True when `presented` is `token`, compared in constant time.
+bool token_matches(const std::string& presented, const std::string& token);
+
 /// Where the token of a service with this port file (or, without one, this name) is kept.
 std::string service_token_file(const std::string& port_file, const std::string& name);
 

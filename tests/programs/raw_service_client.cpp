@@ -1,10 +1,12 @@
-// A hostile client of the pool service, in plain MPI (service_test.sh). Run it under mpiexec -n 1
-// (a singleton would start the mpiexec on PATH).
-//   raw_service_client PORT
-//     connects, sends garbage on the first session's tag to every service rank instead of a
-//     token, and prints the service's admission answer ("refused: 0"), which must come within a
-//     few seconds, then leaves without disconnecting.
-//   raw_service_client PORT TOKEN_FILE
+// A hostile client of the pool service, in plain MPI and sockets (service_test.sh). Run it under
+// mpiexec -n 1 (a singleton would start the mpiexec on PATH). It waits for its turn in the
+// service's lobby with the right token (the lobby's protocol by hand: src/service/lobby.hpp), so
+// the service accepts its MPI connection, and then:
+//   raw_service_client PORT_FILE TOKEN_FILE
+//     sends garbage on the first session's tag to every service rank instead of the token, and
+//     prints the service's admission answer ("refused: 0"), which must come within a few seconds,
+//     then leaves without disconnecting.
+//   raw_service_client PORT_FILE TOKEN_FILE --admitted
 //     presents the right token ("admitted: 1"), then misbehaves: sends garbage on a tag no session
 //     uses and an unknown message kind to every rank, and then nothing at all (no hello, no
 //     heartbeats) for 60 s. The service must drop it after its client timeout and serve the next
@@ -12,6 +14,9 @@
 #include <spawnpool/detail/wire_format.hpp>
 
 #include <mpi.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -36,17 +41,60 @@ int admission_answer(MPI_Comm service) {
   return done ? answer : -1;
 }
 
+/// Knocks at the lobby named in the port file's "lobby HOST:PORT" line (HOST an IPv4 address) and
+/// waits for "enter"; returns the socket, to keep open until connected (-1 on failure).
+int wait_for_turn(const std::string& lobby, const std::string& token) {
+  const auto colon = lobby.rfind(':');
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(std::stoi(lobby.substr(colon + 1))));
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (inet_pton(AF_INET, lobby.substr(0, colon).c_str(), &address.sin_addr) != 1 ||
+      connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    return -1;
+  }
+  const std::string greeting = "spawnpool-lobby 1 " + token + "\n";
+  if (write(fd, greeting.data(), greeting.size()) != static_cast<ssize_t>(greeting.size())) return -1;
+  std::string heard;
+  char c = 0;
+  while (read(fd, &c, 1) == 1) {
+    if (c != '\n') {
+      heard += c;
+    } else if (heard == "enter") {
+      return fd;
+    } else {
+      heard.clear();  // "queued N"
+    }
+  }
+  return -1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) {
-    std::fprintf(stderr, "usage: %s PORT [TOKEN_FILE]\n", argv[0]);
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: %s PORT_FILE TOKEN_FILE [--admitted]\n", argv[0]);
     return 2;
   }
+  std::string port, lobby, token;
+  {
+    std::ifstream port_file(argv[1]);
+    std::getline(port_file, port);
+    std::getline(port_file, lobby);
+    lobby = lobby.substr(lobby.find(' ') + 1);
+    std::ifstream token_file(argv[2]);
+    std::getline(token_file, token);
+  }
+  const bool admitted_then_garbage = argc > 3 && std::string(argv[3]) == "--admitted";
   MPI_Init(&argc, &argv);
+  const int ticket = wait_for_turn(lobby, token);
+  if (ticket < 0) {
+    std::fprintf(stderr, "raw_service_client: the lobby %s did not let it in\n", lobby.c_str());
+    return 1;
+  }
   MPI_Comm service = MPI_COMM_NULL;
   MPI_Comm_set_errhandler(MPI_COMM_SELF, MPI_ERRORS_RETURN);
-  if (MPI_Comm_connect(argv[1], MPI_INFO_NULL, 0, MPI_COMM_SELF, &service) != MPI_SUCCESS) {
+  if (MPI_Comm_connect(port.c_str(), MPI_INFO_NULL, 0, MPI_COMM_SELF, &service) != MPI_SUCCESS) {
     std::fprintf(stderr, "raw_service_client: cannot connect\n");
     return 1;
   }
@@ -54,10 +102,7 @@ int main(int argc, char** argv) {
   int ranks = 0;
   MPI_Comm_remote_size(service, &ranks);
   const char garbage[] = "GET / HTTP/1.0\r\n\r\n";
-  if (argc > 2) {
-    std::ifstream token_file(argv[2]);
-    std::string token;
-    std::getline(token_file, token);
+  if (admitted_then_garbage) {
     MPI_Send(token.data(), static_cast<int>(token.size()), MPI_CHAR, 0,
              spawnpool::detail::wire::kAdmissionTag, service);
     const int answer = admission_answer(service);

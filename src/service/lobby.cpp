@@ -1,0 +1,357 @@
+#include "lobby.hpp"
+
+#include "service_token.hpp"
+
+#include <spawnpool/errors.hpp>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+namespace spawnpool::detail {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+constexpr const char* kGreetingWord = "spawnpool-lobby 1 ";
+constexpr std::size_t kLongestLine = 512;
+
+/// Writes all of `line` to a socket (small lines: one send, MSG_NOSIGNAL so a vanished peer is an
+/// error, not SIGPIPE). False when it could not.
+bool say(int fd, const std::string& line) {
+  const ssize_t sent = ::send(fd, line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  return sent == static_cast<ssize_t>(line.size());
+}
+
+int milliseconds_until(clock::time_point deadline) {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
+  return static_cast<int>(std::max<long long>(0, std::min<long long>(left.count(), 60000)));
+}
+
+}  // namespace
+
+// ---- service side ----
+
+Lobby::Lobby(std::string token, std::string host) : token_(std::move(token)), host_(std::move(host)) {
+  listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (listener_ < 0) throw Error(std::string("spawnpool service: no lobby socket: ") + std::strerror(errno));
+  const int yes = 1;
+  ::setsockopt(listener_, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  sockaddr_in any{};
+  any.sin_family = AF_INET;
+  any.sin_addr.s_addr = htonl(INADDR_ANY);
+  any.sin_port = 0;
+  socklen_t length = sizeof any;
+  if (::bind(listener_, reinterpret_cast<sockaddr*>(&any), sizeof any) != 0 ||
+      ::listen(listener_, 64) != 0 ||
+      ::getsockname(listener_, reinterpret_cast<sockaddr*>(&any), &length) != 0 ||
+      ::pipe2(wake_pipe_, O_CLOEXEC | O_NONBLOCK) != 0) {
+    const std::string why = std::strerror(errno);
+    ::close(listener_);
+    throw Error("spawnpool service: cannot open its lobby port: " + why);
+  }
+  port_ = ntohs(any.sin_port);
+  thread_ = std::thread([this] { serve(); });
+}
+
+Lobby::~Lobby() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  wake();
+  thread_.join();
+  for (Guest& guest : guests_) {
+    if (guest.stage != Stage::kGreeting) say(guest.fd, "closed\n");
+    ::close(guest.fd);
+  }
+  ::close(listener_);
+  ::close(wake_pipe_[0]);
+  ::close(wake_pipe_[1]);
+}
+
+std::string Lobby::address() const { return host_ + ":" + std::to_string(port_); }
+
+void Lobby::wake() {
+  const char byte = 1;
+  [[maybe_unused]] const ssize_t ignored = ::write(wake_pipe_[1], &byte, 1);
+}
+
+void Lobby::open_door() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  door_wanted_ = true;
+  ask_in_if_wanted();
+  asked_in_.wait(lock, [this] {
+    return std::any_of(guests_.begin(), guests_.end(),
+                       [](const Guest& g) { return g.stage == Stage::kAskedIn; });
+  });
+}
+
+void Lobby::door_closed(bool admitted) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  door_wanted_ = false;
+  if (!admitted) return;
+  for (auto it = guests_.begin(); it != guests_.end();) {
+    if (it->stage == Stage::kAskedIn) {
+      ::close(it->fd);
+      it = guests_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void Lobby::ask_in_if_wanted() {
+  if (!door_wanted_) return;
+  for (const Guest& guest : guests_) {
+    if (guest.stage == Stage::kAskedIn) return;
+  }
+  for (auto it = guests_.begin(); it != guests_.end();) {
+    if (it->stage != Stage::kQueued) {
+      ++it;
+      continue;
+    }
+    if (say(it->fd, "enter\n")) {
+      it->stage = Stage::kAskedIn;
+      asked_in_.notify_all();
+      return;
+    }
+    ::close(it->fd);  // gone since it queued
+    it = guests_.erase(it);
+  }
+}
+
+void Lobby::take_newcomers() {
+  for (;;) {
+    const int fd = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) return;  // EAGAIN: nobody more; other errors: try again at the next wake-up
+    if (guests_.size() >= kLobbyCapacity) {
+      say(fd, "full\n");
+      ::close(fd);
+      continue;
+    }
+    Guest guest;
+    guest.fd = fd;
+    guest.greeting_deadline = clock::now() + kLobbyGreetingLimit;
+    guests_.push_back(std::move(guest));
+  }
+}
+
+bool Lobby::hear(Guest& guest) {
+  char buffer[256];
+  const ssize_t got = ::recv(guest.fd, buffer, sizeof buffer, MSG_DONTWAIT);
+  if (got == 0) return false;  // it left
+  if (got < 0) return errno == EAGAIN || errno == EINTR;
+  if (guest.stage != Stage::kGreeting) return true;  // a queued client has nothing more to say
+  guest.greeting.append(buffer, static_cast<std::size_t>(got));
+  const auto end = guest.greeting.find('\n');
+  if (end == std::string::npos) return guest.greeting.size() <= kLongestLine;
+  const std::string line = guest.greeting.substr(0, end);
+  const std::string word = kGreetingWord;
+  if (line.compare(0, word.size(), word) != 0 || !token_matches(line.substr(std::min(word.size(), line.size())), token_)) {
+    say(guest.fd, "refused\n");
+    return false;
+  }
+  std::size_t ahead = 0;
+  for (const Guest& other : guests_) {
+    if (other.stage != Stage::kGreeting) ++ahead;
+  }
+  guest.stage = Stage::kQueued;
+  guest.greeting.clear();
+  return say(guest.fd, "queued " + std::to_string(ahead) + "\n");
+}
+
+void Lobby::serve() {
+  std::vector<pollfd> watched;
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (stopping_) return;
+      watched.assign({{wake_pipe_[0], POLLIN, 0}, {listener_, POLLIN, 0}});
+      for (const Guest& guest : guests_) watched.push_back({guest.fd, POLLIN, 0});
+    }
+    int timeout = -1;  // a greeting's deadline is the only timer
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      for (const Guest& guest : guests_) {
+        if (guest.stage == Stage::kGreeting) {
+          const int left = milliseconds_until(guest.greeting_deadline);
+          timeout = timeout < 0 ? left : std::min(timeout, left);
+        }
+      }
+    }
+    ::poll(watched.data(), watched.size(), timeout);
+    if (watched[0].revents) {
+      char drained[64];
+      while (::read(wake_pipe_[0], drained, sizeof drained) > 0) {
+      }
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (stopping_) return;
+    // Guests by their socket: the list may have changed (door_closed) since the poll.
+    for (std::size_t i = 2; i < watched.size(); ++i) {
+      if (!watched[i].revents) continue;
+      auto it = std::find_if(guests_.begin(), guests_.end(),
+                             [&](const Guest& g) { return g.fd == watched[i].fd; });
+      if (it == guests_.end()) continue;
+      if (!hear(*it)) {
+        ::close(it->fd);
+        guests_.erase(it);
+      }
+    }
+    const auto now = clock::now();
+    for (auto it = guests_.begin(); it != guests_.end();) {
+      if (it->stage == Stage::kGreeting && now >= it->greeting_deadline) {
+        ::close(it->fd);  // said nothing (or not enough) in time
+        it = guests_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (watched[1].revents) take_newcomers();
+    ask_in_if_wanted();
+  }
+}
+
+std::string lobby_host_from(const std::string& mpi_port) {
+  const std::string key = "ifname#";
+  const auto at = mpi_port.find(key);
+  if (at != std::string::npos) {
+    const auto end = mpi_port.find('$', at);
+    std::string ip = mpi_port.substr(at + key.size(), end == std::string::npos ? std::string::npos : end - at - key.size());
+    in_addr parsed{};
+    if (inet_pton(AF_INET, ip.c_str(), &parsed) == 1) return ip;
+  }
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) == 0 && name[0]) return name;
+  return "127.0.0.1";
+}
+
+// ---- client side ----
+
+LobbyTicket::~LobbyTicket() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+namespace {
+
+/// Connects to HOST:PORT within `limit`; returns the socket, or throws SpawnError.
+int connect_to_lobby(const std::string& address, const std::string& service,
+                     std::chrono::milliseconds limit) {
+  const auto colon = address.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    throw SpawnError("spawnpool: the pool service " + service + " gave a bad lobby address '" + address + "'");
+  }
+  const std::string host = address.substr(0, colon), port = address.substr(colon + 1);
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (const int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &found); rc != 0) {
+    throw SpawnError("spawnpool: cannot find the host '" + host + "' of the pool service " + service +
+                     ": " + gai_strerror(rc));
+  }
+  std::string why = "no address";
+  bool refused = false;
+  for (addrinfo* a = found; a; a = a->ai_next) {
+    const int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
+    if (fd < 0) continue;
+    int rc = ::connect(fd, a->ai_addr, a->ai_addrlen);
+    if (rc != 0 && errno == EINPROGRESS) {
+      pollfd p{fd, POLLOUT, 0};
+      rc = ::poll(&p, 1, static_cast<int>(limit.count()));
+      int error = 0;
+      socklen_t length = sizeof error;
+      if (rc == 1 && ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 && error == 0) {
+        rc = 0;
+      } else {
+        errno = rc == 0 ? ETIMEDOUT : error;
+        rc = -1;
+      }
+    }
+    if (rc == 0) {
+      ::freeaddrinfo(found);
+      return fd;
+    }
+    refused = refused || errno == ECONNREFUSED;
+    why = errno == ETIMEDOUT ? "no answer within " + std::to_string(limit.count() / 1000) + " s"
+                             : std::strerror(errno);
+    ::close(fd);
+  }
+  ::freeaddrinfo(found);
+  if (refused) {
+    throw SpawnError("spawnpool: no pool service at " + service + ": nothing listens at its lobby " +
+                     address + " (the service has ended; its port file or name is stale)");
+  }
+  throw SpawnError("spawnpool: cannot reach the pool service " + service + " at its lobby " + address +
+                   ": " + why);
+}
+
+}  // namespace
+
+LobbyTicket wait_in_lobby(const std::string& address, const std::string& token,
+                          clock::time_point deadline, const std::string& service) {
+  LobbyTicket ticket(connect_to_lobby(address, service, std::chrono::seconds(5)));
+  if (!say(ticket.fd(), kGreetingWord + token + "\n")) {
+    throw SpawnError("spawnpool: the pool service " + service + " closed its lobby at once");
+  }
+  std::string heard;
+  std::size_t ahead = 0;
+  for (;;) {
+    const auto end = heard.find('\n');
+    if (end != std::string::npos) {
+      const std::string line = heard.substr(0, end);
+      heard.erase(0, end + 1);
+      if (line == "enter") return ticket;
+      if (line.rfind("queued ", 0) == 0) {
+        ahead = static_cast<std::size_t>(std::strtoul(line.c_str() + 7, nullptr, 10));
+        continue;
+      }
+      if (line == "refused") {
+        throw SpawnError("spawnpool: the pool service " + service +
+                         " did not admit this client: the service refused the token");
+      }
+      if (line == "full") {
+        throw SpawnError("spawnpool: the pool service " + service + " turned this client away: " +
+                         std::to_string(kLobbyCapacity) + " clients wait already");
+      }
+      if (line == "closed") break;
+      throw SpawnError("spawnpool: the pool service " + service + " answered '" + line.substr(0, 80) +
+                       "' in its lobby: not a spawnpool service of this version");
+    }
+    pollfd p{ticket.fd(), POLLIN, 0};
+    const int left = milliseconds_until(deadline);
+    if (left == 0 || ::poll(&p, 1, left) == 0) {
+      if (clock::now() < deadline) continue;  // a wait longer than poll's limit
+      throw SpawnError("spawnpool: the pool service " + service + " did not take this client in time: " +
+                       std::to_string(ahead) + (ahead == 1 ? " client was" : " clients were") +
+                       " ahead of it (clients are served one at a time); raise the limit with "
+                       "Options::spawn_timeout or SPAWNPOOL_SPAWN_TIMEOUT");
+    }
+    char buffer[256];
+    const ssize_t got = ::recv(ticket.fd(), buffer, sizeof buffer, 0);
+    if (got < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+    if (got <= 0) break;
+    heard.append(buffer, static_cast<std::size_t>(got));
+    if (heard.size() > kLongestLine) {
+      throw SpawnError("spawnpool: the pool service " + service +
+                       " sent garbage in its lobby: not a spawnpool service");
+    }
+  }
+  throw SpawnError("spawnpool: the pool service " + service +
+                   " ended while this client waited for its turn");
+}
+
+}  // namespace spawnpool::detail

@@ -1,0 +1,119 @@
+#pragma once
+// The pool service's lobby: where clients wait for their turn, outside MPI.
+//
+// MPICH's MPI_Comm_accept and MPI_Comm_connect busy-poll: a service waiting in accept burns a core
+// per rank, and a client queued behind another in its connect most of one. So rank 0 of the
+// service also listens on a TCP port of its own (the lobby; its address is the port file's second
+// line, "lobby HOST:PORT", or published under "<name>.lobby"). A client connects there and says
+//     spawnpool-lobby 1 <token>\n
+// The lobby answers "refused\n" (wrong token) and closes, or "queued <clients ahead>\n"; when the
+// client's turn comes it says "enter\n" and the service's ranks call MPI_Comm_accept, which the
+// client's MPI_Comm_connect then meets at once. Both sides wait in poll() meanwhile: no CPU.
+// A client that leaves the queue (its socket closes) is forgotten; one asked in that leaves before
+// connecting is replaced by the next in the queue. A client of a service that has ended finds
+// nobody listening and fails at once; the ending service tells every queued client so.
+//
+// The lobby is not a security boundary by itself: it admits to the queue only clients that show
+// the token, and the MPI-level admission (service_token.hpp) still checks every connection,
+// including one that skipped the lobby.
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace spawnpool::detail {
+
+/// The first word of a port file's lobby line, and the suffix of a published lobby name.
+inline constexpr const char* kLobbyLinePrefix = "lobby ";
+inline constexpr const char* kLobbyNameSuffix = ".lobby";
+/// How long the lobby waits for a new client's greeting line.
+inline constexpr std::chrono::seconds kLobbyGreetingLimit{5};
+/// Clients the lobby holds at once (greeting, queued or asked in); more are turned away.
+inline constexpr std::size_t kLobbyCapacity = 128;
+
+/// Service side, rank 0 only. Listens on every interface on a free port from construction and
+/// serves the queue from a thread of its own (which never calls MPI). open_door and door_closed
+/// are called by one thread, the service's main loop.
+class Lobby {
+ public:
+  /// Starts listening. `host` is what clients are told to connect to.
+  /// @throws Error when no socket can be made
+  Lobby(std::string token, std::string host);
+  /// Tells every waiting client the service has ended ("closed\n"), then closes everything.
+  ~Lobby();
+  Lobby(const Lobby&) = delete;
+  Lobby& operator=(const Lobby&) = delete;
+
+  /// "HOST:PORT", for the port file and the name service.
+  std::string address() const;
+
+  /// Blocks (without CPU) until a queued client has been asked in; the caller then runs
+  /// MPI_Comm_accept. Returns at once when one is asked in already (the last accept let in
+  /// someone else, or nobody).
+  void open_door();
+
+  /// The accept after open_door returned. `admitted`: a client came in, so the one asked in is
+  /// forgotten (its socket closed); otherwise it stays asked in for the next accept.
+  void door_closed(bool admitted);
+
+ private:
+  enum class Stage { kGreeting, kQueued, kAskedIn };
+  struct Guest {
+    int fd = -1;
+    Stage stage = Stage::kGreeting;
+    std::string greeting;
+    std::chrono::steady_clock::time_point greeting_deadline;
+  };
+
+  void serve();                      // the lobby thread
+  void take_newcomers();             // accept() on the listener
+  bool hear(Guest& guest);           // reads from a guest; false: it is gone or turned away
+  void ask_in_if_wanted();           // under mutex_
+  void wake();
+
+  std::string token_;
+  std::string host_;
+  int listener_ = -1;
+  int port_ = 0;
+  int wake_pipe_[2] = {-1, -1};
+  std::mutex mutex_;
+  std::condition_variable asked_in_;
+  std::vector<Guest> guests_;  // in arrival order
+  bool door_wanted_ = false;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+/// Client side: an open lobby connection after "enter"; keep it until MPI_Comm_connect returned
+/// (closing it earlier tells the lobby this client left).
+class LobbyTicket {
+ public:
+  explicit LobbyTicket(int fd) : fd_(fd) {}
+  ~LobbyTicket();
+  LobbyTicket(LobbyTicket&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  LobbyTicket(const LobbyTicket&) = delete;
+  LobbyTicket& operator=(const LobbyTicket&) = delete;
+  LobbyTicket& operator=(LobbyTicket&&) = delete;
+  int fd() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+/// Client side: connects to the lobby at `address` ("HOST:PORT"), shows `token`, and waits
+/// (without CPU) until asked in or until `deadline`. `service` names the service in messages.
+/// @throws SpawnError, saying why: nothing listens there (the service has ended), the host does
+/// not answer (5 s), the token was refused, the service ended while this client waited, or the
+/// deadline passed in the queue (with how many clients were ahead)
+LobbyTicket wait_in_lobby(const std::string& address, const std::string& token,
+                          std::chrono::steady_clock::time_point deadline,
+                          const std::string& service);
+
+/// The host clients should use to reach this process: the address MPICH put in `mpi_port`
+/// ("...$ifname#10.0.0.1$"), else this host's name.
+std::string lobby_host_from(const std::string& mpi_port);
+
+}  // namespace spawnpool::detail
