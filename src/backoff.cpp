@@ -12,7 +12,8 @@ namespace spawnpool::detail {
 
 PollSettings PollSettings::from_environment() {
   PollSettings s;
-  s.spin = std::chrono::microseconds(env_integer_or_default(env::kPollSpin).value_or(s.spin.count()));
+  s.spin =
+      std::chrono::microseconds(env_integer_or_default(env::kPollSpin).value_or(s.spin.count()));
   s.max_sleep = std::chrono::microseconds(
       env_integer_or_default(env::kPollMaxSleep).value_or(s.max_sleep.count()));
   return s;

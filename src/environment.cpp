@@ -47,8 +47,9 @@ std::optional<long> env_integer(const IntegerVariable& v) {
                     "; unset it for the default");
 }
 
-std::chrono::milliseconds seconds_setting(const std::optional<std::chrono::milliseconds>& from_options,
-                                          const IntegerVariable& v, long fallback_seconds) {
+std::chrono::milliseconds seconds_setting(
+    const std::optional<std::chrono::milliseconds>& from_options,
+    const IntegerVariable& v, long fallback_seconds) {
   if (from_options) return *from_options;
   return std::chrono::seconds(env_integer(v).value_or(fallback_seconds));
 }

@@ -52,8 +52,9 @@ std::optional<long> env_integer(const IntegerVariable& v);
 /// A duration in seconds from the options when they set it (`from_options`), else from the
 /// variable `v`, else `fallback_seconds`. The variable is read only when the options leave it.
 /// @throws ConfigError as env_integer
-std::chrono::milliseconds seconds_setting(const std::optional<std::chrono::milliseconds>& from_options,
-                                          const IntegerVariable& v, long fallback_seconds);
+std::chrono::milliseconds seconds_setting(
+    const std::optional<std::chrono::milliseconds>& from_options,
+    const IntegerVariable& v, long fallback_seconds);
 
 /// As env_integer, but an invalid value gives nullopt: for readers that cannot throw. Never throws.
 std::optional<long> env_integer_or_default(const IntegerVariable& v) noexcept;

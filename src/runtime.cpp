@@ -147,7 +147,8 @@ Runtime::Runtime(int& argc, char**& argv, RuntimeOptions options) {
     }
   }
   state.active = true;
-  detail::warn_about_log_setting();  // here, where the program's own code goes on: once, not per worker
+  // Here, where the program's own code goes on: said once per program, not once per worker.
+  detail::warn_about_log_setting();
 }
 
 Mode Runtime::mode() const noexcept { return detail::runtime_state().mode; }
