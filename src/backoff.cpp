@@ -12,9 +12,10 @@ namespace spawnpool::detail {
 
 PollSettings PollSettings::from_environment() {
   PollSettings s;
-  s.spin = std::chrono::microseconds(env_long("SPAWNPOOL_POLL_SPIN_US", s.spin.count()));
-  s.max_sleep =
-      std::chrono::microseconds(env_long("SPAWNPOOL_POLL_MAX_SLEEP_US", s.max_sleep.count()));
+  s.spin =
+      std::chrono::microseconds(env_integer_or_default(env::kPollSpin).value_or(s.spin.count()));
+  s.max_sleep = std::chrono::microseconds(
+      env_integer_or_default(env::kPollMaxSleep).value_or(s.max_sleep.count()));
   return s;
 }
 

@@ -1,6 +1,7 @@
 #include <spawnpool/communicator.hpp>
 
 #include "environment.hpp"
+#include "log.hpp"
 #include <spawnpool/detail/mpi_call.hpp>
 #include "pool_core.hpp"
 #include "runtime_state.hpp"
@@ -68,9 +69,11 @@ void serve(MPI_Comm comm, int root, const std::function<void(Executor&)>& body,
     if (status != 0) throw Error("spawnpool::serve: this rank's worker loop failed (see stderr)");
     return;
   }
+  detail::warn_about_log_setting();
 
   std::exception_ptr error;
   try {
+    detail::check_executor_environment(options, false);  // the worker count is the communicator's
     detail::PoolSetup setup;
     setup.mode = Mode::communicator;
     setup.tag = detail::wire::session_tag(1);
@@ -79,8 +82,8 @@ void serve(MPI_Comm comm, int root, const std::function<void(Executor&)>& body,
       if (r != root) setup.shared_ranks.push_back(r);
     }
     setup.worker_program = detail::runtime_state().program;
-    setup.start_timeout = options.spawn_timeout().value_or(
-        std::chrono::seconds(detail::env_long("SPAWNPOOL_SPAWN_TIMEOUT", 60)));
+    setup.start_timeout =
+        detail::seconds_setting(options.spawn_timeout(), detail::env::kSpawnTimeout, 60);
     Executor pool = detail::ExecutorAccess::make(
         std::make_unique<detail::PoolCore>(std::move(setup), options));
     try {

@@ -29,15 +29,16 @@ int next_session_tag() {
 }
 
 std::chrono::milliseconds start_timeout(const Options& options) {
-  return options.spawn_timeout().value_or(
-      std::chrono::seconds(detail::env_long("SPAWNPOOL_SPAWN_TIMEOUT", 60)));
+  return detail::seconds_setting(options.spawn_timeout(), detail::env::kSpawnTimeout, 60);
 }
 
 /// Cores this job may use: the Slurm allocation's CPUs on this node when inside one, else the
 /// machine's.
 unsigned available_cores() {
-  if (const long slurm = detail::env_long("SLURM_CPUS_ON_NODE", 0); slurm > 0) {
-    return static_cast<unsigned>(slurm);
+  // Slurm's variable, not spawnpool's: a value that is not a CPU count is ignored.
+  constexpr detail::IntegerVariable kSlurmCpus{"SLURM_CPUS_ON_NODE", 1, 2147483647, "CPUs"};
+  if (const auto slurm = detail::env_integer_or_default(kSlurmCpus)) {
+    return static_cast<unsigned>(*slurm);
   }
   return std::thread::hardware_concurrency();
 }
@@ -69,9 +70,7 @@ void check_slurm_allows_spawning() {
 }
 
 int default_worker_count() {
-  if (const long n = detail::env_long("SPAWNPOOL_MAX_WORKERS", 0); n > 0) {
-    return static_cast<int>(n);
-  }
+  if (const auto n = detail::env_integer(detail::env::kMaxWorkers)) return static_cast<int>(*n);
   int world = 1;
   MPI_Comm_size(MPI_COMM_WORLD, &world);
   int* universe = nullptr;
@@ -83,7 +82,8 @@ int default_worker_count() {
 
 std::unique_ptr<detail::PoolCore> start_spawned(const Options& options) {
   detail::RuntimeState& state = detail::runtime_state();
-  const int workers = options.max_workers().value_or(default_worker_count());
+  // Only read the environment when the options leave the count to it.
+  const int workers = options.max_workers() ? *options.max_workers() : default_worker_count();
   if (workers < 1) {
     throw Error("spawnpool::Executor: max_workers must be at least 1, got " +
                 std::to_string(workers));
@@ -128,8 +128,10 @@ std::unique_ptr<detail::PoolCore> start_static(const Options& options) {
   int size = 0;
   SPAWNPOOL_MPI(MPI_Comm_size(state.static_comm, &size));
   const int available = size - 1;
-  int workers = options.max_workers().value_or(
-      static_cast<int>(detail::env_long("SPAWNPOOL_MAX_WORKERS", available)));
+  int workers = options.max_workers()
+                    ? *options.max_workers()
+                    : static_cast<int>(
+                          detail::env_integer(detail::env::kMaxWorkers).value_or(available));
   if (workers < 1) {
     throw Error("spawnpool::Executor: max_workers must be at least 1, got " +
                 std::to_string(workers));
@@ -173,6 +175,8 @@ Executor::Executor(Options options) {
     throw Error("spawnpool::Executor: no spawnpool::Runtime exists; create one at the top of "
                 "main() (it initializes MPI and turns worker processes into workers)");
   }
+  // An invalid environment variable this executor would read fails here, before anything starts.
+  detail::check_executor_environment(options, options.connect().empty());
   if (!options.connect().empty()) {
     core_ = start_connected(options);
   } else {

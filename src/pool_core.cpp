@@ -37,8 +37,7 @@ Hello make_hello(const Options& options, const PollSettings& poll,
 }
 
 std::chrono::milliseconds heartbeat_timeout(const Options& options) {
-  return options.heartbeat_timeout().value_or(
-      std::chrono::seconds(env_long("SPAWNPOOL_HEARTBEAT_TIMEOUT", 30)));
+  return seconds_setting(options.heartbeat_timeout(), env::kHeartbeatTimeout, 30);
 }
 
 PollSettings poll_settings(const Options& options) {

@@ -308,8 +308,11 @@ void PoolCore::lose_worker(std::size_t index, const std::string& cause, std::uin
     // The oldest message was being run: its calls are lost with the worker.
     for (const PendingCall& call : w.sent.front().calls) {
       if (timed_out && (call.id == running_call || running_call == 0)) {
+        // The cause reads "the task ran longer than ...": the message names the task instead.
+        const std::string what =
+            cause.rfind("the task ", 0) == 0 ? cause.substr(std::strlen("the task ")) : cause;
         call.state->set_error(std::make_exception_ptr(
-            Timeout("spawnpool: task \"" + call.state->task_name() + "\" timed out: " + cause +
+            Timeout("spawnpool: task \"" + call.state->task_name() + "\" " + what +
                     "; its worker was ended and replaced")));
       } else {
         call.state->set_error(std::make_exception_ptr(

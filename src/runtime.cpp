@@ -5,6 +5,7 @@
 #include <spawnpool/detail/registry.hpp>
 
 #include "environment.hpp"
+#include "log.hpp"
 #include "pool_core.hpp"
 #include "runtime_state.hpp"
 #include "spawn/launch.hpp"
@@ -33,7 +34,8 @@ std::optional<Mode> requested_mode() {
   if (!value || *value == "auto") return std::nullopt;
   if (*value == "spawn") return Mode::spawn;
   if (*value == "static") return Mode::static_world;
-  throw Error("spawnpool: SPAWNPOOL_MODE='" + *value + "' is not one of spawn, static, auto");
+  throw ConfigError("spawnpool: SPAWNPOOL_MODE='" + *value +
+                    "' is invalid: expected spawn, static or auto; unset it for the default");
 }
 
 std::string own_executable(const char* argv0) {
@@ -145,6 +147,8 @@ Runtime::Runtime(int& argc, char**& argv, RuntimeOptions options) {
     }
   }
   state.active = true;
+  // Here, where the program's own code goes on: said once per program, not once per worker.
+  detail::warn_about_log_setting();
 }
 
 Mode Runtime::mode() const noexcept { return detail::runtime_state().mode; }

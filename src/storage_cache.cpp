@@ -111,7 +111,8 @@ void StorageCache::drop_all() noexcept {
 StorageCache& recycled_storage() {
   // Never destroyed: buffers and holders may let go of memory during static destruction.
   static StorageCache* instance =
-      new StorageCache(static_cast<std::size_t>(env_long("SPAWNPOOL_BUFFER_CACHE_MB", 1024)) << 20);
+      new StorageCache(static_cast<std::size_t>(
+          env_integer_or_default(env::kBufferCacheMb).value_or(1024)) << 20);
   return *instance;
 }
 

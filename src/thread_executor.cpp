@@ -2,6 +2,7 @@
 
 #include "environment.hpp"
 #include "exception_type.hpp"
+#include "log.hpp"
 #include "wire.hpp"
 
 #include <spawnpool/detail/registry.hpp>
@@ -23,9 +24,7 @@ namespace spawnpool {
 namespace {
 
 int default_thread_count() {
-  if (const long n = detail::env_long("SPAWNPOOL_MAX_WORKERS", 0); n > 0) {
-    return static_cast<int>(n);
-  }
+  if (const auto n = detail::env_integer(detail::env::kMaxWorkers)) return static_cast<int>(*n);
   return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
@@ -177,7 +176,10 @@ ThreadExecutor::ThreadExecutor(Options options) {
   if (const std::string conflicts = detail::registry_conflicts(); !conflicts.empty()) {
     throw Error("spawnpool: " + conflicts);
   }
-  const int threads = options.max_workers().value_or(default_thread_count());
+  detail::warn_about_log_setting();
+  detail::env_integer(detail::env::kBufferCacheMb);  // the encoding's recycled storage reads it
+  // Only read the environment when the options leave the count to it.
+  const int threads = options.max_workers() ? *options.max_workers() : default_thread_count();
   if (threads < 1) {
     throw Error("spawnpool::ThreadExecutor: max_workers must be at least 1, got " +
                 std::to_string(threads));

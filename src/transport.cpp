@@ -60,7 +60,7 @@ void for_each_stream_message(const std::vector<Piece>& pieces, std::size_t part,
 Transport::Transport(MPI_Comm comm)
     : comm_(comm),
       max_part_(static_cast<std::size_t>(
-          std::clamp<long>(env_long("SPAWNPOOL_MAX_MESSAGE_PART", 1L << 30), 64, INT_MAX))) {}
+          env_integer_or_default(env::kMaxMessagePart).value_or(1L << 30))) {}
 
 Transport::~Transport() { abandon_sends(); }
 

@@ -130,6 +130,23 @@ TYPED_TEST(MapFamily, TimeoutKeepsResultsThatCameInTime) {
   results.wait();
 }
 
+TYPED_TEST(MapFamily, TimeoutMessageCountsOnlyResultsNotYetTaken) {
+  // Four quick results are taken, then the two slow ones miss the deadline: "0 of 2", not "of 6".
+  const std::vector<int> sleeps{0, 0, 0, 0, 2000, 2000};
+  auto results = this->pool().map(
+      spawnpool::MapOptions{}.chunksize(1).timeout(milliseconds(800)), sleep_ms, sleeps);
+  for (std::size_t i = 0; i < 4; ++i) EXPECT_EQ(results.take(i), 0);
+  try {
+    (void)results.take(4);
+    ADD_FAILURE() << "expected Timeout";
+  } catch (const spawnpool::Timeout& e) {
+    EXPECT_STREQ(e.what(),
+                 "spawnpool: map of task \"sleep_ms\" did not finish within its timeout (0 of 2 "
+                 "results not yet taken were ready); the calls not yet sent were cancelled");
+  }
+  results.wait();
+}
+
 TYPED_TEST(MapFamily, UnorderedTimeout) {
   const std::vector<int> sleeps{0, 700};
   auto results = this->pool().map_unordered(

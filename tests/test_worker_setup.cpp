@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -118,6 +120,91 @@ TEST(WorkerSetup, PerTaskThreadCountSetsTheUsualVariablesForThatTaskOnly) {
 }
 
 }  // namespace
+
+namespace {
+
+/// Sets an environment variable for one scope, then restores it.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    setenv(name, value, 1);
+  }
+  ~ScopedEnv() {
+    if (old_) setenv(name_, old_->c_str(), 1); else unsetenv(name_);
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+std::string config_error(const spawnpool::Options& options) {
+  try {
+    spawnpool::Executor pool(options);
+  } catch (const spawnpool::ConfigError& e) {
+    return e.what();
+  }
+  return "<no ConfigError>";
+}
+
+}  // namespace
+
+TEST(Environment, InvalidMaxWorkersIsAConfigErrorOnlyWhenTheCountComesFromIt) {
+  const std::string accepted =
+      "' is invalid: expected an integer number of workers from 1 to 2147483647; unset it for the "
+      "default";
+  for (const char* bad : {"abc", "0", "-1", "4x"}) {
+    ScopedEnv env("SPAWNPOOL_MAX_WORKERS", bad);
+    // The program's own count wins: the variable is not read at all.
+    spawnpool::Executor pool(spawnpool::Options{}.max_workers(1));
+    EXPECT_EQ(pool.num_workers(), 1);
+    EXPECT_EQ(pool.submit(read_env, "HOME").get().empty(), false);
+    pool.shutdown();
+    EXPECT_EQ(config_error(spawnpool::Options{}),
+              std::string("spawnpool: SPAWNPOOL_MAX_WORKERS='") + bad + accepted);
+  }
+}
+
+TEST(Environment, InvalidTimeoutsAndPollingAreConfigErrorsUnlessTheOptionsSetThem) {
+  {
+    ScopedEnv env("SPAWNPOOL_HEARTBEAT_TIMEOUT", "30s");
+    EXPECT_EQ(config_error(spawnpool::Options{}.max_workers(1)),
+              "spawnpool: SPAWNPOOL_HEARTBEAT_TIMEOUT='30s' is invalid: expected an integer number "
+              "of seconds from 1 to 2147483647; unset it for the default");
+    spawnpool::Executor pool(
+        spawnpool::Options{}.max_workers(1).heartbeat_timeout(std::chrono::seconds(30)));
+    EXPECT_EQ(pool.num_workers(), 1);
+  }
+  {
+    ScopedEnv env("SPAWNPOOL_SPAWN_TIMEOUT", "0");
+    EXPECT_EQ(config_error(spawnpool::Options{}.max_workers(1)),
+              "spawnpool: SPAWNPOOL_SPAWN_TIMEOUT='0' is invalid: expected an integer number of "
+              "seconds from 1 to 2147483647; unset it for the default");
+    spawnpool::Executor pool(
+        spawnpool::Options{}.max_workers(1).spawn_timeout(std::chrono::seconds(60)));
+    EXPECT_EQ(pool.num_workers(), 1);
+  }
+  {
+    ScopedEnv env("SPAWNPOOL_POLL_MAX_SLEEP_US", "-5");
+    EXPECT_EQ(config_error(spawnpool::Options{}.max_workers(1)),
+              "spawnpool: SPAWNPOOL_POLL_MAX_SLEEP_US='-5' is invalid: expected an integer number "
+              "of microseconds from 10 to 2147483647; unset it for the default");
+  }
+  {
+    ScopedEnv env("SPAWNPOOL_MAX_MESSAGE_PART", "1G");  // no Options counterpart: always read
+    EXPECT_EQ(config_error(spawnpool::Options{}.max_workers(1)),
+              "spawnpool: SPAWNPOOL_MAX_MESSAGE_PART='1G' is invalid: expected an integer number "
+              "of bytes from 64 to 2147483647; unset it for the default");
+  }
+  {
+    ScopedEnv env("SPAWNPOOL_POLL_SPIN_US", " 100 ");  // blanks around a number are fine
+    spawnpool::Executor pool(spawnpool::Options{}.max_workers(1));
+    EXPECT_EQ(pool.num_workers(), 1);
+  }
+}
 
 int main(int argc, char** argv) {
   spawnpool::Runtime runtime(argc, argv);

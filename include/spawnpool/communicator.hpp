@@ -27,7 +27,8 @@ namespace spawnpool {
 /// Needs MPI initialized with at least MPI_THREAD_SERIALIZED (by the application, or by a
 /// spawnpool::Runtime). Tasks must be registered in every rank's program.
 /// @throws on root: whatever `body` throws (rethrown after the workers have been released), or
-///         SpawnError when the workers do not answer
+///         SpawnError when the workers do not answer, or ConfigError when a spawnpool environment
+///         variable the pool reads holds an invalid value
 /// @throws Error on every rank when `comm` has fewer than two ranks or MPI is not initialized
 void serve(MPI_Comm comm, int root, const std::function<void(Executor&)>& body,
            const Options& options = {});

@@ -89,4 +89,12 @@ class Timeout : public Error {
   using Error::Error;
 };
 
+/// A spawnpool environment variable holds a value it does not accept (e.g. SPAWNPOOL_MAX_WORKERS=0).
+/// The message names the variable, the value and what is accepted. Thrown by the call that needs
+/// the value (Executor, ThreadExecutor, serve), never for a value the program's Options override.
+class ConfigError : public Error {
+ public:
+  using Error::Error;
+};
+
 }  // namespace spawnpool

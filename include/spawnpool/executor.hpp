@@ -61,8 +61,10 @@ class Executor : public TaskSubmitter<Executor> {
  public:
   /// Starts the workers (see Options::max_workers for how many) and waits until all have answered.
   /// In static mode, max_workers above the job's worker ranks is clamped, with a warning.
-  /// @throws SpawnError when the workers cannot be started in Options::spawn_timeout
-  /// @throws Error      when no spawnpool::Runtime exists in this process
+  /// @throws SpawnError  when the workers cannot be started in Options::spawn_timeout
+  /// @throws ConfigError when a spawnpool environment variable it reads (one the options do not
+  ///                     override) holds an invalid value; nothing was started then
+  /// @throws Error       when no spawnpool::Runtime exists in this process
   explicit Executor(Options options = {});
 
   /// shutdown(true): waits for submitted tasks, then stops the workers.

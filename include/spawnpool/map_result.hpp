@@ -39,17 +39,20 @@ namespace detail {
 
 /// A map's timeout passed: cancels every call of `futures` not sent to a worker yet and throws
 /// the Timeout a map throws (saying how many results not yet taken were ready before that).
+/// Results already taken (their futures consumed) are counted in neither number.
 template <class R>
 [[noreturn]] void fail_map_timeout(std::vector<Future<R>>& futures) {
   std::size_t ready = 0;
+  std::size_t not_taken = 0;
   std::string task = "?";
   for (const auto& f : futures) {
     if (!f.valid()) continue;
     task = f.state()->task_name();
-    ready += f.ready() ? 1 : 0;
+    ++not_taken;
+    if (f.ready()) ++ready;
   }
   Timeout error("spawnpool: map of task \"" + task + "\" did not finish within its timeout (" +
-                std::to_string(ready) + " of " + std::to_string(futures.size()) +
+                std::to_string(ready) + " of " + std::to_string(not_taken) +
                 " results not yet taken were ready); the calls not yet sent were cancelled");
   for (auto& f : futures) {
     if (f.valid() && !f.ready()) f.cancel();

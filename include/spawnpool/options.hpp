@@ -4,7 +4,9 @@
 /// @code
 ///   spawnpool::Executor pool(spawnpool::Options{}.max_workers(4).pipeline_depth(2));
 /// @endcode
-/// Every setting has an environment variable or a sensible default, listed at each setter.
+/// Every setting has an environment variable or a sensible default, listed at each setter. A
+/// variable is read only for a setting left unset here; an invalid value is a ConfigError from
+/// the executor's constructor (README, "Environment variables").
 
 #include <spawnpool/detail/encode_calls.hpp>
 

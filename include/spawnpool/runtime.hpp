@@ -56,6 +56,7 @@ struct RuntimeOptions {
 class Runtime {
  public:
   /// @throws MpiError when MPI cannot be initialized or gives less than MPI_THREAD_SERIALIZED
+  /// @throws ConfigError when $SPAWNPOOL_MODE is none of spawn, static, auto
   /// @throws Error    when a Runtime already exists, or two different functions were registered
   ///                  under one task name
   Runtime(int& argc, char**& argv, RuntimeOptions options = {});

@@ -56,6 +56,8 @@ namespace spawnpool {
 class ThreadExecutor : public TaskSubmitter<ThreadExecutor> {
  public:
   /// Starts Options::max_workers threads (see above for the default).
+  /// @throws ConfigError when max_workers is not set and $SPAWNPOOL_MAX_WORKERS is invalid (or
+  ///                     $SPAWNPOOL_BUFFER_CACHE_MB is)
   /// @throws Error when max_workers is below 1, or when two different functions were registered
   ///               under one task name (what spawnpool::Runtime's constructor refuses too)
   explicit ThreadExecutor(Options options = {});

@@ -26,9 +26,10 @@ class TaskState {
   /// noted by the OutOfBandInput, to be received into it afterwards). Throws on corrupt input.
   using ResultDecoder = std::shared_ptr<void> (*)(ByteSpan bytes, OutOfBandInput* out_of_band);
 
-  /// `decoder`: how to decode a result that comes with out-of-band blocks (nullptr: void task).
-  explicit TaskState(std::string task_name, ResultDecoder decoder = nullptr)
-      : task_name_(std::move(task_name)), decoder_(decoder) {}
+  /// `result_decoder`: how to decode a result that comes with out-of-band blocks (nullptr: void
+  /// task).
+  explicit TaskState(std::string name, ResultDecoder result_decoder = nullptr)
+      : task_name_(std::move(name)), decoder_(result_decoder) {}
 
   const std::string& task_name() const noexcept { return task_name_; }
   ResultDecoder decoder() const noexcept { return decoder_; }
