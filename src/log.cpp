@@ -19,4 +19,11 @@ spdlog::logger& log() {
   return *logger;
 }
 
+void set_log_source(const std::string& source) {
+  std::string pattern = "[spawnpool %l] ";
+  for (char c : source) pattern += c == '%' ? std::string("%%") : std::string(1, c);
+  if (!source.empty()) pattern += ": ";
+  log().set_pattern(pattern + "%v");
+}
+
 }  // namespace spawnpool::detail

@@ -4,9 +4,15 @@
 
 #include <spdlog/spdlog.h>
 
+#include <string>
+
 namespace spawnpool::detail {
 
 /// The logger, created on first use.
 spdlog::logger& log();
+
+/// Names the process that logs: lines read "[spawnpool warning] <source>: ..." from then on (a
+/// worker's, "worker 3 (pid 4711): ..."); "" goes back to plain lines. Thread-safe.
+void set_log_source(const std::string& source);
 
 }  // namespace spawnpool::detail

@@ -113,6 +113,7 @@ void PoolCore::start_workers() {
                                                    : WorkerLink::Ownership::kShared));
     for (int rank : setup_.shared_ranks) {
       Worker w;
+      w.id = rank;
       w.rank = rank;
       roster_.add(std::move(w));
     }
@@ -141,6 +142,7 @@ void PoolCore::add_spawned_worker(clock::time_point deadline) {
   links_.push_back(
       std::make_unique<WorkerLink>(spawn_workers(request), WorkerLink::Ownership::kWatched));
   Worker w;
+  w.id = next_spawned_id_++;
   w.link = links_.size() - 1;
   w.rank = 0;
   roster_.add(std::move(w));

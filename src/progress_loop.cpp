@@ -158,8 +158,8 @@ bool PoolCore::receive() {
         take_loss_report(w, *in);  // a static or communicator-mode rank's (worker_sentinel.hpp)
       } else {
         throw wire::ProtocolError("spawnpool: unexpected message kind " +
-                                  std::to_string(in->header.kind) + " from worker " +
-                                  std::to_string(in->source));
+                                  std::to_string(in->header.kind) + " from " +
+                                  roster_[w].describe());
       }
     }
   }
@@ -359,7 +359,8 @@ bool PoolCore::replace_lost_workers() {
     SpawnRequest request = request_for_next_worker();
     request.timeout = setup_.start_timeout;
     try {
-      replacement_ = std::make_unique<WorkerReplacement>(request, greeting_, setup_.start_timeout);
+      replacement_ = std::make_unique<WorkerReplacement>(request, greeting_, next_spawned_id_++,
+                                                         setup_.start_timeout);
     } catch (const std::exception& e) {
       give_up_replacing(e.what());
     }
@@ -370,6 +371,7 @@ bool PoolCore::replace_lost_workers() {
       if (replacement_->ready()) {
         links_.push_back(replacement_->take_link());
         Worker w;
+        w.id = replacement_->worker_id();
         w.link = links_.size() - 1;
         w.rank = 0;
         const std::size_t index = roster_.add(std::move(w));

@@ -1,15 +1,20 @@
-// Seeing long work: Executor::stats() counters and the Chrome trace-event timeline.
+// Seeing long work: Executor::stats() counters, which worker did what (worker ids and pids in
+// errors, workers(), stats()), and the Chrome trace-event timeline.
 #include <spawnpool/spawnpool.hpp>
 
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <numeric>
+#include <set>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 int cube(int x) {
@@ -17,6 +22,20 @@ int cube(int x) {
   return x * x * x;
 }
 SPAWNPOOL_TASK(cube);
+
+/// Throws after `ms` milliseconds, naming its own process.
+int fail_after(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  throw std::runtime_error(std::to_string(getpid()));
+}
+SPAWNPOOL_TASK(fail_after);
+
+long pid_of_worker() { return static_cast<long>(getpid()); }
+SPAWNPOOL_TASK(pid_of_worker);
+
+/// Ends its worker process.
+int end_worker(int status) { std::_Exit(status); }
+SPAWNPOOL_TASK(end_worker);
 
 namespace {
 
@@ -39,6 +58,91 @@ TEST(Stats, CountsSubmittedCompletedFailedAndPerWorkerWork) {
     EXPECT_GE(w.busy_seconds, 0.0);
   }
   EXPECT_EQ(calls, 300u);
+}
+
+// Every spawned worker is rank 0 of its own MPI_COMM_WORLD; the pool numbers them 1..N, and a
+// RemoteError names the worker that ran the task by that number and by its pid.
+TEST(WorkerIds, SpawnedWorkersHaveDistinctIdsAndTheirOwnPids) {
+  spawnpool::Executor pool(spawnpool::Options{}.max_workers(3));
+  // Three slow calls at once go to three idle workers (fewest messages in flight first).
+  std::vector<spawnpool::Future<int>> futures;
+  for (int i = 0; i < 3; ++i) futures.push_back(pool.submit(fail_after, 300));
+  std::map<int, long> pid_of_id;
+  for (auto& f : futures) {
+    try {
+      f.get();
+      ADD_FAILURE() << "expected RemoteError";
+    } catch (const spawnpool::RemoteError& e) {
+      const long pid = std::stol(e.message());  // the task's own getpid()
+      EXPECT_EQ(e.worker_rank(), e.worker_id());
+      EXPECT_EQ(e.worker_pid(), pid);
+      pid_of_id[e.worker_id()] = pid;
+      EXPECT_NE(std::string(e.what()).find("on worker " + std::to_string(e.worker_id()) +
+                                           ", pid " + std::to_string(pid) + ", host "),
+                std::string::npos)
+          << e.what();
+    }
+  }
+  ASSERT_EQ(pid_of_id.size(), 3u) << "three calls at once, on fewer than three worker ids";
+  std::set<long> pids;
+  for (const auto& [id, pid] : pid_of_id) {
+    EXPECT_GE(id, 1);
+    EXPECT_LE(id, 3);
+    pids.insert(pid);
+  }
+  EXPECT_EQ(pids.size(), 3u);
+  // workers() and stats() say the same.
+  for (const spawnpool::WorkerInfo& w : pool.workers()) {
+    ASSERT_EQ(pid_of_id.count(w.id), 1u) << "worker id " << w.id;
+    EXPECT_EQ(pid_of_id[w.id], w.pid);
+    EXPECT_EQ(w.rank, 0);  // each spawned worker's rank in its own communicator
+  }
+  for (const spawnpool::WorkerStats& w : pool.stats().workers) {
+    ASSERT_EQ(pid_of_id.count(w.id), 1u) << "worker id " << w.id;
+    EXPECT_EQ(pid_of_id[w.id], w.pid);
+  }
+}
+
+// A replacement gets the next number: an id names one process for the executor's whole life.
+TEST(WorkerIds, AReplacementGetsANewId) {
+  spawnpool::Executor pool(spawnpool::Options{}.max_workers(2));
+  std::set<int> before;
+  for (const spawnpool::WorkerInfo& w : pool.workers()) before.insert(w.id);
+  EXPECT_EQ(before, (std::set<int>{1, 2}));
+  EXPECT_THROW(pool.submit(end_worker, 3).get(), spawnpool::WorkerLost);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (pool.num_workers() < 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(pool.num_workers(), 2) << "no replacement within 60 s";
+  std::set<int> after;
+  for (const spawnpool::WorkerInfo& w : pool.workers()) after.insert(w.id);
+  ASSERT_EQ(after.size(), 2u);
+  EXPECT_EQ(after.count(3), 1u) << "the replacement is worker 3";
+  EXPECT_EQ(*after.begin() == 1 || *after.begin() == 2, true);
+  // stats() keeps the lost worker under its own id.
+  std::map<int, bool> alive;
+  for (const spawnpool::WorkerStats& w : pool.stats().workers) alive[w.id] = w.alive;
+  EXPECT_EQ(alive.size(), 3u);
+  EXPECT_TRUE(alive[3]);
+  // The replacement serves as worker 3, with its own pid.
+  for (int i = 0; i < 20; ++i) pool.submit(pid_of_worker).get();
+}
+
+/// Checks the trace file at `path` with Python's json module: `checks` runs with `events` (the
+/// file's events, parsed strictly) in scope.
+void expect_trace(const std::string& path, const std::string& checks) {
+  const std::string script = "/tmp/spawnpool_trace_check_" + std::to_string(getpid()) + ".py";
+  {
+    std::ofstream out(script);
+    out << "import json, sys\n"
+           "events = json.load(open(sys.argv[1]))\n"
+           "assert isinstance(events, list), 'not the JSON array format'\n"
+        << checks << "\n";
+  }
+  const std::string command = "/usr/bin/python3 " + script + " " + path;
+  EXPECT_EQ(std::system(command.c_str()), 0) << "trace file " << path << " is not as expected";
+  std::remove(script.c_str());
 }
 
 TEST(Trace, OneCompleteEventPerTaskInValidJson) {
