@@ -66,7 +66,7 @@ PoolCore::PoolCore(PoolSetup setup, const Options& options)
   const std::string trace_file = options.trace_file().empty()
                                      ? env_string("SPAWNPOOL_TRACE").value_or("")
                                      : options.trace_file();
-  if (!trace_file.empty()) observer_ = make_chrome_trace(trace_file);
+  if (!trace_file.empty()) observer_ = make_chrome_trace(trace_file, setup_.mode);
   try {
     start_workers();
   } catch (...) {
@@ -150,6 +150,7 @@ void PoolCore::add_spawned_worker(clock::time_point deadline) {
 
 void PoolCore::take_ready(Worker& w, const Ready& ready) {
   roster_.set_ready(w, ready, host_name());
+  if (observer_) observer_->worker_ready(w);
   if (!ready.setup_error.empty()) {
     break_executor("spawnpool: the executor is broken: setting up " + w.describe() + " failed: " +
                    ready.setup_error);

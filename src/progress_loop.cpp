@@ -284,12 +284,18 @@ void PoolCore::handle_results(std::size_t index, const Transport::Incoming& in,
       results.begin(), results.end(),
       [](const wire::ResultView& r) { return r.status == wire::ResultStatus::kOk; }));
   roster_.count_answers(worker, results.size(), ok, in.header.aux);
+  if (observer_) {
+    std::vector<FinishedCall> calls;
+    calls.reserve(results.size());
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      const wire::ResultView& r = results[i];
+      calls.push_back(FinishedCall{r.id, r.started_us, r.ended_us,
+                                   r.status == wire::ResultStatus::kOk, states[i]->task_name()});
+    }
+    observer_->calls_finished(worker, calls);
+  }
   for (std::size_t i = 0; i < results.size(); ++i) {
     const wire::ResultView& r = results[i];
-    if (observer_) {
-      observer_->call_finished(FinishedCall{index, r.id, r.started_us, r.ended_us,
-                                            r.status == wire::ResultStatus::kOk, states[i]});
-    }
     deliver_result(*states[i], r, in.message, decoded[i], worker);
     states[i].reset();
   }
@@ -333,6 +339,7 @@ void PoolCore::lose_worker(std::size_t index, const std::string& cause, std::uin
     w.sent.clear();
   }
   log().warn("{} was lost: {}", w.describe(), cause);
+  if (observer_) observer_->worker_lost(w, cause);
   if (setup_.spawn) ++replacements_wanted_;
   // Only a rank known dead is left out from now on (one that missed the shutdown timeout while it
   // ran another executor's task is alive).
@@ -551,7 +558,6 @@ void PoolCore::run() {
     }
     fail_all(std::current_exception());
   }
-  if (observer_) observer_->pool_ended(setup_.mode, roster_);
   log().debug("pool shut down ({} calls submitted)", submitted_calls_.load());
 }
 
