@@ -3,7 +3,7 @@
 // version, and the manager's half of each exchange stands beside the worker's half.
 //
 //   manager                                   worker
-//   send_hello   -- Hello ------------------>  read_hello, applies the set-up
+//   send_hello   -- Hello ------------------>  read_hello: settings, set-up, its id in the pool
 //   read_ready   <-- Ready -----------------  send_ready (identity; set-up outcome)
 //                -- Tasks / Results --------   (entries: wire.hpp / wire_format.hpp)
 //   send_signal  -- Shutdown --------------->  finishes queued messages
@@ -36,7 +36,8 @@
 
 namespace spawnpool::detail {
 
-/// manager -> worker, first message of a session: the manager's identity, settings, worker set-up.
+/// manager -> worker, first message of a session: the manager's identity, settings, worker set-up,
+/// and the worker's id in the pool (worker_roster.hpp says how ids are given).
 struct Hello {
   std::int64_t poll_spin_us = 0;
   std::int64_t poll_max_sleep_us = 0;
@@ -47,11 +48,13 @@ struct Hello {
   std::string working_directory;          // "" : stay
   std::string initializer;                // an encoded call entry (wire_format.hpp), or ""
   std::vector<std::pair<std::string, std::string>> environment;
+  std::int64_t worker_id = -1;  // since version 2 (protocol 5); -1: not given
 
   template <class Archive>
-  void serialize(Archive& ar, std::uint32_t /*version*/) {
+  void serialize(Archive& ar, std::uint32_t version) {
     ar(poll_spin_us, poll_max_sleep_us, manager_pid, manager_host, task_timeout_ms,
        heartbeat_timeout_ms, working_directory, initializer, environment);
+    if (version >= 2) ar(worker_id);
   }
 };
 
@@ -135,6 +138,6 @@ bool is(const Incoming& message, wire::Kind kind) {
 
 // Each message carries its class version (cereal writes it once per message): a later version may
 // add fields and read either.
-CEREAL_CLASS_VERSION(spawnpool::detail::Hello, 1)
+CEREAL_CLASS_VERSION(spawnpool::detail::Hello, 2)
 CEREAL_CLASS_VERSION(spawnpool::detail::Ready, 1)
 CEREAL_CLASS_VERSION(spawnpool::detail::LossReport, 1)

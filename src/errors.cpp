@@ -18,13 +18,15 @@ MpiError::MpiError(std::string routine, int code, std::string mpi_message)
       code_(code),
       mpi_message_(std::move(mpi_message)) {}
 
-RemoteError::RemoteError(std::string type_name, std::string message, int worker_rank,
-                         std::string host, std::string task_name)
+RemoteError::RemoteError(std::string type_name, std::string message, int worker_id,
+                         long worker_pid, std::string host, std::string task_name)
     : Error(type_name + ": " + message + " (task \"" + task_name + "\" on worker " +
-            std::to_string(worker_rank) + ", host " + host + ")"),
+            std::to_string(worker_id) + ", pid " + std::to_string(worker_pid) + ", host " + host +
+            ")"),
       type_name_(std::move(type_name)),
       message_(std::move(message)),
-      worker_rank_(worker_rank),
+      worker_id_(worker_id),
+      worker_pid_(worker_pid),
       host_(std::move(host)),
       task_name_(std::move(task_name)) {}
 

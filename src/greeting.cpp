@@ -26,7 +26,8 @@ void greet_workers(std::vector<std::unique_ptr<WorkerLink>>& links, WorkerRoster
                    std::chrono::steady_clock::time_point deadline, PollSettings poll,
                    const std::function<void(Worker&, const Ready&)>& on_ready) {
   for (std::size_t i : which) {
-    send_hello(links[roster[i].link]->transport(), roster[i].rank, greeting.tag, greeting.hello);
+    send_hello(links[roster[i].link]->transport(), roster[i].rank, greeting.tag,
+               greeting.hello_for(roster[i].id));
   }
   std::size_t waiting = which.size();
   Backoff backoff(poll);

@@ -22,6 +22,13 @@ struct Greeting {
   int tag = 0;              // the session's tag (wire::session_tag)
   Hello hello;              // settings and set-up, the same for every worker
   std::string program;      // the worker program, for messages
+
+  /// The Hello for the worker with id `worker_id` (worker_roster.hpp).
+  Hello hello_for(int worker_id) const {
+    Hello h = hello;
+    h.worker_id = worker_id;
+    return h;
+  }
 };
 
 /// A Ready that has arrived on `transport` from `source` (or MPI_ANY_SOURCE) on the greeting's
@@ -31,7 +38,7 @@ struct Greeting {
 std::optional<std::pair<int, Ready>> receive_ready(Transport& transport, int source,
                                                    const Greeting& greeting);
 
-/// Greets the workers `which` of `roster` (on their links) and waits until every one has answered;
+/// Greets the workers `which` of `roster` (on their links, each with its id) and waits until every one has answered;
 /// `on_ready` takes each answer.
 /// @throws SpawnError when they do not all answer before `deadline`, or answer in another protocol
 void greet_workers(std::vector<std::unique_ptr<WorkerLink>>& links, WorkerRoster& roster,

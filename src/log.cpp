@@ -55,4 +55,11 @@ void warn_about_log_setting() {
   if (value && !log_level_from(*value)) log().warn("{}", unknown_log_level_message(*value));
 }
 
+void set_log_source(const std::string& source) {
+  std::string pattern = "[spawnpool %l] ";
+  for (char c : source) pattern += c == '%' ? std::string("%%") : std::string(1, c);
+  if (!source.empty()) pattern += ": ";
+  log().set_pattern(pattern + "%v");
+}
+
 }  // namespace spawnpool::detail

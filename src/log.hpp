@@ -28,5 +28,8 @@ spdlog::logger& log();
 /// program's own code starts (the manager's Runtime, a ThreadExecutor, spawnpool::serve), not in
 /// workers, so that a program says it once, not once per worker. Thread-safe.
 void warn_about_log_setting();
+/// Names the process that logs: lines read "[spawnpool warning] <source>: ..." from then on (a
+/// worker's, "worker 3 (pid 4711): ..."); "" goes back to plain lines. Thread-safe.
+void set_log_source(const std::string& source);
 
 }  // namespace spawnpool::detail

@@ -65,7 +65,7 @@ PoolCore::PoolCore(PoolSetup setup, const Options& options)
   const std::string trace_file = options.trace_file().empty()
                                      ? env_string("SPAWNPOOL_TRACE").value_or("")
                                      : options.trace_file();
-  if (!trace_file.empty()) observer_ = make_chrome_trace(trace_file);
+  if (!trace_file.empty()) observer_ = make_chrome_trace(trace_file, setup_.mode);
   try {
     start_workers();
   } catch (...) {
@@ -112,6 +112,7 @@ void PoolCore::start_workers() {
                                                    : WorkerLink::Ownership::kShared));
     for (int rank : setup_.shared_ranks) {
       Worker w;
+      w.id = rank;
       w.rank = rank;
       roster_.add(std::move(w));
     }
@@ -140,6 +141,7 @@ void PoolCore::add_spawned_worker(clock::time_point deadline) {
   links_.push_back(
       std::make_unique<WorkerLink>(spawn_workers(request), WorkerLink::Ownership::kWatched));
   Worker w;
+  w.id = next_spawned_id_++;
   w.link = links_.size() - 1;
   w.rank = 0;
   roster_.add(std::move(w));
@@ -147,6 +149,7 @@ void PoolCore::add_spawned_worker(clock::time_point deadline) {
 
 void PoolCore::take_ready(Worker& w, const Ready& ready) {
   roster_.set_ready(w, ready, host_name());
+  if (observer_) observer_->worker_ready(w);
   if (!ready.setup_error.empty()) {
     break_executor("spawnpool: the executor is broken: setting up " + w.describe() + " failed: " +
                    ready.setup_error);

@@ -99,7 +99,7 @@ class PoolCore final : public ProgressDriver {
   /// Workers currently serving (lost ones excluded, replacements included).
   int num_workers() const { return roster_.live(); }
   Mode mode() const noexcept { return setup_.mode; }
-  /// Rank, host and pid of each live worker.
+  /// Id, rank, host and pid of each live worker.
   std::vector<WorkerInfo> worker_infos() const { return roster_.infos(); }
   /// A snapshot of the counters.
   Stats stats() const { return roster_.stats(submitted_calls_); }
@@ -144,6 +144,7 @@ class PoolCore final : public ProgressDriver {
   Greeting greeting_;  // what every worker is greeted with (settings, set-up)
   std::vector<std::unique_ptr<WorkerLink>> links_;
   WorkerRoster roster_;
+  int next_spawned_id_ = 1;  // spawn mode: the id of the next worker started (worker_roster.hpp)
   std::atomic<std::uint64_t> next_id_{1};
   std::atomic<std::uint64_t> submitted_calls_{0};
   std::unique_ptr<TaskObserver> observer_;  // the trace file, if any

@@ -158,8 +158,8 @@ bool PoolCore::receive() {
         take_loss_report(w, *in);  // a static or communicator-mode rank's (worker_sentinel.hpp)
       } else {
         throw wire::ProtocolError("spawnpool: unexpected message kind " +
-                                  std::to_string(in->header.kind) + " from worker " +
-                                  std::to_string(in->source));
+                                  std::to_string(in->header.kind) + " from " +
+                                  roster_[w].describe());
       }
     }
   }
@@ -284,12 +284,18 @@ void PoolCore::handle_results(std::size_t index, const Transport::Incoming& in,
       results.begin(), results.end(),
       [](const wire::ResultView& r) { return r.status == wire::ResultStatus::kOk; }));
   roster_.count_answers(worker, results.size(), ok, in.header.aux);
+  if (observer_) {
+    std::vector<FinishedCall> calls;
+    calls.reserve(results.size());
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      const wire::ResultView& r = results[i];
+      calls.push_back(FinishedCall{r.id, r.started_us, r.ended_us,
+                                   r.status == wire::ResultStatus::kOk, states[i]->task_name()});
+    }
+    observer_->calls_finished(worker, calls);
+  }
   for (std::size_t i = 0; i < results.size(); ++i) {
     const wire::ResultView& r = results[i];
-    if (observer_) {
-      observer_->call_finished(FinishedCall{index, r.id, r.started_us, r.ended_us,
-                                            r.status == wire::ResultStatus::kOk, states[i]});
-    }
     deliver_result(*states[i], r, in.message, decoded[i], worker);
     states[i].reset();
   }
@@ -336,6 +342,7 @@ void PoolCore::lose_worker(std::size_t index, const std::string& cause, std::uin
     w.sent.clear();
   }
   log().warn("{} was lost: {}", w.describe(), cause);
+  if (observer_) observer_->worker_lost(w, cause);
   if (setup_.spawn) ++replacements_wanted_;
   // Only a rank known dead is left out from now on (one that missed the shutdown timeout while it
   // ran another executor's task is alive).
@@ -362,7 +369,8 @@ bool PoolCore::replace_lost_workers() {
     SpawnRequest request = request_for_next_worker();
     request.timeout = setup_.start_timeout;
     try {
-      replacement_ = std::make_unique<WorkerReplacement>(request, greeting_, setup_.start_timeout);
+      replacement_ = std::make_unique<WorkerReplacement>(request, greeting_, next_spawned_id_++,
+                                                         setup_.start_timeout);
     } catch (const std::exception& e) {
       give_up_replacing(e.what());
     }
@@ -373,6 +381,7 @@ bool PoolCore::replace_lost_workers() {
       if (replacement_->ready()) {
         links_.push_back(replacement_->take_link());
         Worker w;
+        w.id = replacement_->worker_id();
         w.link = links_.size() - 1;
         w.rank = 0;
         const std::size_t index = roster_.add(std::move(w));
@@ -552,7 +561,6 @@ void PoolCore::run() {
     }
     fail_all(std::current_exception());
   }
-  if (observer_) observer_->pool_ended(setup_.mode, roster_);
   log().debug("pool shut down ({} calls submitted)", submitted_calls_.load());
 }
 

@@ -55,8 +55,9 @@ void deliver_result(TaskState& state, const wire::ResultView& r,
     case wire::ResultStatus::kException: {
       auto e = wire::decode_error_payload(r.payload);
       state.set_error(std::make_exception_ptr(RemoteError(std::move(e.type_name),
-                                                          std::move(e.message), worker.rank,
-                                                          worker.host, state.task_name())));
+                                                          std::move(e.message), worker.id,
+                                                          worker.pid, worker.host,
+                                                          state.task_name())));
       break;
     }
     case wire::ResultStatus::kUnknownTask:

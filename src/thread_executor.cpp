@@ -150,12 +150,13 @@ class ThreadExecutor::Core {
           Error("spawnpool: the arguments of task \"" + task->name +
                 "\" could not be decoded: " + bad.what)));
     } catch (const std::exception& e) {
-      state.set_error(std::make_exception_ptr(RemoteError(
-          detail::current_exception_type(), e.what(), index, host_, state.task_name())));
+      state.set_error(std::make_exception_ptr(
+          RemoteError(detail::current_exception_type(), e.what(), index,
+                      static_cast<long>(getpid()), host_, state.task_name())));
     } catch (...) {
       state.set_error(std::make_exception_ptr(
-          RemoteError(detail::current_exception_type(), "(not a std::exception)", index, host_,
-                      state.task_name())));
+          RemoteError(detail::current_exception_type(), "(not a std::exception)", index,
+                      static_cast<long>(getpid()), host_, state.task_name())));
     }
   }
 
@@ -205,7 +206,7 @@ std::vector<WorkerInfo> ThreadExecutor::workers() const {
   std::vector<WorkerInfo> infos;
   if (!core_) return infos;
   for (int i = 0; i < core_->num_workers(); ++i) {
-    infos.push_back(WorkerInfo{i, core_->host(), static_cast<long>(getpid())});
+    infos.push_back(WorkerInfo{i, i, core_->host(), static_cast<long>(getpid())});
   }
   return infos;
 }

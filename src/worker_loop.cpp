@@ -321,6 +321,13 @@ bool running_task(std::string* task_name) {
 
 int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
   g_serving_pid = getpid();
+  // This process's log lines name it while it serves: by its pid, and by its id in the pool once a
+  // Hello has given it.
+  const std::string pid_text = "(pid " + std::to_string(g_serving_pid) + ")";
+  set_log_source("worker " + pid_text);
+  struct PlainLogLines {
+    ~PlainLogLines() { set_log_source(""); }
+  } plain_log_lines_after;
   end_worker_when_a_task_finalizes_mpi();
   set_fine_timer_slack();
   PollSettings poll = PollSettings::from_environment();
@@ -375,6 +382,11 @@ int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
         switch (static_cast<wire::Kind>(in->header.kind)) {
           case wire::Kind::kHello: {
             const Hello hello = read_hello(in->bytes());
+            if (hello.worker_id >= 0) {
+              set_log_source("worker " + std::to_string(hello.worker_id) + " " + pid_text);
+            }
+            log().debug("greeted by the manager (pid {}, host {})", hello.manager_pid,
+                        hello.manager_host);
             poll.spin = std::chrono::microseconds(hello.poll_spin_us);
             poll.max_sleep = std::chrono::microseconds(hello.poll_max_sleep_us);
             backoff = Backoff(poll);
@@ -435,12 +447,12 @@ int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
             send_signal(transport, manager_rank, in->tag, wire::Kind::kBye);  // release_workers waits
             break;
           default:
-            log().warn("worker: ignoring unexpected message kind {}", in->header.kind);
+            log().warn("ignoring unexpected message kind {}", in->header.kind);
         }
       }
       if (!greeted && until == ServeUntil::kSessionEnds &&
           std::chrono::steady_clock::now() > hello_deadline) {
-        log().error("worker: no hello from the manager in 120 s; exiting");
+        log().error("no hello from the manager in 120 s; exiting");
         return 1;
       }
       if (active) {
@@ -454,7 +466,7 @@ int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
       }
     }
     if (!transport.flush_sends(std::chrono::seconds(30))) {
-      log().warn("worker: the manager did not take the last messages");
+      log().warn("the manager did not take the last messages");
       return 1;
     }
     sentinel.reset();
@@ -462,7 +474,7 @@ int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
   } catch (const wire::ProtocolError& e) {
     // Most likely a manager from another spawnpool build. Answer with a bare header in this
     // build's version, so that the manager can report the mismatch instead of a silent timeout.
-    log().error("worker: {}", e.what());
+    log().error("{}", e.what());
     try {
       Transport transport(comm);
       send_signal(transport, manager_rank, wire::session_tag(0), wire::Kind::kReady);
@@ -471,7 +483,7 @@ int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
     }
     return 1;
   } catch (const std::exception& e) {
-    log().error("worker: {}", e.what());
+    log().error("{}", e.what());
     return 1;
   }
 }

@@ -5,8 +5,9 @@
 namespace spawnpool::detail {
 
 WorkerReplacement::WorkerReplacement(const SpawnRequest& request, const Greeting& greeting,
-                                     std::chrono::milliseconds timeout)
+                                     int worker_id, std::chrono::milliseconds timeout)
     : greeting_(greeting),
+      worker_id_(worker_id),
       spawn_(start_spawn(request)),
       timeout_(timeout),
       deadline_(std::chrono::steady_clock::now() + timeout) {}
@@ -29,7 +30,7 @@ bool WorkerReplacement::step() {
   if (!link_) {
     if (!spawn_.finished()) return false;
     link_ = std::make_unique<WorkerLink>(spawn_.take(), WorkerLink::Ownership::kWatched);
-    send_hello(link_->transport(), 0, greeting_.tag, greeting_.hello);
+    send_hello(link_->transport(), 0, greeting_.tag, greeting_.hello_for(worker_id_));
     return true;
   }
   bool any = link_->transport().progress_sends();

@@ -17,10 +17,10 @@ namespace spawnpool::detail {
 
 class WorkerReplacement {
  public:
-  /// Starts spawning one worker as `request` says; the whole start (spawn, greeting, answer) must
-  /// end within `timeout`.
+  /// Starts spawning one worker as `request` says, to be greeted as worker `worker_id`; the whole
+  /// start (spawn, greeting, answer) must end within `timeout`.
   /// @throws SpawnError when the program cannot be started
-  WorkerReplacement(const SpawnRequest& request, const Greeting& greeting,
+  WorkerReplacement(const SpawnRequest& request, const Greeting& greeting, int worker_id,
                     std::chrono::milliseconds timeout);
 
   /// One step without blocking: has the spawn returned (then greet the worker), has it answered.
@@ -32,11 +32,13 @@ class WorkerReplacement {
   bool ready() const noexcept { return answer_.has_value(); }
   std::unique_ptr<WorkerLink> take_link() { return std::move(link_); }
   const Ready& answer() const { return *answer_; }
+  int worker_id() const noexcept { return worker_id_; }
 
  private:
   bool step();
 
   const Greeting& greeting_;
+  int worker_id_;
   PendingSpawn spawn_;
   std::chrono::milliseconds timeout_;
   std::chrono::steady_clock::time_point deadline_;

@@ -7,7 +7,7 @@
 namespace spawnpool::detail {
 
 std::string Worker::describe() const {
-  return "worker " + std::to_string(rank) + " (pid " + std::to_string(pid) + ", host " + host + ")";
+  return "worker " + std::to_string(id) + " (pid " + std::to_string(pid) + ", host " + host + ")";
 }
 
 std::size_t WorkerRoster::add(Worker worker) {
@@ -77,7 +77,7 @@ std::vector<WorkerInfo> WorkerRoster::infos() const {
   std::lock_guard<std::mutex> lock(mutex_);
   std::vector<WorkerInfo> infos;
   for (const Worker& w : workers_) {
-    if (w.state == WorkerState::kReady) infos.push_back(WorkerInfo{w.rank, w.host, w.pid});
+    if (w.state == WorkerState::kReady) infos.push_back(WorkerInfo{w.id, w.rank, w.host, w.pid});
   }
   return infos;
 }
@@ -92,7 +92,7 @@ Stats WorkerRoster::stats(const std::atomic<std::uint64_t>& submitted) const {
   s.workers_lost = workers_lost_;
   for (const Worker& w : workers_) {
     if (w.state == WorkerState::kStarting) continue;
-    s.workers.push_back(WorkerStats{w.rank, w.host, w.pid, w.state != WorkerState::kLost,
+    s.workers.push_back(WorkerStats{w.id, w.rank, w.host, w.pid, w.state != WorkerState::kLost,
                                     w.calls_answered, static_cast<double>(w.busy_ns) * 1e-9});
   }
   return s;

@@ -2,6 +2,12 @@
 // The workers of one pool as the engine tracks them, and as other threads see them (workers(),
 // stats()). The engine's thread owns the records: it reads them freely and changes what other
 // threads read (identity, state, counters) only through the roster's methods, under its lock.
+//
+// Each worker has an id in its pool, which errors, workers(), stats(), the trace and log lines
+// (the manager's and the worker's own, which learns it from its Hello) name it by: a static,
+// communicator-mode or service rank's id is its rank; spawned workers, each rank 0 of its own
+// communicator, are numbered 1..N in the order they are started, and a replacement takes the next
+// number (ids are never reused within a pool: an id names one process).
 
 #include "control_messages.hpp"
 
@@ -30,6 +36,7 @@ struct SentMessage {
 enum class WorkerState { kStarting, kReady, kLost, kLeft };
 
 struct Worker {
+  int id = -1;           // its id in the pool (see the top of this file)
   std::size_t link = 0;  // index of its WorkerLink in the engine
   int rank = -1;         // its rank on that link's communicator
   std::string host;
@@ -77,7 +84,7 @@ class WorkerRoster {
 
   /// Workers that were ready and not lost (those that left at shutdown included). Thread-safe.
   int live() const;
-  /// Rank, host and pid of each ready worker. Thread-safe.
+  /// Id, rank, host and pid of each ready worker. Thread-safe.
   std::vector<WorkerInfo> infos() const;
   /// A snapshot of the counters, `submitted` (read under the roster's lock, so that a snapshot
   /// never counts more calls ended than submitted) included. Thread-safe.

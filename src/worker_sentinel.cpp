@@ -98,7 +98,7 @@ bool world_is_this_worker() noexcept { return !g_shared_rank; }
 
 WorkerSentinel::WorkerSentinel(Settings settings) : settings_(std::move(settings)) {
   if (pipe2(g_report_pipe, O_CLOEXEC) != 0 || pipe2(g_ack_pipe, O_CLOEXEC) != 0) {
-    log().error("worker: cannot create the sentinel's pipes: {}", std::strerror(errno));
+    log().error("cannot create the sentinel's pipes: {}", std::strerror(errno));
     return;
   }
   // An alternate stack, so that a stack overflow in a task is reported too.
@@ -187,7 +187,7 @@ void WorkerSentinel::report_and_release(LossReport::Cause cause, long number) {
     const bool any = !settings_.shared_rank || !sessions.empty();
     delivered = control.flush_sends(std::chrono::seconds(1)) && any ? 1 : 0;
   } catch (const std::exception& e) {
-    log().error("worker: could not report its end: {}", e.what());
+    log().error("could not report its end: {}", e.what());
   }
   (void)!write(g_ack_pipe[1], &delivered, 1);
 }
@@ -222,11 +222,11 @@ void WorkerSentinel::watch() {
       control.progress_sends();
       while (auto in = control.try_receive(0, wire::kControlTag)) last_from_manager = now;
       if (manager_here && process_gone(settings_.manager_pid)) {
-        log().warn("worker: the manager (pid {}) is gone; exiting", settings_.manager_pid);
+        log().warn("the manager (pid {}) is gone; exiting", settings_.manager_pid);
         _exit(1);
       }
       if (now - last_from_manager > settings_.manager_silence_limit) {
-        log().warn("worker: no word from the manager for {} s; exiting", settings_.manager_silence_limit.count() / 1000);
+        log().warn("no word from the manager for {} s; exiting", settings_.manager_silence_limit.count() / 1000);
         _exit(1);
       }
       const std::int64_t started = call_started_ns_.load();
@@ -241,7 +241,7 @@ void WorkerSentinel::watch() {
   } catch (const std::exception& e) {
     // MPI failed talking to the manager: it is gone. Without this thread nothing would end the
     // worker, so end it now.
-    log().warn("worker: cannot reach the manager ({}); exiting", e.what());
+    log().warn("cannot reach the manager ({}); exiting", e.what());
     _exit(1);
   }
 }

@@ -64,7 +64,7 @@ inline int never_registered(int x) { return x; }  // deliberately no SPAWNPOOL_T
 namespace executor_contract {
 
 /// A std::exception thrown by a task arrives as RemoteError with its type, message, task, the
-/// worker that ran it and that worker's host.
+/// worker that ran it (its id and pid) and that worker's host.
 template <class Pool>
 void std_exception_arrives_as_remote_error(Pool& pool) {
   auto f = pool.submit(parse, std::string("12x"));
@@ -75,13 +75,22 @@ void std_exception_arrives_as_remote_error(Pool& pool) {
     EXPECT_EQ(e.type_name(), "std::invalid_argument");
     EXPECT_EQ(e.message(), "bad input");
     EXPECT_EQ(e.task_name(), "parse");
-    EXPECT_GE(e.worker_rank(), 0);
-    EXPECT_LT(e.worker_rank(), pool.num_workers());
+    // The worker is one of the pool's, by id and pid.
+    int matches = 0;
+    for (const spawnpool::WorkerInfo& w : pool.workers()) {
+      if (w.id == e.worker_id()) {
+        ++matches;
+        EXPECT_EQ(w.pid, e.worker_pid());
+      }
+    }
+    EXPECT_EQ(matches, 1) << "worker id " << e.worker_id();
+    EXPECT_EQ(e.worker_rank(), e.worker_id());
     char host[256] = {};
     gethostname(host, sizeof host - 1);
     EXPECT_EQ(e.host(), host);
     EXPECT_EQ(std::string(e.what()), "std::invalid_argument: bad input (task \"parse\" on worker " +
-                                         std::to_string(e.worker_rank()) + ", host " + host + ")");
+                                         std::to_string(e.worker_id()) + ", pid " +
+                                         std::to_string(e.worker_pid()) + ", host " + host + ")");
   }
 }
 

@@ -43,6 +43,7 @@ TEST(ControlMessages, HelloRoundTrip) {
   hello.working_directory = "/scratch/run 1";
   hello.initializer = std::string("\0\1entry", 7);
   hello.environment = {{"OMP_NUM_THREADS", "2"}, {"EMPTY", ""}, {"EQ", "a=b"}};
+  hello.worker_id = 7;
   RecordingTransport transport;
   sd::send_hello(transport, 3, 21330, hello);
   EXPECT_EQ(transport.rank, 3);
@@ -57,6 +58,7 @@ TEST(ControlMessages, HelloRoundTrip) {
   EXPECT_EQ(read.working_directory, "/scratch/run 1");
   EXPECT_EQ(read.initializer, hello.initializer);
   EXPECT_EQ(read.environment, hello.environment);
+  EXPECT_EQ(read.worker_id, 7);
 }
 
 TEST(ControlMessages, ReadyRoundTrip) {

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -38,7 +39,7 @@ struct Victim {
 
 /// Starts tests/programs/manager_victim (alone, so it relaunches under mpiexec) and reads the pids
 /// it reports once its pool is up.
-Victim start_victim(const char* mode) {
+Victim start_victim(const char* mode, const std::string& trace_file = "") {
   const std::string out = "/tmp/spawnpool_victim_" + std::to_string(getpid()) + ".txt";
   std::remove(out.c_str());
   Victim v;
@@ -47,6 +48,7 @@ Victim start_victim(const char* mode) {
   if (v.launcher == 0) {
     setpgid(0, 0);  // signals sent by this test reach only the victim
     freopen(out.c_str(), "w", stdout);
+    if (!trace_file.empty()) setenv("SPAWNPOOL_TRACE", trace_file.c_str(), 1);
     execl(VICTIM_PATH, VICTIM_PATH, mode, static_cast<char*>(nullptr));
     _exit(127);
   }
@@ -105,6 +107,27 @@ TEST(ManagerDeath, SigkillOfTheManagerEndsItsWorkers) {
   ASSERT_EQ(v.workers.size(), 2u);
   kill(static_cast<pid_t>(v.manager), SIGKILL);
   expect_everything_ends(v, "SIGKILL of the manager");
+}
+
+// The trace file is written as calls finish: a manager killed mid-run leaves a file that loads,
+// with the calls of every executor it had (three that ended, the one it was killed in).
+TEST(ManagerDeath, SigkilledManagerLeavesALoadableTraceOfEveryExecutor) {
+  const std::string trace = "/tmp/spawnpool_victim_trace_" + std::to_string(getpid()) + ".json";
+  std::remove(trace.c_str());
+  const Victim v = start_victim("trace", trace);
+  ASSERT_GT(v.manager, 0);
+  kill(static_cast<pid_t>(v.manager), SIGKILL);
+  expect_everything_ends(v, "SIGKILL of a tracing manager");
+  // Valid JSON as it stands (the Chrome format would also take it without its closing bracket).
+  const std::string check =
+      "/usr/bin/python3 -c \"import json,sys\n"
+      "events = json.load(open(sys.argv[1]))\n"
+      "procs = [e['pid'] for e in events if e['ph'] == 'M' and e['name'] == 'process_name']\n"
+      "assert len(set(procs)) == 4, procs\n"
+      "counts = sorted(sum(1 for e in events if e['ph'] == 'X' and e['pid'] == p) for p in procs)\n"
+      "assert counts == [5, 10, 10, 10], counts\" " + trace;
+  EXPECT_EQ(std::system(check.c_str()), 0) << "trace file " << trace << " is not as expected";
+  std::remove(trace.c_str());
 }
 
 TEST(ManagerDeath, SigkillOfTheLauncherEndsEverything) {

@@ -46,6 +46,7 @@ TEST(Static, UsesTheOtherRanksAsWorkers) {
   ASSERT_EQ(pool.num_workers(), world_size() - 1);
   for (const auto& w : pool.workers()) {
     EXPECT_GE(w.rank, 1);
+    EXPECT_EQ(w.id, w.rank);  // a static worker's id is its rank
     EXPECT_NE(w.pid, static_cast<long>(getpid()));
   }
   const std::set<int> ranks = ranks_used(pool, 200);
@@ -66,8 +67,16 @@ TEST(Static, ResultsAndErrors) {
     FAIL() << "expected RemoteError";
   } catch (const spawnpool::RemoteError& e) {
     EXPECT_EQ(e.type_name(), "std::out_of_range");
-    EXPECT_GE(e.worker_rank(), 1);
-    EXPECT_LT(e.worker_rank(), world_size());
+    EXPECT_GE(e.worker_id(), 1);
+    EXPECT_LT(e.worker_id(), world_size());
+    int matches = 0;
+    for (const auto& w : pool.workers()) {
+      if (w.id == e.worker_id()) {
+        ++matches;
+        EXPECT_EQ(w.pid, e.worker_pid());
+      }
+    }
+    EXPECT_EQ(matches, 1);
   }
 }
 

@@ -43,25 +43,31 @@ class UnregisteredTask : public Error {
   using Error::Error;
 };
 
-/// A task threw on its worker. Carries the remote exception's type name and what(), the worker's rank
-/// and host, and the task's name. what() reads like
-/// `std::invalid_argument: bad input (task "parse" on worker 2, host node17)`.
+/// A task threw on its worker. Carries the remote exception's type name and what(), the worker's id,
+/// pid and host, and the task's name. what() reads like
+/// `std::invalid_argument: bad input (task "parse" on worker 2, pid 4711, host node17)`.
 class RemoteError : public Error {
  public:
-  RemoteError(std::string type_name, std::string message, int worker_rank, std::string host,
-              std::string task_name);
+  RemoteError(std::string type_name, std::string message, int worker_id, long worker_pid,
+              std::string host, std::string task_name);
   /// Demangled type of the exception thrown on the worker, e.g. "std::invalid_argument".
   const std::string& type_name() const noexcept { return type_name_; }
   /// The remote exception's what().
   const std::string& message() const noexcept { return message_; }
-  /// Rank of the worker in the communicator the pool talks over.
-  int worker_rank() const noexcept { return worker_rank_; }
+  /// The id of the worker that ran the task in its executor (WorkerInfo::id: its rank in static,
+  /// communicator and service mode, 1..N in spawn mode).
+  int worker_id() const noexcept { return worker_id_; }
+  /// The same as worker_id() (its former name; a spawned worker's MPI rank is always 0).
+  int worker_rank() const noexcept { return worker_id_; }
+  /// The worker's process id on its host (the ThreadExecutor's own pid).
+  long worker_pid() const noexcept { return worker_pid_; }
   const std::string& host() const noexcept { return host_; }
   const std::string& task_name() const noexcept { return task_name_; }
 
  private:
   std::string type_name_, message_;
-  int worker_rank_;
+  int worker_id_;
+  long worker_pid_;
   std::string host_, task_name_;
 };
 

@@ -86,7 +86,7 @@ class Executor : public TaskSubmitter<Executor> {
   /// Number of workers in the pool.
   int num_workers() const;
 
-  /// The live worker processes (rank, host, pid).
+  /// The live worker processes: id in this executor (README "Worker ids"), rank, host, pid.
   std::vector<WorkerInfo> workers() const;
 
   /// Counters: calls submitted, completed, failed, cancelled; per worker calls and busy time.

@@ -108,9 +108,13 @@ class Options {
   /// A worker on the manager's host whose process ends is noticed within about 0.1 s regardless.
   Options& heartbeat_timeout(std::chrono::milliseconds t) { heartbeat_timeout_ = t; return *this; }
 
-  /// Writes a timeline of every task (worker, start, end) to `path` when the executor shuts down,
-  /// in Chrome's trace-event JSON: open it in https://ui.perfetto.dev or chrome://tracing to see
-  /// idle workers, stragglers and chunking. Default: $SPAWNPOOL_TRACE, else no trace.
+  /// Writes a timeline of every task (worker, start, end) to `path` as results arrive, in Chrome's
+  /// trace-event JSON (array form): open it in https://ui.perfetto.dev or chrome://tracing to see
+  /// idle workers, stragglers and chunking. Every executor of the program that names the same path
+  /// writes into that one file, as a process of its own; the first empties it. The file is valid
+  /// JSON after every write, so a crashed program leaves a trace that loads. A file that cannot be
+  /// written is logged as an error and the executor runs without a trace.
+  /// Default: $SPAWNPOOL_TRACE, else no trace.
   Options& trace_file(std::string path) { trace_file_ = std::move(path); return *this; }
 
   /// How long shutdown waits for workers to say goodbye after their last task. Default 30 s.

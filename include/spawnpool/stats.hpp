@@ -11,14 +11,22 @@ namespace spawnpool {
 
 /// One worker process of an executor.
 struct WorkerInfo {
-  int rank = -1;     ///< rank in the communicator the pool talks over (what RemoteError reports)
+  /// The worker's id in this executor, what RemoteError::worker_id(), WorkerLost messages, the
+  /// trace and log lines name it by: its rank in static, communicator and service mode; in spawn
+  /// mode 1..N in the order the workers started, a replacement taking the next unused number
+  /// (never reused within an executor). A ThreadExecutor's threads are 0..N-1.
+  int id = -1;
+  /// Its rank in the communicator the pool talks over: the id in static, communicator and service
+  /// mode; 0 for every spawned worker (each has a communicator of its own).
+  int rank = -1;
   std::string host;  ///< host name the worker runs on
   long pid = 0;      ///< process id on that host
 };
 
 /// One worker's share of the work.
 struct WorkerStats {
-  int rank = -1;
+  int id = -1;    ///< as WorkerInfo::id
+  int rank = -1;  ///< as WorkerInfo::rank
   std::string host;
   long pid = 0;
   bool alive = true;           ///< false for a worker that was lost (and replaced)

@@ -20,7 +20,7 @@
 ///    Future::get() decodes: a type that does not survive serialization fails here too;
 ///  - map() sends the same chunks (MapOptions::chunksize), each run by one thread;
 ///  - a task's exception comes back as RemoteError, with the exception's type name, the worker
-///    thread's index (0 .. num_workers()-1) as the worker rank, and this host's name.
+///    thread's index (0 .. num_workers()-1) as the worker id, this process's pid and this host's name.
 /// It needs no spawnpool::Runtime and never calls MPI. Both executors satisfy the executor concept
 /// (executor_concept.hpp). There is no mode(): it has no MPI mode.
 ///
@@ -82,7 +82,7 @@ class ThreadExecutor : public TaskSubmitter<ThreadExecutor> {
   /// Number of worker threads (0 for a moved-from executor).
   int num_workers() const;
 
-  /// One entry per worker thread: rank = thread index, this host, this process's pid.
+  /// One entry per worker thread: id = rank = thread index, this host, this process's pid.
   std::vector<WorkerInfo> workers() const;
 
  private:

@@ -116,6 +116,7 @@ int main(int argc, char** argv) {
   hello.manager_host = "node17";
   hello.working_directory = "/tmp";
   hello.environment = {{"OMP_NUM_THREADS", "2"}};
+  hello.worker_id = 3;
   write("hello", control(wire::Kind::kHello, sd::encode_control(hello)));
   sd::Ready ready;
   ready.pid = 4321;

@@ -38,7 +38,7 @@
 namespace spawnpool::detail::wire {
 
 inline constexpr std::uint32_t kMagic = 0x50575053;  // "SPWP" in memory on little-endian
-inline constexpr std::uint16_t kProtocolVersion = 4;
+inline constexpr std::uint16_t kProtocolVersion = 5;
 inline constexpr int kTagBase = 21328;  // tags reserved for spawnpool on its own communicators
 inline constexpr int kSessionTagSlots = 4096;
 
