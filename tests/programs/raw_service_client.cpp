@@ -15,6 +15,7 @@
 
 #include <mpi.h>
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -41,18 +42,22 @@ int admission_answer(MPI_Comm service) {
   return done ? answer : -1;
 }
 
-/// Knocks at the lobby named in the port file's "lobby HOST:PORT" line (HOST an IPv4 address) and
-/// waits for "enter"; returns the socket, to keep open until connected (-1 on failure).
+/// Knocks at the lobby named in the port file's "lobby HOST:PORT" line and waits for "enter";
+/// returns the socket, to keep open until connected (-1 on failure).
 int wait_for_turn(const std::string& lobby, const std::string& token) {
   const auto colon = lobby.rfind(':');
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(std::stoi(lobby.substr(colon + 1))));
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (inet_pton(AF_INET, lobby.substr(0, colon).c_str(), &address.sin_addr) != 1 ||
-      connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (colon == std::string::npos ||
+      getaddrinfo(lobby.substr(0, colon).c_str(), lobby.substr(colon + 1).c_str(), &hints, &found) != 0) {
     return -1;
   }
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  const bool connected = connect(fd, found->ai_addr, found->ai_addrlen) == 0;
+  freeaddrinfo(found);
+  if (!connected) return -1;
   const std::string greeting = "spawnpool-lobby 1 " + token + "\n";
   if (write(fd, greeting.data(), greeting.size()) != static_cast<ssize_t>(greeting.size())) return -1;
   std::string heard;
