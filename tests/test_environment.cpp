@@ -2,6 +2,8 @@
 // (an invalid value is a ConfigError naming the variable, the value and what is accepted, raised
 // only when the value is needed), and SPAWNPOOL_LOG (any case; an unknown value keeps the default
 // level and says so in one line).
+#include "scoped_env.hpp"
+
 #include "src/environment.hpp"
 #include "src/log.hpp"
 
@@ -17,24 +19,6 @@ namespace {
 
 int twice(int x) { return 2 * x; }
 SPAWNPOOL_TASK(twice);
-
-/// Sets an environment variable for one scope, then restores it.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    setenv(name, value, 1);
-  }
-  ~ScopedEnv() {
-    if (old_) setenv(name_, old_->c_str(), 1); else unsetenv(name_);
-  }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
 
 using spawnpool::detail::env_integer;
 using spawnpool::detail::env_integer_or_default;

@@ -7,6 +7,8 @@
 #define BOOST_PROCESS_USE_STD_FS
 #endif
 
+#include "scoped_env.hpp"
+
 #include "spawn/relaunch.hpp"
 
 #include <boost/process/args.hpp>
@@ -50,22 +52,6 @@ const std::string kProbe = RELAUNCH_PROBE_PATH;
 
 // ---------------------------------------------------------------------------------------------
 // decide_relaunch
-
-// Sets (or, with nullptr, unsets) an environment variable for the scope.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    value ? ::setenv(name, value, 1) : ::unsetenv(name);
-  }
-  ~ScopedEnv() { old_ ? ::setenv(name_, old_->c_str(), 1) : ::unsetenv(name_); }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
 
 // The environment of a singleton: none of the variables decide_relaunch looks at.
 struct SingletonEnv {

@@ -1,4 +1,6 @@
 // Worker set-up from Options: initializer, environment, working directory, per-task thread count.
+#include "scoped_env.hpp"
+
 #include <spawnpool/spawnpool.hpp>
 
 #include <gtest/gtest.h>
@@ -122,24 +124,6 @@ TEST(WorkerSetup, PerTaskThreadCountSetsTheUsualVariablesForThatTaskOnly) {
 }  // namespace
 
 namespace {
-
-/// Sets an environment variable for one scope, then restores it.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    setenv(name, value, 1);
-  }
-  ~ScopedEnv() {
-    if (old_) setenv(name_, old_->c_str(), 1); else unsetenv(name_);
-  }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
 
 std::string config_error(const spawnpool::Options& options) {
   try {
