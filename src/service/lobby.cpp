@@ -176,16 +176,13 @@ bool Lobby::hear(Guest& guest) {
 void Lobby::serve() {
   std::vector<pollfd> watched;
   for (;;) {
+    int timeout = -1;  // a greeting's deadline is the only timer
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (stopping_) return;
       watched.assign({{wake_pipe_[0], POLLIN, 0}, {listener_, POLLIN, 0}});
-      for (const Guest& guest : guests_) watched.push_back({guest.fd, POLLIN, 0});
-    }
-    int timeout = -1;  // a greeting's deadline is the only timer
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
       for (const Guest& guest : guests_) {
+        watched.push_back({guest.fd, POLLIN, 0});
         if (guest.stage == Stage::kGreeting) {
           const int left = milliseconds_until(guest.greeting_deadline);
           timeout = timeout < 0 ? left : std::min(timeout, left);
