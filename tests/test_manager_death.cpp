@@ -14,6 +14,7 @@
 #include <string>
 #include <sys/wait.h>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -31,10 +32,29 @@ bool alive(long pid) {
   return !(close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'Z');
 }
 
+/// A started victim. Its destructor kills what is left of its process group, so a test that stops
+/// at a failed assertion leaves nothing running (a leftover would also hold ctest's output pipe
+/// open and turn the failure into a timeout).
 struct Victim {
   pid_t launcher = 0;
   long manager = 0;
   std::vector<long> workers;
+  Victim() = default;
+  Victim(const Victim&) = delete;
+  Victim& operator=(const Victim&) = delete;
+  Victim(Victim&& other) noexcept
+      : launcher(std::exchange(other.launcher, 0)),
+        manager(other.manager),
+        workers(std::move(other.workers)) {}
+  ~Victim() {
+    int status = 0;
+    // Already reaped: the test cleaned up after itself (and the pids may be reused by now).
+    if (launcher <= 0 || waitpid(launcher, &status, WNOHANG) < 0) return;
+    kill(-launcher, SIGKILL);
+    for (long pid : workers) kill(static_cast<pid_t>(pid), SIGKILL);
+    if (manager > 0) kill(static_cast<pid_t>(manager), SIGKILL);
+    waitpid(launcher, &status, 0);
+  }
 };
 
 /// Starts tests/programs/manager_victim (alone, so it relaunches under mpiexec) and reads the pids
@@ -55,7 +75,9 @@ Victim start_victim(const char* mode, const std::string& trace_file = "") {
   for (int i = 0; i < 300; ++i) {
     std::ifstream in(out);
     std::string line;
-    while (std::getline(in, line)) {
+    // Only whole lines: the manager's output reaches the file through mpiexec, which may forward
+    // a line in more than one write.
+    while (std::getline(in, line) && !in.eof()) {
       std::istringstream words(line);
       std::string key;
       words >> key;
