@@ -4,6 +4,7 @@
 #include "exit_status.hpp"
 
 #include <spawnpool/detail/mpi_flavor.hpp>
+#include <spawnpool/detail/terminal.hpp>
 
 // Boost.Process v1 paths as std::filesystem::path, so that boost_filesystem need not be
 // linked. Better set for the whole target (every file that includes Boost.Process must agree).
@@ -188,6 +189,9 @@ int relaunch_under_mpiexec(int argc, char** argv, const std::string& mpiexec) {
   bp::environment env = boost::this_process::environment();
   env["SPAWNPOOL_RELAUNCHED"] = "1";
   env[kStatusFileVariable] = status_file.path();
+  // The copy's standard error is a pipe from hydra: tell it whether the user's is a terminal
+  // (for MapOptions::progress).
+  env[kStderrTerminalVariable] = ::isatty(STDERR_FILENO) == 1 ? "1" : "0";
   if (env_nonempty("SLURM_JOB_ID") && std::getenv("SLURM_OVERLAP") == nullptr)
     env["SLURM_OVERLAP"] = "1";  // else the step MPI_Comm_spawn needs waits for busy CPUs forever
   // Large task arguments and results are decoded into fresh std::vectors (malloc maps each one

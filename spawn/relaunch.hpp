@@ -62,7 +62,8 @@ RelaunchDecision decide_relaunch(bool mpi_can_spawn_from_singleton);
 // replace it) and waits for it. `mpiexec` is used unless the environment variable
 // SPAWNPOOL_MPIEXEC is set (a path, or a bare name looked up in PATH).
 //   - stdin, stdout and stderr are inherited, not piped; the working directory is ours.
-//   - The child's environment is ours plus SPAWNPOOL_RELAUNCHED=1, and inside a Slurm
+//   - The child's environment is ours plus SPAWNPOOL_RELAUNCHED=1, SPAWNPOOL_STDERR_TERMINAL
+//     (whether our standard error is a terminal: the child's is hydra's pipe), and inside a Slurm
 //     allocation (SLURM_JOB_ID set) SLURM_OVERLAP=1 unless SLURM_OVERLAP is already set, and
 //     GLIBC_TUNABLES=glibc.malloc.hugetlb=1 unless GLIBC_TUNABLES is set or
 //     SPAWNPOOL_MALLOC_HUGEPAGES=0.

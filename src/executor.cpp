@@ -82,6 +82,14 @@ int default_worker_count() {
 
 std::unique_ptr<detail::PoolCore> start_spawned(const Options& options) {
   detail::RuntimeState& state = detail::runtime_state();
+  if (!state.cannot_spawn_reason.empty()) {
+    throw SpawnError(
+        "spawnpool: cannot spawn workers: this program runs as an MPI singleton (started without "
+        "mpiexec) and was not relaunched (" + state.cannot_spawn_reason +
+        "), and MPICH cannot spawn from a singleton. Unset SPAWNPOOL_NO_RELAUNCH, or start the "
+        "program as `mpiexec -n 1 ./app` (spawn mode) or `mpiexec -n <workers+1> ./app` (static "
+        "mode).");
+  }
   // Only read the environment when the options leave the count to it.
   const int workers = options.max_workers() ? *options.max_workers() : default_worker_count();
   if (workers < 1) {

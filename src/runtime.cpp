@@ -83,6 +83,16 @@ Runtime::Runtime(int& argc, char**& argv, RuntimeOptions options) {
       std::fflush(nullptr);
       std::exit(detail::relaunch_under_mpiexec(argc, argv, SPAWNPOOL_DEFAULT_MPIEXEC));
     }
+    state.cannot_spawn_reason.clear();
+    if (!detail::kCanSpawnFromSingleton && !detail::started_by_process_manager()) {
+      state.cannot_spawn_reason = decision.reason;
+    }
+  } else if (!detail::kCanSpawnFromSingleton && !detail::started_by_process_manager()) {
+    state.cannot_spawn_reason =
+        initialized ? "MPI was initialised before the Runtime, in a program started without mpiexec"
+                    : "RuntimeOptions::allow_relaunch is false";
+  } else {
+    state.cannot_spawn_reason.clear();
   }
 
   int provided = MPI_THREAD_SINGLE;

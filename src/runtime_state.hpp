@@ -29,6 +29,9 @@ struct RuntimeState {
   std::vector<std::string> args;  // argv[1..]
   /// Set when a thread is stuck inside MPI (a spawn that never returned): MPI_Finalize would hang.
   std::atomic<bool> mpi_stuck{false};
+  /// Why this process cannot spawn workers, or empty: an MPICH singleton (started without mpiexec)
+  /// that was not relaunched. MPICH's MPI_Comm_spawn from a singleton never returns.
+  std::string cannot_spawn_reason;
 
   std::mutex pools_mutex;
   std::set<PoolCore*> pools;  // live executors' engines, shut down by ~Runtime

@@ -4,6 +4,7 @@
 // completes. Only when stderr is a terminal; otherwise nothing is ever written.
 
 #include <spawnpool/detail/task_state.hpp>
+#include <spawnpool/detail/terminal.hpp>
 
 #include <unistd.h>
 
@@ -44,7 +45,9 @@ class MapProgress {
   /// terminal or there is nothing to watch.
   static std::shared_ptr<MapProgress> watch_if_terminal(
       const std::vector<std::shared_ptr<TaskState>>& states, std::FILE* out = stderr) {
-    if (states.empty() || !isatty(fileno(out))) return nullptr;
+    const bool terminal =
+        fileno(out) == STDERR_FILENO ? stderr_is_terminal() : isatty(fileno(out)) == 1;
+    if (states.empty() || !terminal) return nullptr;
     return watch(states, out);
   }
 
