@@ -62,13 +62,18 @@ std::string LossReport::describe() const {
     case Cause::kExit:
       return "the task called exit(" + std::to_string(number) + ")";
     case Cause::kTimeout:
-      return "the task ran longer than the task timeout (" + std::to_string(number) + " ms)";
+      return "the task " + timeout_predicate();
     case Cause::kMpiAbort:
       return "the task called MPI_Abort (error code " + std::to_string(number) + ")";
     case Cause::kMpiFinalize:
       return "the task called MPI_Finalize";
   }
   return "ended for an unknown reason (" + std::to_string(static_cast<int>(cause)) + ")";
+}
+
+std::string LossReport::timeout_predicate() const {
+  if (cause != Cause::kTimeout) return "";
+  return "ran longer than the task timeout (" + std::to_string(number) + " ms)";
 }
 
 }  // namespace spawnpool::detail

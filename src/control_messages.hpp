@@ -81,6 +81,9 @@ struct LossReport {
 
   /// "killed by signal 11 (SIGSEGV)", "the task called exit(3)", "the task ran longer than ...".
   std::string describe() const;
+  /// For a timeout, what the task did, without a subject ("ran longer than the task timeout (500
+  /// ms)"), for a message that names the task; otherwise "".
+  std::string timeout_predicate() const;
 
   template <class Archive>
   void serialize(Archive& ar, std::uint32_t /*version*/) {

@@ -224,7 +224,7 @@ void PoolCore::say_goodbye() {
   }
   for (std::size_t i = 0; i < roster_.size(); ++i) {
     if (roster_[i].state == WorkerState::kReady) {
-      lose_worker(i, "it did not finish within the shutdown timeout", 0, false);
+      lose_worker(i, "it did not finish within the shutdown timeout", 0, "");
     }
   }
   for (std::size_t l = 0; l < links_.size(); ++l) {

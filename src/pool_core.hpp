@@ -131,9 +131,11 @@ class PoolCore final : public ProgressDriver {
   bool watch_workers();
   void send_heartbeats_if_due(std::chrono::steady_clock::time_point now);
   void handle_results(std::size_t worker, const Transport::Incoming& in, Transport& transport);
+  /// `cause`: why, for WorkerLost ("killed by signal 9 (SIGKILL)"). `timeout_predicate`: for a task
+  /// that timed out, what it did ("ran longer than ..."): its call gets Timeout, not WorkerLost.
   /// `reported`: the worker sent a LossReport (it is ending by itself).
   void lose_worker(std::size_t worker, const std::string& cause, std::uint64_t running_call,
-                   bool timed_out, bool reported = false);
+                   const std::string& timeout_predicate, bool reported = false);
   bool replace_lost_workers();
   void give_up_replacing(const std::string& reason);
   void break_executor(const std::string& reason);

@@ -136,7 +136,7 @@ void PoolCore::send_message(std::size_t index, SentMessage message) {
     links_[w.link]->transport().send(w.rank, setup_.tag, wire::Kind::kTasks, count,
                                       std::move(bytes), 0, std::move(out_of_band));
   } catch (const MpiError& e) {
-    lose_worker(index, std::string("MPI failed sending to it: ") + e.what(), 0, false);
+    lose_worker(index, std::string("MPI failed sending to it: ") + e.what(), 0, "");
   }
 }
 
@@ -186,8 +186,7 @@ bool PoolCore::receive_control() {
 void PoolCore::take_loss_report(std::size_t index, const Transport::Incoming& in) {
   try {
     const LossReport report = read_loss_report(in.bytes());
-    lose_worker(index, report.describe(), report.call_id,
-                report.cause == LossReport::Cause::kTimeout, true);
+    lose_worker(index, report.describe(), report.call_id, report.timeout_predicate(), true);
   } catch (const wire::ProtocolError& e) {
     // The worker is ending either way: its process check or its silence will tell.
     log().warn("{} sent a loss report that cannot be read: {}", roster_[index].describe(), e.what());
@@ -226,7 +225,8 @@ bool PoolCore::watch_workers() {
       }
     }
     if (w.state == WorkerState::kReady) {
-      lose_worker(i, health_.cause(verdict, w), 0, verdict == WorkerHealth::Verdict::kOverdue);
+      lose_worker(i, health_.cause(verdict, w), 0,
+                  verdict == WorkerHealth::Verdict::kOverdue ? health_.overdue_predicate(w) : "");
     }
     any = true;
   }
@@ -276,7 +276,7 @@ void PoolCore::handle_results(std::size_t index, const Transport::Incoming& in,
           "spawnpool: " + worker.describe() + " was lost while running task \"" +
           state->task_name() + "\": " + cause)));
     }
-    lose_worker(index, cause, 0, false);
+    lose_worker(index, cause, 0, "");
     return;
   }
   // Counted before any future completes, so that whoever sees a result sees it counted.
@@ -302,7 +302,7 @@ void PoolCore::handle_results(std::size_t index, const Transport::Incoming& in,
 }
 
 void PoolCore::lose_worker(std::size_t index, const std::string& cause, std::uint64_t running_call,
-                           bool timed_out, bool reported) {
+                           const std::string& timeout_predicate, bool reported) {
   Worker& w = roster_[index];
   if (!roster_.set_lost(w)) return;
   if (links_[w.link]->watched()) links_[w.link]->transport().abandon_sends();  // its own link only
@@ -313,12 +313,9 @@ void PoolCore::lose_worker(std::size_t index, const std::string& cause, std::uin
   if (!w.sent.empty() && front_ran) {
     // The oldest message was being run: its calls are lost with the worker.
     for (const PendingCall& call : w.sent.front().calls) {
-      if (timed_out && (call.id == running_call || running_call == 0)) {
-        // The cause reads "the task ran longer than ...": the message names the task instead.
-        const std::string what =
-            cause.rfind("the task ", 0) == 0 ? cause.substr(std::strlen("the task ")) : cause;
+      if (!timeout_predicate.empty() && (call.id == running_call || running_call == 0)) {
         call.state->set_error(std::make_exception_ptr(
-            Timeout("spawnpool: task \"" + call.state->task_name() + "\" " + what +
+            Timeout("spawnpool: task \"" + call.state->task_name() + "\" " + timeout_predicate +
                     "; its worker was ended and replaced")));
       } else {
         call.state->set_error(std::make_exception_ptr(

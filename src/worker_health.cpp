@@ -45,11 +45,24 @@ WorkerHealth::Verdict WorkerHealth::examine(const Worker& w, bool watched, bool 
   return Verdict::kAlive;
 }
 
+namespace {
+
+std::string stopped_note(const Worker& worker) {
+  return worker.same_host && process_stopped(worker.pid)
+             ? " (its process is stopped: SIGSTOP, SIGTSTP or a debugger)"
+             : "";
+}
+
+}  // namespace
+
+std::string WorkerHealth::overdue_predicate(const Worker& worker) const {
+  const std::string stopped = stopped_note(worker);
+  return "ran longer than the task timeout (" + std::to_string(task_timeout_.count()) +
+         " ms) and its worker did not end it" + (stopped.empty() ? " (it is stuck)" : stopped);
+}
+
 std::string WorkerHealth::cause(Verdict verdict, const Worker& worker) const {
-  const std::string stopped =
-      worker.same_host && process_stopped(worker.pid)
-          ? " (its process is stopped: SIGSTOP, SIGTSTP or a debugger)"
-          : "";
+  const std::string stopped = stopped_note(worker);
   switch (verdict) {
     case Verdict::kProcessGone:
       return "its process ended without a report (killed by SIGKILL, the out-of-memory killer, "
@@ -58,9 +71,7 @@ std::string WorkerHealth::cause(Verdict verdict, const Worker& worker) const {
       return "no heartbeat for " + std::to_string(heartbeat_timeout_.count() / 1000) + " s" +
              stopped;
     case Verdict::kOverdue:
-      return "the task ran longer than the task timeout (" +
-             std::to_string(task_timeout_.count()) + " ms) and its worker did not end it" +
-             (stopped.empty() ? " (it is stuck)" : stopped);
+      return "the task " + overdue_predicate(worker);
     case Verdict::kAlive:
       break;
   }

@@ -47,6 +47,9 @@ class WorkerHealth {
                   clock::time_point now) const;
   /// Why `worker`, with that verdict, is lost, for WorkerLost or Timeout.
   std::string cause(Verdict verdict, const Worker& worker) const;
+  /// For kOverdue, what the task did, without a subject ("ran longer than the task timeout (500
+  /// ms) and its worker did not end it (it is stuck)"), for a Timeout that names the task.
+  std::string overdue_predicate(const Worker& worker) const;
 
   /// A lost worker whose process (on this host) may still be ending. `end_after_grace`: end it
   /// (SIGKILL) if it is still there after kDyingGrace (see end_overstaying).
