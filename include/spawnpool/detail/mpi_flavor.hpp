@@ -71,6 +71,17 @@ inline constexpr std::array<NameValue, 2> kSpawnInfo = {{
 inline constexpr std::array<NameValue, 0> kSpawnInfo = {};
 #endif
 
+/// Whether a spawn starts each worker under a start watch (spawn/start_watch.hpp). MPICH's
+/// MPI_Comm_spawn waits forever for a spawned process that ends before MPI_Init (hydra launches it,
+/// sees it exit, and tells no one), so the manager learns of such an end only from a watcher of its
+/// own. Open MPI needs none: its runtime reports a spawned process that exits or crashes before
+/// MPI_Init (see README, "Dedicated worker programs").
+#if defined(MPICH_VERSION)
+inline constexpr bool kWatchWorkerStart = true;
+#else
+inline constexpr bool kWatchWorkerStart = false;
+#endif
+
 /// Added to the message when a client cannot connect to a pool service (MPI_Comm_connect failed).
 /// Open MPI connects processes of different mpiruns only through one shared ompi-server; MPICH's
 /// hydra needs nothing more, so there it is empty.
