@@ -141,8 +141,9 @@ MPI_Comm PendingSpawn::take() {
                        " before it reached MPI_Init" +
                        (count_ > 1 ? " (one of " + std::to_string(count_) + " started at once)"
                                    : std::string()) +
-                       ". A worker program must be a spawnpool program: this one (the default) "
-                       "or one built with spawnpool_add_worker; see Options::worker_program. "
+                       ". A worker program must get to MPI_Init: a spawnpool program, this one "
+                       "(the default) or one built with spawnpool_add_worker; see "
+                       "Options::worker_program. "
                        "MPI_Comm_spawn is left waiting for it, so MPI will not be finalized.");
     }
     const bool in_slurm = std::getenv("SLURM_JOB_ID") != nullptr;

@@ -67,7 +67,8 @@ void write_report(const char* directory, const char* line) {
   const int fd = open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return;
   const std::size_t length = std::strlen(line);
-  const bool written = write(fd, line, length) == static_cast<ssize_t>(length);
+  const bool written = write(fd, line, length) == static_cast<ssize_t>(length) &&
+                       write(fd, "\n", 1) == 1;
   close(fd);
   if (!written || rename(partial, final_name) != 0) unlink(partial);
 }
