@@ -19,6 +19,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #ifndef EARLY_END_PATH
@@ -29,6 +30,11 @@ namespace {
 
 int twice(int x) { return 2 * x; }
 SPAWNPOOL_TASK(twice);
+int nap(int seconds) {
+  std::this_thread::sleep_for(std::chrono::seconds(seconds));
+  return seconds;
+}
+SPAWNPOOL_TASK(nap);
 
 using clock_type = std::chrono::steady_clock;
 
@@ -136,6 +142,29 @@ TEST(WorkerStart, WorkersAreTheProgramsAndTheirWatchersEndWithThem) {
   EXPECT_TRUE(test_processes::ends_within(watchers[0], std::chrono::seconds(5)))
       << "the watcher " << watchers[0] << " outlived its worker";
   EXPECT_FALSE(test_processes::ends_within(watchers[1], std::chrono::seconds(0)));
+}
+
+// hydra signals a worker's process group, which under the watch is the watcher's: the watcher
+// passes SIGTERM on (the worker dies of SIGTERM, and says so; had the watcher died of it instead,
+// the worker would be SIGKILLed without a report), then ends too; the pool goes on.
+TEST(WorkerStart, SigtermToAWatcherReachesItsWorker) {
+  spawnpool::Executor pool(spawnpool::Options{}.max_workers(1));
+  ASSERT_EQ(pool.submit(twice, 1).get(), 2);
+  const long worker = pool.workers().at(0).pid;
+  const long watcher = std::stol(stat_field(worker, 4));
+  ASSERT_EQ(command_name(watcher), "spawnpool-watch");
+  auto napping = pool.submit(nap, 20);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the task has started
+  ASSERT_EQ(kill(static_cast<pid_t>(watcher), SIGTERM), 0);
+  try {
+    napping.get();
+    ADD_FAILURE() << "the worker did not end";
+  } catch (const spawnpool::WorkerLost& e) {
+    EXPECT_NE(std::string(e.what()).find("signal 15"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(test_processes::ends_within(worker, std::chrono::seconds(5)));
+  EXPECT_TRUE(test_processes::ends_within(watcher, std::chrono::seconds(5)));
+  EXPECT_EQ(pool.submit(twice, 21).get(), 42);  // on a replacement
 }
 
 int main(int argc, char** argv) {
