@@ -8,6 +8,9 @@
 //   spawn_workers.hpp  starting workers with MPI_Comm_spawn, with MPI_Info placement (host,
 //                      hostfile) and a bounded wait (SpawnRequest, PendingSpawn, start_spawn,
 //                      spawn_workers)
+//   start_watch.hpp    under MPICH, each spawned worker starts under a watcher that reports a
+//                      program ending before MPI_Init, so the pending spawn fails at once (used by
+//                      spawn_workers; its constructor is what a watcher process runs)
 //   exit_status.hpp    the manager's own exit status, reported to the relaunch parent
 //                      (report_exit_status_to_relaunch_parent, called by the Runtime)
 //   launcher_guard.hpp a spawned worker's guard process: hydra sees an orderly end however the

@@ -1,5 +1,7 @@
 #include "spawn_workers.hpp"
 
+#include "start_watch.hpp"
+
 #include <spawnpool/detail/mpi_call.hpp>
 #include <spawnpool/detail/mpi_flavor.hpp>
 #include <spawnpool/errors.hpp>
@@ -52,6 +54,13 @@ struct PendingSpawn::Outcome {
 
 struct PendingSpawn::Shared {
   std::future<Outcome> result;
+  /// Reports of workers that ended before MPI_Init; null when the spawn is not watched.
+  std::unique_ptr<StartWatch> start_watch;
+
+  bool returned() const {
+    return result.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+  }
+  bool worker_ended_early() const { return start_watch && start_watch->ended_worker(); }
 };
 
 PendingSpawn start_spawn(const SpawnRequest& request) {
@@ -65,17 +74,22 @@ PendingSpawn start_spawn(const SpawnRequest& request) {
   // helper owns copies of everything it touches: on a timeout it is left behind, detached.
   // (With less than MPI_THREAD_MULTIPLE it holds the MPI lock throughout, so the caller's own MPI
   // calls wait for it; spawnpool asks for MPI_THREAD_MULTIPLE, which MPICH and Open MPI give.)
-  auto argv_storage = std::make_shared<std::vector<std::string>>(request.args);
-  auto outcome = std::make_shared<std::promise<PendingSpawn::Outcome>>();
   PendingSpawn pending;
   pending.shared_ = std::make_shared<PendingSpawn::Shared>();
+  // What MPI_Comm_spawn starts: the program itself, or (start_watch.hpp) a watcher that starts it.
+  SpawnRequest started = request;
+  if (start_watch_applies(request)) {
+    pending.shared_->start_watch = std::make_unique<StartWatch>(started);
+  }
+  auto argv_storage = std::make_shared<std::vector<std::string>>(started.args);
+  auto outcome = std::make_shared<std::promise<PendingSpawn::Outcome>>();
   pending.shared_->result = outcome->get_future();
   pending.program_ = request.program;
   pending.count_ = request.count;
   pending.timeout_ = request.timeout;
   pending.deadline_ = std::chrono::steady_clock::now() + request.timeout;
   pending.mpi_stuck_ = request.mpi_stuck;
-  const std::string program = request.program;
+  const std::string program = started.program;
   const int count = request.count;
   const std::string host = request.host, hostfile = request.hostfile;
   std::thread([argv_storage, outcome, program, count, host, hostfile] {
@@ -96,21 +110,52 @@ PendingSpawn start_spawn(const SpawnRequest& request) {
 }
 
 bool PendingSpawn::finished() const {
-  return shared_->result.wait_for(std::chrono::seconds(0)) == std::future_status::ready ||
+  return shared_->returned() || shared_->worker_ended_early() ||
          std::chrono::steady_clock::now() >= deadline_;
 }
 
-void PendingSpawn::wait() const { shared_->result.wait_until(deadline_); }
+void PendingSpawn::wait() const {
+  if (!shared_->start_watch) {
+    shared_->result.wait_until(deadline_);
+    return;
+  }
+  while (!finished()) {
+    shared_->result.wait_until(
+        std::min(deadline_, std::chrono::steady_clock::now() + StartWatch::kReportPollInterval));
+  }
+}
 
 MPI_Comm PendingSpawn::take() {
-  if (shared_->result.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+  // The watch's directory goes when the spawn is over, however it ends.
+  struct EndWatch {
+    Shared& shared;
+    ~EndWatch() { shared.start_watch.reset(); }
+  } end_watch{*shared_};
+  if (!shared_->returned()) {
     if (mpi_stuck_ != nullptr) *mpi_stuck_ = true;
+    if (shared_->worker_ended_early()) {
+      // MPI_Comm_spawn waits for the ended worker forever: its thread stays behind, as on a
+      // timeout.
+      throw SpawnError("spawnpool: cannot start workers: the worker program " +
+                       *shared_->start_watch->ended_worker() +
+                       " before it reached MPI_Init" +
+                       (count_ > 1 ? " (one of " + std::to_string(count_) + " started at once)"
+                                   : std::string()) +
+                       ". A worker program must get to MPI_Init: a spawnpool program, this one "
+                       "(the default) or one built with spawnpool_add_worker; see "
+                       "Options::worker_program. "
+                       "MPI_Comm_spawn is left waiting for it, so MPI will not be finalized.");
+    }
     const bool in_slurm = std::getenv("SLURM_JOB_ID") != nullptr;
     throw SpawnError(
         "spawnpool: MPI_Comm_spawn of " + std::to_string(count_) + " x '" + program_ +
-        "' did not return within " + std::to_string(timeout_.count() / 1000) +
-        " s: the processes did not all reach MPI_Init (a worker program that exits or crashes "
-        "before it, or a launcher that could not start them" +
+        "' did not return within " + std::to_string((timeout_.count() + 500) / 1000) +
+        " s: the processes did not all reach MPI_Init (" +
+        (shared_->start_watch
+             ? std::string("none of them ended, so: a worker program that waits or hangs before "
+                           "it, ")
+             : std::string("a worker program that exits or crashes before it, ")) +
+        "or a launcher that could not start them" +
         (in_slurm ? std::string(": inside Slurm, the job has no free CPUs for a new step; "
                                 "spawnpool sets SLURM_OVERLAP=1 when it relaunches itself, check "
                                 "that it is not overridden")

@@ -1,7 +1,9 @@
 #pragma once
 // Starting worker processes with MPI_Comm_spawn, with a bounded wait: inside a Slurm allocation (and
 // with other launcher problems) MPI_Comm_spawn can block forever instead of failing, so it runs on a
-// helper thread and a spawn that does not return in time becomes a SpawnError. The caller either
+// helper thread and a spawn that does not return in time becomes a SpawnError. A worker program
+// that ends before MPI_Init blocks it forever too; under MPICH the start watch (start_watch.hpp)
+// reports that at once, and the spawn fails without waiting for the timeout. The caller either
 // waits (spawn_workers) or polls (start_spawn), e.g. to keep talking to its other workers.
 
 #include <mpi.h>
@@ -31,14 +33,17 @@ struct SpawnRequest {
 /// the result, so that it can go on with other work (the executor's heartbeats) meanwhile.
 class PendingSpawn {
  public:
-  /// True once MPI_Comm_spawn has returned or the request's timeout has passed.
+  /// True once MPI_Comm_spawn has returned, a worker under the start watch (start_watch.hpp) has
+  /// ended before MPI_Init, or the request's timeout has passed.
   bool finished() const;
   /// Blocks until finished().
   void wait() const;
   /// The intercommunicator (remote group = the workers, ranks 0..count-1), with MPI_ERRORS_RETURN
   /// set. Call once, after finished().
-  /// @throws SpawnError when MPI_Comm_spawn failed or did not return within the timeout (then MPI is
-  ///         left unusable: *request.mpi_stuck is set, and the Runtime will not finalize)
+  /// @throws SpawnError when MPI_Comm_spawn failed, when a worker ended before MPI_Init (naming the
+  ///         program and its exit status or signal), or when it did not return within the timeout
+  ///         (in those two cases MPI_Comm_spawn never returns and MPI is left unusable:
+  ///         *request.mpi_stuck is set, and the Runtime will not finalize)
   MPI_Comm take();
 
  private:

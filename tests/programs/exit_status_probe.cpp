@@ -19,7 +19,7 @@
 //   mpi-abort      a task calls MPI_Abort(MPI_COMM_WORLD, 5): WorkerLost naming it, the pool
 //                  goes on (else 47)
 //   mpi-finalize   a task calls MPI_Finalize: WorkerLost naming it, the pool goes on (else 48)
-//   kill-proxy     a worker's launcher process (its parent, hydra_pmi_proxy) is SIGKILLed
+//   kill-proxy     a worker's launcher process (hydra_pmi_proxy) is SIGKILLed
 //   manager-abort:N  the manager calls MPI_Abort(MPI_COMM_WORLD, N)
 //   return:N       return N from main        exit:N   std::exit(N)
 //   raise:S        raise signal S            throw    throw out of main
@@ -102,8 +102,22 @@ int call_mpi_finalize() {
 }
 SPAWNPOOL_TASK(call_mpi_finalize);
 
-long parent_pid() { return static_cast<long>(getppid()); }
-SPAWNPOOL_TASK(parent_pid);
+/// The worker's launcher process: its parent, or under MPICH's start watch (spawn/start_watch.hpp)
+/// its watcher's parent.
+long launcher_pid() {
+  long pid = static_cast<long>(getppid());
+  std::string name;
+  std::getline(std::ifstream("/proc/" + std::to_string(pid) + "/comm"), name);
+  if (name == "spawnpool-watch") {
+    std::string stat;
+    std::getline(std::ifstream("/proc/" + std::to_string(pid) + "/stat"), stat);
+    const auto close = stat.rfind(')');
+    char state = 0;
+    std::sscanf(stat.c_str() + close + 1, " %c %ld", &state, &pid);
+  }
+  return pid;
+}
+SPAWNPOOL_TASK(launcher_pid);
 
 int stop_self() {
   raise(SIGSTOP);
@@ -263,7 +277,7 @@ int main(int argc, char** argv) {
       if (!back_to(pool, 1) || !serves(pool)) return fail(code, "not replaced");
     } else if (verb == "kill-proxy") {
       spawnpool::Executor pool(spawnpool::Options{}.max_workers(1));
-      const long proxy = pool.submit(parent_pid).get();
+      const long proxy = pool.submit(launcher_pid).get();
       kill(static_cast<pid_t>(proxy), SIGKILL);
       std::this_thread::sleep_for(std::chrono::seconds(2));
       if (!serves(pool)) return fail(49, "the pool does not serve after a proxy was killed");

@@ -71,6 +71,18 @@ inline constexpr std::array<NameValue, 2> kSpawnInfo = {{
 inline constexpr std::array<NameValue, 0> kSpawnInfo = {};
 #endif
 
+/// Whether a spawn starts each worker under a start watch (spawn/start_watch.hpp). MPICH's
+/// MPI_Comm_spawn waits forever for a spawned process that ends before MPI_Init (hydra launches it,
+/// sees it exit, and tells no one), so the manager learns of such an end only from a watcher of its
+/// own. Open MPI 4.1.4 waits forever too (measured: MPI_Comm_spawn of /bin/true had not returned
+/// after 40 s, from a singleton or under mpirun, with or without kEnvironmentBeforeInit), but the
+/// watch has not been tried there: with Open MPI such a worker still costs the spawn timeout.
+#if defined(MPICH_VERSION)
+inline constexpr bool kWatchWorkerStart = true;
+#else
+inline constexpr bool kWatchWorkerStart = false;
+#endif
+
 /// Added to the message when a client cannot connect to a pool service (MPI_Comm_connect failed).
 /// Open MPI connects processes of different mpiruns only through one shared ompi-server; MPICH's
 /// hydra needs nothing more, so there it is empty.

@@ -1,0 +1,174 @@
+// A worker program that ends before MPI_Init (issue 14, item 4): `/bin/true`, `/bin/false`, a
+// program that crashes at start-up or calls exit(3) before MPI_Init. The Executor constructor
+// throws SpawnError within seconds, naming the program and how it ended, instead of waiting for
+// the spawn timeout (60 s) because MPI_Comm_spawn never returns. Also: the timeout message names
+// no Slurm outside Slurm, and the real workers run under a watcher that ends with them.
+// Started by ctest without mpiexec (the Runtime relaunches it), one test per process (a spawn that
+// cannot complete leaves a thread inside MPI_Comm_spawn).
+#include "process_checks.hpp"
+#include "scoped_env.hpp"
+
+#include <spawnpool/spawnpool.hpp>
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#ifndef EARLY_END_PATH
+#error "EARLY_END_PATH must name the early_end program (tests/CMakeLists.txt)"
+#endif
+
+namespace {
+
+int twice(int x) { return 2 * x; }
+SPAWNPOOL_TASK(twice);
+int nap(int seconds) {
+  std::this_thread::sleep_for(std::chrono::seconds(seconds));
+  return seconds;
+}
+SPAWNPOOL_TASK(nap);
+
+using clock_type = std::chrono::steady_clock;
+
+/// Starts a 1-worker executor of `program args` with a 60 s spawn timeout, expects SpawnError,
+/// and returns its message and how long the constructor took.
+std::pair<std::string, clock_type::duration> spawn_error_of(const std::string& program,
+                                                            const std::vector<std::string>& args,
+                                                            std::chrono::seconds timeout =
+                                                                std::chrono::seconds(60)) {
+  const auto started = clock_type::now();
+  try {
+    spawnpool::Executor pool(spawnpool::Options{}
+                                 .max_workers(1)
+                                 .worker_program(program)
+                                 .worker_args(args)
+                                 .spawn_timeout(timeout));
+    ADD_FAILURE() << "expected SpawnError: '" << program << "' started as a worker";
+  } catch (const spawnpool::SpawnError& e) {
+    return {e.what(), clock_type::now() - started};
+  }
+  return {"", clock_type::now() - started};
+}
+
+void expect_early_end_reported(const std::string& program, const std::vector<std::string>& args,
+                               const std::string& how_it_ended) {
+  const ScopedEnv outside_slurm("SLURM_JOB_ID", nullptr);
+  const auto [what, took] = spawn_error_of(program, args);
+  const double seconds = std::chrono::duration<double>(took).count();
+  std::printf("SpawnError after %.2f s: %s\n", seconds, what.c_str());
+  EXPECT_NE(what.find("'" + program + "'"), std::string::npos) << what;
+  EXPECT_NE(what.find(how_it_ended), std::string::npos) << what;
+  EXPECT_EQ(what.find("Slurm"), std::string::npos) << what;
+  EXPECT_LT(seconds, 10.0) << "the manager waited for the spawn timeout: " << what;
+}
+
+std::string canonical(const std::string& path) { return std::filesystem::canonical(path).string(); }
+
+/// Field `index` (1-based, as in proc(5)) of /proc/PID/stat after the name; "" when gone.
+std::string stat_field(long pid, int index) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(stat, line);
+  const auto close = line.rfind(')');
+  if (close == std::string::npos) return "";
+  std::istringstream rest(line.substr(close + 2));
+  std::string field;
+  for (int i = 3; i <= index && rest >> field; ++i) {
+  }
+  return field;
+}
+
+std::string command_name(long pid) {
+  std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
+  std::string name;
+  std::getline(comm, name);
+  return name;
+}
+
+}  // namespace
+
+TEST(WorkerStart, TrueIsReportedWithItsStatus) {
+  expect_early_end_reported("/bin/true", {}, "exited with status 0");
+}
+
+TEST(WorkerStart, FalseIsReportedWithItsStatus) {
+  expect_early_end_reported("/bin/false", {}, "exited with status 1");
+}
+
+TEST(WorkerStart, CrashBeforeMpiInitIsReportedWithItsSignal) {
+  expect_early_end_reported(EARLY_END_PATH, {"crash"}, "killed by signal 11");
+}
+
+TEST(WorkerStart, ExitBeforeMpiInitIsReportedWithItsStatus) {
+  expect_early_end_reported(EARLY_END_PATH, {"exit3"}, "exited with status 3");
+}
+
+// A program that neither ends nor reaches MPI_Init: the spawn timeout, whose message blames no
+// Slurm outside Slurm.
+TEST(WorkerStart, TimeoutOutsideSlurmDoesNotMentionSlurm) {
+  const ScopedEnv outside_slurm("SLURM_JOB_ID", nullptr);
+  const auto [what, took] = spawn_error_of("/bin/sleep", {"4"}, std::chrono::seconds(2));
+  std::printf("SpawnError after %.2f s: %s\n", std::chrono::duration<double>(took).count(),
+              what.c_str());
+  EXPECT_NE(what.find("did not return within 2 s"), std::string::npos) << what;
+  EXPECT_EQ(what.find("Slurm"), std::string::npos) << what;
+  EXPECT_EQ(what.find("srun"), std::string::npos) << what;
+  EXPECT_LT(took, std::chrono::seconds(10));
+}
+
+// The pool's worker pids are the worker programs themselves (each the child of its watcher), and
+// a watcher ends with its worker: a killed worker leaves nothing behind.
+TEST(WorkerStart, WorkersAreTheProgramsAndTheirWatchersEndWithThem) {
+  spawnpool::Executor pool(spawnpool::Options{}.max_workers(2));
+  ASSERT_EQ(pool.submit(twice, 21).get(), 42);
+  const std::vector<spawnpool::WorkerInfo> workers = pool.workers();
+  ASSERT_EQ(workers.size(), 2u);
+  std::vector<long> watchers;
+  for (const spawnpool::WorkerInfo& w : workers) {
+    EXPECT_EQ(canonical("/proc/" + std::to_string(w.pid) + "/exe"), canonical("/proc/self/exe"));
+    const long parent = std::stol(stat_field(w.pid, 4));
+    EXPECT_EQ(command_name(parent), "spawnpool-watch") << "worker " << w.pid;
+    watchers.push_back(parent);
+  }
+  ASSERT_EQ(kill(static_cast<pid_t>(workers[0].pid), SIGKILL), 0);
+  EXPECT_TRUE(test_processes::ends_within(watchers[0], std::chrono::seconds(5)))
+      << "the watcher " << watchers[0] << " outlived its worker";
+  EXPECT_FALSE(test_processes::ends_within(watchers[1], std::chrono::seconds(0)));
+}
+
+// hydra signals a worker's process group, which under the watch is the watcher's: the watcher
+// passes SIGTERM on (the worker dies of SIGTERM, and says so; had the watcher died of it instead,
+// the worker would be SIGKILLed without a report), then ends too; the pool goes on.
+TEST(WorkerStart, SigtermToAWatcherReachesItsWorker) {
+  spawnpool::Executor pool(spawnpool::Options{}.max_workers(1));
+  ASSERT_EQ(pool.submit(twice, 1).get(), 2);
+  const long worker = pool.workers().at(0).pid;
+  const long watcher = std::stol(stat_field(worker, 4));
+  ASSERT_EQ(command_name(watcher), "spawnpool-watch");
+  auto napping = pool.submit(nap, 20);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the task has started
+  ASSERT_EQ(kill(static_cast<pid_t>(watcher), SIGTERM), 0);
+  try {
+    napping.get();
+    ADD_FAILURE() << "the worker did not end";
+  } catch (const spawnpool::WorkerLost& e) {
+    EXPECT_NE(std::string(e.what()).find("signal 15"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(test_processes::ends_within(worker, std::chrono::seconds(5)));
+  EXPECT_TRUE(test_processes::ends_within(watcher, std::chrono::seconds(5)));
+  EXPECT_EQ(pool.submit(twice, 21).get(), 42);  // on a replacement
+}
+
+int main(int argc, char** argv) {
+  spawnpool::Runtime runtime(argc, argv);  // workers of the default program serve here
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}
