@@ -133,8 +133,11 @@ std::optional<int> ExitStatusFile::status(int interrupted_by, const std::string&
     // The shell sees an exit status, not a death by a signal, so it says nothing ("Aborted",
     // "Terminated"): this line does, in place of mpiexec's banner (launcher_noise_filter.hpp).
     const int sig = interrupted_by != 0 ? interrupted_by : report->second;
-    std::fprintf(stderr, "spawnpool: the program was ended by signal %d (%s); exit status %d\n",
-                 sig, signal_name(sig).c_str(), 128 + sig);
+    // After Ctrl-C the terminal has echoed "^C" where the cursor was; a shell would start a new
+    // line after a program killed by SIGINT.
+    const bool after_ctrl_c = interrupted_by == SIGINT && ::isatty(STDERR_FILENO) == 1;
+    std::fprintf(stderr, "%sspawnpool: the program was ended by signal %d (%s); exit status %d\n",
+                 after_ctrl_c ? "\n" : "", sig, signal_name(sig).c_str(), 128 + sig);
     return 128 + sig;
   }
   std::fprintf(stderr,
