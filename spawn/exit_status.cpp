@@ -86,6 +86,30 @@ std::optional<std::pair<std::string, int>> last_report(const std::string& path, 
 
 }  // namespace
 
+std::string signal_name(int sig) {
+  switch (sig) {
+    case SIGHUP: return "SIGHUP";
+    case SIGINT: return "SIGINT";
+    case SIGQUIT: return "SIGQUIT";
+    case SIGILL: return "SIGILL";
+    case SIGTRAP: return "SIGTRAP";
+    case SIGABRT: return "SIGABRT: abort() or an uncaught exception";
+    case SIGBUS: return "SIGBUS";
+    case SIGFPE: return "SIGFPE";
+    case SIGKILL: return "SIGKILL";
+    case SIGUSR1: return "SIGUSR1";
+    case SIGSEGV: return "SIGSEGV";
+    case SIGUSR2: return "SIGUSR2";
+    case SIGPIPE: return "SIGPIPE";
+    case SIGALRM: return "SIGALRM";
+    case SIGTERM: return "SIGTERM";
+    default: {
+      const char* text = ::strsignal(sig);
+      return text ? text : "unknown signal";
+    }
+  }
+}
+
 ExitStatusFile::ExitStatusFile() {
   const char* tmp = std::getenv("TMPDIR");
   std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/spawnpool-status-XXXXXX";
@@ -105,8 +129,17 @@ std::optional<int> ExitStatusFile::status(int interrupted_by, const std::string&
   const auto report = last_report(path_, claimed);
   if (!claimed) return std::nullopt;
   if (report && report->first == "exit") return report->second;
-  if (interrupted_by != 0) return 128 + interrupted_by;
-  if (report) return 128 + report->second;
+  if (interrupted_by != 0 || report) {
+    // The shell sees an exit status, not a death by a signal, so it says nothing ("Aborted",
+    // "Terminated"): this line does, in place of mpiexec's banner (launcher_noise_filter.hpp).
+    const int sig = interrupted_by != 0 ? interrupted_by : report->second;
+    // After Ctrl-C the terminal has echoed "^C" where the cursor was; a shell would start a new
+    // line after a program killed by SIGINT.
+    const bool after_ctrl_c = interrupted_by == SIGINT && ::isatty(STDERR_FILENO) == 1;
+    std::fprintf(stderr, "%sspawnpool: the program was ended by signal %d (%s); exit status %d\n",
+                 after_ctrl_c ? "\n" : "", sig, signal_name(sig).c_str(), 128 + sig);
+    return 128 + sig;
+  }
   std::fprintf(stderr,
                "spawnpool: the program ended without a report of its status (mpiexec %s): it was "
                "killed by SIGKILL or the out-of-memory killer, or called _exit(), or the MPI "

@@ -13,6 +13,10 @@
 //   - no claim (the copy never reached MPI_Init)                  mpiexec's own status
 // Only the first process to claim the file writes to it: spawned workers never claim, and a
 // spawnpool program that a task starts under the same environment finds the file claimed.
+// For the two signal rows the parent says so in one line on stderr ("spawnpool: the program was
+// ended by signal 6 (SIGABRT: ...); exit status 134"): the shell sees an exit status, so it does
+// not print its own "Aborted", and mpiexec's banner is filtered out (launcher_noise_filter.hpp).
+// The manager still dies by the signal itself (a core dump, a debugger see it as usual).
 
 #include <optional>
 #include <string>
@@ -39,12 +43,17 @@ class ExitStatusFile {
   /// The program's exit status from what the manager wrote (see the table above), or nullopt
   /// when no manager claimed the file. `interrupted_by`: a terminating signal the parent got (0:
   /// none); `launcher_end`: how mpiexec ended ("exited with status 255"), for the message printed
-  /// when the manager wrote nothing. Call once mpiexec has ended.
+  /// when the manager wrote nothing. Prints the one line above for an end by a signal. Call once
+  /// mpiexec has ended.
   std::optional<int> status(int interrupted_by, const std::string& launcher_end) const;
 
  private:
   std::string path_;
 };
+
+/// The name of signal `sig` for a message: "SIGTERM"; SIGABRT also says where it comes from
+/// ("SIGABRT: abort() or an uncaught exception"); strsignal's text for the rarer ones.
+std::string signal_name(int sig);
 
 /// The manager's side, called once by the Runtime of the process that runs the user's main (not
 /// a worker), after MPI_Init: when SPAWNPOOL_STATUS_FILE names an unclaimed file, claims it,

@@ -2,6 +2,7 @@
 #include "relaunch.hpp"
 
 #include "exit_status.hpp"
+#include "launcher_output_relay.hpp"
 
 #include <spawnpool/detail/mpi_flavor.hpp>
 #include <spawnpool/detail/terminal.hpp>
@@ -202,6 +203,9 @@ int relaunch_under_mpiexec(int argc, char** argv, const std::string& mpiexec) {
   if (std::getenv("GLIBC_TUNABLES") == nullptr && !(hugepages && std::string(hugepages) == "0"))
     env["GLIBC_TUNABLES"] = "glibc.malloc.hugetlb=1";
 
+  // mpiexec's stdout and stderr come to us through pipes, and go on to ours without hydra's own
+  // lines (launcher_output_relay.hpp); spawnpool reports how the program ended itself.
+  LauncherOutputRelay output;
   SignalForwarding forwarding;
   const pid_t parent = ::getpid();
   // Runs in the child between fork and exec: async-signal-safe calls only.
@@ -209,11 +213,14 @@ int relaunch_under_mpiexec(int argc, char** argv, const std::string& mpiexec) {
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (::getppid() != parent) ::_exit(128 + SIGTERM);  // we died before prctl took effect
     pthread_sigmask(SIG_SETMASK, &forwarding.previous_mask(), nullptr);
+    output.attach_child();
   };
   bp::child child(bp::exe = mpiexec_path, bp::args = args, env,
                   bp::extend::on_exec_setup = child_setup, ec);
+  output.child_started();
   if (ec) throw RelaunchError("spawnpool: cannot start '" + mpiexec_path + "': " + ec.message());
   forwarding.forward_to(child.id());
+  output.relay_until_exit(child.id());
 
   // Wait without reaping, stop forwarding, then reap: no signal can reach a recycled pid.
   siginfo_t info{};

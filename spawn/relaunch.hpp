@@ -6,8 +6,9 @@
 // which hydra rejects. So before MPI_Init, a program that was not started by an MPI process
 // manager restarts itself as `mpiexec -n 1 <this executable> <same arguments>` and waits for
 // that copy. The relaunch is meant to be invisible: the copy gets the same arguments,
-// working directory, environment (plus SPAWNPOOL_RELAUNCHED=1) and the inherited
-// stdin/stdout/stderr; signals sent to the original process are forwarded to it; and the
+// working directory, environment (plus SPAWNPOOL_RELAUNCHED=1), the inherited stdin, and its
+// stdout and stderr copied to the original's (without hydra's own lines:
+// launcher_output_relay.hpp); signals sent to the original process are forwarded to it; and the
 // original process exits with the copy's exit code.
 //
 // Environment variables read here:
@@ -61,9 +62,12 @@ RelaunchDecision decide_relaunch(bool mpi_can_spawn_from_singleton);
 // flag that keeps the job alive when a spawned worker dies, so that the pool can report and
 // replace it) and waits for it. `mpiexec` is used unless the environment variable
 // SPAWNPOOL_MPIEXEC is set (a path, or a bare name looked up in PATH).
-//   - stdin, stdout and stderr are inherited, not piped; the working directory is ours.
+//   - stdin is inherited; stdout and stderr are pipes whose contents this process copies to its
+//     own as they come, leaving out hydra's Ctrl-C lines and its "YOUR APPLICATION TERMINATED"
+//     banner (LauncherOutputRelay; a stream this process has closed is inherited as it is).
+//     The working directory is ours.
 //   - The child's environment is ours plus SPAWNPOOL_RELAUNCHED=1, SPAWNPOOL_STDERR_TERMINAL
-//     (whether our standard error is a terminal: the child's is hydra's pipe), and inside a Slurm
+//     (whether our standard error is a terminal: the child's is a pipe), and inside a Slurm
 //     allocation (SLURM_JOB_ID set) SLURM_OVERLAP=1 unless SLURM_OVERLAP is already set, and
 //     GLIBC_TUNABLES=glibc.malloc.hugetlb=1 unless GLIBC_TUNABLES is set or
 //     SPAWNPOOL_MALLOC_HUGEPAGES=0.
@@ -75,7 +79,9 @@ RelaunchDecision decide_relaunch(bool mpi_can_spawn_from_singleton);
 //   - mpiexec gets PR_SET_PDEATHSIG=SIGTERM, so it is told to end if this process dies, even
 //     by SIGKILL. (The death signal follows the calling *thread*: another reason to call this
 //     from the main thread.)
-// Returns mpiexec's exit code, or 128+S if it died from signal S, ready for std::exit(). If this
+// Returns the program's exit status, ready for std::exit(): the one the relaunched manager
+// reported (exit_status.hpp, which also prints the one line for an end by a signal); when the
+// copy never reached MPI_Init, mpiexec's exit code, or 128+S if it died from signal S. If this
 // process received SIGINT, SIGTERM, SIGHUP or SIGQUIT (number S) and mpiexec then exits with 0,
 // returns 128+S: hydra reports 0 for ranks it had to signal, which would make an interrupted
 // run look successful.

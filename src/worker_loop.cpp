@@ -5,6 +5,7 @@
 #include "environment.hpp"
 #include "exception_type.hpp"
 #include "log.hpp"
+#include "one_line_reason.hpp"
 #include "process_check.hpp"
 #include "out_of_band_receive.hpp"
 #include "runtime_state.hpp"
@@ -483,7 +484,8 @@ int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
     }
     return 1;
   } catch (const std::exception& e) {
-    log().error("{}", e.what());
+    log().debug("{}", e.what());
+    log().error("{}", one_line_reason(e));
     return 1;
   }
 }

@@ -5,6 +5,7 @@
 #include "control_messages.hpp"
 #include "environment.hpp"
 #include "log.hpp"
+#include "one_line_reason.hpp"
 #include "process_check.hpp"
 #include "transport.hpp"
 #include "spawn/launch.hpp"
@@ -187,7 +188,8 @@ void WorkerSentinel::report_and_release(LossReport::Cause cause, long number) {
     const bool any = !settings_.shared_rank || !sessions.empty();
     delivered = control.flush_sends(std::chrono::seconds(1)) && any ? 1 : 0;
   } catch (const std::exception& e) {
-    log().error("could not report its end: {}", e.what());
+    log().error("could not report its end: {}", one_line_reason(e));
+    log().debug("could not report its end: {}", e.what());
   }
   (void)!write(g_ack_pipe[1], &delivered, 1);
 }
@@ -240,8 +242,14 @@ void WorkerSentinel::watch() {
     }
   } catch (const std::exception& e) {
     // MPI failed talking to the manager: it is gone. Without this thread nothing would end the
-    // worker, so end it now.
-    log().warn("cannot reach the manager ({}); exiting", e.what());
+    // worker, so end it now. A manager on this host that ended is named as such (its connection
+    // may break before its process check runs); MPI's whole error stack is for debugging.
+    log().debug("cannot reach the manager: {}", e.what());
+    if (manager_here && process_gone(settings_.manager_pid)) {
+      log().warn("the manager (pid {}) is gone; exiting", settings_.manager_pid);
+    } else {
+      log().warn("cannot reach the manager ({}); exiting", one_line_reason(e));
+    }
     _exit(1);
   }
 }

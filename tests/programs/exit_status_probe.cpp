@@ -24,6 +24,8 @@
 //   return:N       return N from main        exit:N   std::exit(N)
 //   raise:S        raise signal S            throw    throw out of main
 //   kill           SIGKILL itself
+//   unfinished:MS  writes "[mpiexec@vm] Press on" (the start of one of hydra's lines, which the
+//                  relaunching parent filters) without a newline, waits MS ms, ends the line
 // Exits with 0 when the arguments run out.
 #include <spawnpool/spawnpool.hpp>
 
@@ -293,6 +295,11 @@ int main(int argc, char** argv) {
       throw std::runtime_error("thrown out of main");
     } else if (verb == "kill") {
       kill(getpid(), SIGKILL);
+    } else if (verb == "unfinished") {
+      std::printf("[mpiexec@vm] Press on");
+      std::fflush(stdout);
+      std::this_thread::sleep_for(std::chrono::milliseconds(number));
+      std::printf("\n");
     }
   }
   return 0;

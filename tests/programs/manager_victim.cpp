@@ -1,10 +1,17 @@
 // A manager for tests/test_manager_death.cpp to kill: starts a pool of 2 workers busy with a long
 // task, prints "ready <manager pid> <worker pids...>", then sleeps ("sleep") or throws out of main
 // ("throw"). "trace" (with SPAWNPOOL_TRACE set) first runs 10 calls on an executor, then 10 on
-// each of two at once, and 5 on the last pool before it reports ready and sleeps.
+// each of two at once, and 5 on the last pool before it reports ready and sleeps. "elsewhere"
+// sleeps too, but its workers run under another host name (each in a UTS namespace of its own,
+// made before Runtime; needs root, else the worker exits 3), so that they cannot check the
+// manager's process and learn of its end from MPI alone, as workers on another host do.
 #include <spawnpool/spawnpool.hpp>
 
+#include <sched.h>
 #include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
 
 #include <cstdio>
 #include <stdexcept>
@@ -19,8 +26,13 @@ int linger(int seconds) {
 SPAWNPOOL_TASK(linger);
 
 int main(int argc, char** argv) {
-  spawnpool::Runtime runtime(argc, argv);
   const std::string mode = argc > 1 ? argv[1] : "sleep";
+  const char* spawned = std::getenv("PMI_SPAWNED");  // hydra's mark of a spawned process
+  if (mode == "elsewhere" && spawned != nullptr && std::strcmp(spawned, "1") == 0) {
+    const std::string name = "spawnpool-elsewhere";
+    if (unshare(CLONE_NEWUTS) != 0 || sethostname(name.c_str(), name.size()) != 0) return 3;
+  }
+  spawnpool::Runtime runtime(argc, argv);
   const std::vector<int> zeros(10, 0);
   if (mode == "trace") {
     {
