@@ -356,6 +356,7 @@ void PoolCore::lose_worker(std::size_t index, const std::string& cause, std::uin
   // own end (it may still be flushing output or running exit handlers). Its guard then tells the
   // launcher it ended (spawn/launcher_guard.hpp). Static and service ranks are never signalled.
   const bool may_end = setup_.spawn.has_value() && w.same_host;
+  if (!w.same_host && !reported) runtime_state().peer_unreachable = true;
   health_.note_dying(w, may_end);
   if (may_end && !reported) end_process(w.pid);
 }

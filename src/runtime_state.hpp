@@ -29,6 +29,11 @@ struct RuntimeState {
   std::vector<std::string> args;  // argv[1..]
   /// Set when a thread is stuck inside MPI (a spawn that never returned): MPI_Finalize would hang.
   std::atomic<bool> mpi_stuck{false};
+  /// Set when a worker on another host was lost without a word from it (silent: its node cut off
+  /// or powered down, or killed there): MPICH's MPI_Finalize waits for the close handshake of
+  /// every connection it had (MPIDI_CH3U_VC_WaitForClose), which an unreachable host never
+  /// answers, so ~Runtime leaves without it (measured: still waiting minutes later).
+  std::atomic<bool> peer_unreachable{false};
 
   std::mutex pools_mutex;
   std::set<PoolCore*> pools;  // live executors' engines, shut down by ~Runtime
