@@ -5,7 +5,7 @@
 //   cluster_probe hosts RESULT         a pool of the default size (SPAWNPOOL_MAX_WORKERS to set it):
 //                                      "manager HOST", "worker ID host H pid P" per worker, "task
 //                                      host H" for where each of 4 tasks per worker ran, "sum ok"
-//   cluster_probe kill-remote RESULT   one 20 s task per worker; the manager SIGKILLs a worker on
+//   cluster_probe kill-remote RESULT   one 8 s task per worker; the manager SIGKILLs a worker on
 //                                      another host (PIDs are shared by the namespace nodes, as an
 //                                      `ssh node kill -9` would do) and prints "killed ID host H at
 //                                      MS" and "lost ID after MS ms"; then "served 20"
@@ -108,7 +108,7 @@ void kill_remote_verb(spawnpool::Executor& pool) {
   }
   if (victim.id < 0) fail("no worker on another host than " + here);
   std::vector<spawnpool::Future<std::string>> held;
-  for (int i = 0; i < pool.num_workers(); ++i) held.push_back(pool.submit(hold, 20000, std::string()));
+  for (int i = 0; i < pool.num_workers(); ++i) held.push_back(pool.submit(hold, 8000, std::string()));
   std::this_thread::sleep_for(1s);  // every worker is in its task (pipeline depth 1)
   const auto killed_at = std::chrono::steady_clock::now();
   if (kill(static_cast<pid_t>(victim.pid), SIGKILL) != 0) fail("kill failed");
