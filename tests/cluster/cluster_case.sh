@@ -47,6 +47,12 @@ case "$CASE" in
   setup)
     rm -f "$STATUS"
     if [ "${SPAWNPOOL_TEST_CLUSTER:-}" != 1 ]; then echo skip > "$STATUS"; echo "$ENABLE_HINT"; exit 77; fi
+    if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null || ! command -v ip >/dev/null; then
+      log "installing slurm-wlm, munge and iproute2 (apt-get)"
+      export DEBIAN_FRONTEND=noninteractive
+      timeout 300 apt-get update -qq; timeout 600 apt-get install -y -qq slurm-wlm munge iproute2 >/dev/null ||
+        { log "FAIL: apt-get install -y slurm-wlm munge iproute2 failed"; exit 1; }
+    fi
     # A cluster of this build left by an interrupted run: stop it first.
     [ -d "$SPAWNPOOL_CLUSTER_DIR" ] && timeout 60 "$SOURCE_DIR/scripts/cluster/stop-cluster.sh"
     log "starting a $NODES-node cluster in $SPAWNPOOL_CLUSTER_DIR (namespaces $SPAWNPOOL_CLUSTER_PREFIX-*)"
@@ -186,10 +192,10 @@ case "$CASE" in
     ;;
 
   spawn_placement)
-    # Spawn mode in a 3-node allocation with 5 workers asked for: hydra places the spawned workers
-    # on the allocation's nodes; Executor::workers() says where, and the tasks ran there.
-    submit -N 3 -n 6 --export="ALL,SPAWNPOOL_MAX_WORKERS=5" \
-      --wrap "'$PROBE' hosts 0; echo \"program exit code \$?\""
+    # Spawn mode in a 3-node allocation of 6 task slots, no worker count given: 5 workers (the
+    # slots minus the manager's), no oversubscription warning; hydra places them on the
+    # allocation's nodes; Executor::workers() says where, and the tasks ran there.
+    submit -N 3 -n 6 --wrap "'$PROBE' hosts 0; echo \"program exit code \$?\""
     wait_job "$JID" 60 || fail "job $JID did not end within 60 s (hang?)"
     log "job $JID: $(job_state "$JID")"
     show_file "$OUT"
@@ -199,6 +205,8 @@ case "$CASE" in
     ran=$(grep -oE '^task host [^ ]+' "$OUT" | awk '{print $3}' | sort -u | tr '\n' ' ')
     [ "$reported" = "$ran" ] && log "ok: tasks ran on the hosts workers() reports ($ran)" ||
       fail "workers() reports hosts '$reported', tasks ran on '$ran'"
+    if grep -q oversubscri "$OUT"; then fail "an oversubscription warning for 5 workers in 6 slots"
+    else log "ok: no oversubscription warning"; fi
     expect "$OUT" '^sum ok$' "the pool computed the right squares"
     expect "$OUT" '^program exit code 0$' "the program ended with main's status"
     ;;
