@@ -250,7 +250,7 @@ case "$CASE" in
     ip -n "$SPAWNPOOL_CLUSTER_PREFIX-$node" link set eth0 down || { fail "cannot cut $node"; exit 1; }
     cut_ms=$(now_ms)
     log "cut $node off ($SPAWNPOOL_CLUSTER_PREFIX-$node eth0 down)"
-    wait_line "$OUT" '^program exit code ' 100 || fail "the program did not end within 100 s of the cut (hang)"
+    wait_line "$OUT" '^program exit code ' 60 || fail "the program did not end within 60 s of the cut (hang)"
     show_file "$OUT"
     log "job $JID: $(job_state "$JID")"
     lost_ms=$(grep -m1 -oE '^lost [0-9]+ at [0-9]+' "$OUT" | awk '{print $4}')
