@@ -79,10 +79,10 @@ RelaunchDecision decide_relaunch(bool mpi_can_spawn_from_singleton);
 //     kLauncherGrace to end too; after that it is sent SIGTERM, and SIGKILL kLauncherKillWait
 //     later, with a line on stderr. (hydra's mpiexec waits for every proxy it started, and a
 //     proxy on a host that was cut off never answers: the program would never end.)
-// Returns the manager's reported status (exit_status.hpp), else mpiexec's exit code, or 128+S if it died from signal S, ready for std::exit(). If this
-// process received SIGINT, SIGTERM, SIGHUP or SIGQUIT (number S) and mpiexec then exits with 0,
-// returns 128+S: hydra reports 0 for ranks it had to signal, which would make an interrupted
-// run look successful.
+// Returns the manager's reported status (exit_status.hpp), else mpiexec's exit code, or 128+S if
+// it died from signal S, ready for std::exit(). If this process received SIGINT, SIGTERM, SIGHUP
+// or SIGQUIT (number S) and mpiexec then exits with 0, returns 128+S: hydra reports 0 for ranks
+// it had to signal, which would make an interrupted run look successful.
 // Throws RelaunchError, naming the path tried and SPAWNPOOL_MPIEXEC, if mpiexec is missing or
 // not executable, or if the child cannot be started; std::system_error if waiting fails.
 // Call at most once, from the main thread, before MPI_Init and before starting other threads

@@ -46,8 +46,9 @@ void warn_if_oversubscribed(int workers) {
   const unsigned cores = available_cores();
   if (cores == 0 || static_cast<unsigned>(workers) <= cores) return;
   if (detail::env_flag("SPAWNPOOL_QUIET") || warned.exchange(true)) return;
+  const char* what = detail::slurm_allocation_slots() ? "slots of the Slurm allocation" : "cores";
   detail::log().warn("{} workers on {} {}: workers will share cores (oversubscribed)", workers,
-                     cores, detail::slurm_allocation_slots() ? "slots of the Slurm allocation" : "cores");
+                     cores, what);
 }
 
 /// Inside a Slurm job, a spawn through srun (hydra's launcher or Slurm's PMI2) waits forever for
@@ -75,7 +76,9 @@ int default_worker_count() {
   MPI_Comm_get_attr(MPI_COMM_WORLD, MPI_UNIVERSE_SIZE, &universe, &flag);
   if (flag && universe != nullptr && *universe > world) return *universe - world;
   // Inside an allocation: its slots, one of which the manager takes.
-  if (const auto slots = detail::slurm_allocation_slots()) return static_cast<int>(std::max(1L, *slots - 1));
+  if (const auto slots = detail::slurm_allocation_slots()) {
+    return static_cast<int>(std::max(1L, *slots - 1));
+  }
   return static_cast<int>(std::max(1u, available_cores()));
 }
 
