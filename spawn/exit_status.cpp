@@ -149,6 +149,11 @@ std::optional<int> ExitStatusFile::status(int interrupted_by, const std::string&
   return 128 + SIGKILL;
 }
 
+bool ExitStatusFile::manager_ended() const {
+  bool claimed = false;
+  return last_report(path_, claimed).has_value();
+}
+
 void record_exit_status(int status) noexcept { on_exit_status(status, nullptr); }
 
 void report_exit_status_to_relaunch_parent() noexcept {

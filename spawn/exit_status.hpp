@@ -47,6 +47,11 @@ class ExitStatusFile {
   /// mpiexec has ended.
   std::optional<int> status(int interrupted_by, const std::string& launcher_end) const;
 
+  /// True once the manager has written how it ended (exit or fatal signal): its process is
+  /// ending, and mpiexec has no reason left to run but its other processes' ends. Cheap: reads
+  /// the few bytes of the file. Callable while mpiexec runs.
+  bool manager_ended() const;
+
  private:
   std::string path_;
 };

@@ -21,8 +21,10 @@
 #include <boost/process/extend.hpp>
 #include <boost/process/search_path.hpp>
 
+#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -30,10 +32,14 @@
 #include <array>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <system_error>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -151,6 +157,63 @@ std::string find_mpiexec(const std::string& fallback) {
       "the MPI this program was built with, or start the program with that mpiexec yourself.");
 }
 
+/// A pidfd of `pid` (readable once it ends), or -1 where the kernel has none.
+int open_pidfd(pid_t pid) {
+#ifdef SYS_pidfd_open
+  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+#else
+  (void)pid;
+  errno = ENOSYS;
+  return -1;
+#endif
+}
+
+/// Waits until mpiexec (`child`) has ended, without reaping it (so that no forwarded signal can
+/// reach a recycled pid). Once the manager has reported its end, mpiexec gets kLauncherGrace, then
+/// SIGTERM, then SIGKILL after kLauncherKillWait: a proxy on an unreachable host would otherwise
+/// keep it, and the program, waiting forever.
+void wait_for_launcher(pid_t child, const ExitStatusFile& status_file) {
+  using clock = std::chrono::steady_clock;
+  constexpr int kCheckEveryMs = 100;  // how often the status file is read while mpiexec runs
+  const int pidfd = open_pidfd(child);
+  std::optional<clock::time_point> manager_ended;
+  bool terminated = false;
+  bool killed = false;
+  for (;;) {
+    siginfo_t info{};
+    info.si_pid = 0;
+    if (::waitid(P_PID, static_cast<id_t>(child), &info, WEXITED | WNOWAIT | WNOHANG) != 0) {
+      if (errno == EINTR) continue;
+      if (pidfd >= 0) ::close(pidfd);
+      throw std::system_error(errno, std::generic_category(), "waitid");
+    }
+    if (info.si_pid == child) break;
+    if (pidfd >= 0) {
+      pollfd ended{pidfd, POLLIN, 0};
+      ::poll(&ended, 1, kCheckEveryMs);  // EINTR (a forwarded signal): just look again
+    } else {
+      ::usleep(kCheckEveryMs * 1000);
+    }
+    const auto now = clock::now();
+    if (!manager_ended) {
+      if (status_file.manager_ended()) manager_ended = now;
+      continue;
+    }
+    if (!terminated && now - *manager_ended > kLauncherGrace) {
+      std::fprintf(stderr,
+                   "spawnpool: mpiexec still runs %lld s after the program ended (a worker's host "
+                   "stopped answering?); ending it\n",
+                   static_cast<long long>(kLauncherGrace.count()));
+      ::kill(child, SIGTERM);
+      terminated = true;
+    } else if (terminated && !killed && now - *manager_ended > kLauncherGrace + kLauncherKillWait) {
+      ::kill(child, SIGKILL);
+      killed = true;
+    }
+  }
+  if (pidfd >= 0) ::close(pidfd);
+}
+
 }  // namespace
 
 bool started_by_process_manager() { return process_manager_variable() != nullptr; }
@@ -220,12 +283,20 @@ int relaunch_under_mpiexec(int argc, char** argv, const std::string& mpiexec) {
   output.child_started();
   if (ec) throw RelaunchError("spawnpool: cannot start '" + mpiexec_path + "': " + ec.message());
   forwarding.forward_to(child.id());
-  output.relay_until_exit(child.id());
-
-  // Wait without reaping, stop forwarding, then reap: no signal can reach a recycled pid.
-  siginfo_t info{};
-  while (::waitid(P_PID, static_cast<id_t>(child.id()), &info, WEXITED | WNOWAIT) != 0)
-    if (errno != EINTR) throw std::system_error(errno, std::generic_category(), "waitid");
+  {
+    // The relay copies mpiexec's output until it ends while this thread watches for the manager's
+    // end (and ends an mpiexec that outstays it): two waits that must run at once. The thread
+    // starts after forwarding is in place, with the same signal mask.
+    std::thread relay([&output, pid = child.id()] { output.relay_until_exit(pid); });
+    try {
+      wait_for_launcher(child.id(), status_file);
+    } catch (...) {
+      ::kill(child.id(), SIGKILL);  // the relay ends with mpiexec
+      relay.join();
+      throw;
+    }
+    relay.join();
+  }
   g_child.store(0);
   child.wait();
   const int status = child.native_exit_code();

@@ -22,6 +22,7 @@
 
 #include <spawnpool/errors.hpp>
 
+#include <chrono>
 #include <string>
 
 namespace spawnpool::detail {
@@ -79,6 +80,10 @@ RelaunchDecision decide_relaunch(bool mpi_can_spawn_from_singleton);
 //   - mpiexec gets PR_SET_PDEATHSIG=SIGTERM, so it is told to end if this process dies, even
 //     by SIGKILL. (The death signal follows the calling *thread*: another reason to call this
 //     from the main thread.)
+//   - Once the manager has reported how it ended (exit_status.hpp), mpiexec gets
+//     kLauncherGrace to end too; after that it is sent SIGTERM, and SIGKILL kLauncherKillWait
+//     later, with a line on stderr. (hydra's mpiexec waits for every proxy it started, and a
+//     proxy on a host that was cut off never answers: the program would never end.)
 // Returns the program's exit status, ready for std::exit(): the one the relaunched manager
 // reported (exit_status.hpp, which also prints the one line for an end by a signal); when the
 // copy never reached MPI_Init, mpiexec's exit code, or 128+S if it died from signal S. If this
@@ -90,5 +95,10 @@ RelaunchDecision decide_relaunch(bool mpi_can_spawn_from_singleton);
 // Call at most once, from the main thread, before MPI_Init and before starting other threads
 // (a forwarded signal delivered to another thread before mpiexec is started would be lost).
 int relaunch_under_mpiexec(int argc, char** argv, const std::string& mpiexec);
+
+/// How long mpiexec may outlive the manager's reported end before it is ended (see above).
+inline constexpr std::chrono::seconds kLauncherGrace{5};
+/// Between that SIGTERM and SIGKILL.
+inline constexpr std::chrono::seconds kLauncherKillWait{2};
 
 }  // namespace spawnpool::detail

@@ -7,6 +7,7 @@
 #include "pool_core.hpp"
 #include "runtime_state.hpp"
 #include "service/connect.hpp"
+#include "slurm_allocation.hpp"
 #include "spawn/launch.hpp"
 #include "wire.hpp"
 
@@ -32,14 +33,10 @@ std::chrono::milliseconds start_timeout(const Options& options) {
   return detail::seconds_setting(options.spawn_timeout(), detail::env::kSpawnTimeout, 60);
 }
 
-/// Cores this job may use: the Slurm allocation's CPUs on this node when inside one, else the
-/// machine's.
+/// Cores the workers may use: the task slots of the Slurm allocation when inside one (all of its
+/// nodes: hydra places spawned workers on every node of the allocation), else this machine's.
 unsigned available_cores() {
-  // Slurm's variable, not spawnpool's: a value that is not a CPU count is ignored.
-  constexpr detail::IntegerVariable kSlurmCpus{"SLURM_CPUS_ON_NODE", 1, 2147483647, "CPUs"};
-  if (const auto slurm = detail::env_integer_or_default(kSlurmCpus)) {
-    return static_cast<unsigned>(*slurm);
-  }
+  if (const auto slots = detail::slurm_allocation_slots()) return static_cast<unsigned>(*slots);
   return std::thread::hardware_concurrency();
 }
 
@@ -49,8 +46,9 @@ void warn_if_oversubscribed(int workers) {
   const unsigned cores = available_cores();
   if (cores == 0 || static_cast<unsigned>(workers) <= cores) return;
   if (detail::env_flag("SPAWNPOOL_QUIET") || warned.exchange(true)) return;
-  detail::log().warn("{} workers on {} cores: workers will share cores (oversubscribed)", workers,
-                     cores);
+  const char* what = detail::slurm_allocation_slots() ? "slots of the Slurm allocation" : "cores";
+  detail::log().warn("{} workers on {} {}: workers will share cores (oversubscribed)", workers,
+                     cores, what);
 }
 
 /// Inside a Slurm job, a spawn through srun (hydra's launcher or Slurm's PMI2) waits forever for
@@ -77,6 +75,10 @@ int default_worker_count() {
   int flag = 0;
   MPI_Comm_get_attr(MPI_COMM_WORLD, MPI_UNIVERSE_SIZE, &universe, &flag);
   if (flag && universe != nullptr && *universe > world) return *universe - world;
+  // Inside an allocation: its slots, one of which the manager takes.
+  if (const auto slots = detail::slurm_allocation_slots()) {
+    return static_cast<int>(std::max(1L, *slots - 1));
+  }
   return static_cast<int>(std::max(1u, available_cores()));
 }
 

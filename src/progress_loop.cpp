@@ -51,6 +51,20 @@ ByteSpan entries_of(const WorkItem& item) {
   return ByteSpan{item.message.data() + wire::kHeaderSize, item.message.size() - wire::kHeaderSize};
 }
 
+/// The last non-empty line of MPI's message: MPICH's error stack ends with the cause
+/// ("Communication error with rank 0").
+std::string last_line(const std::string& text) {
+  const std::size_t end = text.find_last_not_of("\n ");
+  if (end == std::string::npos) return text;
+  const std::size_t newline = text.rfind('\n', end);
+  const std::size_t start = newline == std::string::npos ? 0 : newline + 1;
+  std::string line = text.substr(start, end + 1 - start);
+  // "MPIDI_CH3_iSendv(28)...........: Communication error with rank 0": the words after the dots
+  const std::size_t dots = line.find("...:");
+  const std::size_t words = dots == std::string::npos ? 0 : line.find_first_not_of(".: ", dots);
+  return words == std::string::npos ? line : line.substr(words);
+}
+
 }  // namespace
 
 bool PoolCore::dispatch_now() noexcept {
@@ -197,13 +211,22 @@ void PoolCore::send_heartbeats_if_due(clock::time_point now) {
   if (!health_.heartbeat_due(now)) return;
   // Spawned workers and a pool service's ranks give up a silent manager or client.
   const bool to_service = setup_.mode == Mode::service;
-  for (const Worker& w : roster_) {
+  std::vector<std::pair<std::size_t, std::string>> unreachable;
+  for (std::size_t i = 0; i < roster_.size(); ++i) {
+    const Worker& w = roster_[i];
     if (w.state != WorkerState::kReady || !(links_[w.link]->watched() || to_service)) continue;
     try {
       send_signal(links_[w.link]->transport(), w.rank, wire::kControlTag, wire::Kind::kHeartbeat);
-    } catch (const MpiError&) {
-      // noticed by the health check or by the next send
+    } catch (const MpiError& e) {
+      // MPI refuses to send once the connection to the worker's process broke (MPICH: the peer's
+      // socket closed): on another host this is the first sign of its death (no process check
+      // can see it). On this host the process check names the cause better.
+      if (!w.same_host) unreachable.emplace_back(i, last_line(e.mpi_message()));
     }
+  }
+  for (const auto& [index, error] : unreachable) {
+    lose_worker(index, "its connection broke, its process was killed or its host failed (" +
+                           std::string(error) + ")", 0, "");
   }
 }
 
@@ -353,6 +376,7 @@ void PoolCore::lose_worker(std::size_t index, const std::string& cause, std::uin
   // own end (it may still be flushing output or running exit handlers). Its guard then tells the
   // launcher it ended (spawn/launcher_guard.hpp). Static and service ranks are never signalled.
   const bool may_end = setup_.spawn.has_value() && w.same_host;
+  if (!w.same_host && !reported) runtime_state().peer_unreachable = true;
   health_.note_dying(w, may_end);
   if (may_end && !reported) end_process(w.pid);
 }

@@ -188,8 +188,13 @@ Runtime::~Runtime() {
                    e.what());
     }
   }
-  if (state.initialized_mpi && !lost.empty()) {
-    // A static rank died: MPI_Finalize would wait for it forever. Tell the launcher instead.
+  if (state.initialized_mpi && (!lost.empty() || state.peer_unreachable)) {
+    // A static rank died, or a worker's host stopped answering: MPI_Finalize would wait for it
+    // forever (MPICH's close handshake with every peer). Tell the launcher instead.
+    if (state.peer_unreachable) {
+      detail::log().info("leaving without MPI_Finalize: a worker on another host was lost "
+                         "unanswered, and MPI_Finalize would wait for its host forever");
+    }
     std::fflush(nullptr);
     detail::tell_launcher_finalized();
     state.initialized_mpi = false;

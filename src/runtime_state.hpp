@@ -32,6 +32,11 @@ struct RuntimeState {
   /// Why this process cannot spawn workers, or empty: an MPICH singleton (started without mpiexec)
   /// that was not relaunched. MPICH's MPI_Comm_spawn from a singleton never returns.
   std::string cannot_spawn_reason;
+  /// Set when a worker on another host was lost without a word from it (silent: its node cut off
+  /// or powered down, or killed there): MPICH's MPI_Finalize waits for the close handshake of
+  /// every connection it had (MPIDI_CH3U_VC_WaitForClose), which an unreachable host never
+  /// answers, so ~Runtime leaves without it (measured: still waiting minutes later).
+  std::atomic<bool> peer_unreachable{false};
 
   std::mutex pools_mutex;
   std::set<PoolCore*> pools;  // live executors' engines, shut down by ~Runtime

@@ -22,7 +22,8 @@ namespace spawnpool {
 class Options {
  public:
   /// Number of workers. Default: $SPAWNPOOL_MAX_WORKERS, else MPI_UNIVERSE_SIZE - 1 when the launcher
-  /// set a universe larger than one, else the number of cores. Must be >= 1.
+  /// set a universe larger than one, else inside a Slurm job its task slots minus one
+  /// (SLURM_NTASKS, else the CPUs of all its nodes), else the number of cores. Must be >= 1.
   Options& max_workers(int n) { max_workers_ = n; return *this; }
 
   /// Soft spawn: accept a pool of at least `n` workers when fewer than max_workers can be started

@@ -1,0 +1,275 @@
+#!/usr/bin/env bash
+# One case of the multi-node test suite, run by ctest (tests/cluster/CMakeLists.txt):
+#   cluster_case.sh CASE SOURCE_DIR WORK_DIR CLUSTER_PROBE PRIMES
+# Cases: setup (start the cluster when enabled), stop (stop it), static_three_nodes,
+#   spawn_placement, worker_killed_remote, node_cut, node_cut_no_kill (each described below).
+#
+# The cluster: 3 nodes x 2 CPUs of Slurm 22.05, each node a set of namespaces on this machine
+# (scripts/cluster/start-cluster.sh), jobs submitted from its node `ctl`. Its directory and the
+# names of its namespaces derive from WORK_DIR, so two builds' suites never share a cluster.
+# Enabled by SPAWNPOOL_TEST_CLUSTER=1 (root); otherwise every case exits 77 (skipped).
+#
+# Every process a case starts carries SPAWNPOOL_CLUSTER_TEST_TAG=<unique> in its environment
+# (sbatch, srun, mpiexec and MPI_Comm_spawn pass it on), so its processes, and only those, are
+# found by PID on every node (the nodes share this machine's PIDs), even when reparented. After
+# each case, pass or fail: its jobs are cancelled, every node's link is up again, its leftover
+# processes are killed (a leftover is a failure) and every node is idle again. Every wait is bounded.
+set -uo pipefail
+
+CASE=${1:?case}
+SOURCE_DIR=$(realpath "${2:?source dir}")
+WORK_ROOT=$(realpath -m "${3:?work dir}")
+PROBE=$(realpath "${4:?cluster_probe binary}")
+PRIMES=$(realpath "${5:?primes binary}")
+T0=$(date +%s.%N)
+
+log() { printf "[%6.1fs] %s\n" "$(elapsed "$T0")" "$*"; }
+elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
+now_ms() { date +%s%3N; }
+fail() { log "FAIL: $*"; FAILED=1; }
+FAILED=0
+
+ENABLE_HINT="multi-node cluster tests are skipped: set SPAWNPOOL_TEST_CLUSTER=1 to run them (needs \
+root, slurm-wlm, munge, iproute2: scripts/cluster/start-cluster.sh starts 3 Slurm nodes in Linux \
+namespaces on this machine and stop-cluster.sh removes them), e.g. SPAWNPOOL_TEST_CLUSTER=1 ctest -L cluster"
+
+mkdir -p "$WORK_ROOT"
+STATUS=$WORK_ROOT/.cluster-status   # "skip" when the setup case skipped, "up" when it started one
+id=$(printf %s "$WORK_ROOT" | md5sum | cut -c1-6)
+export SPAWNPOOL_CLUSTER_DIR=/run/spawnpool-cluster-$id
+export SPAWNPOOL_CLUSTER_PREFIX=spc$id
+export SPAWNPOOL_CLUSTER_LOGS=$WORK_ROOT/logs
+NODES=3
+CPUS=2
+ON=$SOURCE_DIR/scripts/cluster/on
+
+case "$CASE" in
+  setup)
+    rm -f "$STATUS"
+    if [ "${SPAWNPOOL_TEST_CLUSTER:-}" != 1 ]; then echo skip > "$STATUS"; echo "$ENABLE_HINT"; exit 77; fi
+    if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null || ! command -v ip >/dev/null; then
+      log "installing slurm-wlm, munge and iproute2 (apt-get)"
+      export DEBIAN_FRONTEND=noninteractive
+      timeout 300 apt-get update -qq; timeout 600 apt-get install -y -qq slurm-wlm munge iproute2 >/dev/null ||
+        { log "FAIL: apt-get install -y slurm-wlm munge iproute2 failed"; exit 1; }
+    fi
+    # A cluster of this build left by an interrupted run: stop it first.
+    [ -d "$SPAWNPOOL_CLUSTER_DIR" ] && timeout 60 "$SOURCE_DIR/scripts/cluster/stop-cluster.sh"
+    log "starting a $NODES-node cluster in $SPAWNPOOL_CLUSTER_DIR (namespaces $SPAWNPOOL_CLUSTER_PREFIX-*)"
+    timeout 100 "$SOURCE_DIR/scripts/cluster/start-cluster.sh" "$NODES" "$CPUS" ||
+      { log "FAIL: start-cluster.sh failed"; timeout 60 "$SOURCE_DIR/scripts/cluster/stop-cluster.sh"; exit 1; }
+    echo up > "$STATUS"
+    log "ok: $("$ON" ctl sinfo -h -o '%P %D nodes %t %c CPUs %N')"
+    exit 0 ;;
+  stop)
+    rm -f "$STATUS"
+    [ -d "$SPAWNPOOL_CLUSTER_DIR" ] || { echo "no cluster to stop"; exit 0; }
+    timeout 50 "$SOURCE_DIR/scripts/cluster/stop-cluster.sh" || exit 1
+    left=$(ip netns list | awk -v p="$SPAWNPOOL_CLUSTER_PREFIX-" 'index($1, p) == 1')
+    [ -z "$left" ] || { log "FAIL: namespaces left: $left"; exit 1; }
+    exit 0 ;;
+esac
+
+[ "$(cat "$STATUS" 2>/dev/null)" = up ] || { echo "$ENABLE_HINT"; exit 77; }
+WORK=$WORK_ROOT/$CASE
+rm -rf "$WORK"; mkdir -p "$WORK"
+TAG="spawnpool-cluster-test-$CASE-$$-$(date +%s%N)"
+JOB="spc-$CASE-$$"         # job name of every job of this case
+
+# What the library must arrange by itself is not inherited from the caller.
+unset SLURM_OVERLAP SLURM_EXACT SLURM_OVERCOMMIT SLURM_MPI_TYPE SLURM_JOB_ID SLURM_JOBID \
+      SPAWNPOOL_MAX_WORKERS SPAWNPOOL_MODE SPAWNPOOL_NO_RELAUNCH SPAWNPOOL_RELAUNCHED \
+      PMI_RANK PMI_FD PMI_PORT PMI_SIZE
+on_ctl() { "$ON" ctl env SPAWNPOOL_CLUSTER_TEST_TAG="$TAG" "$@"; }
+
+# PIDs of live processes of this case (by the tag in their environment), zombies excluded.
+case_pids() {
+  local d pid
+  for d in /proc/[0-9]*; do
+    pid=${d#/proc/}
+    [ "$pid" = "$$" ] && continue
+    grep -qzx "SPAWNPOOL_CLUSTER_TEST_TAG=$TAG" "$d/environ" 2>/dev/null || continue
+    [ "$(awk '{print $3}' "$d/stat" 2>/dev/null)" = Z ] && continue
+    echo "$pid"
+  done
+}
+show_pids() { [ -n "$1" ] && ps -o pid=,ppid=,etimes=,args= -p "$(echo $1 | tr ' ' ,)" | cut -c1-160 | sed 's/^/    /'; }
+node_states() { "$ON" ctl timeout 10 sinfo -h -N -o '%N %t' 2>/dev/null | tr '\n' ' '; }
+
+# wait_job JOBID SECONDS: 0 once the job left squeue or completed, 1 at the deadline
+wait_job() {
+  local i st
+  for ((i = 0; i < $2 * 4; i++)); do
+    st=$("$ON" ctl timeout 10 squeue -h -j "$1" -o %T 2>/dev/null)
+    case "$st" in ""|COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL|OUT_OF_MEMORY) return 0 ;; esac
+    sleep 0.25
+  done
+  log "job $1 still $st after $2 s"
+  return 1
+}
+job_state() { "$ON" ctl timeout 10 scontrol show job "$1" 2>/dev/null | grep -oE '(JobState|ExitCode|RunTime|NodeList)=[^ ]*' | tr '\n' ' '; }
+
+# submit ARGS...: sbatch on ctl (tagged, named, bounded); sets JID and OUT
+submit() {
+  OUT=$WORK/job.out
+  JID=$(on_ctl sbatch --parsable -J "$JOB" --time=0-00:04 --chdir="$WORK" -o "$OUT" "$@") ||
+    { fail "sbatch $* failed"; exit 1; }
+  JID=${JID%%;*}
+  log "submitted job $JID: sbatch $*"
+}
+show_file() { log "--- $1"; sed 's/^/    | /' "$1" 2>/dev/null | head -n "${2:-60}"; }
+# expect FILE REGEX WHAT
+expect() { if grep -qE -- "$2" "$1" 2>/dev/null; then log "ok: $3"; else fail "$3: no line matching /$2/ in $1"; fi; }
+# wait_line FILE REGEX SECONDS: 0 once a line matches (printed), 1 at the deadline
+wait_line() {
+  local i
+  for ((i = 0; i < $3 * 10; i++)); do grep -qE -- "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+  return 1
+}
+
+# After every case, pass or fail.
+cleanup() {
+  local ids pids i n st
+  ids=$("$ON" ctl timeout 10 squeue -h -n "$JOB" -o %i 2>/dev/null | tr '\n' ' ')
+  [ -n "${ids// /}" ] && { log "cleanup: cancelling jobs $ids"; "$ON" ctl timeout 10 scancel $ids; }
+  for ((n = 1; n <= NODES; n++)); do   # a node cut off by the case comes back
+    ip -n "$SPAWNPOOL_CLUSTER_PREFIX-node$n" link set eth0 up 2>/dev/null
+  done
+  for ((i = 0; i < 60; i++)); do [ -z "$(case_pids)" ] && break; sleep 0.5; done
+  pids=$(case_pids)
+  [ -z "$pids" ] && log "cleanup: no process of this case left"
+  if [ -n "$pids" ]; then
+    fail "processes of this case left behind 30 s after it ended (killing them):"
+    show_pids "$pids"
+    kill -KILL $pids 2>/dev/null; sleep 0.5
+  fi
+  # The next case needs every node idle: a node that was cut off comes back (ReturnToService=2).
+  for ((i = 0; i < 120; i++)); do
+    st=$(node_states)
+    [ "$(echo "$st" | grep -o idle | wc -l)" = "$NODES" ] && break
+    case "$st" in *down*|*drain*) for ((n = 1; n <= NODES; n++)); do
+      "$ON" ctl timeout 10 scontrol update NodeName="node$n" State=RESUME >/dev/null 2>&1; done ;; esac
+    sleep 0.5
+  done
+  if [ "$(echo "$st" | grep -o idle | wc -l)" = "$NODES" ]; then log "cleanup: nodes idle"
+  else fail "nodes not idle after the case: $st"; fi
+  if [ "$FAILED" = 0 ]; then log "PASS $CASE"; else log "FAILED $CASE (work dir $WORK, logs $SPAWNPOOL_CLUSTER_LOGS)"; exit 1; fi
+  exit 0
+}
+trap cleanup EXIT
+trap 'log "interrupted"; FAILED=1; exit 1' INT TERM
+
+st=$(node_states)
+[ "$(echo "$st" | grep -o idle | wc -l)" = "$NODES" ] || { fail "cluster not ready: '$st'"; exit 1; }
+
+# worker_hosts FILE: the distinct hosts of the workers the probe printed, "node1:2 node3:1 ..."
+worker_hosts() { grep -oE '^worker [0-9]+ host [^ ]+' "$1" | awk '{print $4}' | sort | uniq -c | awk '{printf "%s:%s ", $2, $1}'; }
+manager_host() { grep -m1 -oE '^manager [^ ]+' "$1" | awk '{print $2}'; }
+check_placement() { # check_placement FILE WORKERS: that many workers, on >= 2 hosts, some not the manager's
+  local hosts mgr
+  hosts=$(worker_hosts "$1"); mgr=$(manager_host "$1")
+  log "manager on ${mgr:-?}, workers on: ${hosts:-none}"
+  expect "$1" "^workers $2\$" "$2 workers"
+  [ "$(echo $hosts | wc -w)" -ge 2 ] || fail "workers on fewer than 2 hosts: $hosts"
+  grep -qE "^worker [0-9]+ host " "$1" && ! grep -E '^worker [0-9]+ host ' "$1" | grep -vq " host $mgr " &&
+    fail "every worker on the manager's host $mgr"
+}
+
+case "$CASE" in
+  static_three_nodes)
+    # Static mode across nodes: srun starts 3 ranks, one per node; rank 0 (the manager) gets
+    # workers on the two other nodes; the job's status is main's (5).
+    OUT=$WORK/srun.out
+    (cd "$WORK" && on_ctl timeout -k 5 60 srun -J "$JOB" --mpi=pmi2 -N 3 -n 3 "$PROBE" hosts 5) \
+      > "$OUT" 2>&1 < /dev/null
+    rc=$?
+    show_file "$OUT"
+    [ "$rc" = 5 ] || fail "srun exit code $rc, not main's 5 (124/137: timeout, hang)"
+    expect "$OUT" '^mode static$' "static mode"
+    check_placement "$OUT" 2
+    expect "$OUT" '^sum ok$' "the pool computed the right squares"
+    expect "$OUT" '^main returns 5 ' "main ran to its end"
+    ;;
+
+  spawn_placement)
+    # Spawn mode in a 3-node allocation of 6 task slots, no worker count given: 5 workers (the
+    # slots minus the manager's), no oversubscription warning; hydra places them on the
+    # allocation's nodes; Executor::workers() says where, and the tasks ran there.
+    submit -N 3 -n 6 --wrap "'$PROBE' hosts 0; echo \"program exit code \$?\""
+    wait_job "$JID" 60 || fail "job $JID did not end within 60 s (hang?)"
+    log "job $JID: $(job_state "$JID")"
+    show_file "$OUT"
+    expect "$OUT" '^mode spawn$' "spawn mode"
+    check_placement "$OUT" 5
+    reported=$(grep -oE '^worker [0-9]+ host [^ ]+' "$OUT" | awk '{print $4}' | sort -u | tr '\n' ' ')
+    ran=$(grep -oE '^task host [^ ]+' "$OUT" | awk '{print $3}' | sort -u | tr '\n' ' ')
+    [ "$reported" = "$ran" ] && log "ok: tasks ran on the hosts workers() reports ($ran)" ||
+      fail "workers() reports hosts '$reported', tasks ran on '$ran'"
+    if grep -q oversubscri "$OUT"; then fail "an oversubscription warning for 5 workers in 6 slots"
+    else log "ok: no oversubscription warning"; fi
+    expect "$OUT" '^sum ok$' "the pool computed the right squares"
+    expect "$OUT" '^program exit code 0$' "the program ended with main's status"
+    ;;
+
+  worker_killed_remote)
+    # A worker on another node than the manager is SIGKILLed during a task: WorkerLost within
+    # 5 s (no /proc of the manager's host can see it), the pool goes on.
+    submit -N 3 -n 6 --export="ALL,SPAWNPOOL_MAX_WORKERS=5" \
+      --wrap "'$PROBE' kill-remote 0; echo \"program exit code \$?\""
+    wait_job "$JID" 70 || fail "job $JID did not end within 70 s (hang?)"
+    log "job $JID: $(job_state "$JID")"
+    show_file "$OUT"
+    ms=$(grep -m1 -oE '^lost [0-9]+ after [0-9]+ ms' "$OUT" | awk '{print $4}')
+    if [ -z "$ms" ]; then fail "no WorkerLost for the killed worker"
+    elif [ "$ms" -le 5000 ]; then log "ok: WorkerLost $ms ms after the kill (limit 5000)"
+    else fail "WorkerLost $ms ms after the kill (limit 5000)"; fi
+    expect "$OUT" '^killed [0-9]+ host node' "a worker on another node was killed"
+    expect "$OUT" '^served 20$' "the pool served on"
+    expect "$OUT" '^program exit code 0$' "the program ended with main's status"
+    ;;
+
+  node_cut | node_cut_no_kill)
+    # A node's network goes down under running tasks: its workers' tasks end in WorkerLost within
+    # 30 s, the pool serves 100 more tasks on the other nodes, and the program ends with main's
+    # status (7) soon after main returns, with sbatch --no-kill or without (then Slurm would end
+    # the job once it marks the node down, SlurmdTimeout=60 s after the cut: the program must
+    # be done before).
+    # node_cut keeps the default heartbeat timeout (30 s): detection comes 29-30 s after the cut
+    # (the timeout counts from the last heartbeat heard, up to 1 s before the cut, and is checked
+    # every 0.1 s), so the limit is 30.5 s; node_cut_no_kill uses 15 s to keep the suite short.
+    extra=(); hb=30
+    [ "$CASE" = node_cut_no_kill ] && { extra=(--no-kill); hb=15; }
+    limit=$((hb * 1000 + 500))
+    submit "${extra[@]}" -N 3 -n 6 \
+      --export="ALL,SPAWNPOOL_MAX_WORKERS=5,RELEASE_FILE=$WORK/release,SPAWNPOOL_HEARTBEAT_TIMEOUT=$hb" \
+      --wrap "'$PROBE' cut-node 7; echo \"program exit code \$? at \$(date +%s%3N)\""
+    if ! wait_line "$OUT" '^cut node[0-9]+ ' 60; then
+      fail "the probe never said which node to cut"; show_file "$OUT"; exit 1
+    fi
+    node=$(grep -m1 -oE '^cut node[0-9]+' "$OUT" | awk '{print $2}')
+    ip -n "$SPAWNPOOL_CLUSTER_PREFIX-$node" link set eth0 down || { fail "cannot cut $node"; exit 1; }
+    cut_ms=$(now_ms)
+    log "cut $node off ($SPAWNPOOL_CLUSTER_PREFIX-$node eth0 down)"
+    wait_line "$OUT" '^program exit code ' 60 || fail "the program did not end within 60 s of the cut (hang)"
+    show_file "$OUT"
+    log "job $JID: $(job_state "$JID")"
+    lost_ms=$(grep -m1 -oE '^lost [0-9]+ at [0-9]+' "$OUT" | awk '{print $4}')
+    if [ -z "$lost_ms" ]; then fail "the cut node's workers were not lost"
+    else
+      d=$((lost_ms - cut_ms))
+      if [ "$d" -le "$limit" ]; then log "ok: workers of $node lost $d ms after the cut (limit $limit)"
+      else fail "workers of $node lost $d ms after the cut (limit $limit)"; fi
+    fi
+    expect "$OUT" '^served 100$' "the pool served 100 tasks on the other nodes"
+    expect "$OUT" '^program exit code 7 ' "the program ended with main's status 7"
+    main_ms=$(grep -m1 -oE '^main returns 7 at [0-9]+' "$OUT" | awk '{print $5}')
+    end_ms=$(grep -m1 -oE '^program exit code [0-9]+ at [0-9]+' "$OUT" | awk '{print $6}')
+    if [ -n "$main_ms" ] && [ -n "$end_ms" ]; then
+      d=$((end_ms - main_ms))
+      if [ "$d" -le 10000 ]; then log "ok: the program ended $d ms after main returned (limit 10000)"
+      else fail "the program ended $d ms after main returned (limit 10000)"; fi
+    fi
+    ;;
+
+  *) fail "unknown case $CASE" ;;
+esac

@@ -1,0 +1,210 @@
+// A manager for the multi-node cluster tests (tests/cluster/cluster_case.sh). Started alone (spawn
+// mode: it relaunches itself under mpiexec) or as every rank of `srun -N 3` (static mode). Prints
+// what the test script checks, one fact per line; times are wall-clock epoch milliseconds, so the
+// script can compare them with what it did (the nodes share this machine's clock).
+//   cluster_probe hosts RESULT         a pool of the default size (SPAWNPOOL_MAX_WORKERS to set it):
+//                                      "manager HOST", "worker ID host H pid P" per worker, "task
+//                                      host H" for where each of 4 tasks per worker ran, "sum ok"
+//   cluster_probe kill-remote RESULT   one 8 s task per worker; the manager SIGKILLs a worker on
+//                                      another host (PIDs are shared by the namespace nodes, as an
+//                                      `ssh node kill -9` would do) and prints "killed ID host H at
+//                                      MS" and "lost ID after MS ms"; then "served 20"
+//   cluster_probe cut-node RESULT      one task per worker holding until RELEASE_FILE exists;
+//                                      prints "cut NODE" (a node with workers, not the manager's)
+//                                      and waits for the test script to cut that node off; prints
+//                                      "lost N at MS" once every worker there is lost, releases
+//                                      the others, prints "served 100"
+// Every verb ends with "main returns RESULT" and returns RESULT: the program's own exit code.
+// Exit codes of its own: 60 a check failed (the line before says which), 61 timed out waiting.
+#include <spawnpool/spawnpool.hpp>
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string this_host() {
+  char name[256] = {};
+  gethostname(name, sizeof name - 1);
+  return name;
+}
+
+long long epoch_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string host_of_task(int) { return this_host(); }
+SPAWNPOOL_TASK(host_of_task);
+
+// Sleeps `ms` milliseconds (or until `release_file` exists, when given), then says where it ran.
+std::string hold(int ms, std::string release_file) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+  while (std::chrono::steady_clock::now() < end) {
+    if (!release_file.empty() && access(release_file.c_str(), F_OK) == 0) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  return this_host();
+}
+SPAWNPOOL_TASK(hold);
+
+long square(long x) { return x * x; }
+SPAWNPOOL_TASK(square);
+
+[[noreturn]] void fail(const std::string& why, int code = 60) {
+  std::printf("FAIL: %s\n", why.c_str());
+  std::fflush(stdout);
+  std::exit(code);
+}
+
+void print_workers(spawnpool::Executor& pool) {
+  std::printf("manager %s\nworkers %d\n", this_host().c_str(), pool.num_workers());
+  for (const auto& w : pool.workers()) {
+    std::printf("worker %d host %s pid %ld\n", w.id, w.host.c_str(), w.pid);
+  }
+  std::fflush(stdout);
+}
+
+/// A map of `n` squares must come back right: the pool still serves.
+void serve_squares(spawnpool::Executor& pool, long n) {
+  std::vector<long> xs;
+  for (long i = 0; i < n; ++i) xs.push_back(i);
+  const std::vector<long> got = pool.map(square, xs).get();
+  for (long i = 0; i < n; ++i) {
+    if (got[static_cast<std::size_t>(i)] != i * i) fail("square(" + std::to_string(i) + ") wrong");
+  }
+  std::printf("served %ld\n", n);
+}
+
+void hosts_verb(spawnpool::Executor& pool) {
+  print_workers(pool);
+  std::vector<int> inputs(static_cast<std::size_t>(4 * pool.num_workers()));
+  for (const std::string& host : pool.map(host_of_task, inputs).get()) {
+    std::printf("task host %s\n", host.c_str());
+  }
+  serve_squares(pool, 1000);
+  std::printf("sum ok\n");
+}
+
+void kill_remote_verb(spawnpool::Executor& pool) {
+  print_workers(pool);
+  const std::string here = this_host();
+  spawnpool::WorkerInfo victim;
+  for (const auto& w : pool.workers()) {
+    if (w.host != here) victim = w;
+  }
+  if (victim.id < 0) fail("no worker on another host than " + here);
+  std::vector<spawnpool::Future<std::string>> held;
+  for (int i = 0; i < pool.num_workers(); ++i) held.push_back(pool.submit(hold, 8000, std::string()));
+  std::this_thread::sleep_for(1s);  // every worker is in its task (pipeline depth 1)
+  const auto killed_at = std::chrono::steady_clock::now();
+  if (kill(static_cast<pid_t>(victim.pid), SIGKILL) != 0) fail("kill failed");
+  std::printf("killed %d host %s at %lld\n", victim.id, victim.host.c_str(), epoch_ms());
+  std::fflush(stdout);
+  int lost = 0;
+  std::set<std::size_t> done;
+  while (done.size() < held.size()) {
+    for (std::size_t i = 0; i < held.size(); ++i) {
+      if (done.count(i) || held[i].wait_for(10ms) != spawnpool::FutureStatus::ready) continue;
+      done.insert(i);
+      try {
+        held[i].get();
+      } catch (const spawnpool::WorkerLost& e) {
+        ++lost;
+        const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::steady_clock::now() - killed_at)
+                            .count();
+        std::printf("lost %d after %lld ms: %s\n", victim.id, static_cast<long long>(ms), e.what());
+        std::fflush(stdout);
+      }
+    }
+  }
+  if (lost != 1) fail("expected 1 WorkerLost, got " + std::to_string(lost));
+  serve_squares(pool, 20);
+}
+
+void cut_node_verb(spawnpool::Executor& pool) {
+  print_workers(pool);
+  const char* release = std::getenv("RELEASE_FILE");
+  if (release == nullptr || *release == '\0') fail("RELEASE_FILE not set");
+  const std::string here = this_host();
+  std::map<std::string, int> per_host;
+  for (const auto& w : pool.workers()) per_host[w.host] += 1;
+  std::string cut;
+  for (const auto& [host, n] : per_host) {
+    if (host != here && (cut.empty() || n > per_host[cut])) cut = host;
+  }
+  if (cut.empty()) fail("no worker on another host than " + here);
+  std::vector<spawnpool::Future<std::string>> held;
+  for (int i = 0; i < pool.num_workers(); ++i) held.push_back(pool.submit(hold, 120000, std::string(release)));
+  std::this_thread::sleep_for(1s);
+  std::printf("cut %s with %d workers\n", cut.c_str(), per_host[cut]);
+  std::fflush(stdout);
+  // Wait (bounded) until every worker of that node is lost.
+  const auto deadline = std::chrono::steady_clock::now() + 90s;
+  while (pool.stats().workers_lost < static_cast<std::uint64_t>(per_host[cut])) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      std::printf("workers lost after 90 s: %llu\n",
+                  static_cast<unsigned long long>(pool.stats().workers_lost));
+      fail("timed out waiting for the cut node's workers to be lost", 61);
+    }
+    std::this_thread::sleep_for(20ms);
+  }
+  std::printf("lost %d at %lld\n", per_host[cut], epoch_ms());
+  std::fflush(stdout);
+  std::ofstream(release).put('\n');
+  int lost = 0;
+  for (auto& f : held) {
+    try {
+      const std::string host = f.get();
+      if (host == cut) fail("a task on the cut node " + cut + " returned");
+    } catch (const spawnpool::WorkerLost& e) {
+      ++lost;
+      std::printf("WorkerLost: %s\n", e.what());
+    }
+  }
+  if (lost != per_host[cut]) {
+    fail(std::to_string(lost) + " tasks ended in WorkerLost, not " + std::to_string(per_host[cut]));
+  }
+  serve_squares(pool, 100);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  spawnpool::Runtime runtime(argc, argv);
+  if (argc < 3) fail("usage: cluster_probe hosts|kill-remote|cut-node RESULT", 2);
+  const std::string verb = argv[1];
+  const int result = std::atoi(argv[2]);
+  {
+    spawnpool::Options options;
+    options.pipeline_depth(1);  // one task per worker at a time: each hold lands on its own worker
+    spawnpool::Executor pool(options);
+    std::printf("mode %s\n", spawnpool::to_string(pool.mode()));
+    if (verb == "hosts") {
+      hosts_verb(pool);
+    } else if (verb == "kill-remote") {
+      kill_remote_verb(pool);
+    } else if (verb == "cut-node") {
+      cut_node_verb(pool);
+    } else {
+      fail("unknown verb " + verb, 2);
+    }
+  }
+  std::printf("main returns %d at %lld\n", result, epoch_ms());
+  std::fflush(stdout);
+  return result;
+}
