@@ -1,4 +1,5 @@
 #include "launcher_guard.hpp"
+#include "pidfd.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -34,16 +35,6 @@ void close_lifeline_in_child() {
   g_lifeline_write_end = -1;
 }
 constexpr int kPollStepMs = 50;
-
-int open_pidfd(pid_t pid) {
-#ifdef SYS_pidfd_open
-  return static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-#else
-  (void)pid;
-  errno = ENOSYS;
-  return -1;
-#endif
-}
 
 void sleep_ms(int ms) {
   timespec pause{ms / 1000, (ms % 1000) * 1000000L};

@@ -1,4 +1,5 @@
 #include "launcher_output_relay.hpp"
+#include "pidfd.hpp"
 
 #include "launcher_noise_filter.hpp"
 #include "relaunch.hpp"
@@ -25,16 +26,6 @@ using Clock = std::chrono::steady_clock;
 
 // Without a pidfd (kernels before 5.3) the relay looks for mpiexec's end this often.
 constexpr int kExitCheckMs = 50;
-
-int open_pidfd(pid_t pid) {
-#ifdef SYS_pidfd_open
-  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-#else
-  (void)pid;
-  errno = ENOSYS;
-  return -1;
-#endif
-}
 
 /// Writes all of `bytes` to `fd` (waiting when it is non-blocking and full); false on an error
 /// (EPIPE: the reader is gone).

@@ -1,5 +1,6 @@
 // Relaunching a singleton program under `mpiexec -n 1`; see relaunch.hpp for why.
 #include "relaunch.hpp"
+#include "pidfd.hpp"
 
 #include "exit_status.hpp"
 #include "launcher_output_relay.hpp"
@@ -155,17 +156,6 @@ std::string find_mpiexec(const std::string& fallback) {
       ". This MPI cannot spawn workers from a program started without mpiexec, so spawnpool "
       "restarts it as `mpiexec -n 1 <program> <args>`. Set SPAWNPOOL_MPIEXEC to the mpiexec of "
       "the MPI this program was built with, or start the program with that mpiexec yourself.");
-}
-
-/// A pidfd of `pid` (readable once it ends), or -1 where the kernel has none.
-int open_pidfd(pid_t pid) {
-#ifdef SYS_pidfd_open
-  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-#else
-  (void)pid;
-  errno = ENOSYS;
-  return -1;
-#endif
 }
 
 /// Waits until mpiexec (`child`) has ended, without reaping it (so that no forwarded signal can
