@@ -3,6 +3,7 @@
 #include "pool_core.hpp"
 
 #include "log.hpp"
+#include "one_line_reason.hpp"
 #include <spawnpool/detail/mpi_call.hpp>
 #include "process_check.hpp"
 #include "result_delivery.hpp"
@@ -49,20 +50,6 @@ bool claim(WorkItem& item, WorkerRoster& roster) {
 /// The body (entries) of an item's message.
 ByteSpan entries_of(const WorkItem& item) {
   return ByteSpan{item.message.data() + wire::kHeaderSize, item.message.size() - wire::kHeaderSize};
-}
-
-/// The last non-empty line of MPI's message: MPICH's error stack ends with the cause
-/// ("Communication error with rank 0").
-std::string last_line(const std::string& text) {
-  const std::size_t end = text.find_last_not_of("\n ");
-  if (end == std::string::npos) return text;
-  const std::size_t newline = text.rfind('\n', end);
-  const std::size_t start = newline == std::string::npos ? 0 : newline + 1;
-  std::string line = text.substr(start, end + 1 - start);
-  // "MPIDI_CH3_iSendv(28)...........: Communication error with rank 0": the words after the dots
-  const std::size_t dots = line.find("...:");
-  const std::size_t words = dots == std::string::npos ? 0 : line.find_first_not_of(".: ", dots);
-  return words == std::string::npos ? line : line.substr(words);
 }
 
 }  // namespace
@@ -221,7 +208,7 @@ void PoolCore::send_heartbeats_if_due(clock::time_point now) {
       // MPI refuses to send once the connection to the worker's process broke (MPICH: the peer's
       // socket closed): on another host this is the first sign of its death (no process check
       // can see it). On this host the process check names the cause better.
-      if (!w.same_host) unreachable.emplace_back(i, last_line(e.mpi_message()));
+      if (!w.same_host) unreachable.emplace_back(i, one_line_reason(e));
     }
   }
   for (const auto& [index, error] : unreachable) {
