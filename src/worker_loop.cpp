@@ -45,6 +45,7 @@ pid_t g_serving_pid = 0;
 /// Whether built-in tasks may run (set_builtin_tasks_allowed).
 std::atomic<bool> g_builtin_tasks_allowed{true};
 std::chrono::milliseconds g_client_silence_limit{10000};  // set_client_silence_limit
+std::function<bool()> g_client_dropped_elsewhere;          // set_client_dropped_elsewhere
 
 /// The task this thread runs now (running_task()): a view into its call message, valid while the
 /// call runs. Per thread and without a lock or a copy: it is set for every call.
@@ -314,6 +315,10 @@ void set_builtin_tasks_allowed(bool allowed) { g_builtin_tasks_allowed = allowed
 
 void set_client_silence_limit(std::chrono::milliseconds limit) { g_client_silence_limit = limit; }
 
+void set_client_dropped_elsewhere(std::function<bool()> check) {
+  g_client_dropped_elsewhere = std::move(check);
+}
+
 bool running_task(std::string* task_name) {
   if (t_running_task.empty()) return false;
   if (task_name) task_name->assign(t_running_task);
@@ -367,6 +372,10 @@ int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
           }
           if (client_here && process_gone(client_pid)) {
             log().warn("service: the client (pid {}) is gone: dropping it", client_pid);
+            return kClientDropped;
+          }
+          if (g_client_dropped_elsewhere && g_client_dropped_elsewhere()) {
+            log().warn("service: another rank dropped the client: dropping it too");
             return kClientDropped;
           }
         }

@@ -4,6 +4,7 @@
 #include <mpi.h>
 
 #include <chrono>
+#include <functional>
 #include <set>
 #include <string>
 
@@ -29,6 +30,11 @@ inline constexpr int kClientDropped = 3;
 
 /// How long a pool service's rank waits for word from its client (ServiceOptions::client_timeout).
 void set_client_silence_limit(std::chrono::milliseconds limit);
+
+/// What a pool service's rank asks every 100 ms while it serves a client: true when another rank
+/// has dropped that client (src/service/client_drop_notice.hpp); the rank then drops it too
+/// (kClientDropped). Empty: nobody is asked. Set before serving, from the serving thread.
+void set_client_dropped_elsewhere(std::function<bool()> check);
 
 /// Whether the library's built-in tasks (TaskEntry::builtin) may run here; true unless a pool
 /// service turned them off (ServiceOptions::allow_builtin_tasks). Call before serving.

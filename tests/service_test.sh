@@ -39,9 +39,9 @@ if [ "$flavour" = openmpi ]; then
   server_args=(--ompi-server "file:$uri_file")
   export OMPI_MCA_pmix_server_uri="file:$uri_file"
 fi
-# Clients counted: the admitted raw client, a check, the killed client, a check, the stopped
-# client, rounds 1 and 2.
-timeout -k 5 180 "$mpiexec" "${server_args[@]}" -n 2 "$server" --port-file "$port_file" --max-clients 7 \
+# Clients counted: the admitted raw client, a check, the raw client with garbage for one rank, a
+# check, the killed client, a check, the stopped client, rounds 1 and 2.
+timeout -k 5 180 "$mpiexec" "${server_args[@]}" -n 2 "$server" --port-file "$port_file" --max-clients 9 \
   --client-timeout 3 > "$log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 100); do [ -s "$port_file" ] && break; sleep 0.2; done
@@ -84,6 +84,19 @@ else
   echo "FAIL: cannot reach the lobby at $lobby"; failed=1
 fi
 exec 8<>"/dev/tcp/$lobby_host/$lobby_port"  # silent; closed at the end
+# A client asked in that leaves before its MPI_Comm_connect (killed at that moment, or hostile)
+# does not wedge the service: the next client meets the accept it left open (the ranks busy-wait
+# in that accept until then: README, "Pool service").
+if exec 9<>"/dev/tcp/$lobby_host/$lobby_port"; then
+  printf 'spawnpool-lobby 1 %s\n' "$(head -n 1 "$token_file")" >&9
+  answer=""
+  while IFS= read -r -t 5 line <&9; do [ "$line" = enter ] && { answer=enter; break; }; done
+  exec 9<&-
+  echo "--- a client asked in that leaves without connecting: told '$answer'"
+  [ "$answer" = enter ] || { echo "FAIL: the lobby did not ask the client in"; failed=1; }
+else
+  echo "FAIL: cannot reach the lobby at $lobby"; failed=1
+fi
 stale_port_file=$port_file.stale; cp "$port_file" "$stale_port_file"
 # A client with the wrong token is refused at connect, with a clear error, and does not count.
 out=$(SPAWNPOOL_SERVICE_TOKEN=0123456789abcdef timeout -k 5 60 "$client" "file:$port_file" 2>&1); rc=$?
@@ -130,8 +143,20 @@ if [ -n "${raw_client:-}" ]; then
   # raw_pid is timeout's: end what it started (mpiexec, the raw client) too.
   pkill -KILL -P "$raw_pid" 2>/dev/null; kill -KILL "$raw_pid" 2>/dev/null
   pkill -KILL -x raw_service_cli 2>/dev/null; wait "$raw_pid" 2>/dev/null; rm -f "$log.raw"
+  # Admitted, then garbage to one rank only while it keeps every rank hearing its heartbeats:
+  # every rank drops it (the one that read the garbage tells the others), and the next client is
+  # served at once, not after this client has gone (60 s).
+  timeout -k 5 90 "$mpiexec" "${server_args[@]}" -n 1 "$raw_client" "$port_file" "$token_file" \
+    --garbage-to-one > "$log.raw" 2>&1 &
+  raw_pid=$!
+  for _ in $(seq 1 100); do grep -q "^admitted:" "$log.raw" && break; sleep 0.2; done
+  echo "--- raw MPI client with the token, then garbage to one rank and heartbeats to all"; cat "$log.raw"
+  grep -q "^admitted: 1" "$log.raw" || { echo "FAIL: the raw client was not admitted"; failed=1; }
+  served_within 20 "a client sent garbage to one rank and heartbeats to all"
+  pkill -KILL -P "$raw_pid" 2>/dev/null; kill -KILL "$raw_pid" 2>/dev/null
+  pkill -KILL -x raw_service_cli 2>/dev/null; wait "$raw_pid" 2>/dev/null; rm -f "$log.raw"
 else
-  served_within 30 "nothing"  # keeps the count of clients
+  for _ in 1 2 3 4; do served_within 30 "nothing"; done  # keeps the count of clients
 fi
 # A client killed with SIGKILL in the middle of a map: the service's ranks see its process gone,
 # finish the task they run, drop it, and serve the next client, which has waited in the lobby

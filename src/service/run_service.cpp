@@ -3,6 +3,7 @@
 #include <spawnpool/service.hpp>
 
 #include "clean_session.hpp"
+#include "client_drop_notice.hpp"
 #include "lobby.hpp"
 #include "service_token.hpp"
 #include "spawn/launch.hpp"
@@ -201,6 +202,7 @@ int run_service(const ServiceOptions& options) {
 
   detail::set_client_silence_limit(options.client_timeout);
   const detail::ServiceProcessState clean_state;  // what every client starts from
+  auto drop_notice = std::make_unique<detail::ClientDropNotice>();  // collective; freed before MPI_Finalize
   for (int served = 0; options.max_clients == 0 || served < options.max_clients;) {
     wait_for_next_client(rank, lobby.get());
     MPI_Comm client = MPI_COMM_NULL;
@@ -219,7 +221,10 @@ int run_service(const ServiceOptions& options) {
       continue;
     }
     ++served;
+    detail::set_client_dropped_elsewhere([notice = drop_notice.get(), served] { return notice->heard(served); });
     const int result = detail::serve_as_worker(client, 0, detail::ServeUntil::kClientLeaves);
+    detail::set_client_dropped_elsewhere({});
+    if (result != 0) drop_notice->announce(served);
     clean_state.restore();
     if (result == 0) {
       drain_client(client, std::chrono::milliseconds(20));  // its last heartbeats
@@ -242,6 +247,7 @@ int run_service(const ServiceOptions& options) {
     if (!options.port_file.empty()) std::remove(options.port_file.c_str());
     std::remove(token_file.c_str());
   }
+  drop_notice.reset();
   if (!initialized) {
     // A refused client that never disconnected, or a dropped one, may keep MPI_Finalize waiting.
     for (int i = 0; i < 200 && g_refusing.load() > 0; ++i) {

@@ -11,6 +11,11 @@
 //     uses and an unknown message kind to every rank, and then nothing at all (no hello, no
 //     heartbeats) for 60 s. The service must drop it after its client timeout and serve the next
 //     client meanwhile.
+//   raw_service_client PORT_FILE TOKEN_FILE --garbage-to-one
+//     presents the right token, then sends garbage on the session tag to the last rank only and
+//     heartbeats to every rank every 0.5 s for 60 s. The rank that reads the garbage drops it; the
+//     others must drop it too at once, not go on serving it, and the service serves the next
+//     client meanwhile.
 #include <spawnpool/detail/wire_format.hpp>
 
 #include <mpi.h>
@@ -90,7 +95,9 @@ int main(int argc, char** argv) {
     std::ifstream token_file(argv[2]);
     std::getline(token_file, token);
   }
-  const bool admitted_then_garbage = argc > 3 && std::string(argv[3]) == "--admitted";
+  const std::string mode = argc > 3 ? argv[3] : "";
+  const bool admitted_then_garbage = mode == "--admitted";
+  const bool garbage_to_one = mode == "--garbage-to-one";
   MPI_Init(&argc, &argv);
   const int ticket = wait_for_turn(lobby, token);
   if (ticket < 0) {
@@ -107,13 +114,31 @@ int main(int argc, char** argv) {
   int ranks = 0;
   MPI_Comm_remote_size(service, &ranks);
   const char garbage[] = "GET / HTTP/1.0\r\n\r\n";
-  if (admitted_then_garbage) {
+  if (admitted_then_garbage || garbage_to_one) {
     MPI_Send(token.data(), static_cast<int>(token.size()), MPI_CHAR, 0,
              spawnpool::detail::wire::kAdmissionTag, service);
     const int answer = admission_answer(service);
     std::printf("admitted: %d\n", answer);
     std::fflush(stdout);
     if (answer != 1) _exit(1);
+  }
+  if (garbage_to_one) {
+    MPI_Send(garbage, sizeof garbage, MPI_CHAR, ranks - 1, spawnpool::detail::wire::session_tag(0),
+             service);
+    spawnpool::detail::wire::Header heartbeat;
+    heartbeat.kind = static_cast<std::uint16_t>(spawnpool::detail::wire::Kind::kHeartbeat);
+    for (int beat = 0; beat < 120; ++beat) {
+      for (int r = 0; r < ranks; ++r) {
+        MPI_Request request = MPI_REQUEST_NULL;  // a rank that dropped it takes nothing more
+        MPI_Isend(&heartbeat, sizeof heartbeat, MPI_BYTE, r, spawnpool::detail::wire::kControlTag,
+                  service, &request);
+        MPI_Request_free(&request);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+    _exit(0);
+  }
+  if (admitted_then_garbage) {
     // A header of an unknown kind, in this build's protocol version.
     char header[spawnpool::detail::wire::kHeaderSize] = {};
     for (int r = 0; r < ranks; ++r) {
