@@ -26,6 +26,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace spawnpool {
 
@@ -112,15 +113,21 @@ void refuse_client(MPI_Comm client) {
   }).detach();
 }
 
+/// Communicators of dropped clients, kept until the end (see drop_client).
+std::vector<MPI_Comm> g_dropped_clients;
+
 /// Ends an admitted client's connection after it was dropped (dead, silent or misbehaving):
-/// drains it and frees the communicator. Not MPI_Comm_disconnect: MPICH counts the close
-/// handshakes it waits for process-wide, so a dropped client that never answers (stopped, or
-/// hostile) would block every later client's disconnect; a freed connection is closed only at
-/// MPI_Finalize (see finalize_within).
+/// drains it and keeps the communicator, neither disconnected nor freed, until the service ends.
+/// Not MPI_Comm_disconnect: MPICH counts the close handshakes it waits for process-wide, so a
+/// dropped client that never answers (stopped, or hostile) would block every later client's
+/// disconnect. Not MPI_Comm_free: Open MPI then reuses its context id for the next client, and
+/// what a dropped client that is still alive goes on sending (heartbeats, garbage) reached the
+/// next client's session and wedged it. The connection is closed at MPI_Finalize (see
+/// finalize_within); a service keeps one communicator per dropped client.
 void drop_client(MPI_Comm client) {
   drain_client(client, std::chrono::milliseconds(200));
   g_dropped_a_client = true;
-  MPI_Comm_free(&client);
+  g_dropped_clients.push_back(client);
 }
 
 /// MPI_Finalize, given `limit`: after a dropped client MPICH's MPI_Finalize may wait for that
