@@ -339,6 +339,7 @@ case "$CASE" in
     # Nothing may stay behind on any node: no process under a node's sshd (a proxy hydra started
     # over ssh, a worker under it), whatever its environment (bounded wait).
     sshds=$(cat "$SPAWNPOOL_CLUSTER_DIR"/ssh/node*/sshd.pid 2>/dev/null | tr '\n' ' ')
+    [ "$(echo $sshds | wc -w)" = "$NODES" ] || fail "not $NODES sshd pid files in $SPAWNPOOL_CLUSTER_DIR/ssh: '$sshds'"
     under_sshd() { ps -e -o pid=,ppid= | awk -v roots="$sshds" '{ parent[$1] = $2 }
       END { n = split(roots, r, " "); for (i = 1; i <= n; i++) top[r[i]] = 1
             do { grew = 0; for (p in parent) if (!(p in top) && (parent[p] in top)) { top[p] = 1; below[p] = 1; grew = 1 } } while (grew)
