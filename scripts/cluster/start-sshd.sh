@@ -17,7 +17,7 @@
 #     of the test, so its leftover checks find it.
 # Every process started here inherits the caller's environment (ctest's SPAWNPOOL_TEST_TAG).
 # Stopped by stop-sshd.sh (which stop-cluster.sh calls). Needs openssh-server (sshd) and
-# openssh-client (ssh, ssh-keygen, ssh-keyscan not needed). Exit 0 once `ssh nodeJ hostname` from
+# openssh-client (ssh, ssh-keygen). Exit 0 once `ssh nodeJ hostname` from
 # node1 answers for every node; 1 otherwise. Every wait is bounded.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
