@@ -37,7 +37,7 @@ if [ ${#sshds[@]} -gt 0 ]; then
     [ $alive = 0 ] && break
     sleep 0.1
   done
-  [ $alive = 1 ] && kill -KILL "${sshds[@]}" 2>/dev/null
+  [ "$alive" = 1 ] && kill -KILL "${sshds[@]}" 2>/dev/null
 fi
 bashrc=$(getent passwd root | cut -d: -f6)/.bashrc
 for f in "$CLUSTER_DIR"/*.holder.pid; do   # start-sshd.sh's bind mounts, in nodes still up
