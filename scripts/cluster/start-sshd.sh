@@ -15,7 +15,8 @@
 #   - the client sends, and the sshds accept, the test tags SPAWNPOOL_TEST_TAG and
 #     SPAWNPOOL_CLUSTER_TEST_TAG: what a test starts over ssh (hydra's proxies) carries the tags
 #     of the test, so its leftover checks find it.
-# Every process started here inherits the caller's environment (ctest's SPAWNPOOL_TEST_TAG).
+# Every process started here inherits the caller's environment (ctest's SPAWNPOOL_TEST_TAG); each
+# sshd runs under a keeper shell that shows it (see step 3).
 # Stopped by stop-sshd.sh (which stop-cluster.sh calls). Needs openssh-server (sshd) and
 # openssh-client (ssh, ssh-keygen). Exit 0 once `ssh nodeJ hostname` from
 # node1 answers for every node; 1 otherwise. Every wait is bounded.
@@ -27,7 +28,7 @@ SSH_DIR=$CLUSTER_DIR/ssh
 SSHD=/usr/sbin/sshd     # sshd must be started by its absolute path (it re-executes itself)
 
 [ "$(id -u)" = 0 ] || { say "must run as root" >&2; exit 1; }
-for c in "$SSHD" ssh ssh-keygen; do
+for c in "$SSHD" ssh ssh-keygen setpriv; do
   command -v "$c" >/dev/null || { say "$c missing (apt-get install -y openssh-server openssh-client)" >&2; exit 1; }
 done
 [ -s "$CLUSTER_DIR/nodes" ] || { say "no cluster in $CLUSTER_DIR (start-cluster.sh first)" >&2; exit 1; }
@@ -107,13 +108,22 @@ AcceptEnv SPAWNPOOL_TEST_TAG SPAWNPOOL_CLUSTER_TEST_TAG
 MaxStartups 64
 LogLevel INFO
 EOF
-  # sshd daemonizes and writes its pid file; no inherited descriptor may keep a caller's pipe open
-  setsid "$here/on" "$n" sh -c "$mounts; exec '$SSHD' -f '$d/sshd_config' -E '$CLUSTER_LOGS/sshd-$n.log'" \
-    < /dev/null > /dev/null 2> "$d/start.err" & starts+=($!)
+  # sshd rewrites its process title over its environment, so a daemonized sshd no longer shows
+  # the caller's test tag in /proc/PID/environ and the leftover check would miss it. So it runs
+  # in the foreground (-D; it still writes its pid file) under a keeper shell, which keeps the
+  # tag, waits for it, and takes it along when killed (parent-death signal). setsid: no
+  # inherited descriptor may keep a caller's pipe open.
+  setsid "$here/on" "$n" sh -c "$mounts || exit 1
+    setpriv --pdeathsig TERM '$SSHD' -D -f '$d/sshd_config' -E '$CLUSTER_LOGS/sshd-$n.log' & wait" \
+    < /dev/null > /dev/null 2> "$d/start.err" &
 done
-for pid in "${starts[@]}"; do wait "$pid" || failed=1; done
-[ -z "${failed:-}" ] || { say "sshd did not start:" >&2; cat "$SSH_DIR"/node*/start.err >&2
-                          tail -n 3 "$CLUSTER_LOGS"/sshd-node*.log >&2; exit 1; }
+wait "${starts[0]}" || { say "the client config's mounts failed in ctl" >&2; exit 1; }
+for i in $(seq 1 "$NODES"); do   # each sshd writes its pid file once it listens (bounded wait)
+  d=$SSH_DIR/node$i
+  for _ in $(seq 1 100); do alive "$d/sshd.pid" && break; sleep 0.1; done
+  alive "$d/sshd.pid" || { say "sshd did not start in node$i" >&2; cat "$d/start.err" >&2
+                           tail -n 3 "$CLUSTER_LOGS/sshd-node$i.log" >&2; exit 1; }
+done
 
 # 4. wait (bounded) until node1 reaches every node by name (one try per node at a time, in parallel)
 reach='for n in "$@"; do (for i in $(seq 1 50); do [ "$(timeout 10 ssh "$n" hostname 2>/dev/null)" = "$n" ] &&
