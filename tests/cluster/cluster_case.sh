@@ -67,7 +67,7 @@ case "$CASE" in
     # --- ssh cases (issue 15, item 4): an sshd in every node, started only for them ---
     rm -f "$SSH_STATUS"
     [ "$(cat "$STATUS" 2>/dev/null)" = up ] || { echo "$ENABLE_HINT"; exit 77; }
-    if ! dpkg -s openssh-server openssh-client >/dev/null 2>&1; then
+    if [ ! -x /usr/sbin/sshd ] || ! command -v ssh >/dev/null || ! command -v ssh-keygen >/dev/null; then
       log "installing openssh-server and openssh-client (apt-get; the package's own sshd is not started)"
       export DEBIAN_FRONTEND=noninteractive
       # Debian's postinst starts the machine's sshd unless a policy-rc.d forbids it
