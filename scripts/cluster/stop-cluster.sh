@@ -44,6 +44,7 @@ fi
 # 2. daemons, compute nodes first
 stop "$CLUSTER_DIR"/slurmd-*.pid
 stop "$CLUSTER_DIR/slurmctld.pid"
+"$here/stop-sshd.sh"   # the sshds of start-sshd.sh, if started, and what runs under them
 # 3. whatever still runs in the nodes' networks (the holders included), then the namespaces
 for _ in 1 2 3; do
   pids=$(for ns in $(namespaces); do ip netns pids "$ns" 2>/dev/null; done | tr '\n' ' ')

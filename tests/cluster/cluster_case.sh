@@ -2,7 +2,8 @@
 # One case of the multi-node test suite, run by ctest (tests/cluster/CMakeLists.txt):
 #   cluster_case.sh CASE SOURCE_DIR WORK_DIR CLUSTER_PROBE PRIMES
 # Cases: setup (start the cluster when enabled), stop (stop it), static_three_nodes,
-#   spawn_placement, worker_killed_remote, node_cut, node_cut_no_kill (each described below).
+#   spawn_placement, worker_killed_remote, node_cut, node_cut_no_kill (each described below);
+#   ssh_setup (start an sshd in every node), ssh_static, ssh_spawn_mpiexec, ssh_spawn_env.
 #
 # The cluster: 3 nodes x 2 CPUs of Slurm 22.05, each node a set of namespaces on this machine
 # (scripts/cluster/start-cluster.sh), jobs submitted from its node `ctl`. Its directory and the
@@ -35,6 +36,7 @@ namespaces on this machine and stop-cluster.sh removes them), e.g. SPAWNPOOL_TES
 
 mkdir -p "$WORK_ROOT"
 STATUS=$WORK_ROOT/.cluster-status   # "skip" when the setup case skipped, "up" when it started one
+SSH_STATUS=$WORK_ROOT/.cluster-ssh-status   # "up" once ssh_setup started the nodes' sshds
 id=$(printf %s "$WORK_ROOT" | md5sum | cut -c1-6)
 export SPAWNPOOL_CLUSTER_DIR=/run/spawnpool-cluster-$id
 export SPAWNPOOL_CLUSTER_PREFIX=spc$id
@@ -61,8 +63,25 @@ case "$CASE" in
     echo up > "$STATUS"
     log "ok: $("$ON" ctl sinfo -h -o '%P %D nodes %t %c CPUs %N')"
     exit 0 ;;
+  ssh_setup)
+    # --- ssh cases (issue 15, item 4): an sshd in every node, started only for them ---
+    rm -f "$SSH_STATUS"
+    [ "$(cat "$STATUS" 2>/dev/null)" = up ] || { echo "$ENABLE_HINT"; exit 77; }
+    if [ ! -x /usr/sbin/sshd ] || ! command -v ssh >/dev/null || ! command -v ssh-keygen >/dev/null; then
+      log "installing openssh-server and openssh-client (apt-get; the package's own sshd is not started)"
+      export DEBIAN_FRONTEND=noninteractive
+      # Debian's postinst starts the machine's sshd unless a policy-rc.d forbids it
+      policy=/usr/sbin/policy-rc.d; own_policy=
+      [ -e "$policy" ] || { printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod 755 "$policy"; own_policy=1; }
+      timeout 300 apt-get update -qq; timeout 600 apt-get install -y -qq openssh-server openssh-client >/dev/null
+      rc=$?; [ -n "$own_policy" ] && rm -f "$policy"
+      [ "$rc" = 0 ] || { log "FAIL: apt-get install -y openssh-server openssh-client failed"; exit 1; }
+    fi
+    timeout 60 "$SOURCE_DIR/scripts/cluster/start-sshd.sh" || { log "FAIL: start-sshd.sh failed"; exit 1; }
+    echo up > "$SSH_STATUS"
+    exit 0 ;;
   stop)
-    rm -f "$STATUS"
+    rm -f "$STATUS" "$SSH_STATUS"
     [ -d "$SPAWNPOOL_CLUSTER_DIR" ] || { echo "no cluster to stop"; exit 0; }
     timeout 50 "$SOURCE_DIR/scripts/cluster/stop-cluster.sh" || exit 1
     left=$(ip netns list | awk -v p="$SPAWNPOOL_CLUSTER_PREFIX-" 'index($1, p) == 1')
@@ -71,6 +90,8 @@ case "$CASE" in
 esac
 
 [ "$(cat "$STATUS" 2>/dev/null)" = up ] || { echo "$ENABLE_HINT"; exit 77; }
+case "$CASE" in ssh_*) [ "$(cat "$SSH_STATUS" 2>/dev/null)" = up ] ||
+  { echo "the nodes' sshds are not up (cluster_ssh_setup skipped or failed)"; exit 77; } ;; esac
 WORK=$WORK_ROOT/$CASE
 rm -rf "$WORK"; mkdir -p "$WORK"
 TAG="spawnpool-cluster-test-$CASE-$$-$(date +%s%N)"
@@ -82,14 +103,16 @@ unset SLURM_OVERLAP SLURM_EXACT SLURM_OVERCOMMIT SLURM_MPI_TYPE SLURM_JOB_ID SLU
       PMI_RANK PMI_FD PMI_PORT PMI_SIZE
 on_ctl() { "$ON" ctl env SPAWNPOOL_CLUSTER_TEST_TAG="$TAG" "$@"; }
 
-# PIDs of live processes of this case (by the tag in their environment), zombies excluded.
+# PIDs of live processes of this case (by the tag in their environment), zombies excluded. One
+# grep over every process (a fork per process costs 10-20 s per scan on a busy 2-core machine).
 case_pids() {
-  local d pid
-  for d in /proc/[0-9]*; do
-    pid=${d#/proc/}
+  local f pid stat
+  for f in $(grep -lzx "SPAWNPOOL_CLUSTER_TEST_TAG=$TAG" /proc/[0-9]*/environ 2>/dev/null); do
+    pid=${f#/proc/}; pid=${pid%/environ}
     [ "$pid" = "$$" ] && continue
-    grep -qzx "SPAWNPOOL_CLUSTER_TEST_TAG=$TAG" "$d/environ" 2>/dev/null || continue
-    [ "$(awk '{print $3}' "$d/stat" 2>/dev/null)" = Z ] && continue
+    read -r stat < "/proc/$pid/stat" 2>/dev/null || continue
+    stat=${stat##*) }   # the state follows the command name, which may hold spaces
+    [ "${stat%% *}" = Z ] && continue
     echo "$pid"
   done
 }
@@ -269,6 +292,63 @@ case "$CASE" in
       if [ "$d" -le 10000 ]; then log "ok: the program ended $d ms after main returned (limit 10000)"
       else fail "the program ended $d ms after main returned (limit 10000)"; fi
     fi
+    ;;
+
+  ssh_static | ssh_spawn_mpiexec | ssh_spawn_env)
+    # Without a scheduler (issue 15, item 4): from node1, no Slurm in the environment, hydra's ssh
+    # launcher starts the processes on the hosts of a host file (node1..node3, one slot each), over
+    # the nodes' sshds (ssh_setup). ssh passes the case's tag on (SendEnv/AcceptEnv), so the
+    # proxies hydra starts over ssh are this case's processes too.
+    #   ssh_static          mpiexec -launcher ssh -f hosts -n 3 ./app: manager node1, workers
+    #                       node2 and node3
+    #   ssh_spawn_mpiexec   mpiexec -launcher ssh -f hosts -n 1 ./app: spawn mode; hydra spawns the
+    #                       workers on the hosts' free slots, node2 and node3 (2 workers: the
+    #                       universe of 3 slots minus the manager; SPAWNPOOL_MAX_WORKERS=2 keeps
+    #                       the case about placement)
+    #   ssh_spawn_env       HYDRA_HOST_FILE=hosts HYDRA_LAUNCHER=ssh ./app, run plainly: the
+    #                       relaunch under mpiexec passes the environment, so the same placement
+    printf 'node1\nnode2\nnode3\n' > "$WORK/hosts"
+    OUT=$WORK/run.out
+    mpiexec=${SPAWNPOOL_TEST_MPIEXEC:?set by tests/cluster/CMakeLists.txt to the build mpiexec}
+    run=(); result=0
+    case "$CASE" in
+      ssh_static) run=("$mpiexec" -launcher ssh -f "$WORK/hosts" -n 3 "$PROBE" hosts 5); result=5 ;;
+      ssh_spawn_mpiexec) run=(env SPAWNPOOL_MAX_WORKERS=2 "$mpiexec" -launcher ssh -f "$WORK/hosts" -n 1 "$PROBE" hosts 3); result=3 ;;
+      ssh_spawn_env) run=(env SPAWNPOOL_MAX_WORKERS=2 HYDRA_HOST_FILE="$WORK/hosts" HYDRA_LAUNCHER=ssh "$PROBE" hosts 4); result=4 ;;
+    esac
+    log "on node1: ${run[*]}"
+    # no SLURM_* variable (`on` sets SLURM_CONF): hydra would pick its Slurm launcher
+    # shellcheck disable=SC2046
+    (cd "$WORK" && "$ON" node1 env -u SLURM_CONF $(env | grep -oE '^SLURM_[A-Z_]+' | sed 's/^/-u /') \
+       SPAWNPOOL_CLUSTER_TEST_TAG="$TAG" timeout -k 5 60 "${run[@]}") > "$OUT" 2>&1 < /dev/null
+    rc=$?
+    show_file "$OUT"
+    [ "$rc" = "$result" ] || fail "exit code $rc, not main's $result (124/137: timeout, hang)"
+    [ "$CASE" = ssh_static ] && mode=static || mode=spawn
+    expect "$OUT" "^mode $mode\$" "$mode mode"
+    [ "$(manager_host "$OUT")" = node1 ] && log "ok: manager on node1" || fail "manager on '$(manager_host "$OUT")', not node1"
+    hosts=$(worker_hosts "$OUT")
+    [ "$hosts" = "node2:1 node3:1 " ] && log "ok: one worker on each of node2, node3 (the host file's free slots)" ||
+      fail "workers on '$hosts', not one on each of node2, node3"
+    reported=$(grep -oE '^worker [0-9]+ host [^ ]+' "$OUT" | awk '{print $4}' | sort -u | tr '\n' ' ')
+    ran=$(grep -oE '^task host [^ ]+' "$OUT" | awk '{print $3}' | sort -u | tr '\n' ' ')
+    [ "$reported" = "$ran" ] && log "ok: tasks ran on the hosts workers() reports ($ran)" ||
+      fail "workers() reports hosts '$reported', tasks ran on '$ran'"
+    expect "$OUT" '^sum ok$' "the pool computed the right squares"
+    expect "$OUT" "^main returns $result " "main ran to its end"
+    # Nothing may stay behind on any node: no process under a node's sshd (a proxy hydra started
+    # over ssh, a worker under it), whatever its environment (bounded wait).
+    sshds=$(cat "$SPAWNPOOL_CLUSTER_DIR"/ssh/node*/sshd.pid 2>/dev/null | tr '\n' ' ')
+    [ "$(echo $sshds | wc -w)" = "$NODES" ] || fail "not $NODES sshd pid files in $SPAWNPOOL_CLUSTER_DIR/ssh: '$sshds'"
+    under_sshd() { ps -e -o pid=,ppid= | awk -v roots="$sshds" '{ parent[$1] = $2 }
+      END { n = split(roots, r, " "); for (i = 1; i <= n; i++) top[r[i]] = 1
+            do { grew = 0; for (p in parent) if (!(p in top) && (parent[p] in top)) { top[p] = 1; below[p] = 1; grew = 1 } } while (grew)
+            for (p in below) print p }' | tr '\n' ' '; }
+    for ((i = 0; i < 40; i++)); do [ -z "$(under_sshd | tr -d ' ')" ] && break; sleep 0.25; done
+    left=$(under_sshd)
+    if [ -z "${left// /}" ]; then log "ok: nothing runs under the nodes' sshds"
+    else fail "processes under the nodes' sshds 10 s after the program ended (killing them):"
+         show_pids "$left"; kill -KILL $left 2>/dev/null; fi
     ;;
 
   *) fail "unknown case $CASE" ;;
