@@ -23,7 +23,10 @@
 /// host has exited, drops it: it finishes the task it is running, abandons the client's other
 /// calls and what it sent, and goes back to accept the next client. A client killed mid-map on
 /// the service's host is dropped about 0.1 s after the message each rank is running; elsewhere
-/// client_timeout after it. A client that sends garbage is dropped by the ranks that read it.
+/// client_timeout after it. A client that sends garbage is dropped by the rank that reads it, and
+/// every other rank drops it within 0.1 s of hearing so from that rank. A client the lobby asked
+/// in that leaves before connecting leaves the ranks in MPI_Comm_accept (busy under MPICH) until
+/// the next client comes.
 ///
 /// Security model: the service runs only tasks its own program registered, never code a client
 /// sends; the library's built-in tasks (spawnpool::run_command, which runs any program) are
