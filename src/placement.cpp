@@ -171,10 +171,13 @@ std::optional<std::vector<PlacementHost>> slurm_allocation_hosts() noexcept {
     if (!list) return std::nullopt;
     const auto names = expand_hostlist(*list);
     if (!names) return std::nullopt;
-    // The task layout when the job has one, else its CPUs (slurm_allocation_slots counts alike).
+    // The job's task layout when it has one, else its CPUs (slurm_allocation_slots counts alike).
+    // Inside a job step (the relaunched manager runs in the one hydra's srun starts)
+    // SLURM_TASKS_PER_NODE is the step's ("1"): only a layout of every node is the job's.
     std::optional<std::vector<int>> slots;
     if (const auto tasks = env_string("SLURM_TASKS_PER_NODE"); tasks && env_string("SLURM_NTASKS")) {
       slots = counts_per_node(*tasks);
+      if (slots && slots->size() != names->size()) slots.reset();
     }
     if (!slots) {
       if (const auto cpus = env_string("SLURM_JOB_CPUS_PER_NODE")) slots = counts_per_node(*cpus);

@@ -162,6 +162,11 @@ TEST(Placement, TheSlurmAllocationsNodesAndTaskSlots) {
   EXPECT_EQ((*allocation)[0].slots, 2);
   EXPECT_EQ((*allocation)[1].reserved, 1);  // the manager's node
   EXPECT_EQ((*allocation)[0].reserved, 0);
+  {
+    // Inside the job step hydra's srun starts (the relaunched manager's): the step's layout.
+    ScopedEnv step("SLURM_TASKS_PER_NODE", "1");
+    EXPECT_EQ((*spawnpool::detail::slurm_allocation_hosts())[0].slots, 4);  // the job's CPUs
+  }
   ScopedEnv no_tasks("SLURM_NTASKS", nullptr);  // no task count: the CPUs
   EXPECT_EQ((*spawnpool::detail::slurm_allocation_hosts())[0].slots, 4);
   // By default the allocation's nodes are the placement's hosts.
