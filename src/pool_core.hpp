@@ -6,6 +6,7 @@
 //   scheduling_policy.hpp  which worker gets the next message, and how many calls it carries
 //   worker_health.hpp      heartbeats, process checks, silence; lost workers' dying processes
 //   worker_replacement.hpp starting a replacement worker beside the work
+//   placement.hpp          which host each spawned worker (and replacement) goes to; lost hosts
 //   greeting.hpp           Hello / Ready with the workers a pool starts with
 //   result_delivery.hpp    completing futures from a worker's results
 //   task_observer.hpp      the Chrome trace, as an observer of finished calls
@@ -24,7 +25,8 @@
 // task timeout), when its process is gone (same host), when it is silent past the heartbeat timeout
 // (spawned workers), or when MPI fails talking to it. The call it was running fails with WorkerLost
 // (or Timeout); calls queued behind it that never started go back to the queue; in spawn mode a
-// replacement is started so the pool keeps its size. In static, communicator and service mode a lost
+// replacement is started so the pool keeps its size, on a host that is not lost (placement.hpp); when
+// no host has room, none is started and the pool shrinks. In static, communicator and service mode a lost
 // rank is not replaced; the pool goes on with the others, and with none left every pending future
 // fails with BrokenExecutor. (With MPICH a rank of the same job that dies makes hydra end the whole
 // job: there the launcher, not spawnpool, decides.)
