@@ -21,8 +21,10 @@ namespace spawnpool {
 
 /// Where a pool's spawned workers go over its hosts (Options::placement).
 enum class Placement {
-  /// Round robin: each worker to the host with the fewest workers among those with a free slot
-  /// (or unknown slots), the first listed on a tie. Spreads failures and memory over the hosts.
+  /// Round robin: each worker to the host with the fewest processes (its workers, and the
+  /// manager where it holds one of the host's slots) among those with a free slot (or unknown
+  /// slots), the first listed on a tie; once every slot is taken, the same over every host.
+  /// Spreads failures and memory over the hosts.
   spread,
   /// Fill each host, in the order listed, to its slots (or to max_workers_per_host when its slots
   /// are unknown) before the next: as few hosts as possible.
@@ -45,8 +47,9 @@ class Options {
 
   /// Hosts to start workers on (spawn mode): "name", or "name:n" for a host that should run n
   /// processes (its slots). Which worker goes where: placement() and max_workers_per_host().
-  /// Default: the hostfile's hosts, else inside a Slurm allocation its nodes with their task
-  /// slots, else wherever the launcher puts them.
+  /// Default: the hostfile's hosts, else inside a Slurm allocation of several nodes its nodes
+  /// with their task slots (the manager taking one on its node), else wherever the launcher puts
+  /// them.
   ///
   /// The pool starts each worker with its own MPI_Comm_spawn and names its host in the MPI_Info
   /// key "host". MPICH's hydra starts the process there (host names as the launcher knows them:
