@@ -4,6 +4,7 @@
 
 #include "environment.hpp"
 #include "log.hpp"
+#include "placement.hpp"
 #include "pool_core.hpp"
 #include "runtime_state.hpp"
 #include "service/connect.hpp"
@@ -67,7 +68,8 @@ void check_slurm_allows_spawning() {
       "(SPAWNPOOL_SLURM_CHECK=0 skips this check, e.g. for mpiexec -launcher fork.)");
 }
 
-int default_worker_count() {
+/// `plan_slots`: the free slots of the hosts the workers are placed on, when all are known.
+int default_worker_count(std::optional<int> plan_slots) {
   if (const auto n = detail::env_integer(detail::env::kMaxWorkers)) return static_cast<int>(*n);
   int world = 1;
   MPI_Comm_size(MPI_COMM_WORLD, &world);
@@ -75,6 +77,8 @@ int default_worker_count() {
   int flag = 0;
   MPI_Comm_get_attr(MPI_COMM_WORLD, MPI_UNIVERSE_SIZE, &universe, &flag);
   if (flag && universe != nullptr && *universe > world) return *universe - world;
+  // The hosts' slots (Options::hosts "name:n", a hostfile, the allocation), the manager's taken.
+  if (plan_slots) return *plan_slots;
   // Inside an allocation: its slots, one of which the manager takes.
   if (const auto slots = detail::slurm_allocation_slots()) {
     return static_cast<int>(std::max(1L, *slots - 1));
@@ -92,16 +96,19 @@ std::unique_ptr<detail::PoolCore> start_spawned(const Options& options) {
         "program as `mpiexec -n 1 ./app` (spawn mode) or `mpiexec -n <workers+1> ./app` (static "
         "mode).");
   }
+  // Placement errors (a limit of 0, an empty host name, too little room) before anything starts.
+  detail::HostPlan hosts = detail::plan_placement(options);
   // Only read the environment when the options leave the count to it.
-  const int workers = options.max_workers() ? *options.max_workers() : default_worker_count();
+  const int workers =
+      options.max_workers() ? *options.max_workers() : default_worker_count(hosts.free_slots());
   if (workers < 1) {
     throw Error("spawnpool::Executor: max_workers must be at least 1, got " +
                 std::to_string(workers));
   }
+  hosts.check_room(workers);
   detail::SpawnRequest request;
   request.program = options.worker_program().empty() ? state.program : options.worker_program();
   request.args = options.worker_args().value_or(state.args);
-  request.hostfile = options.hostfile();
   request.mpi_stuck = &state.mpi_stuck;
   check_slurm_allows_spawning();
   warn_if_oversubscribed(workers);
@@ -111,7 +118,7 @@ std::unique_ptr<detail::PoolCore> start_spawned(const Options& options) {
   setup.worker_program = request.program;
   setup.spawn = std::move(request);
   setup.workers = workers;
-  setup.hosts = options.hosts();
+  setup.hosts = std::move(hosts);
   setup.min_workers = std::clamp(options.min_workers().value_or(workers), 1, workers);
   setup.start_timeout = start_timeout(options);
   return std::make_unique<detail::PoolCore>(std::move(setup), options);

@@ -127,23 +127,38 @@ void PoolCore::start_workers() {
                 });
 }
 
-SpawnRequest PoolCore::request_for_next_worker() const {
-  SpawnRequest request = *setup_.spawn;
-  request.count = 1;
-  if (!setup_.hosts.empty()) request.host = setup_.hosts[links_.size() % setup_.hosts.size()];
-  return request;
+std::optional<PoolCore::PlacedRequest> PoolCore::request_for_next_worker() {
+  PlacedRequest placed{*setup_.spawn, std::nullopt};
+  placed.request.count = 1;
+  if (setup_.hosts.placing()) {
+    placed.host = setup_.hosts.place();
+    if (!placed.host) return std::nullopt;
+    placed.request.host = setup_.hosts.name(*placed.host);
+  }
+  return placed;
 }
 
 void PoolCore::add_spawned_worker(clock::time_point deadline) {
-  SpawnRequest request = request_for_next_worker();
+  auto placed = request_for_next_worker();
+  if (!placed) {
+    // plan_placement checked the room for every worker: only lost hosts could take it away.
+    throw SpawnError("spawnpool: no host left to start a worker on");
+  }
+  SpawnRequest& request = placed->request;
   request.timeout = std::max(std::chrono::milliseconds(1),
                              std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()));
-  links_.push_back(
-      std::make_unique<WorkerLink>(spawn_workers(request), WorkerLink::Ownership::kWatched));
+  try {
+    links_.push_back(
+        std::make_unique<WorkerLink>(spawn_workers(request), WorkerLink::Ownership::kWatched));
+  } catch (...) {
+    if (placed->host) setup_.hosts.release(*placed->host);
+    throw;
+  }
   Worker w;
   w.id = next_spawned_id_++;
   w.link = links_.size() - 1;
   w.rank = 0;
+  w.placed_on = placed->host;
   roster_.add(std::move(w));
 }
 

@@ -6,6 +6,7 @@
 //   scheduling_policy.hpp  which worker gets the next message, and how many calls it carries
 //   worker_health.hpp      heartbeats, process checks, silence; lost workers' dying processes
 //   worker_replacement.hpp starting a replacement worker beside the work
+//   placement.hpp          which host each spawned worker (and replacement) goes to; lost hosts
 //   greeting.hpp           Hello / Ready with the workers a pool starts with
 //   result_delivery.hpp    completing futures from a worker's results
 //   task_observer.hpp      the Chrome trace, as an observer of finished calls
@@ -24,7 +25,8 @@
 // task timeout), when its process is gone (same host), when it is silent past the heartbeat timeout
 // (spawned workers), or when MPI fails talking to it. The call it was running fails with WorkerLost
 // (or Timeout); calls queued behind it that never started go back to the queue; in spawn mode a
-// replacement is started so the pool keeps its size. In static, communicator and service mode a lost
+// replacement is started so the pool keeps its size, on a host that is not lost (placement.hpp); when
+// no host has room, none is started and the pool shrinks. In static, communicator and service mode a lost
 // rank is not replaced; the pool goes on with the others, and with none left every pending future
 // fails with BrokenExecutor. (With MPICH a rank of the same job that dies makes hydra end the whole
 // job: there the launcher, not spawnpool, decides.)
@@ -32,6 +34,7 @@
 #include "backoff.hpp"
 #include "call_queue.hpp"
 #include "greeting.hpp"
+#include "placement.hpp"
 #include "scheduling_policy.hpp"
 #include "task_observer.hpp"
 #include "transport.hpp"
@@ -72,7 +75,7 @@ struct PoolSetup {
   std::optional<SpawnRequest> spawn;
   int workers = 0;
   int min_workers = 0;  // soft spawn: fewer than `workers` (but at least this many) is acceptable
-  std::vector<std::string> hosts;  // worker i on hosts[i % size] (empty: the launcher's choice)
+  HostPlan hosts;  // where each worker goes (no hosts: the launcher's choice)
   /// Static / communicator mode: a communicator shared with the workers (not owned) and their ranks.
   MPI_Comm shared_comm = MPI_COMM_NULL;
   std::vector<int> shared_ranks;
@@ -111,7 +114,13 @@ class PoolCore final : public ProgressDriver {
   // Starting and ending (pool_core.cpp).
   void start_workers();
   void add_spawned_worker(std::chrono::steady_clock::time_point deadline);
-  SpawnRequest request_for_next_worker() const;
+  /// A request for one worker and the host the plan chose for it (none: the launcher chooses).
+  struct PlacedRequest {
+    SpawnRequest request;
+    std::optional<std::size_t> host;  // in setup_.hosts, counted there until released
+  };
+  /// The next worker's request; nullopt when the plan has no live host with room left.
+  std::optional<PlacedRequest> request_for_next_worker();
   void take_ready(Worker& w, const Ready& ready);
   void say_goodbye();
   void fail_all(const std::exception_ptr& error);
@@ -137,6 +146,11 @@ class PoolCore final : public ProgressDriver {
   void lose_worker(std::size_t worker, const std::string& cause, std::uint64_t running_call,
                    const std::string& timeout_predicate, bool reported = false);
   bool replace_lost_workers();
+  /// A worker on another host went silent past the heartbeat timeout: its host is lost unless
+  /// another worker there was heard from lately (placement.hpp).
+  void check_host_of_silent_worker(std::size_t worker);
+  /// Log line and counter for a lost worker that is not replaced (no host has room).
+  void shrink_pool();
   void give_up_replacing(const std::string& reason);
   void break_executor(const std::string& reason);
 
@@ -166,6 +180,7 @@ class PoolCore final : public ProgressDriver {
   WorkerHealth health_;
   std::size_t replacements_wanted_ = 0;
   std::unique_ptr<WorkerReplacement> replacement_;  // at most one started at a time
+  std::optional<std::size_t> replacement_host_;     // its host in setup_.hosts, if placed
   std::string replacement_failure_;  // why the last replacement could not be started
 
   // Who polls. engine_ is held by whoever polls and guards everything of "the engine" above.

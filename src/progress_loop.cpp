@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 namespace spawnpool::detail {
 
@@ -235,6 +236,9 @@ bool PoolCore::watch_workers() {
       }
     }
     if (w.state == WorkerState::kReady) {
+      if (verdict == WorkerHealth::Verdict::kSilent && setup_.spawn && !w.same_host) {
+        check_host_of_silent_worker(i);
+      }
       lose_worker(i, health_.cause(verdict, w), 0,
                   verdict == WorkerHealth::Verdict::kOverdue ? health_.overdue_predicate(w) : "");
     }
@@ -348,6 +352,7 @@ void PoolCore::lose_worker(std::size_t index, const std::string& cause, std::uin
     }
     w.sent.clear();
   }
+  if (w.placed_on) setup_.hosts.release(*w.placed_on);
   log().warn("{} was lost: {}", w.describe(), cause);
   if (observer_) observer_->worker_lost(w, cause);
   if (setup_.spawn) ++replacements_wanted_;
@@ -374,11 +379,16 @@ bool PoolCore::replace_lost_workers() {
   bool any = false;
   if (!replacement_ && replacements_wanted_ > 0 && health_.dying_processes_gone()) {
     --replacements_wanted_;
-    SpawnRequest request = request_for_next_worker();
-    request.timeout = setup_.start_timeout;
+    auto placed = request_for_next_worker();
+    if (!placed) {
+      shrink_pool();
+      return true;
+    }
+    placed->request.timeout = setup_.start_timeout;
+    replacement_host_ = placed->host;
     try {
-      replacement_ = std::make_unique<WorkerReplacement>(request, greeting_, next_spawned_id_++,
-                                                         setup_.start_timeout);
+      replacement_ = std::make_unique<WorkerReplacement>(placed->request, greeting_,
+                                                         next_spawned_id_++, setup_.start_timeout);
     } catch (const std::exception& e) {
       give_up_replacing(e.what());
     }
@@ -392,6 +402,7 @@ bool PoolCore::replace_lost_workers() {
         w.id = replacement_->worker_id();
         w.link = links_.size() - 1;
         w.rank = 0;
+        w.placed_on = std::exchange(replacement_host_, std::nullopt);
         const std::size_t index = roster_.add(std::move(w));
         take_ready(roster_[index], replacement_->answer());
         log().debug("{} ready (replacement)", roster_[index].describe());
@@ -413,9 +424,54 @@ bool PoolCore::replace_lost_workers() {
 
 void PoolCore::give_up_replacing(const std::string& reason) {
   log().error("could not start a replacement worker: {}", reason);
+  if (replacement_host_) setup_.hosts.release(*std::exchange(replacement_host_, std::nullopt));
   replacement_.reset();
   replacements_wanted_ = 0;
   replacement_failure_ = reason;
+}
+
+void PoolCore::check_host_of_silent_worker(std::size_t index) {
+  const Worker& silent = roster_[index];
+  const std::string host =
+      silent.placed_on ? setup_.hosts.name(*silent.placed_on) : silent.host;
+  // A host that went away silences all its workers at once (their last heartbeats within about
+  // a second of each other); one heard from within half the timeout shows the host is up, and
+  // only this worker is stuck or stopped.
+  const auto now = clock::now();
+  const auto recent = health_.heartbeat_timeout() / 2;
+  for (const Worker& w : roster_) {
+    if (&w == &silent || w.state != WorkerState::kReady) continue;
+    const bool same = silent.placed_on ? w.placed_on == silent.placed_on : w.host == silent.host;
+    if (same && now - w.last_heard < recent) {
+      log().info("{} is silent, but {} on the same host was heard from: host {} is up",
+                 silent.describe(), w.describe(), host);
+      return;
+    }
+  }
+  if (silent.placed_on) setup_.hosts.mark_lost(*silent.placed_on);
+  if (!roster_.add_lost_host(host)) return;
+  if (setup_.hosts.placing()) {
+    log().warn("host {} lost ({} silent for the heartbeat timeout): no worker will be started "
+               "there", host, silent.describe());
+  } else {
+    log().warn("host {} lost ({} silent for the heartbeat timeout); the launcher chooses where a "
+               "replacement goes (Options::hosts or hostfile keep it off a lost host)",
+               host, silent.describe());
+  }
+}
+
+void PoolCore::shrink_pool() {
+  roster_.count_not_replaced();
+  std::string lost;
+  for (const PlacementHost& h : setup_.hosts.hosts()) {
+    if (h.lost) lost += (lost.empty() ? "" : ", ") + h.name;
+  }
+  const auto limit = setup_.hosts.per_host_limit();
+  replacement_failure_ =
+      (lost.empty() ? std::string() : "host " + lost + " lost, and ") +
+      "no live host has room for a replacement" +
+      (limit ? " (max_workers_per_host " + std::to_string(*limit) + ")" : std::string());
+  log().warn("pool shrank to {} workers: {}", roster_.live(), replacement_failure_);
 }
 
 bool PoolCore::poll_turn() {

@@ -62,3 +62,106 @@ std::optional<long> slurm_allocation_slots() noexcept {
 }
 
 }  // namespace spawnpool::detail
+
+namespace spawnpool::detail {
+
+std::optional<std::vector<int>> counts_per_node(std::string_view value) noexcept {
+  try {
+    std::vector<int> counts;
+    std::size_t pos = 0;
+    while (pos < value.size()) {
+      const auto count = read_number(value, pos);
+      if (!count || *count == 0) return std::nullopt;
+      long nodes = 1;
+      if (value.substr(pos, 2) == "(x") {
+        pos += 2;
+        const auto repeat = read_number(value, pos);
+        if (!repeat || *repeat == 0 || *repeat > 1000000 || pos >= value.size() || value[pos] != ')') {
+          return std::nullopt;
+        }
+        ++pos;
+        nodes = *repeat;
+      }
+      counts.insert(counts.end(), static_cast<std::size_t>(nodes), static_cast<int>(*count));
+      if (pos == value.size()) break;
+      if (value[pos] != ',' || pos + 1 == value.size()) return std::nullopt;
+      ++pos;
+    }
+    if (counts.empty()) return std::nullopt;
+    return counts;
+  } catch (...) {
+    return std::nullopt;
+  }
+}
+
+namespace {
+
+/// Expands one name of a host list (no comma outside brackets), appending to `out`.
+bool expand_name(std::string_view name, std::vector<std::string>& out) {
+  const std::size_t open = name.find('[');
+  if (open == std::string_view::npos) {
+    if (name.empty() || name.find(']') != std::string_view::npos) return false;
+    out.emplace_back(name);
+    return true;
+  }
+  const std::size_t close = name.find(']', open);
+  if (close == std::string_view::npos) return false;
+  const std::string_view prefix = name.substr(0, open);
+  const std::string_view ranges = name.substr(open + 1, close - open - 1);
+  const std::string_view rest = name.substr(close + 1);
+  std::vector<std::string> tails;
+  if (rest.empty()) {
+    tails.emplace_back();
+  } else if (!expand_name(rest, tails)) {
+    return false;
+  }
+  std::size_t pos = 0;
+  while (pos <= ranges.size()) {
+    std::size_t end = ranges.find(',', pos);
+    if (end == std::string_view::npos) end = ranges.size();
+    const std::string_view range = ranges.substr(pos, end - pos);
+    const std::size_t dash = range.find('-');
+    const std::string_view first = range.substr(0, dash);
+    const std::string_view last = dash == std::string_view::npos ? first : range.substr(dash + 1);
+    std::size_t a = 0, b = 0;
+    const auto lo = read_number(first, a), hi = read_number(last, b);
+    if (!lo || !hi || a != first.size() || b != last.size() || *hi < *lo || *hi - *lo > 100000) {
+      return false;
+    }
+    const std::size_t width = first.size();  // "01-10": zero padded to the first bound's width
+    for (long n = *lo; n <= *hi; ++n) {
+      std::string digits = std::to_string(n);
+      if (digits.size() < width) digits.insert(0, width - digits.size(), '0');
+      for (const std::string& tail : tails) {
+        out.push_back(std::string(prefix) + digits + tail);
+      }
+    }
+    pos = end + 1;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<std::vector<std::string>> expand_hostlist(std::string_view list) noexcept {
+  try {
+    std::vector<std::string> hosts;
+    std::size_t start = 0;
+    int depth = 0;
+    for (std::size_t i = 0; i <= list.size(); ++i) {
+      if (i < list.size() && list[i] == '[') ++depth;
+      if (i < list.size() && list[i] == ']') --depth;
+      if (depth < 0) return std::nullopt;
+      if (i == list.size() || (list[i] == ',' && depth == 0)) {
+        if (!expand_name(list.substr(start, i - start), hosts)) return std::nullopt;
+        start = i + 1;
+      }
+    }
+    if (depth != 0 || hosts.empty()) return std::nullopt;
+    return hosts;
+  } catch (...) {
+    return std::nullopt;
+  }
+}
+
+}  // namespace spawnpool::detail

@@ -29,6 +29,7 @@ class WorkerHealth {
   /// `task_timeout`: Options::task_timeout (0: none).
   WorkerHealth(std::chrono::milliseconds heartbeat_timeout, std::chrono::milliseconds task_timeout);
 
+  std::chrono::milliseconds heartbeat_timeout() const noexcept { return heartbeat_timeout_; }
   /// True when heartbeats are due (then not again for kHeartbeatInterval).
   bool heartbeat_due(clock::time_point now);
   /// True when the workers are due a check (then not again for kCheckInterval).

@@ -66,6 +66,18 @@ void WorkerRoster::count_cancelled(std::uint64_t calls) {
   cancelled_ += calls;
 }
 
+void WorkerRoster::count_not_replaced() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++not_replaced_;
+}
+
+bool WorkerRoster::add_lost_host(const std::string& host) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (std::find(lost_hosts_.begin(), lost_hosts_.end(), host) != lost_hosts_.end()) return false;
+  lost_hosts_.push_back(host);
+  return true;
+}
+
 int WorkerRoster::live() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return static_cast<int>(std::count_if(workers_.begin(), workers_.end(), [](const Worker& w) {
@@ -90,6 +102,8 @@ Stats WorkerRoster::stats(const std::atomic<std::uint64_t>& submitted) const {
   s.failed = failed_;
   s.cancelled = cancelled_;
   s.workers_lost = workers_lost_;
+  s.workers_not_replaced = not_replaced_;
+  s.lost_hosts = lost_hosts_;
   for (const Worker& w : workers_) {
     if (w.state == WorkerState::kStarting) continue;
     s.workers.push_back(WorkerStats{w.id, w.rank, w.host, w.pid, w.state != WorkerState::kLost,

@@ -21,6 +21,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,7 @@ struct Worker {
   std::string host;
   long pid = 0;
   bool same_host = false;  // on the manager's host: its process can be checked
+  std::optional<std::size_t> placed_on;  // spawn mode: its host in the pool's HostPlan, if placed
   WorkerState state = WorkerState::kStarting;
   std::deque<SentMessage> sent;  // messages in flight, oldest (being run) first; engine only
   std::chrono::steady_clock::time_point last_heard;  // engine only
@@ -81,6 +83,10 @@ class WorkerRoster {
   void count_answers(Worker& worker, std::uint64_t calls, std::uint64_t ok, std::uint64_t busy_ns);
   void count_failed(std::uint64_t calls);
   void count_cancelled(std::uint64_t calls);
+  /// A lost worker was not replaced: no host had room (Stats::workers_not_replaced).
+  void count_not_replaced();
+  /// `host` was found lost (Stats::lost_hosts); false when it was already.
+  bool add_lost_host(const std::string& host);
 
   /// Workers that were ready and not lost (those that left at shutdown included). Thread-safe.
   int live() const;
@@ -94,6 +100,8 @@ class WorkerRoster {
   mutable std::mutex mutex_;  // guards what other threads read (see the top of this file)
   std::vector<Worker> workers_;
   std::uint64_t completed_ = 0, failed_ = 0, cancelled_ = 0, workers_lost_ = 0;
+  std::uint64_t not_replaced_ = 0;
+  std::vector<std::string> lost_hosts_;
 };
 
 }  // namespace spawnpool::detail

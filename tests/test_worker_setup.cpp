@@ -190,6 +190,17 @@ TEST(Environment, InvalidTimeoutsAndPollingAreConfigErrorsUnlessTheOptionsSetThe
   }
 }
 
+TEST(Placement, ImpossiblePlacementIsAConfigErrorBeforeAnythingStarts) {
+  using spawnpool::Options;
+  EXPECT_EQ(config_error(Options{}.max_workers(1).hosts({"localhost"}).max_workers_per_host(0)),
+            "spawnpool::Options::max_workers_per_host must be at least 1, got 0");
+  EXPECT_EQ(config_error(Options{}.max_workers(1).hosts({"localhost", ""})),
+            "spawnpool: Options::hosts: an empty host name");
+  EXPECT_EQ(config_error(Options{}.max_workers(3).hosts({"localhost"}).max_workers_per_host(2)),
+            "spawnpool::Executor: 3 workers do not fit on 1 host(s) of Options::hosts with "
+            "max_workers_per_host 2 (room for 2)");
+}
+
 int main(int argc, char** argv) {
   spawnpool::Runtime runtime(argc, argv);
   ::testing::InitGoogleTest(&argc, argv);

@@ -19,11 +19,25 @@
 
 namespace spawnpool {
 
+/// Where a pool's spawned workers go over its hosts (Options::placement).
+enum class Placement {
+  /// Round robin: each worker to the host with the fewest processes (its workers, and the
+  /// manager where it holds one of the host's slots) among those with a free slot (or unknown
+  /// slots), the first listed on a tie; once every slot is taken, the same over every host.
+  /// Spreads failures and memory over the hosts.
+  spread,
+  /// Fill each host, in the order listed, to its slots (or to max_workers_per_host when its slots
+  /// are unknown) before the next: as few hosts as possible.
+  pack,
+};
+
 class Options {
  public:
   /// Number of workers. Default: $SPAWNPOOL_MAX_WORKERS, else MPI_UNIVERSE_SIZE - 1 when the launcher
-  /// set a universe larger than one, else inside a Slurm job its task slots minus one
-  /// (SLURM_NTASKS, else the CPUs of all its nodes), else the number of cores. Must be >= 1.
+  /// set a universe larger than one, else the slots of the hosts the workers are placed on minus
+  /// the manager's when every host's slots are known (hosts() "name:n", hostfile()), else inside a
+  /// Slurm job its task slots minus one (SLURM_NTASKS, else the CPUs of all its nodes), else the
+  /// number of cores. Must be >= 1.
   Options& max_workers(int n) { max_workers_ = n; return *this; }
 
   /// Soft spawn: accept a pool of at least `n` workers when fewer than max_workers can be started
@@ -31,12 +45,34 @@ class Options {
   /// Default: max_workers (all must start, else SpawnError). Spawn mode only.
   Options& min_workers(int n) { min_workers_ = n; return *this; }
 
-  /// Hosts to start workers on (spawn mode), one after the other: worker i goes to
-  /// hosts[i % hosts.size()] (MPI_Info "host"). Default: where the launcher puts them.
+  /// Hosts to start workers on (spawn mode): "name", or "name:n" for a host that should run n
+  /// processes (its slots). Which worker goes where: placement() and max_workers_per_host().
+  /// Default: the hostfile's hosts, else inside a Slurm allocation of several nodes its nodes
+  /// with their task slots (the manager taking one on its node), else wherever the launcher puts
+  /// them.
+  ///
+  /// The pool starts each worker with its own MPI_Comm_spawn and names its host in the MPI_Info
+  /// key "host". MPICH's hydra starts the process there (host names as the launcher knows them:
+  /// ssh or Slurm's node names). Open MPI also honours "host" for a host of the job's allocation
+  /// (a host outside it needs the "add-host" key, and a hostfile the "hostfile" or "add-hostfile"
+  /// key, which spawnpool does not set); placement under Open MPI is untested.
   Options& hosts(std::vector<std::string> names) { hosts_ = std::move(names); return *this; }
 
-  /// A hostfile for the launcher to place workers with (MPI_Info "hostfile").
+  /// A hostfile (spawn mode) whose hosts the workers are placed on, as with hosts(): one host per
+  /// line, "name", "name:n" (hydra's form) or "name slots=n" (Open MPI's); '#' starts a comment.
+  /// Read by the executor's constructor (ConfigError when it cannot be read or lists no host).
   Options& hostfile(std::string path) { hostfile_ = std::move(path); return *this; }
+
+  /// How workers are spread over the known hosts (hosts(), hostfile() or the Slurm allocation;
+  /// spawn mode). Replacements for lost workers follow it too, and never go to a lost host.
+  /// Default: Placement::spread.
+  Options& placement(Placement policy) { placement_ = policy; return *this; }
+
+  /// At most `n` workers on one host (>= 1). Requires known hosts; more workers than hosts times
+  /// `n` is a ConfigError from the executor's constructor. A lost worker's replacement that has
+  /// no room on a live host is not started: the pool shrinks (Stats::workers_not_replaced).
+  /// Default: no limit (a host's slots are filled first, then every host takes more evenly).
+  Options& max_workers_per_host(int n) { max_workers_per_host_ = n; return *this; }
 
   /// Program the workers run. Default: this executable (/proc/self/exe), whose
   /// spawnpool::Runtime turns it into a worker. A dedicated worker program must create a
@@ -141,6 +177,8 @@ class Options {
   const std::optional<int>& min_workers() const { return min_workers_; }
   const std::vector<std::string>& hosts() const { return hosts_; }
   const std::string& hostfile() const { return hostfile_; }
+  Placement placement() const { return placement_; }
+  const std::optional<int>& max_workers_per_host() const { return max_workers_per_host_; }
   const std::string& worker_program() const { return worker_program_; }
   const std::optional<std::vector<std::string>>& worker_args() const { return worker_args_; }
   int pipeline_depth() const { return pipeline_depth_; }
@@ -159,6 +197,8 @@ class Options {
   std::optional<int> min_workers_;
   std::vector<std::string> hosts_;
   std::string hostfile_;
+  Placement placement_ = Placement::spread;
+  std::optional<int> max_workers_per_host_;
   std::shared_ptr<const std::string> initializer_entry_;
   std::string initializer_name_;
   std::map<std::string, std::string> env_;

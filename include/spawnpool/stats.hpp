@@ -41,6 +41,12 @@ struct Stats {
   std::uint64_t failed = 0;     ///< calls that ended in an error (remote exception, lost worker, ...)
   std::uint64_t cancelled = 0;  ///< calls cancelled before they were sent
   std::uint64_t workers_lost = 0;
+  /// Spawn mode: lost workers that were not replaced because no live host had room for one
+  /// (Options::max_workers_per_host, Options::hosts): the pool shrank by this many.
+  std::uint64_t workers_not_replaced = 0;
+  /// Spawn mode: hosts found lost (a worker there went silent past the heartbeat timeout while no
+  /// other worker there was heard from), in the order found. No replacement is placed on them.
+  std::vector<std::string> lost_hosts;
   std::vector<WorkerStats> workers;  ///< every worker the pool has had, lost ones included
 };
 

@@ -2,8 +2,9 @@
 # One case of the multi-node test suite, run by ctest (tests/cluster/CMakeLists.txt):
 #   cluster_case.sh CASE SOURCE_DIR WORK_DIR CLUSTER_PROBE PRIMES
 # Cases: setup (start the cluster when enabled), stop (stop it), static_three_nodes,
-#   spawn_placement, worker_killed_remote, node_cut, node_cut_no_kill (each described below);
-#   ssh_setup (start an sshd in every node), ssh_static, ssh_spawn_mpiexec, ssh_spawn_env.
+#   spawn_placement, worker_killed_remote, node_cut, node_cut_no_kill, placement,
+#   node_cut_placement (each described below); ssh_setup (start an sshd in every node),
+#   ssh_static, ssh_spawn_mpiexec, ssh_spawn_env.
 #
 # The cluster: 3 nodes x 2 CPUs of Slurm 22.05, each node a set of namespaces on this machine
 # (scripts/cluster/start-cluster.sh), jobs submitted from its node `ctl`. Its directory and the
@@ -350,6 +351,85 @@ case "$CASE" in
     else fail "processes under the nodes' sshds 10 s after the program ended (killing them):"
          show_pids "$left"; kill -KILL $left 2>/dev/null; fi
     ;;
+
+  # --- placement (issue 15 item 2): Options::hosts / placement / max_workers_per_host ---
+  placement)
+    # 4 workers on hosts node1,node2,node3 with at most 2 per host, once spread and once packed:
+    # spread goes round robin (node1 2, node2 1, node3 1), pack fills node1 to its limit of 2,
+    # then node2 (node1 2, node2 2). With no hosts given, the allocation's nodes and task slots (2
+    # each, the manager's taking one on node1): 5 workers, node1 1, node2 2, node3 2. workers()
+    # says where they are and the tasks ran there.
+    for policy in spread pack allocation; do
+      OUT=$WORK/$policy.out
+      placement="SPAWNPOOL_MAX_WORKERS=4,PROBE_HOSTS=node1+node2+node3,PROBE_PLACEMENT=$policy,PROBE_MAX_PER_HOST=2"
+      [ "$policy" = allocation ] && placement="SPAWNPOOL_QUIET=0"
+      JID=$(on_ctl sbatch --parsable -J "$JOB" --time=0-00:02 --chdir="$WORK" -o "$OUT" -N 3 -n 6 \
+        --export="ALL,$placement" \
+        --wrap "'$PROBE' hosts 0; echo \"program exit code \$?\"") || { fail "sbatch failed"; exit 1; }
+      JID=${JID%%;*}
+      log "submitted job $JID ($policy)"
+      wait_job "$JID" 60 || fail "job $JID ($policy) did not end within 60 s (hang?)"
+      show_file "$OUT" 40
+      got=$(worker_hosts "$OUT")
+      log "$policy: manager on $(manager_host "$OUT"), workers on: $got"
+      case $policy in
+        spread) want="node1:2 node2:1 node3:1 " ;;
+        pack) want="node1:2 node2:2 " ;;
+        allocation) want="node1:1 node2:2 node3:2 " ;;
+      esac
+      [ "$got" = "$want" ] && log "ok: $policy placed the workers $want" ||
+        fail "$policy placed the workers '$got', not '$want'"
+      reported=$(grep -oE '^worker [0-9]+ host [^ ]+' "$OUT" | awk '{print $4}' | sort -u | tr '\n' ' ')
+      ran=$(grep -oE '^task host [^ ]+' "$OUT" | awk '{print $3}' | sort -u | tr '\n' ' ')
+      [ "$reported" = "$ran" ] && log "ok: tasks ran on the hosts workers() reports ($ran)" ||
+        fail "workers() reports hosts '$reported', tasks ran on '$ran'"
+      expect "$OUT" '^sum ok$' "$policy: the pool computed the right squares"
+      expect "$OUT" '^program exit code 0$' "$policy: the program ended with main's status"
+    done
+    ;;
+
+  node_cut_placement)
+    # 5 workers spread over node1,node2,node3 with at most 2 per host (node1 2, node2 2, node3 1);
+    # node2 (the probe's pick: most workers, not the manager's) is cut off. With a 5 s heartbeat
+    # timeout its workers are lost within 5.5 s; node2 is a lost host: one replacement goes to
+    # node3 (node1 is full), the other has no room and the pool shrinks to 4 ("pool shrank"
+    # line, Stats::workers_not_replaced 1, Stats::lost_hosts node2); workers() shows no worker
+    # on node2; the program ends with main's status.
+    submit --no-kill -N 3 -n 6 \
+      --export="ALL,SPAWNPOOL_MAX_WORKERS=5,RELEASE_FILE=$WORK/release,SPAWNPOOL_HEARTBEAT_TIMEOUT=5,PROBE_HOSTS=node1+node2+node3,PROBE_MAX_PER_HOST=2" \
+      --wrap "'$PROBE' cut-node 7; echo \"program exit code \$? at \$(date +%s%3N)\""
+    if ! wait_line "$OUT" '^cut node[0-9]+ ' 60; then
+      fail "the probe never said which node to cut"; show_file "$OUT"; exit 1
+    fi
+    before=$(worker_hosts "$OUT")
+    node=$(grep -m1 -oE '^cut node[0-9]+' "$OUT" | awk '{print $2}')
+    ip -n "$SPAWNPOOL_CLUSTER_PREFIX-$node" link set eth0 down || { fail "cannot cut $node"; exit 1; }
+    cut_ms=$(now_ms)
+    log "workers on: $before; cut $node off"
+    wait_line "$OUT" '^program exit code ' 60 || fail "the program did not end within 60 s of the cut (hang)"
+    show_file "$OUT" 80
+    [ "$before" = "node1:2 node2:2 node3:1 " ] || fail "spread with 2 per host placed '$before'"
+    [ "$node" = node2 ] || fail "the probe cut $node, not node2"
+    lost_ms=$(grep -m1 -oE '^lost [0-9]+ at [0-9]+' "$OUT" | awk '{print $4}')
+    if [ -z "$lost_ms" ]; then fail "the cut node's workers were not lost"
+    else
+      d=$((lost_ms - cut_ms))
+      [ "$d" -le 5500 ] && log "ok: workers of $node lost $d ms after the cut (limit 5500)" ||
+        fail "workers of $node lost $d ms after the cut (limit 5500)"
+    fi
+    after=$(grep -oE '^now worker [0-9]+ host [^ ]+' "$OUT" | awk '{print $5}' | sort | uniq -c |
+            awk '{printf "%s:%s ", $2, $1}')
+    log "after the cut, workers on: ${after:-none}"
+    [ "$after" = "node1:2 node3:2 " ] && log "ok: the replacement went to node3, none is on $node" ||
+      fail "after the cut workers are on '$after', not 'node1:2 node3:2 '"
+    expect "$OUT" '^settled workers 4$' "the pool shrank to 4 workers"
+    expect "$OUT" "pool shrank to 4 workers: host $node lost" "the pool said it shrank"
+    expect "$OUT" "^lost_hosts $node\$" "stats() names $node lost"
+    expect "$OUT" '^not_replaced 1$' "stats() counts 1 worker not replaced"
+    expect "$OUT" '^served 100$' "the pool served 100 tasks on the other nodes"
+    expect "$OUT" '^program exit code 7 ' "the program ended with main's status 7"
+    ;;
+  # --- end of placement cases ---
 
   *) fail "unknown case $CASE" ;;
 esac

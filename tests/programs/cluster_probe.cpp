@@ -14,6 +14,12 @@
 //                                      and waits for the test script to cut that node off; prints
 //                                      "lost N at MS" once every worker there is lost, releases
 //                                      the others, prints "served 100"
+//                                      then, once the pool has replaced what it could (bounded):
+//                                      "settled workers N", "now worker ID host H pid P" per
+//                                      worker, "lost_hosts H...", "not_replaced N"
+// Placement, for every verb (else the defaults): PROBE_HOSTS=h1+h2+... (Options::hosts; not
+// commas, which sbatch --export splits on),
+// PROBE_PLACEMENT=spread|pack, PROBE_MAX_PER_HOST=n (Options::max_workers_per_host).
 // Every verb ends with "main returns RESULT" and returns RESULT: the program's own exit code.
 // Exit codes of its own: 60 a check failed (the line before says which), 61 timed out waiting.
 #include <spawnpool/spawnpool.hpp>
@@ -180,6 +186,56 @@ void cut_node_verb(spawnpool::Executor& pool) {
     fail(std::to_string(lost) + " tasks ended in WorkerLost, not " + std::to_string(per_host[cut]));
   }
   serve_squares(pool, 100);
+  // The replacements are started in the background: wait (bounded) until each lost worker is
+  // replaced or counted as not replaced.
+  const int initial = [&] {
+    int n = 0;
+    for (const auto& [host, count] : per_host) n += count;
+    return n;
+  }();
+  const auto settle_deadline = std::chrono::steady_clock::now() + 40s;
+  for (;;) {
+    const spawnpool::Stats stats = pool.stats();
+    if (pool.num_workers() + static_cast<int>(stats.workers_not_replaced) >= initial) break;
+    if (std::chrono::steady_clock::now() > settle_deadline) {
+      std::printf("workers %d, not replaced %llu after 40 s\n", pool.num_workers(),
+                  static_cast<unsigned long long>(stats.workers_not_replaced));
+      fail("timed out waiting for the replacements", 61);
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  const spawnpool::Stats stats = pool.stats();
+  std::printf("settled workers %d\n", pool.num_workers());
+  for (const auto& w : pool.workers()) {
+    std::printf("now worker %d host %s pid %ld\n", w.id, w.host.c_str(), w.pid);
+  }
+  std::printf("lost_hosts");
+  for (const std::string& host : stats.lost_hosts) std::printf(" %s", host.c_str());
+  std::printf("\nnot_replaced %llu\n", static_cast<unsigned long long>(stats.workers_not_replaced));
+  std::fflush(stdout);
+}
+
+/// Options::hosts, placement and max_workers_per_host from PROBE_HOSTS, PROBE_PLACEMENT and
+/// PROBE_MAX_PER_HOST, when set.
+void placement_from_environment(spawnpool::Options& options) {
+  if (const char* hosts = std::getenv("PROBE_HOSTS"); hosts != nullptr && *hosts != '\0') {
+    std::vector<std::string> names;
+    std::string list = hosts;
+    for (std::size_t pos = 0; pos <= list.size();) {
+      std::size_t end = list.find('+', pos);
+      if (end == std::string::npos) end = list.size();
+      names.push_back(list.substr(pos, end - pos));
+      pos = end + 1;
+    }
+    options.hosts(names);
+  }
+  if (const char* policy = std::getenv("PROBE_PLACEMENT"); policy != nullptr) {
+    options.placement(std::string(policy) == "pack" ? spawnpool::Placement::pack
+                                                    : spawnpool::Placement::spread);
+  }
+  if (const char* limit = std::getenv("PROBE_MAX_PER_HOST"); limit != nullptr) {
+    options.max_workers_per_host(std::atoi(limit));
+  }
 }
 
 }  // namespace
@@ -192,6 +248,7 @@ int main(int argc, char** argv) {
   {
     spawnpool::Options options;
     options.pipeline_depth(1);  // one task per worker at a time: each hold lands on its own worker
+    placement_from_environment(options);
     spawnpool::Executor pool(options);
     std::printf("mode %s\n", spawnpool::to_string(pool.mode()));
     if (verb == "hosts") {
