@@ -14,6 +14,11 @@
 //                                      and waits for the test script to cut that node off; prints
 //                                      "lost N at MS" once every worker there is lost, releases
 //                                      the others, prints "served 100"
+//   cluster_probe manager-loss RESULT  one task per worker holding for 120 s; prints "manager HOST
+//                                      pid P" and "holding" once every worker runs its task, then
+//                                      waits (at most 120 s) for the test script to kill this
+//                                      process or cut its node off: the workers must end by
+//                                      themselves
 // Every verb ends with "main returns RESULT" and returns RESULT: the program's own exit code.
 // Exit codes of its own: 60 a check failed (the line before says which), 61 timed out waiting.
 #include <spawnpool/spawnpool.hpp>
@@ -182,11 +187,23 @@ void cut_node_verb(spawnpool::Executor& pool) {
   serve_squares(pool, 100);
 }
 
+void manager_loss_verb(spawnpool::Executor& pool) {
+  print_workers(pool);
+  std::printf("manager %s pid %ld\n", this_host().c_str(), static_cast<long>(getpid()));
+  std::vector<spawnpool::Future<std::string>> held;
+  for (int i = 0; i < pool.num_workers(); ++i) held.push_back(pool.submit(hold, 120000, std::string()));
+  std::this_thread::sleep_for(1s);  // every worker is in its task (pipeline depth 1)
+  std::printf("holding\n");
+  std::fflush(stdout);
+  std::this_thread::sleep_for(120s);
+  fail("still running 120 s later: the test script did not kill this manager", 61);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   spawnpool::Runtime runtime(argc, argv);
-  if (argc < 3) fail("usage: cluster_probe hosts|kill-remote|cut-node RESULT", 2);
+  if (argc < 3) fail("usage: cluster_probe hosts|kill-remote|cut-node|manager-loss RESULT", 2);
   const std::string verb = argv[1];
   const int result = std::atoi(argv[2]);
   {
@@ -200,6 +217,8 @@ int main(int argc, char** argv) {
       kill_remote_verb(pool);
     } else if (verb == "cut-node") {
       cut_node_verb(pool);
+    } else if (verb == "manager-loss") {
+      manager_loss_verb(pool);
     } else {
       fail("unknown verb " + verb, 2);
     }
