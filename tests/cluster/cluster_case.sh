@@ -397,8 +397,8 @@ case "$CASE" in
       JID=${JID%%;*}
       log "submitted job $JID: sbatch -N 3 -n 3 examples/primes.sbatch"
       wait_job "$JID" 90 || fail "job $JID did not end within 90 s (hang?)"
-      OUT=$(ls "$WORK"/primes-*-"$JID".out 2>/dev/null | head -n1)
-      show_file "${OUT:-$WORK/no-output}"; show_file "$(ls "$WORK"/primes-*-"$JID".err 2>/dev/null | head -n1)" 20
+      OUT=$(ls "$WORK"/*-"$JID".out 2>/dev/null | head -n1)   # the script names it %x-%N-%j.out
+      show_file "${OUT:-$WORK/no-output}"; show_file "$(ls "$WORK"/*-"$JID".err 2>/dev/null | head -n1)" 20
       expect "$OUT" '^elapsed .* with 2 workers \(static mode\)$' "2 workers, static mode"
     else
       submit -N 3 -n 6 --wrap "'$PRIMES'; echo \"program exit code \$?\""
