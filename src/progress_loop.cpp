@@ -185,7 +185,6 @@ void PoolCore::receive_static_heartbeats() {
 
 bool PoolCore::receive_control() {
   bool any = false;
-  receive_static_heartbeats();  // not activity: they must not keep an idle pool from backing off
   for (std::size_t l = 0; l < links_.size(); ++l) {
     if (!links_[l]->watched()) continue;
     while (auto in = links_[l]->transport().try_receive(MPI_ANY_SOURCE, wire::kControlTag)) {
@@ -239,6 +238,10 @@ bool PoolCore::watch_workers() {
   bool any = false;
   send_heartbeats_if_due(now);
   if (!health_.check_due(now)) return false;
+  // Taken in here, every kCheckInterval, not on every turn: one heartbeat a second per rank, and
+  // the static round trip's hot loop keeps its probes. Not activity: they must not keep an idle
+  // pool from backing off.
+  receive_static_heartbeats();
   health_.end_overstaying(now);
   const bool static_watched = static_heartbeats();
   for (std::size_t i = 0; i < roster_.size(); ++i) {
