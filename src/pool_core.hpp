@@ -135,6 +135,9 @@ class PoolCore final : public ProgressDriver {
   void send_message(std::size_t worker, SentMessage message);
   bool receive();
   bool receive_control();
+  /// Static mode: whether its ranks send heartbeats, and taking them in (static_rank_heartbeats.hpp).
+  bool static_heartbeats() const;
+  void receive_static_heartbeats();
   /// A worker's LossReport (`in`): the worker is lost, with the cause it gave.
   void take_loss_report(std::size_t worker, const Transport::Incoming& in);
   bool watch_workers();

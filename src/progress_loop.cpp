@@ -8,6 +8,7 @@
 #include "process_check.hpp"
 #include "result_delivery.hpp"
 #include "runtime_state.hpp"
+#include "static_rank_heartbeats.hpp"
 
 #include <spawnpool/errors.hpp>
 
@@ -168,6 +169,21 @@ bool PoolCore::receive() {
   return any;
 }
 
+bool PoolCore::static_heartbeats() const {
+  return setup_.mode == Mode::static_world &&
+         static_ranks_send_heartbeats(runtime_state().thread_level);
+}
+
+void PoolCore::receive_static_heartbeats() {
+  if (!static_heartbeats()) return;
+  for (auto& link : links_) {
+    if (link->owned()) continue;
+    while (auto in = link->transport().try_receive(MPI_ANY_SOURCE, wire::kControlTag)) {
+      record_static_heartbeat(in->source);
+    }
+  }
+}
+
 bool PoolCore::receive_control() {
   bool any = false;
   for (std::size_t l = 0; l < links_.size(); ++l) {
@@ -223,11 +239,28 @@ bool PoolCore::watch_workers() {
   bool any = false;
   send_heartbeats_if_due(now);
   if (!health_.check_due(now)) return false;
+  // Taken in here, every kCheckInterval, not on every turn: one heartbeat a second per rank, and
+  // the static round trip's hot loop keeps its probes. Not activity: they must not keep an idle
+  // pool from backing off.
+  receive_static_heartbeats();
   health_.end_overstaying(now);
+  const bool static_watched = static_heartbeats();
   for (std::size_t i = 0; i < roster_.size(); ++i) {
     Worker& w = roster_[i];
-    const auto verdict = health_.examine(w, links_[w.link]->watched(), kOneSendingThread, now);
+    clock::time_point heard = w.last_heard;
+    if (static_watched) {
+      if (const auto beat = last_static_heartbeat(w.rank)) heard = std::max(heard, *beat);
+    }
+    const auto verdict = health_.examine(w, links_[w.link]->watched() || static_watched, heard,
+                                         kOneSendingThread, now);
     if (verdict == WorkerHealth::Verdict::kAlive) continue;
+    if (static_watched && verdict == WorkerHealth::Verdict::kSilent) {
+      // Its node stopped answering: the rank is gone for every executor, later ones included, and
+      // ~Runtime must neither release it nor wait for it in MPI_Finalize.
+      RuntimeState& state = runtime_state();
+      std::lock_guard<std::mutex> lock(state.pools_mutex);
+      state.lost_static_ranks.insert(w.rank);
+    }
     if (verdict == WorkerHealth::Verdict::kProcessGone) {
       // Its own report, if it sent one, is already on the way: give it a moment to arrive.
       for (int attempt = 0; attempt < 20 && w.state == WorkerState::kReady; ++attempt) {

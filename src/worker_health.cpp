@@ -25,8 +25,8 @@ bool WorkerHealth::check_due(clock::time_point now) {
   return true;
 }
 
-WorkerHealth::Verdict WorkerHealth::examine(const Worker& w, bool watched, bool busy_is_silent,
-                                            clock::time_point now) const {
+WorkerHealth::Verdict WorkerHealth::examine(const Worker& w, bool watched, clock::time_point heard,
+                                            bool busy_is_silent, clock::time_point now) const {
   if (w.state != WorkerState::kReady) return Verdict::kAlive;
   if (w.same_host && process_gone(w.pid)) return Verdict::kProcessGone;
   if (task_timeout_.count() > 0 && !w.sent.empty() && now - w.last_heard > kOverdueGrace) {
@@ -38,7 +38,7 @@ WorkerHealth::Verdict WorkerHealth::examine(const Worker& w, bool watched, bool 
     }
   }
   // A busy worker may be silent where its serve loop sends the heartbeats, but not a stopped one.
-  if (watched && now - w.last_heard > heartbeat_timeout_ &&
+  if (watched && now - heard > heartbeat_timeout_ &&
       (!(busy_is_silent && !w.sent.empty()) || (w.same_host && process_stopped(w.pid)))) {
     return Verdict::kSilent;
   }

@@ -41,10 +41,10 @@ class WorkerHealth {
     kSilent,       // no message for the heartbeat timeout
     kOverdue,      // a task ran past the task timeout and the worker did not end it
   };
-  /// What a check finds about a ready worker; `watched`: it sends heartbeats. `busy_is_silent`:
-  /// a worker running a task may be silent (its serve loop sends the heartbeats: one sending
-  /// thread, mpi_flavor.hpp).
-  Verdict examine(const Worker& worker, bool watched, bool busy_is_silent,
+  /// What a check finds about a ready worker; `watched`: it sends heartbeats, the last of which
+  /// (or its last message, if later) came at `heard`. `busy_is_silent`: a worker running a task
+  /// may be silent (its serve loop sends the heartbeats: one sending thread, mpi_flavor.hpp).
+  Verdict examine(const Worker& worker, bool watched, clock::time_point heard, bool busy_is_silent,
                   clock::time_point now) const;
   /// Why `worker`, with that verdict, is lost, for WorkerLost or Timeout.
   std::string cause(Verdict verdict, const Worker& worker) const;

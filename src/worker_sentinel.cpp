@@ -7,6 +7,7 @@
 #include "log.hpp"
 #include "one_line_reason.hpp"
 #include "process_check.hpp"
+#include "static_rank_heartbeats.hpp"
 #include "transport.hpp"
 #include "spawn/launch.hpp"
 #include "wire.hpp"
@@ -213,8 +214,17 @@ void WorkerSentinel::watch() {
       if (stop_) break;  // the serve loop is ending: the manager may be gone by now, rightly
       const auto now = clock::now();
       if (settings_.shared_rank) {
-        // Only deaths are reported: the manager's executors share this rank and its launcher.
+        // Deaths are reported: the manager's executors share this rank and its launcher. A static
+        // rank also sends a heartbeat every second, so that the manager notices when this rank's
+        // node stops answering (static_rank_heartbeats.hpp); the manager sends none back (a
+        // static job's launcher ends its ranks).
         if (manager_here && process_gone(settings_.manager_pid)) _exit(1);
+        if (settings_.static_rank && static_ranks_send_heartbeats(runtime_state().thread_level) &&
+            now >= next_heartbeat) {
+          send_signal(control, 0, wire::kControlTag, wire::Kind::kHeartbeat);
+          next_heartbeat = now + std::chrono::seconds(1);
+        }
+        control.progress_sends();
         continue;
       }
       if (!kOneSendingThread && now >= next_heartbeat) {

@@ -9,8 +9,10 @@
 //    task is caught, the cause and the running call are sent to the manager, then the worker dies
 //    as it would have. SIGKILL cannot be caught; the manager notices the process is gone instead.
 // A rank of a static job or communicator pool (Settings::shared_rank) gets a smaller sentinel: its
-// communicator is shared by the manager's executors, so it only reports a death, to every
-// executor it serves. No heartbeats, no task timeout (such a rank is not replaced). A static rank
+// communicator is shared by the manager's executors, so it reports a death to every executor it
+// serves, and a static job's rank sends a heartbeat every second to the manager as a whole
+// (static_rank_heartbeats.hpp). It watches no heartbeats from the manager (its launcher ends it)
+// and no task timeout (such a rank is not replaced). A static rank
 // (Settings::static_rank) whose report reached the manager then exits 0 and permits its launcher
 // guard to tell hydra it ended in order: its launcher (mpiexec, srun) combines every rank's exit
 // status into the job's, which so stays what the manager's main made it, and the manager's

@@ -3,7 +3,8 @@
 #   cluster_case.sh CASE SOURCE_DIR WORK_DIR CLUSTER_PROBE PRIMES
 # Cases: setup (start the cluster when enabled), stop (stop it), static_three_nodes,
 #   spawn_placement, worker_killed_remote, node_cut, node_cut_no_kill, placement,
-#   node_cut_placement (each described below); ssh_setup (start an sshd in every node),
+#   node_cut_placement, manager_killed, manager_cut, static_node_cut, static_node_cut_no_kill,
+#   primes_sbatch, primes_spawn (each described below); ssh_setup (start an sshd in every node),
 #   ssh_static, ssh_spawn_mpiexec, ssh_spawn_env.
 #
 # The cluster: 3 nodes x 2 CPUs of Slurm 22.05, each node a set of namespaces on this machine
@@ -430,6 +431,151 @@ case "$CASE" in
     expect "$OUT" '^program exit code 7 ' "the program ended with main's status 7"
     ;;
   # --- end of placement cases ---
+
+  # --- manager loss and static mode losing a node (issue 15 items 3 and 5; brief f) ---
+  manager_killed | manager_cut)
+    # Spawn mode over 3 nodes, every worker in a task; then the manager (the relaunched copy that
+    # runs main) is SIGKILLed (manager_killed) or its node's network goes down (manager_cut).
+    # Every worker on the other nodes must end by itself: killed, within a few seconds (MPI
+    # refuses the next heartbeat: the connection broke); cut, after the heartbeat timeout
+    # (15 s here to keep the suite short; 30 s by default: CLUSTER_CASE_HEARTBEAT_TIMEOUT=30 to
+    # measure that), counted from the last word heard, up to 1 s before the cut. Limit: the
+    # timeout + 1.5 s. Then what is left of the job on those nodes (hydra proxies, srun's step)
+    # is shown, and must be gone 10 s after the last worker.
+    hb=${CLUSTER_CASE_HEARTBEAT_TIMEOUT:-15}
+    submit -N 3 -n 6 --export="ALL,SPAWNPOOL_MAX_WORKERS=5,SPAWNPOOL_HEARTBEAT_TIMEOUT=$hb" \
+      --wrap "'$PROBE' manager-loss 0; echo \"program exit code \$?\""
+    if ! wait_line "$OUT" '^holding$' 60; then
+      fail "the probe never held its workers"; show_file "$OUT"; exit 1
+    fi
+    mgr=$(grep -m1 -oE '^manager [^ ]+ pid [0-9]+' "$OUT")
+    mgr_host=$(echo "$mgr" | awk '{print $2}'); mgr_pid=$(echo "$mgr" | awk '{print $4}')
+    others=$(grep -E '^worker [0-9]+ host ' "$OUT" | awk -v m="$mgr_host" '$4 != m {print $6}' | tr '\n' ' ')
+    log "manager pid $mgr_pid on $mgr_host, workers on: $(worker_hosts "$OUT"); on other nodes: pids $others"
+    [ -n "${others// /}" ] || { fail "no worker on another node than the manager's"; exit 1; }
+    if [ "$CASE" = manager_killed ]; then
+      kill -KILL "$mgr_pid" || { fail "cannot kill the manager"; exit 1; }
+      limit=30000; what="SIGKILLed the manager (pid $mgr_pid)"
+    else
+      ip -n "$SPAWNPOOL_CLUSTER_PREFIX-$mgr_host" link set eth0 down || { fail "cannot cut $mgr_host"; exit 1; }
+      limit=$((hb * 1000 + 1500)); what="cut the manager's node $mgr_host off"
+    fi
+    t_loss=$(now_ms)
+    log "$what"
+    # alive PID: a live, non-zombie process of this case
+    alive() { grep -qzx "SPAWNPOOL_CLUSTER_TEST_TAG=$TAG" "/proc/$1/environ" 2>/dev/null &&
+              [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
+    # off_manager_node_pids: this case's live processes on the nodes other than the manager's
+    mgr_net=$(stat -L -c %i "/run/netns/$SPAWNPOOL_CLUSTER_PREFIX-$mgr_host")
+    off_manager_node_pids() { local p; for p in $(case_pids); do
+        [ "$(stat -L -c %i "/proc/$p/ns/net" 2>/dev/null)" != "$mgr_net" ] && echo "$p"; done; }
+    gone_ms=""
+    for ((i = 0; i < (limit + 15000) / 100; i++)); do
+      left=""; for p in $others; do alive "$p" && left="$left $p"; done
+      [ -z "$left" ] && { gone_ms=$(( $(now_ms) - t_loss )); break; }
+      sleep 0.1
+    done
+    if [ -z "$gone_ms" ]; then fail "workers on other nodes still there $(( (limit + 15000) / 1000 )) s after the loss:"; show_pids "$left"
+    elif [ "$gone_ms" -le "$limit" ]; then log "ok: every worker on the other nodes gone $gone_ms ms after the loss (limit $limit)"
+    else fail "workers on the other nodes gone only $gone_ms ms after the loss (limit $limit)"; fi
+    # (a scan of /proc takes seconds on a loaded machine: the processes found are then polled)
+    rest=$(off_manager_node_pids)
+    [ -n "$rest" ] && { log "left on the other nodes then:"; show_pids "$rest"; }
+    rest_ms=""; rest_deadline=$(( $(now_ms) + 10000 ))
+    while [ "$(now_ms)" -le "$rest_deadline" ]; do
+      left=""; for p in $rest; do alive "$p" && left="$left $p"; done
+      [ -z "$left" ] && { rest_ms=$(( $(now_ms) - t_loss )); break; }
+      sleep 0.1
+    done
+    [ -n "$rest_ms" ] && [ -n "$(off_manager_node_pids)" ] && rest_ms=""  # one started meanwhile
+    if [ -n "$rest_ms" ]; then log "ok: nothing of the job left on the other nodes $rest_ms ms after the loss"
+    else fail "processes of the job left on the other nodes 10 s after its workers ended:"; show_pids "$(off_manager_node_pids)"; fi
+    if [ "$CASE" = manager_killed ]; then
+      wait_job "$JID" 30 || fail "the job did not end within 30 s of its workers"
+      show_file "$OUT"
+      log "job $JID: $(job_state "$JID")"
+    else
+      show_file "$OUT"
+    fi
+    ;;
+
+  static_node_cut | static_node_cut_no_kill)
+    # Static mode (srun -N 3 -n 3: rank 0 the manager on node1, one worker on each other node);
+    # a worker's node goes down under a running map. The manager notices the silence after the
+    # heartbeat timeout (15 s here), fails that worker's tasks with WorkerLost (a static rank is
+    # not replaced), serves 100 tasks with the other rank, and main returns 7; the manager and the
+    # other rank leave without MPI_Finalize (it would wait for the lost rank forever). srun then
+    # waits for the cut node until Slurm declares it down (SlurmdTimeout) and exits with main's
+    # status, with srun --no-kill or without (measured the same; only static_node_cut_no_kill,
+    # where a hang would last until the job's time limit, is in the suite: 90 s each).
+    extra=(); hb=15
+    [ "$CASE" = static_node_cut_no_kill ] && extra=(--no-kill)
+    OUT=$WORK/srun.out
+    (cd "$WORK" && on_ctl env SPAWNPOOL_HEARTBEAT_TIMEOUT=$hb RELEASE_FILE="$WORK/release" \
+       timeout -k 5 120 srun -J "$JOB" "${extra[@]}" --mpi=pmi2 -N 3 -n 3 bash -c \
+       "'$PROBE' cut-node 7; s=\$?; echo \"rank \$SLURM_PROCID program exit code \$s at \$(date +%s%3N)\"; exit \$s") \
+      > "$OUT" 2>&1 < /dev/null &
+    srun_pid=$!
+    if ! wait_line "$OUT" '^cut node[0-9]+ ' 60; then
+      fail "the probe never said which node to cut"; show_file "$OUT"; exit 1
+    fi
+    node=$(grep -m1 -oE '^cut node[0-9]+' "$OUT" | awk '{print $2}')
+    ip -n "$SPAWNPOOL_CLUSTER_PREFIX-$node" link set eth0 down || { fail "cannot cut $node"; exit 1; }
+    cut_ms=$(now_ms)
+    log "cut $node off ($SPAWNPOOL_CLUSTER_PREFIX-$node eth0 down)"
+    wait "$srun_pid"; rc=$?
+    end_ms=$(now_ms)
+    show_file "$OUT" 80
+    log "srun ended $((end_ms - cut_ms)) ms after the cut, status $rc"
+    lost_ms=$(grep -m1 -oE '^lost [0-9]+ at [0-9]+' "$OUT" | awk '{print $4}')
+    limit=$((hb * 1000 + 1500))
+    if [ -z "$lost_ms" ]; then fail "the cut node's worker was not lost"
+    elif [ $((lost_ms - cut_ms)) -le "$limit" ]; then log "ok: the worker on $node lost $((lost_ms - cut_ms)) ms after the cut (limit $limit)"
+    else fail "the worker on $node lost $((lost_ms - cut_ms)) ms after the cut (limit $limit)"; fi
+    expect "$OUT" '^mode static$' "static mode"
+    expect "$OUT" '^served 100$' "the pool served 100 tasks with the other rank"
+    expect "$OUT" '^rank 0 program exit code 7 ' "the manager's main ended with its status 7"
+    main_ms=$(grep -m1 -oE '^main returns 7 at [0-9]+' "$OUT" | awk '{print $5}')
+    if [ -n "$lost_ms" ] && [ -n "$main_ms" ]; then
+      if [ $((main_ms - lost_ms)) -le 10000 ]; then log "ok: main returned $((main_ms - lost_ms)) ms after the loss"
+      else fail "main returned only $((main_ms - lost_ms)) ms after the loss (limit 10000)"; fi
+    fi
+    # srun waits for the cut node's task until Slurm declares that node down (SlurmdTimeout=60 s
+    # on the test cluster), then ends with the job's status: main's.
+    case "$rc" in
+      7) log "ok: srun's status is main's (7)" ;;
+      124|137) fail "srun hung (killed by timeout 120 s after it started)" ;;
+      *) fail "srun's status $rc, not main's 7" ;;
+    esac
+    ;;
+  primes_sbatch | primes_spawn)
+    # Seed 001 on the cluster: examples/primes.sbatch as it is (static mode, srun) over 3 nodes,
+    # and examples' primes started alone in a 3-node allocation (spawn mode, 5 workers); both
+    # print seed 001's line and end with status 0.
+    want='^primes below 10000000: 664579$'
+    if [ "$CASE" = primes_sbatch ]; then
+      JID=$(on_ctl sbatch --parsable -J "$JOB" -N 3 -n 3 --time=0-00:04 --chdir="$WORK" \
+              --export="ALL,PRIMES=$PRIMES,SPAWNPOOL_CLUSTER_TEST_TAG=$TAG" \
+              "$SOURCE_DIR/examples/primes.sbatch") || { fail "sbatch primes.sbatch failed"; exit 1; }
+      JID=${JID%%;*}
+      log "submitted job $JID: sbatch -N 3 -n 3 examples/primes.sbatch"
+      wait_job "$JID" 90 || fail "job $JID did not end within 90 s (hang?)"
+      OUT=$(ls "$WORK"/*-"$JID".out 2>/dev/null | head -n1)   # the script names it %x-%N-%j.out
+      show_file "${OUT:-$WORK/no-output}"; show_file "$(ls "$WORK"/*-"$JID".err 2>/dev/null | head -n1)" 20
+      expect "$OUT" '^elapsed .* with 2 workers \(static mode\)$' "2 workers, static mode"
+    else
+      submit -N 3 -n 6 --wrap "'$PRIMES'; echo \"program exit code \$?\""
+      wait_job "$JID" 90 || fail "job $JID did not end within 90 s (hang?)"
+      show_file "$OUT"
+      expect "$OUT" '^elapsed .* with 5 workers \(spawn mode\)$' "5 workers, spawn mode"
+      expect "$OUT" '^program exit code 0$' "the program ended with status 0"
+    fi
+    log "job $JID: $(job_state "$JID")"
+    expect "$OUT" "$want" "seed 001's line"
+    "$ON" ctl timeout 10 scontrol show job "$JID" 2>/dev/null | grep -q 'ExitCode=0:0' &&
+      log "ok: job exit code 0:0" || fail "job $JID: $(job_state "$JID")"
+    ;;
+  # --- end of brief f's cases ---
 
   *) fail "unknown case $CASE" ;;
 esac

@@ -17,6 +17,11 @@
 //                                      then, once the pool has replaced what it could (bounded):
 //                                      "settled workers N", "now worker ID host H pid P" per
 //                                      worker, "lost_hosts H...", "not_replaced N"
+//   cluster_probe manager-loss RESULT  one task per worker holding for 120 s; prints "manager HOST
+//                                      pid P" and "holding" once every worker runs its task, then
+//                                      waits (at most 120 s) for the test script to kill this
+//                                      process or cut its node off: the workers must end by
+//                                      themselves
 // Placement, for every verb (else the defaults): PROBE_HOSTS=h1+h2+... (Options::hosts; not
 // commas, which sbatch --export splits on),
 // PROBE_PLACEMENT=spread|pack, PROBE_MAX_PER_HOST=n (Options::max_workers_per_host).
@@ -238,11 +243,23 @@ void placement_from_environment(spawnpool::Options& options) {
   }
 }
 
+void manager_loss_verb(spawnpool::Executor& pool) {
+  print_workers(pool);
+  std::printf("manager %s pid %ld\n", this_host().c_str(), static_cast<long>(getpid()));
+  std::vector<spawnpool::Future<std::string>> held;
+  for (int i = 0; i < pool.num_workers(); ++i) held.push_back(pool.submit(hold, 120000, std::string()));
+  std::this_thread::sleep_for(1s);  // every worker is in its task (pipeline depth 1)
+  std::printf("holding\n");
+  std::fflush(stdout);
+  std::this_thread::sleep_for(120s);
+  fail("still running 120 s later: the test script did not kill this manager", 61);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   spawnpool::Runtime runtime(argc, argv);
-  if (argc < 3) fail("usage: cluster_probe hosts|kill-remote|cut-node RESULT", 2);
+  if (argc < 3) fail("usage: cluster_probe hosts|kill-remote|cut-node|manager-loss RESULT", 2);
   const std::string verb = argv[1];
   const int result = std::atoi(argv[2]);
   {
@@ -257,6 +274,8 @@ int main(int argc, char** argv) {
       kill_remote_verb(pool);
     } else if (verb == "cut-node") {
       cut_node_verb(pool);
+    } else if (verb == "manager-loss") {
+      manager_loss_verb(pool);
     } else {
       fail("unknown verb " + verb, 2);
     }
