@@ -141,7 +141,7 @@ class Options {
   Options& task_timeout(std::chrono::milliseconds t) { task_timeout_ = t; return *this; }
 
   /// How long a spawned worker may stay silent (no heartbeat, sent every second even while a task
-  /// runs) before it is declared lost. Default $SPAWNPOOL_HEARTBEAT_TIMEOUT (seconds), else 30 s.
+  /// runs) before it is declared lost. Default $SPAWNPOOL_HEARTBEAT_TIMEOUT (seconds), else 25 s.
   /// A worker on the manager's host whose process ends is noticed within about 0.1 s regardless.
   Options& heartbeat_timeout(std::chrono::milliseconds t) { heartbeat_timeout_ = t; return *this; }
 

@@ -259,14 +259,15 @@ case "$CASE" in
     # status (7) soon after main returns, with sbatch --no-kill or without (then Slurm would end
     # the job once it marks the node down, SlurmdTimeout=60 s after the cut: the program must
     # be done before).
-    # node_cut keeps the default heartbeat timeout (30 s): detection comes 29-30 s after the cut
-    # (the timeout counts from the last heartbeat heard, up to 1 s before the cut, and is checked
-    # every 0.1 s), so the limit is 30.5 s; node_cut_no_kill uses 15 s to keep the suite short.
-    extra=(); hb=30
-    [ "$CASE" = node_cut_no_kill ] && { extra=(--no-kill); hb=15; }
-    limit=$((hb * 1000 + 500))
+    # node_cut keeps the default heartbeat timeout (25 s, counted from the last heartbeat heard, up
+    # to 1 s before the cut, and checked every 0.1 s): the limit is 30 s after the cut.
+    # node_cut_no_kill uses 15 s to keep the suite short (limit 15.5 s).
+    extra=(); timeout_setting=""; limit=30000
+    if [ "$CASE" = node_cut_no_kill ]; then
+      extra=(--no-kill); timeout_setting=",SPAWNPOOL_HEARTBEAT_TIMEOUT=15"; limit=15500
+    fi
     submit "${extra[@]}" -N 3 -n 6 \
-      --export="ALL,SPAWNPOOL_MAX_WORKERS=5,RELEASE_FILE=$WORK/release,SPAWNPOOL_HEARTBEAT_TIMEOUT=$hb" \
+      --export="ALL,SPAWNPOOL_MAX_WORKERS=5,RELEASE_FILE=$WORK/release$timeout_setting" \
       --wrap "'$PROBE' cut-node 7; echo \"program exit code \$? at \$(date +%s%3N)\""
     if ! wait_line "$OUT" '^cut node[0-9]+ ' 60; then
       fail "the probe never said which node to cut"; show_file "$OUT"; exit 1
@@ -438,7 +439,7 @@ case "$CASE" in
     # runs main) is SIGKILLed (manager_killed) or its node's network goes down (manager_cut).
     # Every worker on the other nodes must end by itself: killed, within a few seconds (MPI
     # refuses the next heartbeat: the connection broke); cut, after the heartbeat timeout
-    # (15 s here to keep the suite short; 30 s by default: CLUSTER_CASE_HEARTBEAT_TIMEOUT=30 to
+    # (15 s here to keep the suite short; 25 s by default: CLUSTER_CASE_HEARTBEAT_TIMEOUT=25 to
     # measure that), counted from the last word heard, up to 1 s before the cut. Limit: the
     # timeout + 1.5 s. Then what is left of the job on those nodes (hydra proxies, srun's step)
     # is shown, and must be gone 10 s after the last worker.
