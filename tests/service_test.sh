@@ -39,14 +39,23 @@ if [ "$flavour" = openmpi ]; then
   server_args=(--ompi-server "file:$uri_file")
   export OMPI_MCA_pmix_server_uri="file:$uri_file"
 fi
-# Clients counted: the admitted raw client, a check, the raw client with garbage for one rank, a
-# check, the killed client, a check, the stopped client, rounds 1 and 2.
-timeout -k 5 180 "$mpiexec" "${server_args[@]}" -n 2 "$server" --port-file "$port_file" --max-clients 9 \
+# A symlink someone left where the service writes its port file's temporary copy: the service must
+# not write through it (it overwrote the file the link pointed to).
+victim=$(mktemp /tmp/spawnpool_service_XXXXXX.victim)
+echo "not the service's" > "$victim"
+ln -s "$victim" "$port_file.tmp"
+# Clients counted: a check after a client hung once asked in, the admitted raw client, a check,
+# the raw client with garbage for one rank, a check, the killed client, a check, the stopped
+# client, rounds 1 and 2.
+timeout -k 5 200 "$mpiexec" "${server_args[@]}" -n 2 "$server" --port-file "$port_file" --max-clients 10 \
   --client-timeout 3 > "$log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 100); do [ -s "$port_file" ] && break; sleep 0.2; done
 [ -s "$port_file" ] || { echo "FAIL: the service never wrote its port file"; cat "$log"; kill "$server_pid"; exit 1; }
 failed=0
+[ "$(cat "$victim")" = "not the service's" ] ||
+  { echo "FAIL: the service wrote its port through a symlink at $port_file.tmp"; failed=1; }
+rm -f "$victim"
 token_file="$port_file.token"
 [ -s "$token_file" ] || { echo "FAIL: no token file $token_file"; failed=1; }
 [ "$(stat -c %a "$token_file" 2>/dev/null)" = 600 ] || { echo "FAIL: the token file is not private (mode 600)"; failed=1; }
@@ -67,6 +76,14 @@ quiet_for() {
   before=$(cpu_ticks "$2"); sleep "$1"; after=$(cpu_ticks "$2")
   echo "--- $3: $((after - before)) CPU ticks in $1 s"
   [ $((after - before)) -lt $(($1 * 10)) ] || { echo "FAIL: $3 uses CPU while it waits"; failed=1; }
+}
+# served_within SECONDS WHAT: a good client, started now, is served within SECONDS.
+served_within() {
+  local start=$SECONDS out rc
+  out=$(timeout -k 5 "$1" "$client" "file:$port_file" 2>&1); rc=$?
+  echo "--- good client after $2 (exit $rc, $((SECONDS - start)) s)"; echo "$out"
+  [ $rc = 0 ] && grep -q "sum of norms: 25250.0" <<<"$out" ||
+    { echo "FAIL: the service did not serve the next client within $1 s after $2"; failed=1; }
 }
 # An idle service sleeps (its ranks wait for the lobby to ask a client in).
 sleep 1
@@ -97,6 +114,20 @@ if exec 9<>"/dev/tcp/$lobby_host/$lobby_port"; then
 else
   echo "FAIL: cannot reach the lobby at $lobby"; failed=1
 fi
+# A client asked in that then hangs (stopped right after "enter": its lobby socket stays open, it
+# never connects) held every later client back for as long as it lived; the lobby now gives up on
+# it after 15 s and asks in the next, which meets the accept it left open.
+if exec 6<>"/dev/tcp/$lobby_host/$lobby_port"; then
+  printf 'spawnpool-lobby 1 %s\n' "$(head -n 1 "$token_file")" >&6
+  answer=""
+  while IFS= read -r -t 5 line <&6; do [ "$line" = enter ] && { answer=enter; break; }; done
+  echo "--- a client asked in that hangs without connecting: told '$answer'"
+  [ "$answer" = enter ] || { echo "FAIL: the lobby did not ask the hanging client in"; failed=1; }
+  served_within 40 "a client asked in hung without connecting"
+  exec 6<&-
+else
+  echo "FAIL: cannot reach the lobby at $lobby"; failed=1
+fi
 stale_port_file=$port_file.stale; cp "$port_file" "$stale_port_file"
 # A client with the wrong token is refused at connect, with a clear error, and does not count.
 out=$(SPAWNPOOL_SERVICE_TOKEN=0123456789abcdef timeout -k 5 60 "$client" "file:$port_file" 2>&1); rc=$?
@@ -110,14 +141,6 @@ if [ -n "${raw_client:-}" ]; then
   # It leaves without MPI_Finalize: Open MPI's mpiexec then reports an abnormal end (status 1).
   grep -q "^refused: 0" <<<"$out" || failed=1
 fi
-# served_within SECONDS WHAT: a good client, started now, is served within SECONDS.
-served_within() {
-  local start=$SECONDS out rc
-  out=$(timeout -k 5 "$1" "$client" "file:$port_file" 2>&1); rc=$?
-  echo "--- good client after $2 (exit $rc, $((SECONDS - start)) s)"; echo "$out"
-  [ $rc = 0 ] && grep -q "sum of norms: 25250.0" <<<"$out" ||
-    { echo "FAIL: the service did not serve the next client within $1 s after $2"; failed=1; }
-}
 # slow_client: starts a client whose map takes 20 s; returns once the map has started.
 slow_client() {
   slow_out=$(mktemp /tmp/spawnpool_service_XXXXXX.slow)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cerrno>
 #include <cstring>
@@ -125,6 +126,7 @@ void Lobby::ask_in_if_wanted() {
     }
     if (say(it->fd, "enter\n")) {
       it->stage = Stage::kAskedIn;
+      it->asked_in_deadline = clock::now() + kLobbyAskedInLimit;
       asked_in_.notify_all();
       return;
     }
@@ -176,15 +178,17 @@ bool Lobby::hear(Guest& guest) {
 void Lobby::serve() {
   std::vector<pollfd> watched;
   for (;;) {
-    int timeout = -1;  // a greeting's deadline is the only timer
+    int timeout = -1;  // the timers: a greeting's deadline, an asked-in client's
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (stopping_) return;
       watched.assign({{wake_pipe_[0], POLLIN, 0}, {listener_, POLLIN, 0}});
       for (const Guest& guest : guests_) {
         watched.push_back({guest.fd, POLLIN, 0});
-        if (guest.stage == Stage::kGreeting) {
-          const int left = milliseconds_until(guest.greeting_deadline);
+        if (guest.stage == Stage::kGreeting || guest.stage == Stage::kAskedIn) {
+          const int left = milliseconds_until(guest.stage == Stage::kGreeting
+                                                  ? guest.greeting_deadline
+                                                  : guest.asked_in_deadline);
           timeout = timeout < 0 ? left : std::min(timeout, left);
         }
       }
@@ -212,6 +216,14 @@ void Lobby::serve() {
     for (auto it = guests_.begin(); it != guests_.end();) {
       if (it->stage == Stage::kGreeting && now >= it->greeting_deadline) {
         ::close(it->fd);  // said nothing (or not enough) in time
+        it = guests_.erase(it);
+      } else if (it->stage == Stage::kAskedIn && now >= it->asked_in_deadline) {
+        // Asked in but not admitted in time (stopped, hung, or hostile): the next queued client
+        // is asked in below and meets the accept this one left open.
+        std::fprintf(stderr, "spawnpool service: a client asked in did not connect within %lld s; "
+                             "asking in the next\n",
+                     static_cast<long long>(kLobbyAskedInLimit.count()));
+        ::close(it->fd);
         it = guests_.erase(it);
       } else {
         ++it;

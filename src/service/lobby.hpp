@@ -31,6 +31,11 @@ inline constexpr const char* kLobbyLinePrefix = "lobby ";
 inline constexpr const char* kLobbyNameSuffix = ".lobby";
 /// How long the lobby waits for a new client's greeting line.
 inline constexpr std::chrono::seconds kLobbyGreetingLimit{5};
+/// How long a client asked in may take to connect and be admitted before the lobby gives up on it
+/// and asks in the next one (a client stopped or hung right after "enter" held every later client
+/// back for as long as it lived). Longer than the MPI admission limit (5 s), so that a client
+/// that connected in time is never given up on while it is being admitted.
+inline constexpr std::chrono::seconds kLobbyAskedInLimit{15};
 /// Clients the lobby holds at once (greeting, queued or asked in); more are turned away.
 inline constexpr std::size_t kLobbyCapacity = 128;
 
@@ -66,6 +71,7 @@ class Lobby {
     Stage stage = Stage::kGreeting;
     std::string greeting;
     std::chrono::steady_clock::time_point greeting_deadline;
+    std::chrono::steady_clock::time_point asked_in_deadline;
   };
 
   void serve();                      // the lobby thread

@@ -14,6 +14,7 @@
 #include <spawnpool/detail/mpi_call.hpp>
 #include <spawnpool/errors.hpp>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -22,7 +23,6 @@
 #include <climits>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -32,13 +32,19 @@ namespace spawnpool {
 
 namespace {
 
-/// The port file: the MPI port, then the lobby's address (lobby.hpp).
+/// The port file: the MPI port, then the lobby's address (lobby.hpp). The temporary file is made
+/// anew (O_EXCL: never through a symlink someone else left at that name, in /tmp say, which would
+/// make the service overwrite the file it points to).
 void write_port_file(const std::string& path, const char* port, const std::string& lobby) {
   const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp);
-    out << port << "\n" << detail::kLobbyLinePrefix << lobby << "\n";
-    if (!out) throw Error("spawnpool service: cannot write the port file " + tmp);
+  ::unlink(tmp.c_str());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  const std::string text = std::string(port) + "\n" + detail::kLobbyLinePrefix + lobby + "\n";
+  const bool written =
+      fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  if (fd >= 0) ::close(fd);
+  if (!written) {
+    throw Error("spawnpool service: cannot write the port file " + tmp + ": " + std::strerror(errno));
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     throw Error("spawnpool service: cannot create the port file " + path + ": " +

@@ -16,6 +16,13 @@
 //     heartbeats to every rank every 0.5 s for 60 s. The rank that reads the garbage drops it; the
 //     others must drop it too at once, not go on serving it, and the service serves the next
 //     client meanwhile.
+//   raw_service_client PORT_FILE TOKEN_FILE --announce-then-hang
+//     presents the right token, then announces to every rank a 1 GiB kTasks message in parts of
+//     1 MiB and sends none of the parts, then heartbeats stop: it sleeps 600 s (kill it to see
+//     how long the service takes to serve the next client).
+//   raw_service_client PORT_FILE TOKEN_FILE --no-lobby
+//     skips the lobby: MPI_Comm_connect straight to the port (anyone who can read the port file can)
+//     and sends nothing; prints when its connect returned, then sleeps 600 s.
 #include <spawnpool/detail/wire_format.hpp>
 
 #include <mpi.h>
@@ -98,8 +105,10 @@ int main(int argc, char** argv) {
   const std::string mode = argc > 3 ? argv[3] : "";
   const bool admitted_then_garbage = mode == "--admitted";
   const bool garbage_to_one = mode == "--garbage-to-one";
+  const bool announce_then_hang = mode == "--announce-then-hang";
+  const bool no_lobby = mode == "--no-lobby";
   MPI_Init(&argc, &argv);
-  const int ticket = wait_for_turn(lobby, token);
+  const int ticket = no_lobby ? 0 : wait_for_turn(lobby, token);
   if (ticket < 0) {
     std::fprintf(stderr, "raw_service_client: the lobby %s did not let it in\n", lobby.c_str());
     return 1;
@@ -111,10 +120,16 @@ int main(int argc, char** argv) {
     return 1;
   }
   MPI_Comm_set_errhandler(service, MPI_ERRORS_RETURN);
+  if (no_lobby) {
+    std::printf("connected without the lobby\n");
+    std::fflush(stdout);
+    std::this_thread::sleep_for(std::chrono::seconds(600));
+    _exit(0);
+  }
   int ranks = 0;
   MPI_Comm_remote_size(service, &ranks);
   const char garbage[] = "GET / HTTP/1.0\r\n\r\n";
-  if (admitted_then_garbage || garbage_to_one) {
+  if (admitted_then_garbage || garbage_to_one || announce_then_hang) {
     MPI_Send(token.data(), static_cast<int>(token.size()), MPI_CHAR, 0,
              spawnpool::detail::wire::kAdmissionTag, service);
     const int answer = admission_answer(service);
@@ -136,6 +151,21 @@ int main(int argc, char** argv) {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(500));
     }
+    _exit(0);
+  }
+  if (announce_then_hang) {
+    spawnpool::detail::wire::Header announcement;
+    announcement.kind = static_cast<std::uint16_t>(spawnpool::detail::wire::Kind::kTasks);
+    announcement.count = 1;
+    announcement.part_size = 1u << 20;
+    announcement.body_size = (1ull << 30) - spawnpool::detail::wire::kHeaderSize;
+    for (int r = 0; r < ranks; ++r) {
+      MPI_Send(&announcement, sizeof announcement, MPI_BYTE, r,
+               spawnpool::detail::wire::session_tag(0), service);
+    }
+    std::printf("announced\n");
+    std::fflush(stdout);
+    std::this_thread::sleep_for(std::chrono::seconds(600));
     _exit(0);
   }
   if (admitted_then_garbage) {
