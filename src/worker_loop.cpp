@@ -25,7 +25,10 @@
 #include <cstring>
 #include <optional>
 #include <exception>
+#include <algorithm>
 #include <atomic>
+#include <climits>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -397,8 +400,13 @@ int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
             }
             log().debug("greeted by the manager (pid {}, host {})", hello.manager_pid,
                         hello.manager_host);
-            poll.spin = std::chrono::microseconds(hello.poll_spin_us);
-            poll.max_sleep = std::chrono::microseconds(hello.poll_max_sleep_us);
+            // Within the bounds of SPAWNPOOL_POLL_*: the values come from the peer (a max_sleep
+            // under the backoff's 10 us floor made its clamp undefined). A pool service's client
+            // may not make the service's ranks spin for long either.
+            const std::int64_t longest = watch_client ? 10000 : INT32_MAX;
+            poll.spin = std::chrono::microseconds(std::clamp<std::int64_t>(hello.poll_spin_us, 0, longest));
+            poll.max_sleep = std::chrono::microseconds(
+                std::clamp<std::int64_t>(hello.poll_max_sleep_us, 10, INT32_MAX));
             backoff = Backoff(poll);
             // A service rank gets none: a client must not decide how the service's ranks end.
             if (until != ServeUntil::kClientLeaves && !sentinel &&

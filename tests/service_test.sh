@@ -44,10 +44,11 @@ fi
 victim=$(mktemp /tmp/spawnpool_service_XXXXXX.victim)
 echo "not the service's" > "$victim"
 ln -s "$victim" "$port_file.tmp"
-# Clients counted: a check after a client hung once asked in, the admitted raw client, a check,
+# Clients counted: a check after a client hung once asked in, a check during a flood of strangers
+# at the lobby, the admitted raw client, a check,
 # the raw client with garbage for one rank, a check, the killed client, a check, the stopped
 # client, rounds 1 and 2.
-timeout -k 5 200 "$mpiexec" "${server_args[@]}" -n 2 "$server" --port-file "$port_file" --max-clients 10 \
+timeout -k 5 200 "$mpiexec" "${server_args[@]}" -n 2 "$server" --port-file "$port_file" --max-clients 11 \
   --client-timeout 3 > "$log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 100); do [ -s "$port_file" ] && break; sleep 0.2; done
@@ -128,6 +129,28 @@ if exec 6<>"/dev/tcp/$lobby_host/$lobby_port"; then
 else
   echo "FAIL: cannot reach the lobby at $lobby"; failed=1
 fi
+# A second service given the same port file refuses to start (it would take the first one's
+# clients' port file and token away); the first one's files stay as they were.
+before=$(cat "$port_file" "$token_file")
+out=$(timeout -k 5 30 "$mpiexec" "${server_args[@]}" -n 1 "$server" --port-file "$port_file" 2>&1); rc=$?
+echo "--- a second service on the same port file (exit $rc)"; echo "$out"
+[ $rc != 0 ] && grep -q "belongs to a service that is running" <<<"$out" ||
+  { echo "FAIL: a second service started on a port file in use"; failed=1; }
+[ "$(cat "$port_file" "$token_file")" = "$before" ] ||
+  { echo "FAIL: the second service changed the first one's port or token file"; failed=1; }
+# A flood of connections that never show the token (130, more than the lobby holds) does not turn
+# away a client that has it: the oldest strangers make room.
+/usr/bin/python3 -c '
+import socket, sys, time
+held = []
+for _ in range(130):
+    held.append(socket.create_connection((sys.argv[1], int(sys.argv[2]))))
+time.sleep(12)
+' "$lobby_host" "$lobby_port" &
+flood_pid=$!
+sleep 1
+served_within 20 "130 silent connections at the lobby"
+kill "$flood_pid" 2>/dev/null; wait "$flood_pid" 2>/dev/null
 stale_port_file=$port_file.stale; cp "$port_file" "$stale_port_file"
 # A client with the wrong token is refused at connect, with a clear error, and does not count.
 out=$(SPAWNPOOL_SERVICE_TOKEN=0123456789abcdef timeout -k 5 60 "$client" "file:$port_file" 2>&1); rc=$?

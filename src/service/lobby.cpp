@@ -139,7 +139,22 @@ void Lobby::take_newcomers() {
   for (;;) {
     const int fd = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0) return;  // EAGAIN: nobody more; other errors: try again at the next wake-up
-    if (guests_.size() >= kLobbyCapacity) {
+    const auto strangers = std::count_if(guests_.begin(), guests_.end(), [](const Guest& g) {
+      return g.stage == Stage::kGreeting;
+    });
+    if (static_cast<std::size_t>(strangers) >= kLobbyStrangerCapacity) {
+      // Connections that have not shown the token yet make room for newcomers, oldest first: a
+      // flood of silent connections must not turn away the clients that have the token.
+      const auto oldest = std::find_if(guests_.begin(), guests_.end(), [](const Guest& g) {
+        return g.stage == Stage::kGreeting;
+      });
+      ::close(oldest->fd);
+      guests_.erase(oldest);
+    }
+    const auto admitted_to_queue = std::count_if(guests_.begin(), guests_.end(), [](const Guest& g) {
+      return g.stage != Stage::kGreeting;
+    });
+    if (static_cast<std::size_t>(admitted_to_queue) >= kLobbyCapacity) {
       say(fd, "full\n");
       ::close(fd);
       continue;
@@ -309,6 +324,15 @@ int connect_to_lobby(const std::string& address, const std::string& service,
 }
 
 }  // namespace
+
+bool lobby_answers(const std::string& address) {
+  try {
+    LobbyTicket probe(connect_to_lobby(address, address, std::chrono::seconds(1)));
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
 
 LobbyTicket wait_in_lobby(const std::string& address, const std::string& token,
                           clock::time_point deadline, const std::string& service) {

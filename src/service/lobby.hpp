@@ -36,8 +36,12 @@ inline constexpr std::chrono::seconds kLobbyGreetingLimit{5};
 /// back for as long as it lived). Longer than the MPI admission limit (5 s), so that a client
 /// that connected in time is never given up on while it is being admitted.
 inline constexpr std::chrono::seconds kLobbyAskedInLimit{15};
-/// Clients the lobby holds at once (greeting, queued or asked in); more are turned away.
+/// Clients that showed the token the lobby holds at once (queued or asked in); more are turned
+/// away ("full").
 inline constexpr std::size_t kLobbyCapacity = 128;
+/// Connections that have not shown the token yet the lobby holds at once; a newcomer beyond them
+/// closes the oldest (so a flood of silent connections cannot lock out clients with the token).
+inline constexpr std::size_t kLobbyStrangerCapacity = 32;
 
 /// Service side, rank 0 only. Listens on every interface on a free port from construction and
 /// serves the queue from a thread of its own (which never calls MPI). open_door and door_closed
@@ -117,6 +121,10 @@ class LobbyTicket {
 LobbyTicket wait_in_lobby(const std::string& address, const std::string& token,
                           std::chrono::steady_clock::time_point deadline,
                           const std::string& service);
+
+/// True when something accepts a TCP connection at `address` ("HOST:PORT") within a second: the
+/// lobby of a service that is running. Never throws.
+bool lobby_answers(const std::string& address);
 
 /// The host clients should use to reach this process: the address MPICH put in `mpi_port`
 /// ("...$ifname#10.0.0.1$"), else this host's name.

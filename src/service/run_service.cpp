@@ -23,6 +23,7 @@
 #include <climits>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -49,6 +50,30 @@ void write_port_file(const std::string& path, const char* port, const std::strin
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     throw Error("spawnpool service: cannot create the port file " + path + ": " +
                 std::strerror(errno));
+  }
+}
+
+/// Line `line_number` (from 0) of `path`, or "" when it cannot be read.
+std::string line_of(const std::string& path, int line_number) {
+  std::ifstream in(path);
+  std::string line;
+  for (int i = 0; i <= line_number; ++i) {
+    if (!std::getline(in, line)) return "";
+  }
+  return line;
+}
+
+/// Throws when `port_file` names the lobby of a service that is running: a second service would
+/// take its clients' port file and token away (and remove them at exit).
+void refuse_a_port_file_in_use(const std::string& port_file) {
+  const std::string lobby_line = line_of(port_file, 1);
+  const std::string prefix = detail::kLobbyLinePrefix;
+  if (lobby_line.compare(0, prefix.size(), prefix) != 0) return;
+  const std::string lobby = lobby_line.substr(prefix.size());
+  if (detail::lobby_answers(lobby)) {
+    throw Error("spawnpool service: the port file " + port_file +
+                " belongs to a service that is running (its lobby " + lobby +
+                " answers); give this service another --port-file");
   }
 }
 
@@ -187,6 +212,7 @@ int run_service(const ServiceOptions& options) {
   std::unique_ptr<detail::Lobby> lobby;  // rank 0 only
   const std::string token_file = detail::service_token_file(options.port_file, options.name);
   if (rank == 0) {
+    if (!options.port_file.empty()) refuse_a_port_file_in_use(options.port_file);
     SPAWNPOOL_MPI(MPI_Open_port(MPI_INFO_NULL, port));
     token = detail::make_service_token();
     detail::write_service_token(token_file, token);  // before clients can find the port
@@ -257,8 +283,11 @@ int run_service(const ServiceOptions& options) {
     }
     lobby.reset();  // queued clients hear that the service ended
     MPI_Close_port(port);
-    if (!options.port_file.empty()) std::remove(options.port_file.c_str());
-    std::remove(token_file.c_str());
+    // Only this service's files: another may have taken the names since.
+    if (!options.port_file.empty() && line_of(options.port_file, 0) == port) {
+      std::remove(options.port_file.c_str());
+    }
+    if (line_of(token_file, 0) == token) std::remove(token_file.c_str());
   }
   drop_notice.reset();
   if (!initialized) {

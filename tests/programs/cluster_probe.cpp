@@ -191,6 +191,7 @@ void cut_node_verb(spawnpool::Executor& pool) {
     fail(std::to_string(lost) + " tasks ended in WorkerLost, not " + std::to_string(per_host[cut]));
   }
   serve_squares(pool, 100);
+  if (pool.mode() != spawnpool::Mode::spawn) return;  // a static rank is never replaced
   // The replacements are started in the background: wait (bounded) until each lost worker is
   // replaced or counted as not replaced.
   const int initial = [&] {
