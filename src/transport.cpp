@@ -72,30 +72,32 @@ void Transport::send(int rank, int tag, wire::Kind kind, std::uint32_t count,
   header.aux = aux;
   header.body_size = message->size() - wire::kHeaderSize;
   header.oob_size = out_of_band.bytes();
-  header.oob_part_size = header.oob_size ? static_cast<std::uint32_t>(max_part_) : 0;
+  const std::size_t oob_part = part_size_for(header.oob_size);
+  header.oob_part_size = header.oob_size ? static_cast<std::uint32_t>(oob_part) : 0;
   PendingSend pending;
   const std::size_t total = message->size();
+  const std::size_t part = part_size_for(total);
   if (total <= max_part_) {
     std::memcpy(message->data(), &header, sizeof header);
     pending.requests.resize(1);
     SPAWNPOOL_MPI(MPI_Isend(message->data(), static_cast<int>(total), MPI_BYTE, rank,
                             tag, comm_, &pending.requests[0]));
   } else {
-    header.part_size = static_cast<std::uint32_t>(max_part_);
+    header.part_size = static_cast<std::uint32_t>(part);
     std::memcpy(message->data(), &header, sizeof header);
-    const std::size_t parts = (total + max_part_ - 1) / max_part_;
+    const std::size_t parts = (total + part - 1) / part;
     pending.requests.resize(parts + 1);
     // The announcement is the header itself, sent from the buffer's first bytes.
     SPAWNPOOL_MPI(MPI_Isend(message->data(), static_cast<int>(wire::kHeaderSize), MPI_BYTE, rank,
                             tag, comm_, &pending.requests[0]));
     for (std::size_t i = 0; i < parts; ++i) {
-      const std::size_t offset = i * max_part_;
-      const int size = static_cast<int>(std::min(max_part_, total - offset));
+      const std::size_t offset = i * part;
+      const int size = static_cast<int>(std::min(part, total - offset));
       SPAWNPOOL_MPI(MPI_Isend(message->data() + offset, size, MPI_BYTE, rank,
                               tag + 1, comm_, &pending.requests[i + 1]));
     }
   }
-  for_each_stream_message(out_of_band.blocks, max_part_,
+  for_each_stream_message(out_of_band.blocks, oob_part,
                           [&](void* data, int n, MPI_Datatype type) {
                             pending.requests.emplace_back();
                             SPAWNPOOL_MPI(MPI_Isend(data, n, type, rank, tag + 1, comm_,
@@ -104,6 +106,12 @@ void Transport::send(int rank, int tag, wire::Kind kind, std::uint32_t count,
   pending.message = std::move(message);
   pending.out_of_band = std::move(out_of_band);
   sends_.push_back(std::move(pending));
+}
+
+std::size_t Transport::part_size_for(std::uint64_t total) const noexcept {
+  const std::uint64_t fewest = (total + kMaxParts - 1) / kMaxParts;
+  return static_cast<std::size_t>(std::min<std::uint64_t>(
+      std::max<std::uint64_t>(max_part_, fewest), static_cast<std::uint64_t>(INT_MAX)));
 }
 
 void Transport::receive_out_of_band(const Incoming& message,
@@ -118,9 +126,11 @@ void Transport::receive_out_of_band(const Incoming& message,
                               std::to_string(header.oob_size));
   }
   if (total == 0) return;
-  if (header.oob_part_size == 0 || header.oob_part_size > INT_MAX) {
+  if (header.oob_part_size == 0 || header.oob_part_size > INT_MAX ||
+      (total + header.oob_part_size - 1) / header.oob_part_size > kMaxParts) {
     throw wire::ProtocolError("spawnpool: invalid out-of-band part size " +
-                              std::to_string(header.oob_part_size));
+                              std::to_string(header.oob_part_size) + " for " +
+                              std::to_string(total) + " bytes");
   }
   std::vector<MPI_Request> requests;
   for_each_stream_message(targets, header.oob_part_size,
@@ -135,8 +145,9 @@ void Transport::receive_out_of_band(const Incoming& message,
 void Transport::await_parts(std::vector<MPI_Request>& requests, std::uint64_t total, int source,
                             const std::function<bool()>& peer_gone) {
   const std::size_t parts = requests.size();
-  auto deadline = std::chrono::steady_clock::now() + part_stall_timeout_;
-  auto next_check = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+  auto last_part = std::chrono::steady_clock::now();
+  auto deadline = last_part + part_stall_timeout_;
+  auto next_check = last_part + std::chrono::milliseconds(100);
   std::vector<int> finished(parts);
   for (std::size_t remaining = parts; remaining > 0;) {
     int completed = 0;
@@ -144,16 +155,18 @@ void Transport::await_parts(std::vector<MPI_Request>& requests, std::uint64_t to
                                finished.data(), MPI_STATUSES_IGNORE));
     if (completed > 0 && completed != MPI_UNDEFINED) {
       remaining -= static_cast<std::size_t>(completed);
-      deadline = std::chrono::steady_clock::now() + part_stall_timeout_;
+      last_part = std::chrono::steady_clock::now();
+      deadline = last_part + part_stall_timeout_;
       continue;
     }
     const auto now = std::chrono::steady_clock::now();
-    bool gone = false;
-    if (peer_gone && now >= next_check) {
+    std::string why;
+    if ((peer_gone || peer_check_) && now >= next_check) {
       next_check = now + std::chrono::milliseconds(100);
-      gone = peer_gone();
+      if (peer_gone && peer_gone()) why = "its process ended";
+      if (why.empty() && peer_check_) why = peer_check_(last_part);
     }
-    if (gone || now > deadline) {
+    if (!why.empty() || now > deadline) {
       for (auto& r : requests) {
         if (r != MPI_REQUEST_NULL) {
           MPI_Cancel(&r);
@@ -161,8 +174,8 @@ void Transport::await_parts(std::vector<MPI_Request>& requests, std::uint64_t to
         }
       }
       throw Timeout("spawnpool: the parts of a " + std::to_string(total) + "-byte message from rank " +
-                    std::to_string(source) +
-                    (gone ? " stopped arriving: its process ended" : " stopped arriving"));
+                    std::to_string(source) + " stopped arriving" +
+                    (why.empty() ? "" : ": " + why));
     }
     std::this_thread::yield();
   }
@@ -215,6 +228,13 @@ std::optional<Transport::Incoming> Transport::try_receive(int source, int tag) {
   if (!flag) return std::nullopt;
   int count = 0;
   SPAWNPOOL_MPI(MPI_Get_count(&status, MPI_BYTE, &count));
+  if (incoming_limit_ != 0 && static_cast<std::uint64_t>(count) > incoming_limit_) {
+    // Not received: the peer is given up on (the message stays queued on its communicator).
+    throw wire::ProtocolError("spawnpool: a message of " + std::to_string(count) +
+                              " bytes from rank " + std::to_string(status.MPI_SOURCE) +
+                              " is larger than the limit of " + std::to_string(incoming_limit_) +
+                              " bytes");
+  }
   auto first = std::make_shared<Buffer>(static_cast<std::size_t>(count));
   SPAWNPOOL_MPI(MPI_Mrecv(first->data(), count, MPI_BYTE, &handle, MPI_STATUS_IGNORE));
 
@@ -226,6 +246,15 @@ std::optional<Transport::Incoming> Transport::try_receive(int source, int tag) {
                               " on spawnpool's communicator, which only carries spawnpool's tags");
   }
   incoming.header = wire::decode_header(ByteSpan{first->data(), first->size()});
+  const std::uint64_t announced = wire::kHeaderSize + incoming.header.body_size;
+  if (incoming_limit_ != 0 && (incoming.header.body_size > incoming_limit_ ||
+                               incoming.header.oob_size > incoming_limit_ - std::min(incoming_limit_, announced))) {
+    throw wire::ProtocolError("spawnpool: a message from rank " + std::to_string(incoming.source) +
+                              " announces " + std::to_string(incoming.header.body_size) + " + " +
+                              std::to_string(incoming.header.oob_size) +
+                              " bytes, more than the limit of " + std::to_string(incoming_limit_) +
+                              " bytes");
+  }
   if (incoming.header.part_size == 0) {
     incoming.message = std::move(first);
     return incoming;
@@ -234,8 +263,11 @@ std::optional<Transport::Incoming> Transport::try_receive(int source, int tag) {
   // A large message: its parts carry the whole message, header included.
   const std::uint64_t total = wire::kHeaderSize + incoming.header.body_size;
   const std::uint64_t part = incoming.header.part_size;
-  if (part == 0 || part > INT_MAX || count != static_cast<int>(wire::kHeaderSize)) {
-    throw wire::ProtocolError("spawnpool: malformed announcement of a large message");
+  if (part == 0 || part > INT_MAX || count != static_cast<int>(wire::kHeaderSize) ||
+      incoming.header.body_size > (std::uint64_t{1} << 62) || (total + part - 1) / part > kMaxParts) {
+    throw wire::ProtocolError("spawnpool: malformed announcement of a large message (" +
+                              std::to_string(total) + " bytes in parts of " + std::to_string(part) +
+                              ")");
   }
   auto whole = std::make_shared<Buffer>(static_cast<std::size_t>(total));
   const std::size_t parts = static_cast<std::size_t>((total + part - 1) / part);

@@ -49,6 +49,7 @@ pid_t g_serving_pid = 0;
 std::atomic<bool> g_builtin_tasks_allowed{true};
 std::chrono::milliseconds g_client_silence_limit{10000};  // set_client_silence_limit
 std::function<bool()> g_client_dropped_elsewhere;          // set_client_dropped_elsewhere
+std::uint64_t g_client_message_limit = 0;                   // set_client_message_limit
 
 /// The task this thread runs now (running_task()): a view into its call message, valid while the
 /// call runs. Per thread and without a lock or a copy: it is set for every call.
@@ -318,6 +319,8 @@ void set_builtin_tasks_allowed(bool allowed) { g_builtin_tasks_allowed = allowed
 
 void set_client_silence_limit(std::chrono::milliseconds limit) { g_client_silence_limit = limit; }
 
+void set_client_message_limit(std::uint64_t bytes) { g_client_message_limit = bytes; }
+
 void set_client_dropped_elsewhere(std::function<bool()> check) {
   g_client_dropped_elsewhere = std::move(check);
 }
@@ -362,23 +365,41 @@ int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
     auto next_client_check = last_from_client;
     long client_pid = 0;
     bool client_here = false;
+    // Why the client must be dropped, or "": silent for longer than the limit (its heartbeats, or
+    // the parts of a large message it sends, are word from it), gone, or dropped by another rank.
+    bool checking_client = false;  // the check reads heartbeats: never from within itself
+    auto why_drop_client = [&](std::chrono::steady_clock::time_point last_part) -> std::string {
+      if (checking_client) return "";
+      checking_client = true;
+      struct Done { bool& flag; ~Done() { flag = false; } } done{checking_client};
+      const auto now = std::chrono::steady_clock::now();
+      while (transport.try_receive(manager_rank, wire::kControlTag)) last_from_client = now;
+      if (now - std::max(last_from_client, last_part) > g_client_silence_limit) {
+        return "no word from the client for " + std::to_string(g_client_silence_limit.count()) + " ms";
+      }
+      if (client_here && process_gone(client_pid)) {
+        return "the client (pid " + std::to_string(client_pid) + ") is gone";
+      }
+      if (g_client_dropped_elsewhere && g_client_dropped_elsewhere()) {
+        return "another rank dropped the client";
+      }
+      return "";
+    };
+    if (watch_client) {
+      // Also while a large message's parts are awaited (a client that announced one and went
+      // silent held the rank for the part stall limit, 120 s) and no message may announce more
+      // than the service allows.
+      transport.watch_peer_while_waiting(why_drop_client);
+      transport.limit_incoming(g_client_message_limit);
+    }
     while (!leaving) {
       if (watch_client) {
         const auto now = std::chrono::steady_clock::now();
         while (transport.try_receive(manager_rank, wire::kControlTag)) last_from_client = now;
         if (now >= next_client_check) {
           next_client_check = now + std::chrono::milliseconds(100);
-          if (now - last_from_client > g_client_silence_limit) {
-            log().warn("service: no word from the client for {} ms: dropping it",
-                       g_client_silence_limit.count());
-            return kClientDropped;
-          }
-          if (client_here && process_gone(client_pid)) {
-            log().warn("service: the client (pid {}) is gone: dropping it", client_pid);
-            return kClientDropped;
-          }
-          if (g_client_dropped_elsewhere && g_client_dropped_elsewhere()) {
-            log().warn("service: another rank dropped the client: dropping it too");
+          if (const std::string why = why_drop_client(last_from_client); !why.empty()) {
+            log().warn("service: {}: dropping it", why);
             return kClientDropped;
           }
         }

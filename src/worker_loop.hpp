@@ -4,6 +4,7 @@
 #include <mpi.h>
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <set>
 #include <string>
@@ -30,6 +31,10 @@ inline constexpr int kClientDropped = 3;
 
 /// How long a pool service's rank waits for word from its client (ServiceOptions::client_timeout).
 void set_client_silence_limit(std::chrono::milliseconds limit);
+
+/// The most bytes one message from a pool service's client may announce
+/// (ServiceOptions::max_message_size); a client that announces more is dropped. 0: no limit.
+void set_client_message_limit(std::uint64_t bytes);
 
 /// What a pool service's rank asks every 100 ms while it serves a client: true when another rank
 /// has dropped that client (src/service/client_drop_notice.hpp); the rank then drops it too

@@ -45,10 +45,9 @@ victim=$(mktemp /tmp/spawnpool_service_XXXXXX.victim)
 echo "not the service's" > "$victim"
 ln -s "$victim" "$port_file.tmp"
 # Clients counted: a check after a client hung once asked in, a check during a flood of strangers
-# at the lobby, the admitted raw client, a check,
-# the raw client with garbage for one rank, a check, the killed client, a check, the stopped
-# client, rounds 1 and 2.
-timeout -k 5 200 "$mpiexec" "${server_args[@]}" -n 2 "$server" --port-file "$port_file" --max-clients 11 \
+# at the lobby, five raw clients admitted with the token and a check after each, the killed
+# client, a check, the stopped client, rounds 1 and 2.
+timeout -k 5 260 "$mpiexec" "${server_args[@]}" -n 2 "$server" --port-file "$port_file" --max-clients 17 \
   --client-timeout 3 > "$log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 100); do [ -s "$port_file" ] && break; sleep 0.2; done
@@ -91,6 +90,10 @@ sleep 1
 quiet_for 4 "$server_pid" "the idle service (2 ranks, mpiexec, proxy)"
 lobby=$(sed -n 's/^lobby //p' "$port_file")
 [ -n "$lobby" ] || { echo "FAIL: the port file names no lobby"; failed=1; }
+# The MPI port is told only to clients with the token (a stranger who connected to it would take
+# the accept meant for the client asked in): the port file holds the lobby's line alone.
+[ "$(wc -l < "$port_file")" = 1 ] ||
+  { echo "FAIL: the port file holds more than the lobby:"; cat "$port_file"; failed=1; }
 # Strangers at the lobby (garbage, or a connection that says nothing) change nothing.
 lobby_host=${lobby%:*} lobby_port=${lobby##*:}
 if exec 7<>"/dev/tcp/$lobby_host/$lobby_port"; then
@@ -108,7 +111,7 @@ exec 8<>"/dev/tcp/$lobby_host/$lobby_port"  # silent; closed at the end
 if exec 9<>"/dev/tcp/$lobby_host/$lobby_port"; then
   printf 'spawnpool-lobby 1 %s\n' "$(head -n 1 "$token_file")" >&9
   answer=""
-  while IFS= read -r -t 5 line <&9; do [ "$line" = enter ] && { answer=enter; break; }; done
+  while IFS= read -r -t 5 line <&9; do [ "${line%% *}" = enter ] && { answer=enter; break; }; done
   exec 9<&-
   echo "--- a client asked in that leaves without connecting: told '$answer'"
   [ "$answer" = enter ] || { echo "FAIL: the lobby did not ask the client in"; failed=1; }
@@ -121,7 +124,7 @@ fi
 if exec 6<>"/dev/tcp/$lobby_host/$lobby_port"; then
   printf 'spawnpool-lobby 1 %s\n' "$(head -n 1 "$token_file")" >&6
   answer=""
-  while IFS= read -r -t 5 line <&6; do [ "$line" = enter ] && { answer=enter; break; }; done
+  while IFS= read -r -t 5 line <&6; do [ "${line%% *}" = enter ] && { answer=enter; break; }; done
   echo "--- a client asked in that hangs without connecting: told '$answer'"
   [ "$answer" = enter ] || { echo "FAIL: the lobby did not ask the hanging client in"; failed=1; }
   served_within 40 "a client asked in hung without connecting"
@@ -176,33 +179,38 @@ slow_client() {
   slow_main=$(sed -n 's/^slow map started in pid \([0-9]*\)$/\1/p' "$slow_out")
   sleep 1
 }
-# Admitted with the token, then garbage on a tag no session uses, a header of an unknown kind,
-# and silence: the service drops it and the next client is served (its garbage is not).
-if [ -n "${raw_client:-}" ]; then
+# raw_client_then_next MODE SECONDS WHAT: starts the raw client in MODE, waits until the service
+# admitted it, checks that a good client is served within SECONDS meanwhile, then ends the raw one.
+raw_client_then_next() {
   timeout -k 5 90 "$mpiexec" "${server_args[@]}" -n 1 "$raw_client" "$port_file" "$token_file" \
-    --admitted > "$log.raw" 2>&1 &
+    "$1" > "$log.raw" 2>&1 &
   raw_pid=$!
   for _ in $(seq 1 100); do grep -q "^admitted:" "$log.raw" && break; sleep 0.2; done
-  echo "--- raw MPI client with the token, then garbage"; cat "$log.raw"
-  grep -q "^admitted: 1" "$log.raw" || { echo "FAIL: the raw client was not admitted"; failed=1; }
-  served_within 30 "a client sent garbage after its admission"
+  echo "--- raw MPI client $1: $3"; cat "$log.raw"
+  grep -q "^admitted: 1" "$log.raw" || { echo "FAIL: the raw client ($1) was not admitted"; failed=1; }
+  served_within "$2" "$3"
   # raw_pid is timeout's: end what it started (mpiexec, the raw client) too.
   pkill -KILL -P "$raw_pid" 2>/dev/null; kill -KILL "$raw_pid" 2>/dev/null
   pkill -KILL -x raw_service_cli 2>/dev/null; wait "$raw_pid" 2>/dev/null; rm -f "$log.raw"
+}
+if [ -n "${raw_client:-}" ]; then
+  # Admitted with the token, then garbage on a tag no session uses, a header of an unknown kind,
+  # and silence: the service drops it and the next client is served (its garbage is not).
+  raw_client_then_next --admitted 30 "a client sent garbage after its admission"
   # Admitted, then garbage to one rank only while it keeps every rank hearing its heartbeats:
   # every rank drops it (the one that read the garbage tells the others), and the next client is
   # served at once, not after this client has gone (60 s).
-  timeout -k 5 90 "$mpiexec" "${server_args[@]}" -n 1 "$raw_client" "$port_file" "$token_file" \
-    --garbage-to-one > "$log.raw" 2>&1 &
-  raw_pid=$!
-  for _ in $(seq 1 100); do grep -q "^admitted:" "$log.raw" && break; sleep 0.2; done
-  echo "--- raw MPI client with the token, then garbage to one rank and heartbeats to all"; cat "$log.raw"
-  grep -q "^admitted: 1" "$log.raw" || { echo "FAIL: the raw client was not admitted"; failed=1; }
-  served_within 20 "a client sent garbage to one rank and heartbeats to all"
-  pkill -KILL -P "$raw_pid" 2>/dev/null; kill -KILL "$raw_pid" 2>/dev/null
-  pkill -KILL -x raw_service_cli 2>/dev/null; wait "$raw_pid" 2>/dev/null; rm -f "$log.raw"
+  raw_client_then_next --garbage-to-one 20 "a client sent garbage to one rank and heartbeats to all"
+  # Admitted, then a 1 GiB message announced and never sent, and silence: dropped after the client
+  # timeout (3 s here), not after the 120 s a rank waits for the parts of a large message.
+  raw_client_then_next --announce-then-hang 30 "a client announced a large message and went silent"
+  # Admitted, then a 16 GiB message announced (over --max-message-size, 4 GiB by default), or a
+  # 1 GiB one in parts of 64 bytes (16 M receives to post), with heartbeats: dropped at once,
+  # before anything is allocated or posted for them.
+  raw_client_then_next --oversized 30 "a client announced a 16 GiB message"
+  raw_client_then_next --many-parts 30 "a client announced a message in 16 M parts"
 else
-  for _ in 1 2 3 4; do served_within 30 "nothing"; done  # keeps the count of clients
+  for _ in $(seq 1 10); do served_within 30 "nothing"; done  # keeps the count of clients
 fi
 # A client killed with SIGKILL in the middle of a map: the service's ranks see its process gone,
 # finish the task they run, drop it, and serve the next client, which has waited in the lobby

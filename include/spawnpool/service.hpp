@@ -33,22 +33,26 @@
 /// offered only with allow_builtin_tasks. Only clients that present the service's token may
 /// connect: rank 0 writes a random token to a file only its user can read (<port file>.token, or
 /// ~/.spawnpool/<name>.token for a service found by name only), and removes it at exit; clients
-/// read it from there, or from SPAWNPOOL_SERVICE_TOKEN. A client without the right token is
-/// dropped within 5 s, before any of its messages is read as work. A client's Options::env and
+/// read it from there, or from SPAWNPOOL_SERVICE_TOKEN, and show it at the lobby, which tells the
+/// MPI port only then (it is in no file), and again after MPI_Comm_connect. A client without the
+/// right token is dropped within 5 s, before any of its messages is read as work. A message may
+/// announce at most max_message_size bytes; a client that announces more is dropped. A client's Options::env and
 /// working_directory are undone before the next client (not what initializers or tasks did to
 /// the program's own state).
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 
 namespace spawnpool {
 
 struct ServiceOptions {
-  /// Where rank 0 writes the MPI port and its lobby's address (clients connect with
-  /// "file:<path>"); removed at exit.
+  /// Where rank 0 writes its lobby's address, "lobby HOST:PORT" (clients connect with
+  /// "file:<path>"; the lobby tells the MPI port to clients with the token); removed at exit.
   std::string port_file;
-  /// Name to publish the port under with the MPI name service (MPICH: hydra_nameserver, mpiexec
-  /// -nameserver), and the lobby's address under "<name>.lobby"; clients connect with the name. A missing name service is a warning only.
+  /// Name to publish the lobby's address under, as "<name>.lobby", with the MPI name service
+  /// (MPICH: hydra_nameserver, mpiexec -nameserver); clients connect with the name. A missing name
+  /// service is a warning only.
   std::string name;
   /// Exit after this many clients (0: serve until killed). Refused clients do not count.
   int max_clients = 0;
@@ -58,6 +62,10 @@ struct ServiceOptions {
   /// How long a rank waits for word from its client before dropping it (clients send a heartbeat
   /// every second, even while they wait for results). Command line: --client-timeout SECONDS.
   std::chrono::milliseconds client_timeout{10000};
+  /// The most bytes one message from a client may carry (its arguments, with any large arrays);
+  /// a client that announces a larger message is dropped before anything is allocated for it.
+  /// 0: no limit. Command line: --max-message-size BYTES (a K, M or G suffix counts 1024s).
+  std::uint64_t max_message_size = std::uint64_t{4} << 30;
 };
 
 /// Runs the service on every rank of MPI_COMM_WORLD (collective; initializes MPI if needed and
@@ -67,7 +75,7 @@ struct ServiceOptions {
 int run_service(const ServiceOptions& options);
 
 /// run_service with options from the command line: --port-file PATH, --name NAME,
-/// --max-clients K, --client-timeout SECONDS, --allow-builtin-tasks. Prints usage and returns 2 on bad arguments.
+/// --max-clients K, --client-timeout SECONDS, --max-message-size BYTES, --allow-builtin-tasks. Prints usage and returns 2 on bad arguments.
 int run_service(int argc, char** argv);
 
 }  // namespace spawnpool

@@ -20,49 +20,40 @@ namespace spawnpool::detail {
 
 namespace {
 
-struct ServiceAddress {
-  std::string port;   // the MPI port
-  std::string lobby;  // HOST:PORT of its lobby (lobby.hpp)
-};
-
-ServiceAddress resolve(const std::string& address) {
-  ServiceAddress found;
+/// HOST:PORT of the lobby (lobby.hpp) of the service at `address`; the lobby tells the MPI port.
+std::string resolve(const std::string& address) {
   if (address.rfind("file:", 0) == 0) {
     const std::string path = address.substr(5);
     std::ifstream in(path);
-    if (!in || !std::getline(in, found.port) || found.port.empty()) {
+    std::string line, lobby;
+    if (!in || !std::getline(in, line) || line.empty()) {
       throw SpawnError("spawnpool: no pool service: the port file '" + path +
                        "' does not exist or is empty; start one with `mpiexec -n N "
                        "<server program> --port-file " + path + "`");
     }
-    std::string line;
     const std::string prefix = kLobbyLinePrefix;
-    while (std::getline(in, line)) {
-      if (line.rfind(prefix, 0) == 0) found.lobby = line.substr(prefix.size());
-    }
-    if (found.lobby.empty()) {
+    do {
+      if (line.rfind(prefix, 0) == 0) lobby = line.substr(prefix.size());
+    } while (lobby.empty() && std::getline(in, line));
+    if (lobby.empty()) {
       throw SpawnError("spawnpool: the port file '" + path + "' names no lobby (\"" + prefix +
                        "HOST:PORT\"): it was not written by a pool service of this version");
     }
-    return found;
+    return lobby;
   }
   if (address.find('$') != std::string::npos || address.find("port#") != std::string::npos) {
     throw SpawnError("spawnpool: connect to a pool service with \"file:<its port file>\" or the "
                      "name it published, not an MPI port string: clients wait for their turn in "
                      "the service's lobby, whose address the port file and the name service hold");
   }
-  char port[MPI_MAX_PORT_NAME] = {};
   char lobby[MPI_MAX_PORT_NAME] = {};
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
-  if (MPI_Lookup_name(address.c_str(), MPI_INFO_NULL, port) != MPI_SUCCESS ||
-      MPI_Lookup_name((address + kLobbyNameSuffix).c_str(), MPI_INFO_NULL, lobby) != MPI_SUCCESS) {
+  if (MPI_Lookup_name((address + kLobbyNameSuffix).c_str(), MPI_INFO_NULL, lobby) != MPI_SUCCESS) {
     throw SpawnError("spawnpool: no pool service published under the name '" + address +
                      "' (is the MPI name service running, e.g. hydra_nameserver with mpiexec "
                      "-nameserver?); or connect with \"file:<port file>\"");
   }
-  found.port = port;
-  found.lobby = lobby;
-  return found;
+  return lobby;
 }
 
 /// Where the token of the service at `address` is kept: beside its port file, or under its name.
@@ -74,8 +65,7 @@ std::string token_file_for(const std::string& address) {
 }  // namespace
 
 MPI_Comm connect_to_service(const std::string& address, std::chrono::milliseconds timeout) {
-  const ServiceAddress found = resolve(address);
-  const std::string& port = found.port;
+  const std::string lobby = resolve(address);
   std::string token_source;
   const std::string token = client_token(token_file_for(address), token_source);
   // Wait for our turn outside MPI (MPI_Comm_connect would busy-poll meanwhile); the ticket stays
@@ -83,7 +73,7 @@ MPI_Comm connect_to_service(const std::string& address, std::chrono::millisecond
   const std::string service = "'" + address + "'";
   std::optional<LobbyTicket> ticket;
   try {
-    ticket.emplace(wait_in_lobby(found.lobby, token, std::chrono::steady_clock::now() + timeout,
+    ticket.emplace(wait_in_lobby(lobby, token, std::chrono::steady_clock::now() + timeout,
                                  service));
   } catch (const SpawnError& e) {
     const std::string what = e.what();
@@ -100,6 +90,7 @@ MPI_Comm connect_to_service(const std::string& address, std::chrono::millisecond
   auto promise = std::make_shared<std::promise<Outcome>>();
   auto result = promise->get_future();
   const std::chrono::milliseconds admission_limit = kAdmissionLimit + std::chrono::seconds(5);
+  const std::string port = ticket->mpi_port;
   std::thread([promise, port, token, admission_limit] {
     Outcome o;
     auto lock = mpi_lock();

@@ -27,7 +27,7 @@ namespace {
 using clock = std::chrono::steady_clock;
 
 constexpr const char* kGreetingWord = "spawnpool-lobby 1 ";
-constexpr std::size_t kLongestLine = 512;
+constexpr std::size_t kLongestLine = 2048;  // a greeting, or "enter" with an MPI port
 
 /// Writes all of `line` to a socket (small lines: one send, MSG_NOSIGNAL so a vanished peer is an
 /// error, not SIGPIPE). False when it could not.
@@ -45,7 +45,8 @@ int milliseconds_until(clock::time_point deadline) {
 
 // ---- service side ----
 
-Lobby::Lobby(std::string token, std::string host) : token_(std::move(token)), host_(std::move(host)) {
+Lobby::Lobby(std::string token, std::string host, std::string mpi_port)
+    : token_(std::move(token)), host_(std::move(host)), mpi_port_(std::move(mpi_port)) {
   listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (listener_ < 0) throw Error(std::string("spawnpool service: no lobby socket: ") + std::strerror(errno));
   const int yes = 1;
@@ -124,7 +125,7 @@ void Lobby::ask_in_if_wanted() {
       ++it;
       continue;
     }
-    if (say(it->fd, "enter\n")) {
+    if (say(it->fd, "enter " + mpi_port_ + "\n")) {
       it->stage = Stage::kAskedIn;
       it->asked_in_deadline = clock::now() + kLobbyAskedInLimit;
       asked_in_.notify_all();
@@ -347,7 +348,10 @@ LobbyTicket wait_in_lobby(const std::string& address, const std::string& token,
     if (end != std::string::npos) {
       const std::string line = heard.substr(0, end);
       heard.erase(0, end + 1);
-      if (line == "enter") return ticket;
+      if (line.rfind("enter ", 0) == 0 && line.size() > 6) {
+        ticket.mpi_port = line.substr(6);
+        return ticket;
+      }
       if (line.rfind("queued ", 0) == 0) {
         ahead = static_cast<std::size_t>(std::strtoul(line.c_str() + 7, nullptr, 10));
         continue;

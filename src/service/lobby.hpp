@@ -3,12 +3,15 @@
 //
 // MPICH's MPI_Comm_accept and MPI_Comm_connect busy-poll: a service waiting in accept burns a core
 // per rank, and a client queued behind another in its connect most of one. So rank 0 of the
-// service also listens on a TCP port of its own (the lobby; its address is the port file's second
+// service also listens on a TCP port of its own (the lobby; its address is the port file's only
 // line, "lobby HOST:PORT", or published under "<name>.lobby"). A client connects there and says
 //     spawnpool-lobby 1 <token>\n
 // The lobby answers "refused\n" (wrong token) and closes, or "queued <clients ahead>\n"; when the
-// client's turn comes it says "enter\n" and the service's ranks call MPI_Comm_accept, which the
-// client's MPI_Comm_connect then meets at once. Both sides wait in poll() meanwhile: no CPU.
+// client's turn comes it says "enter <MPI port>\n" and the service's ranks call MPI_Comm_accept,
+// which the client's MPI_Comm_connect to that port then meets at once. Both sides wait in poll()
+// meanwhile: no CPU. The MPI port is told only to clients that showed the token (it is in no file
+// and no name service): MPI has no access control of its own, and a stranger who connected to the
+// port would take the accept meant for the client asked in.
 // A client that leaves the queue (its socket closes) is forgotten; one asked in that leaves before
 // connecting is replaced by the next in the queue. A client of a service that has ended finds
 // nobody listening and fails at once; the ending service tells every queued client so.
@@ -48,9 +51,10 @@ inline constexpr std::size_t kLobbyStrangerCapacity = 32;
 /// are called by one thread, the service's main loop.
 class Lobby {
  public:
-  /// Starts listening. `host` is what clients are told to connect to.
+  /// Starts listening. `host` is what clients are told to connect to; `mpi_port` is told to each
+  /// client when it is asked in.
   /// @throws Error when no socket can be made
-  Lobby(std::string token, std::string host);
+  Lobby(std::string token, std::string host, std::string mpi_port);
   /// Tells every waiting client the service has ended ("closed\n"), then closes everything.
   ~Lobby();
   Lobby(const Lobby&) = delete;
@@ -86,6 +90,7 @@ class Lobby {
 
   std::string token_;
   std::string host_;
+  std::string mpi_port_;
   int listener_ = -1;
   int port_ = 0;
   int wake_pipe_[2] = {-1, -1};
@@ -97,13 +102,15 @@ class Lobby {
   std::thread thread_;
 };
 
-/// Client side: an open lobby connection after "enter"; keep it until MPI_Comm_connect returned
-/// (closing it earlier tells the lobby this client left).
+/// Client side: an open lobby connection after "enter", with the MPI port the lobby told; keep it
+/// until MPI_Comm_connect returned (closing it earlier tells the lobby this client left).
 class LobbyTicket {
  public:
   explicit LobbyTicket(int fd) : fd_(fd) {}
   ~LobbyTicket();
-  LobbyTicket(LobbyTicket&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  LobbyTicket(LobbyTicket&& other) noexcept : fd_(other.fd_), mpi_port(std::move(other.mpi_port)) {
+    other.fd_ = -1;
+  }
   LobbyTicket(const LobbyTicket&) = delete;
   LobbyTicket& operator=(const LobbyTicket&) = delete;
   LobbyTicket& operator=(LobbyTicket&&) = delete;
@@ -111,10 +118,15 @@ class LobbyTicket {
 
  private:
   int fd_;
+
+ public:
+  /// The service's MPI port, to MPI_Comm_connect to now.
+  std::string mpi_port;
 };
 
 /// Client side: connects to the lobby at `address` ("HOST:PORT"), shows `token`, and waits
-/// (without CPU) until asked in or until `deadline`. `service` names the service in messages.
+/// (without CPU) until asked in (the ticket then holds the MPI port) or until `deadline`.
+/// `service` names the service in messages.
 /// @throws SpawnError, saying why: nothing listens there (the service has ended), the host does
 /// not answer (5 s), the token was refused, the service ended while this client waited, or the
 /// deadline passed in the queue (with how many clients were ahead)

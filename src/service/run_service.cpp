@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cctype>
 #include <climits>
 #include <cstdio>
 #include <cstring>
@@ -33,14 +34,17 @@ namespace spawnpool {
 
 namespace {
 
-/// The port file: the MPI port, then the lobby's address (lobby.hpp). The temporary file is made
-/// anew (O_EXCL: never through a symlink someone else left at that name, in /tmp say, which would
-/// make the service overwrite the file it points to).
-void write_port_file(const std::string& path, const char* port, const std::string& lobby) {
+/// The port file: the lobby's line, "lobby HOST:PORT" (lobby.hpp). Not the MPI port: the lobby
+/// tells it only to clients that showed the token. The temporary file is made anew (O_EXCL: never
+/// through a symlink someone else left at that name, in /tmp say, which would make the service
+/// overwrite the file it points to).
+std::string port_file_line(const std::string& lobby) { return detail::kLobbyLinePrefix + lobby; }
+
+void write_port_file(const std::string& path, const std::string& lobby) {
   const std::string tmp = path + ".tmp";
   ::unlink(tmp.c_str());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  const std::string text = std::string(port) + "\n" + detail::kLobbyLinePrefix + lobby + "\n";
+  const std::string text = port_file_line(lobby) + "\n";
   const bool written =
       fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
   if (fd >= 0) ::close(fd);
@@ -66,7 +70,7 @@ std::string line_of(const std::string& path, int line_number) {
 /// Throws when `port_file` names the lobby of a service that is running: a second service would
 /// take its clients' port file and token away (and remove them at exit).
 void refuse_a_port_file_in_use(const std::string& port_file) {
-  const std::string lobby_line = line_of(port_file, 1);
+  const std::string lobby_line = line_of(port_file, 0);
   const std::string prefix = detail::kLobbyLinePrefix;
   if (lobby_line.compare(0, prefix.size(), prefix) != 0) return;
   const std::string lobby = lobby_line.substr(prefix.size());
@@ -131,21 +135,29 @@ void drain_client(MPI_Comm client, std::chrono::milliseconds quiet) {
   }
 }
 
+/// Communicators of dropped clients, kept until the end (see drop_client).
+std::vector<MPI_Comm> g_dropped_clients;
+/// Refused clients disconnected side by side at most; more are kept like dropped clients.
+constexpr int kMostRefusalsUnderway = 8;
+
 /// Ends a refused client's connection without trusting it: drains it, then disconnects on a
 /// helper thread (our own client disconnects when refused, and waits for our side). A client that
 /// never disconnects leaves that thread waiting, and its communicator is never freed (so its
-/// context id, and any late message, is never reused).
+/// context id, and any late message, is never reused). With kMostRefusalsUnderway threads waiting
+/// already (connections that never disconnect), the communicator is just kept.
 void refuse_client(MPI_Comm client) {
   drain_client(client, std::chrono::milliseconds(200));
+  if (g_refusing.load() >= kMostRefusalsUnderway) {
+    g_dropped_a_client = true;
+    g_dropped_clients.push_back(client);
+    return;
+  }
   ++g_refusing;
   std::thread([client]() mutable {
     MPI_Comm_disconnect(&client);
     --g_refusing;
   }).detach();
 }
-
-/// Communicators of dropped clients, kept until the end (see drop_client).
-std::vector<MPI_Comm> g_dropped_clients;
 
 /// Ends an admitted client's connection after it was dropped (dead, silent or misbehaving):
 /// drains it and keeps the communicator, neither disconnected nor freed, until the service ends.
@@ -182,6 +194,28 @@ void finalize_within(std::chrono::seconds limit, int status) {
   watchdog.join();
 }
 
+/// "4096", "512K", "64M", "4G" (1024s) into `bytes`; false for anything else.
+bool parse_byte_count(const std::string& text, std::uint64_t& bytes) {
+  std::size_t digits = 0;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+  if (digits == 0 || digits > 15) return false;
+  const std::string suffix = text.substr(digits);
+  int shift = 0;
+  if (suffix == "K" || suffix == "k") {
+    shift = 10;
+  } else if (suffix == "M" || suffix == "m") {
+    shift = 20;
+  } else if (suffix == "G" || suffix == "g") {
+    shift = 30;
+  } else if (!suffix.empty()) {
+    return false;
+  }
+  const std::uint64_t count = std::stoull(text.substr(0, digits));
+  if (count > (UINT64_MAX >> shift)) return false;
+  bytes = count << shift;
+  return true;
+}
+
 }  // namespace
 
 int run_service(const ServiceOptions& options) {
@@ -216,11 +250,11 @@ int run_service(const ServiceOptions& options) {
     SPAWNPOOL_MPI(MPI_Open_port(MPI_INFO_NULL, port));
     token = detail::make_service_token();
     detail::write_service_token(token_file, token);  // before clients can find the port
-    lobby = std::make_unique<detail::Lobby>(token, detail::lobby_host_from(port));
+    lobby = std::make_unique<detail::Lobby>(token, detail::lobby_host_from(port), port);
     if (!options.name.empty()) {
+      // Only the lobby: the MPI port is for clients with the token (lobby.hpp).
       const std::string lobby_name = options.name + detail::kLobbyNameSuffix;
-      published = MPI_Publish_name(options.name.c_str(), MPI_INFO_NULL, port) == MPI_SUCCESS &&
-                  MPI_Publish_name(lobby_name.c_str(), MPI_INFO_NULL,
+      published = MPI_Publish_name(lobby_name.c_str(), MPI_INFO_NULL,
                                    lobby->address().c_str()) == MPI_SUCCESS;
       if (!published) {
         std::fprintf(stderr, "spawnpool service: no MPI name service to publish '%s' (start "
@@ -230,9 +264,9 @@ int run_service(const ServiceOptions& options) {
                                                : "clients can use the port file");
       }
     }
-    if (!options.port_file.empty()) write_port_file(options.port_file, port, lobby->address());
-    std::printf("spawnpool service: %d workers listening on %s, lobby %s (token in %s%s)\n", size,
-                port, lobby->address().c_str(), token_file.c_str(),
+    if (!options.port_file.empty()) write_port_file(options.port_file, lobby->address());
+    std::printf("spawnpool service: %d workers, lobby %s (token in %s%s)\n", size,
+                lobby->address().c_str(), token_file.c_str(),
                 options.allow_builtin_tasks ? "; built-in tasks offered" : "");
     std::fflush(stdout);
   }
@@ -240,6 +274,7 @@ int run_service(const ServiceOptions& options) {
   detail::set_builtin_tasks_allowed(options.allow_builtin_tasks);
 
   detail::set_client_silence_limit(options.client_timeout);
+  detail::set_client_message_limit(options.max_message_size);
   const detail::ServiceProcessState clean_state;  // what every client starts from
   auto drop_notice = std::make_unique<detail::ClientDropNotice>();  // collective; freed before MPI_Finalize
   for (int served = 0; options.max_clients == 0 || served < options.max_clients;) {
@@ -276,15 +311,15 @@ int run_service(const ServiceOptions& options) {
     }
   }
   if (rank == 0) {
+    const std::string lobby_line = port_file_line(lobby->address());
     if (published) {
-      MPI_Unpublish_name(options.name.c_str(), MPI_INFO_NULL, port);
       MPI_Unpublish_name((options.name + detail::kLobbyNameSuffix).c_str(), MPI_INFO_NULL,
                          lobby->address().c_str());
     }
     lobby.reset();  // queued clients hear that the service ended
     MPI_Close_port(port);
     // Only this service's files: another may have taken the names since.
-    if (!options.port_file.empty() && line_of(options.port_file, 0) == port) {
+    if (!options.port_file.empty() && line_of(options.port_file, 0) == lobby_line) {
       std::remove(options.port_file.c_str());
     }
     if (line_of(token_file, 0) == token) std::remove(token_file.c_str());
@@ -315,6 +350,12 @@ int run_service(int argc, char** argv) {
       options.name = argv[++i];
     } else if (arg == "--max-clients" && has_value) {
       options.max_clients = std::atoi(argv[++i]);
+    } else if (arg == "--max-message-size" && has_value) {
+      if (!parse_byte_count(argv[++i], options.max_message_size)) {
+        std::fprintf(stderr, "%s: --max-message-size wants a number of bytes (a K, M or G suffix "
+                             "counts 1024s), not '%s'\n", argv[0], argv[i]);
+        return 2;
+      }
     } else if (arg == "--allow-builtin-tasks") {
       options.allow_builtin_tasks = true;
     } else if (arg == "--client-timeout" && has_value) {
@@ -323,7 +364,8 @@ int run_service(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: mpiexec -n N %s --port-file PATH [--name NAME] [--max-clients K] "
-                   "[--client-timeout SECONDS] [--allow-builtin-tasks]\n",
+                   "[--client-timeout SECONDS] [--max-message-size BYTES] "
+                   "[--allow-builtin-tasks]\n",
                    argv[0]);
       return 2;
     }

@@ -190,6 +190,15 @@ st=$(node_states)
 # worker_hosts FILE: the distinct hosts of the workers the probe printed, "node1:2 node3:1 ..."
 worker_hosts() { grep -oE '^worker [0-9]+ host [^ ]+' "$1" | awk '{print $4}' | sort | uniq -c | awk '{printf "%s:%s ", $2, $1}'; }
 manager_host() { grep -m1 -oE '^manager [^ ]+' "$1" | awk '{print $2}'; }
+# check_tasks_ran_where_reported FILE: the hosts the probe's tasks ran on are the hosts workers()
+# reported.
+check_tasks_ran_where_reported() {
+  local reported ran
+  reported=$(grep -oE '^worker [0-9]+ host [^ ]+' "$1" | awk '{print $4}' | sort -u | tr '\n' ' ')
+  ran=$(grep -oE '^task host [^ ]+' "$1" | awk '{print $3}' | sort -u | tr '\n' ' ')
+  [ "$reported" = "$ran" ] && log "ok: tasks ran on the hosts workers() reports ($ran)" ||
+    fail "workers() reports hosts '$reported', tasks ran on '$ran'"
+}
 check_placement() { # check_placement FILE WORKERS: that many workers, on >= 2 hosts, some not the manager's
   local hosts mgr
   hosts=$(worker_hosts "$1"); mgr=$(manager_host "$1")
@@ -226,10 +235,7 @@ case "$CASE" in
     show_file "$OUT"
     expect "$OUT" '^mode spawn$' "spawn mode"
     check_placement "$OUT" 5
-    reported=$(grep -oE '^worker [0-9]+ host [^ ]+' "$OUT" | awk '{print $4}' | sort -u | tr '\n' ' ')
-    ran=$(grep -oE '^task host [^ ]+' "$OUT" | awk '{print $3}' | sort -u | tr '\n' ' ')
-    [ "$reported" = "$ran" ] && log "ok: tasks ran on the hosts workers() reports ($ran)" ||
-      fail "workers() reports hosts '$reported', tasks ran on '$ran'"
+    check_tasks_ran_where_reported "$OUT"
     if grep -q oversubscri "$OUT"; then fail "an oversubscription warning for 5 workers in 6 slots"
     else log "ok: no oversubscription warning"; fi
     expect "$OUT" '^sum ok$' "the pool computed the right squares"
@@ -333,10 +339,7 @@ case "$CASE" in
     hosts=$(worker_hosts "$OUT")
     [ "$hosts" = "node2:1 node3:1 " ] && log "ok: one worker on each of node2, node3 (the host file's free slots)" ||
       fail "workers on '$hosts', not one on each of node2, node3"
-    reported=$(grep -oE '^worker [0-9]+ host [^ ]+' "$OUT" | awk '{print $4}' | sort -u | tr '\n' ' ')
-    ran=$(grep -oE '^task host [^ ]+' "$OUT" | awk '{print $3}' | sort -u | tr '\n' ' ')
-    [ "$reported" = "$ran" ] && log "ok: tasks ran on the hosts workers() reports ($ran)" ||
-      fail "workers() reports hosts '$reported', tasks ran on '$ran'"
+    check_tasks_ran_where_reported "$OUT"
     expect "$OUT" '^sum ok$' "the pool computed the right squares"
     expect "$OUT" "^main returns $result " "main ran to its end"
     # Nothing may stay behind on any node: no process under a node's sshd (a proxy hydra started
@@ -381,10 +384,7 @@ case "$CASE" in
       esac
       [ "$got" = "$want" ] && log "ok: $policy placed the workers $want" ||
         fail "$policy placed the workers '$got', not '$want'"
-      reported=$(grep -oE '^worker [0-9]+ host [^ ]+' "$OUT" | awk '{print $4}' | sort -u | tr '\n' ' ')
-      ran=$(grep -oE '^task host [^ ]+' "$OUT" | awk '{print $3}' | sort -u | tr '\n' ' ')
-      [ "$reported" = "$ran" ] && log "ok: tasks ran on the hosts workers() reports ($ran)" ||
-        fail "workers() reports hosts '$reported', tasks ran on '$ran'"
+      check_tasks_ran_where_reported "$OUT"
       expect "$OUT" '^sum ok$' "$policy: the pool computed the right squares"
       expect "$OUT" '^program exit code 0$' "$policy: the program ended with main's status"
     done

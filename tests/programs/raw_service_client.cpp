@@ -18,11 +18,15 @@
 //     client meanwhile.
 //   raw_service_client PORT_FILE TOKEN_FILE --announce-then-hang
 //     presents the right token, then announces to every rank a 1 GiB kTasks message in parts of
-//     1 MiB and sends none of the parts, then heartbeats stop: it sleeps 600 s (kill it to see
-//     how long the service takes to serve the next client).
-//   raw_service_client PORT_FILE TOKEN_FILE --no-lobby
-//     skips the lobby: MPI_Comm_connect straight to the port (anyone who can read the port file can)
-//     and sends nothing; prints when its connect returned, then sleeps 600 s.
+//     1 MiB and sends none of the parts, and no heartbeats: it sleeps 600 s. The service must drop
+//     it after its client timeout (it waited for the parts for 120 s).
+//   raw_service_client PORT_FILE TOKEN_FILE --oversized
+//     presents the right token, then announces to every rank a 16 GiB kTasks message (in parts
+//     of 1 GiB), more than the service's --max-message-size, and sends heartbeats for 60 s. The
+//     service must drop it at once, before allocating what it claims.
+//   raw_service_client PORT_FILE TOKEN_FILE --many-parts
+//     the same with a 1 GiB message in parts of 64 bytes (16 M receives to post): dropped at once.
+// The MPI port comes from the lobby's "enter <port>" (it is in no file).
 #include <spawnpool/detail/wire_format.hpp>
 
 #include <mpi.h>
@@ -54,9 +58,10 @@ int admission_answer(MPI_Comm service) {
   return done ? answer : -1;
 }
 
-/// Knocks at the lobby named in the port file's "lobby HOST:PORT" line and waits for "enter";
-/// returns the socket, to keep open until connected (-1 on failure).
-int wait_for_turn(const std::string& lobby, const std::string& token) {
+/// Knocks at the lobby named in the port file's "lobby HOST:PORT" line and waits for
+/// "enter <MPI port>" (into `port`); returns the socket, to keep open until connected (-1 on
+/// failure).
+int wait_for_turn(const std::string& lobby, const std::string& token, std::string& port) {
   const auto colon = lobby.rfind(':');
   addrinfo hints{};
   hints.ai_family = AF_INET;
@@ -77,7 +82,8 @@ int wait_for_turn(const std::string& lobby, const std::string& token) {
   while (read(fd, &c, 1) == 1) {
     if (c != '\n') {
       heard += c;
-    } else if (heard == "enter") {
+    } else if (heard.rfind("enter ", 0) == 0) {
+      port = heard.substr(6);
       return fd;
     } else {
       heard.clear();  // "queued N"
@@ -96,7 +102,6 @@ int main(int argc, char** argv) {
   std::string port, lobby, token;
   {
     std::ifstream port_file(argv[1]);
-    std::getline(port_file, port);
     std::getline(port_file, lobby);
     lobby = lobby.substr(lobby.find(' ') + 1);
     std::ifstream token_file(argv[2]);
@@ -106,9 +111,10 @@ int main(int argc, char** argv) {
   const bool admitted_then_garbage = mode == "--admitted";
   const bool garbage_to_one = mode == "--garbage-to-one";
   const bool announce_then_hang = mode == "--announce-then-hang";
-  const bool no_lobby = mode == "--no-lobby";
+  const bool oversized = mode == "--oversized";
+  const bool many_parts = mode == "--many-parts";
   MPI_Init(&argc, &argv);
-  const int ticket = no_lobby ? 0 : wait_for_turn(lobby, token);
+  const int ticket = wait_for_turn(lobby, token, port);
   if (ticket < 0) {
     std::fprintf(stderr, "raw_service_client: the lobby %s did not let it in\n", lobby.c_str());
     return 1;
@@ -120,16 +126,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   MPI_Comm_set_errhandler(service, MPI_ERRORS_RETURN);
-  if (no_lobby) {
-    std::printf("connected without the lobby\n");
-    std::fflush(stdout);
-    std::this_thread::sleep_for(std::chrono::seconds(600));
-    _exit(0);
-  }
   int ranks = 0;
   MPI_Comm_remote_size(service, &ranks);
   const char garbage[] = "GET / HTTP/1.0\r\n\r\n";
-  if (admitted_then_garbage || garbage_to_one || announce_then_hang) {
+  if (admitted_then_garbage || garbage_to_one || announce_then_hang || oversized || many_parts) {
     MPI_Send(token.data(), static_cast<int>(token.size()), MPI_CHAR, 0,
              spawnpool::detail::wire::kAdmissionTag, service);
     const int answer = admission_answer(service);
@@ -137,9 +137,22 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
     if (answer != 1) _exit(1);
   }
+  if (oversized || many_parts) {
+    spawnpool::detail::wire::Header announcement;
+    announcement.kind = static_cast<std::uint16_t>(spawnpool::detail::wire::Kind::kTasks);
+    announcement.count = 1;
+    announcement.part_size = oversized ? 1u << 30 : 64;
+    announcement.body_size = (oversized ? 16ull << 30 : 1ull << 30) - spawnpool::detail::wire::kHeaderSize;
+    for (int r = 0; r < ranks; ++r) {
+      MPI_Send(&announcement, sizeof announcement, MPI_BYTE, r,
+               spawnpool::detail::wire::session_tag(0), service);
+    }
+  }
   if (garbage_to_one) {
     MPI_Send(garbage, sizeof garbage, MPI_CHAR, ranks - 1, spawnpool::detail::wire::session_tag(0),
              service);
+  }
+  if (garbage_to_one || oversized || many_parts) {
     spawnpool::detail::wire::Header heartbeat;
     heartbeat.kind = static_cast<std::uint16_t>(spawnpool::detail::wire::Kind::kHeartbeat);
     for (int beat = 0; beat < 120; ++beat) {
