@@ -149,6 +149,20 @@ void Transport::await_parts(std::vector<MPI_Request>& requests, std::uint64_t to
   auto deadline = last_part + part_stall_timeout_;
   auto next_check = last_part + std::chrono::milliseconds(100);
   std::vector<int> finished(parts);
+  // However the wait ends early (given up on, or MPI failing a test because the sender died), the
+  // receives still posted are cancelled and freed: a pool service that left them behind for each
+  // client that died mid-message grew by their requests until MPICH ran out of them and aborted.
+  struct CancelPending {
+    std::vector<MPI_Request>& requests;
+    ~CancelPending() {
+      for (auto& r : requests) {
+        if (r != MPI_REQUEST_NULL) {
+          MPI_Cancel(&r);
+          MPI_Request_free(&r);
+        }
+      }
+    }
+  } cancel_pending{requests};
   for (std::size_t remaining = parts; remaining > 0;) {
     int completed = 0;
     SPAWNPOOL_MPI(MPI_Testsome(static_cast<int>(parts), requests.data(), &completed,
@@ -167,12 +181,6 @@ void Transport::await_parts(std::vector<MPI_Request>& requests, std::uint64_t to
       if (why.empty() && peer_check_) why = peer_check_(last_part);
     }
     if (!why.empty() || now > deadline) {
-      for (auto& r : requests) {
-        if (r != MPI_REQUEST_NULL) {
-          MPI_Cancel(&r);
-          MPI_Request_free(&r);
-        }
-      }
       throw Timeout("spawnpool: the parts of a " + std::to_string(total) + "-byte message from rank " +
                     std::to_string(source) + " stopped arriving" +
                     (why.empty() ? "" : ": " + why));
@@ -246,6 +254,13 @@ std::optional<Transport::Incoming> Transport::try_receive(int source, int tag) {
                               " on spawnpool's communicator, which only carries spawnpool's tags");
   }
   incoming.header = wire::decode_header(ByteSpan{first->data(), first->size()});
+  if (incoming_limit_ != 0 && incoming.tag == wire::kControlTag &&
+      (incoming.header.part_size != 0 || incoming.header.oob_size != 0)) {
+    // From an untrusted peer (a pool service's client), control messages are heartbeats: a bare
+    // header. (One announced in parts was read inside the wait for another's parts, nested.)
+    throw wire::ProtocolError("spawnpool: a control message from rank " +
+                              std::to_string(incoming.source) + " announces parts");
+  }
   const std::uint64_t announced = wire::kHeaderSize + incoming.header.body_size;
   if (incoming_limit_ != 0 && (incoming.header.body_size > incoming_limit_ ||
                                incoming.header.oob_size > incoming_limit_ - std::min(incoming_limit_, announced))) {

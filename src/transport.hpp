@@ -58,7 +58,8 @@ class Transport {
   bool sends_pending() const noexcept { return !sends_.empty(); }
 
   /// Refuses messages that announce more than `bytes` (header, body and out-of-band bytes
-  /// together) before anything is allocated for them. 0 (the default): no limit.
+  /// together) before anything is allocated for them, and control-tag messages in parts or with
+  /// out-of-band bytes (a heartbeat is a bare header). 0 (the default): no limit.
   void limit_incoming(std::uint64_t bytes) noexcept { incoming_limit_ = bytes; }
 
   /// While the parts of a large message or its out-of-band bytes are awaited, `check` is asked
