@@ -92,6 +92,12 @@ class TaskSubmitter {
     static_assert(sizeof...(P) == sizeof...(Ranges),
                   "spawnpool: map: pass one range per task parameter");
     const detail::Deadline deadline = detail::map_deadline(options);
+    const detail::TaskEntry& task = self().task_for(reinterpret_cast<detail::FunctionKey>(fn));
+    if (const detail::TaskEntry* packed = detail::packed_map_twin(options, fn, task)) {
+      return MapResult<R>(detail::run_packed_map(options, fn, *packed, self().num_workers(),
+                                                 id_reserver(), enqueuer(), ranges...),
+                          deadline);
+    }
     return MapResult<R>(map_futures(options, fn, ranges...), deadline);
   }
 
@@ -131,6 +137,11 @@ class TaskSubmitter {
   [[nodiscard]] MapResult<R> starmap(const MapOptions& options, R (*fn)(P...), const Range& tuples) {
     const detail::Deadline deadline = detail::map_deadline(options);
     const detail::TaskEntry& task = self().task_for(reinterpret_cast<detail::FunctionKey>(fn));
+    if (const detail::TaskEntry* packed = detail::packed_map_twin(options, fn, task)) {
+      return MapResult<R>(detail::run_packed_starmap(options, fn, *packed, self().num_workers(),
+                                                     id_reserver(), enqueuer(), tuples),
+                          deadline);
+    }
     return MapResult<R>(
         detail::run_starmap(options, fn, task, self().num_workers(),
                             [self = &self()](std::size_t count) { return self->reserve_call_ids(count); },
@@ -191,6 +202,13 @@ class TaskSubmitter {
  private:
   Derived& self() { return static_cast<Derived&>(*this); }
   const Derived& self() const { return static_cast<const Derived&>(*this); }
+
+  auto id_reserver() {
+    return [self = &self()](std::size_t count) { return self->reserve_call_ids(count); };
+  }
+  auto enqueuer() {
+    return [self = &self()](detail::WorkItem&& item) { self->enqueue(std::move(item)); };
+  }
 
   template <class R, class... P, class... Ranges>
   std::vector<Future<R>> map_futures(const MapOptions& options, R (*fn)(P...),
