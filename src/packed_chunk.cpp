@@ -5,6 +5,7 @@
 #include <spawnpool/detail/registry.hpp>
 #include <spawnpool/errors.hpp>
 
+#include <algorithm>
 #include <cstring>
 #include <exception>
 #include <limits>
@@ -60,6 +61,14 @@ std::shared_ptr<void> packed_result_marker(ByteSpan, OutOfBandInput*) {
 
 bool packed_has_failures(ByteSpan payload) {
   return payload.size >= kPackedResultPrefix && read_at<std::uint64_t>(payload.data + 8) != 0;
+}
+
+PackedCounts packed_counts(ByteSpan payload) {
+  PackedCounts counts;
+  if (payload.size < kPackedResultPrefix) return counts;
+  counts.calls = read_at<std::uint64_t>(payload.data);
+  counts.failed = std::min(counts.calls, read_at<std::uint64_t>(payload.data + 8));
+  return counts;
 }
 
 std::string packed_task_name(std::string_view name) { return std::string(name) + "[packed]"; }

@@ -81,8 +81,9 @@ class GeneratorInput<R(P...), Next> final : public BatchInput {
  public:
   using Element = typename std::decay_t<std::invoke_result_t<Next&>>::value_type;
 
-  GeneratorInput(R (*fn)(P...), const TaskEntry& task, Next next)
-      : fn_(fn), task_(task), packed_(packed_twin(fn, task)), next_(std::move(next)) {}
+  /// `packed`: the task's packed twin when chunks travel packed, else nullptr.
+  GeneratorInput(R (*fn)(P...), const TaskEntry& task, const TaskEntry* packed, Next next)
+      : fn_(fn), task_(task), packed_(packed), next_(std::move(next)) {}
 
   std::size_t pull(std::size_t max) override {
     buffer_.clear();
@@ -268,7 +269,7 @@ class BatchResult {
     std::vector<Future<R>> futures;              // one per call, or
     std::shared_ptr<detail::TaskState> packed;  // the packed call, when packed
     bool decoded = false;                        // packed: values and errors below are filled
-    std::vector<std::conditional_t<std::is_void_v<R>, char, R>> values;
+    std::vector<typename detail::PackedMap<R>::Slot> values;
     std::vector<detail::PackedError> errors;  // increasing index
     std::size_t next_error = 0;
     std::exception_ptr chunk_error;  // the packed call itself failed: every call throws it
@@ -281,7 +282,8 @@ class BatchResult {
       chunk.decoded = true;
       chunk.values.resize(chunk.count);
       try {
-        chunk.errors = detail::take_packed_results<R>(*chunk.packed, chunk.count, chunk.values.data());
+        chunk.errors =
+            detail::take_packed_results<R>(*chunk.packed, chunk.count, chunk.values.data());
       } catch (...) {
         chunk.chunk_error = std::current_exception();
       }
@@ -293,7 +295,7 @@ class BatchResult {
     if constexpr (std::is_void_v<R>) {
       return index;
     } else {
-      return value_type(index, chunk.values[k]);
+      return value_type(index, static_cast<R>(chunk.values[k]));
     }
   }
   /// Counts a chunk's completions; the last one reports the chunk (on the completing thread).
@@ -331,15 +333,17 @@ namespace detail {
 /// submit_batch for any executor: `gate` reaches it; `workers` sizes the default window.
 template <class R, class... P, class Next>
 BatchResult<R> start_batch(std::shared_ptr<SubmitGate::Shared> gate, R (*fn)(P...),
-                           const TaskEntry& task, std::size_t chunksize, std::size_t window,
-                           int workers, Next next) {
+                           const TaskEntry& task, bool packs, std::size_t chunksize,
+                           std::size_t window, int workers, Next next) {
   using Element = typename std::decay_t<std::invoke_result_t<Next&>>::value_type;
   (void)sizeof(decltype(call_args<P...>(std::declval<const Element&>())));
-  const std::size_t chunk = chunksize > 0 ? chunksize : packed_twin(fn, task) ? 1024 : 64;
+  const TaskEntry* packed = packs ? packed_twin(fn, task) : nullptr;
+  const std::size_t chunk = chunksize > 0 ? chunksize : packed ? 1024 : 64;
   const std::size_t chunks =
       window > 0 ? window : 4 * static_cast<std::size_t>(std::max(1, workers));
   BatchResult<R> result(std::move(gate),
-                        std::make_unique<GeneratorInput<R(P...), Next>>(fn, task, std::move(next)),
+                        std::make_unique<GeneratorInput<R(P...), Next>>(fn, task, packed,
+                                                                        std::move(next)),
                         chunk, chunks);
   result.fill();
   return result;

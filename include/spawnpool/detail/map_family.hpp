@@ -43,10 +43,12 @@ std::vector<Future<R>> run_map(const MapOptions& options, R (*fn)(P...), const T
 }
 
 /// The packed twin a map with `options` of task `task` runs as (packed_chunk.hpp), or nullptr for
-/// the per-call path: a packable task, and no progress line (it counts calls as they complete).
+/// the per-call path: a packable task, an executor that `packs` (not one tracing each call), and
+/// no progress line (it counts calls as they complete).
 template <class R, class... P>
-const TaskEntry* packed_map_twin(const MapOptions& options, R (*fn)(P...), const TaskEntry& task) {
-  return options.progress() ? nullptr : packed_twin(fn, task);
+const TaskEntry* packed_map_twin(const MapOptions& options, bool packs, R (*fn)(P...),
+                                 const TaskEntry& task) {
+  return options.progress() || !packs ? nullptr : packed_twin(fn, task);
 }
 
 /// Encodes `n` calls as packed chunks of `chunk` calls, each WorkItem handed to `enqueue` as soon

@@ -57,6 +57,14 @@ struct PackedOrigin {
 /// True when `payload`, a packed chunk's result, reports failed calls (false when too short).
 bool packed_has_failures(ByteSpan payload);
 
+/// The calls a packed chunk's result holds and how many of them failed, as its prefix says (for
+/// counting; zeros when too short; failed never above calls).
+struct PackedCounts {
+  std::uint64_t calls = 0;
+  std::uint64_t failed = 0;
+};
+PackedCounts packed_counts(ByteSpan payload);
+
 /// The name of the packed twin of task `name`.
 std::string packed_task_name(std::string_view name);
 /// The signature of the packed twin of a task of signature `signature`.

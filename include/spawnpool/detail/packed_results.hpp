@@ -57,7 +57,9 @@ std::vector<PackedError> take_packed_results(const TaskState& state, std::size_t
 template <class R>
 class PackedMap {
  public:
-  using Slot = std::conditional_t<std::is_void_v<R>, char, R>;
+  /// Where one result is copied to (char for void; and for bool, never packed (packable_v), whose
+  /// std::vector<bool> has no array to copy into).
+  using Slot = std::conditional_t<std::is_void_v<R> || std::is_same_v<R, bool>, char, R>;
 
   PackedMap(std::vector<std::shared_ptr<TaskState>> chunks, std::size_t n, std::size_t chunk)
       : chunks_(std::move(chunks)), n_(n), chunk_(std::max<std::size_t>(1, chunk)) {}
@@ -81,13 +83,17 @@ class PackedMap {
         rethrow_first(take_packed_results<R>(*chunks_[c], count_of(c), nullptr));
       }
     } else {
-      std::vector<R> out(n_);
+      std::vector<Slot> out(n_);
       for (std::size_t c = 0; c < chunks_.size(); ++c) {
         wait_chunk(c, deadline);
         mark_chunk_taken(c);
         rethrow_first(take_packed_results<R>(*chunks_[c], count_of(c), out.data() + c * chunk_));
       }
-      return out;
+      if constexpr (std::is_same_v<Slot, R>) {
+        return out;
+      } else {
+        return std::vector<R>(out.begin(), out.end());
+      }
     }
   }
 
@@ -116,7 +122,7 @@ class PackedMap {
     for (const PackedError& e : errors_) {
       if (e.index == k) std::rethrow_exception(e.error);
     }
-    if constexpr (!std::is_void_v<R>) return values_[k];
+    if constexpr (!std::is_void_v<R>) return static_cast<R>(values_[k]);
   }
 
   /// One future per input, completed as its chunk completes (each costs what a plain call's
@@ -197,7 +203,7 @@ class PackedMap {
       } else if constexpr (std::is_void_v<R>) {
         states[k]->set_value(SharedBytes{});
       } else {
-        states[k]->set_decoded(std::make_shared<R>(values[k]));
+        states[k]->set_decoded(std::make_shared<R>(static_cast<R>(values[k])));
       }
     }
   }
