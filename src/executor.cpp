@@ -222,6 +222,8 @@ void Executor::shutdown(bool wait, bool cancel_pending) {
 
 int Executor::num_workers() const { return core_ ? core_->num_workers() : 0; }
 
+bool Executor::packs_chunks() const { return core_ && !core_->traced(); }
+
 std::vector<WorkerInfo> Executor::workers() const {
   return core_ ? core_->worker_infos() : std::vector<WorkerInfo>{};
 }

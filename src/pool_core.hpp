@@ -101,6 +101,8 @@ class PoolCore final : public ProgressDriver {
   void shutdown(bool wait, bool cancel_pending);
   /// Workers currently serving (lost ones excluded, replacements included).
   int num_workers() const { return roster_.live(); }
+  /// True when calls are written to a trace file (each call its own event).
+  bool traced() const { return observer_ != nullptr; }
   Mode mode() const noexcept { return setup_.mode; }
   /// Id, rank, host and pid of each live worker.
   std::vector<WorkerInfo> worker_infos() const { return roster_.infos(); }

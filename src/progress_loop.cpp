@@ -10,6 +10,7 @@
 #include "runtime_state.hpp"
 #include "static_rank_heartbeats.hpp"
 
+#include <spawnpool/detail/packed_chunk.hpp>
 #include <spawnpool/errors.hpp>
 
 #include <algorithm>
@@ -326,11 +327,22 @@ void PoolCore::handle_results(std::size_t index, const Transport::Incoming& in,
     lose_worker(index, cause, 0, "");
     return;
   }
-  // Counted before any future completes, so that whoever sees a result sees it counted.
-  const auto ok = static_cast<std::uint64_t>(std::count_if(
-      results.begin(), results.end(),
-      [](const wire::ResultView& r) { return r.status == wire::ResultStatus::kOk; }));
-  roster_.count_answers(worker, results.size(), ok, in.header.aux);
+  // Counted before any future completes, so that whoever sees a result sees it counted. A packed
+  // chunk's result counts each call it holds (packed_chunk.hpp).
+  std::uint64_t answered = 0;
+  std::uint64_t ok = 0;
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    const bool succeeded = results[i].status == wire::ResultStatus::kOk;
+    if (succeeded && states[i]->decoder() == &packed_result_marker) {
+      const PackedCounts counts = packed_counts(results[i].payload);
+      answered += counts.calls;
+      ok += counts.calls - counts.failed;
+    } else {
+      answered += 1;
+      ok += succeeded ? 1 : 0;
+    }
+  }
+  roster_.count_answers(worker, answered, ok, in.header.aux);
   if (observer_) {
     std::vector<FinishedCall> calls;
     calls.reserve(results.size());

@@ -2,6 +2,7 @@
 
 #include "out_of_band_receive.hpp"
 
+#include <spawnpool/detail/packed_chunk.hpp>
 #include <spawnpool/errors.hpp>
 
 namespace spawnpool::detail {
@@ -45,7 +46,16 @@ void deliver_result(TaskState& state, const wire::ResultView& r,
   switch (r.status) {
     case wire::ResultStatus::kOk:
       if (r.payload_oob == 0) {
-        state.set_value(SharedBytes{message, r.payload});
+        if (state.decoder() == &packed_result_marker && packed_has_failures(r.payload)) {
+          auto origin = std::make_shared<PackedOrigin>();
+          origin->payload = SharedBytes{message, r.payload};
+          origin->worker_id = worker.id;
+          origin->worker_pid = worker.pid;
+          origin->host = worker.host;
+          state.set_decoded(std::move(origin));
+        } else {
+          state.set_value(SharedBytes{message, r.payload});
+        }
       } else if (decoded.value) {
         state.set_decoded(std::move(decoded.value));
       } else {

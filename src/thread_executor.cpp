@@ -5,6 +5,7 @@
 #include "log.hpp"
 #include "wire.hpp"
 
+#include <spawnpool/detail/packed_chunk.hpp>
 #include <spawnpool/detail/registry.hpp>
 #include <spawnpool/errors.hpp>
 
@@ -144,6 +145,15 @@ class ThreadExecutor::Core {
       auto result = std::make_shared<const detail::Buffer>(
           task->invoke(call.args, call.args_oob ? &out_of_band : nullptr, 0, false).buffer);
       const detail::ByteSpan span{result->data(), result->size()};
+      if (state.decoder() == &detail::packed_result_marker && detail::packed_has_failures(span)) {
+        auto origin = std::make_shared<detail::PackedOrigin>();  // its RemoteErrors name the thread
+        origin->payload = detail::SharedBytes{std::move(result), span};
+        origin->worker_id = index;
+        origin->worker_pid = static_cast<long>(getpid());
+        origin->host = host_;
+        state.set_decoded(std::move(origin));
+        return;
+      }
       state.set_value(detail::SharedBytes{std::move(result), span});
     } catch (const detail::BadArguments& bad) {
       state.set_error(std::make_exception_ptr(

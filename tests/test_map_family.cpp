@@ -10,9 +10,13 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <cstdint>
+#include <stdexcept>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -40,6 +44,42 @@ int fail_on_7(int x) {
   return x;
 }
 SPAWNPOOL_TASK(fail_on_7);
+
+// Packed chunks (detail/packed_chunk.hpp): trivially copyable types travel as one array per chunk.
+struct Point {
+  double x = 0;
+  float y = 0;
+  std::int16_t tag = 0;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(x, y, tag);
+  }
+};
+
+Point shift(Point p, std::int16_t by, double scale) {
+  return Point{p.x * scale, p.y + 1.0f, static_cast<std::int16_t>(p.tag + by)};
+}
+SPAWNPOOL_TASK(shift);
+
+std::atomic<int> g_touched{0};
+void touch(int x) {
+  if (x == 3) throw std::runtime_error("three");
+  g_touched += x;
+}
+SPAWNPOOL_TASK(touch);
+
+std::string label(int x) { return "#" + std::to_string(x); }
+SPAWNPOOL_TASK(label);
+
+bool is_even(int x) { return x % 2 == 0; }
+SPAWNPOOL_TASK(is_even);
+
+double scaled_sum(int k, const std::vector<double>& v) {
+  double sum = 0;
+  for (double x : v) sum += x;
+  return k * sum;
+}
+SPAWNPOOL_TASK(scaled_sum);
 
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
@@ -187,6 +227,145 @@ TYPED_TEST(MapFamily, StarmapEqualsMap) {
   EXPECT_EQ(this->pool().starmap(square, singles).get(), this->pool().map(square, a).get());
   EXPECT_EQ(this->pool().starmap(square, a).get(), this->pool().map(square, a).get());
   EXPECT_TRUE(this->pool().starmap(add, std::vector<std::tuple<int, int>>{}).get().empty());
+}
+
+TEST(PackedChunks, OnlyTriviallyCopyableTasksHaveAPackedTwin) {
+  using spawnpool::detail::find_task;
+  EXPECT_NE(find_task("square[packed]"), nullptr);
+  EXPECT_NE(find_task("add[packed]"), nullptr);
+  EXPECT_NE(find_task("shift[packed]"), nullptr);
+  EXPECT_NE(find_task("touch[packed]"), nullptr);   // void result
+  EXPECT_EQ(find_task("label[packed]"), nullptr);   // std::string result
+  EXPECT_EQ(find_task("is_even[packed]"), nullptr);  // bool result: std::vector<bool> is no array
+  EXPECT_EQ(find_task("scaled_sum[packed]"), nullptr);  // one std::vector parameter
+}
+
+TYPED_TEST(MapFamily, PackedResultsInInputOrder) {
+  std::vector<int> xs(10007);
+  for (std::size_t i = 0; i < xs.size(); ++i) xs[i] = static_cast<int>(i) - 5000;
+  std::vector<int> expected;
+  for (int x : xs) expected.push_back(x * x);
+  EXPECT_EQ(this->pool().map(square, xs).get(), expected);
+  // An uneven last chunk, and one call per chunk.
+  EXPECT_EQ(this->pool().map(spawnpool::MapOptions{}.chunksize(1000), square, xs).get(), expected);
+  const std::vector<int> few{4, -2, 9};
+  EXPECT_EQ(this->pool().map(spawnpool::MapOptions{}.chunksize(1), square, few).get(),
+            (std::vector<int>{16, 4, 81}));
+  // Iterated one by one, taken at random.
+  auto results = this->pool().map(spawnpool::MapOptions{}.chunksize(64), square, xs);
+  EXPECT_EQ(results.take(9000), expected[9000]);
+  EXPECT_EQ(results.take(3), expected[3]);
+  EXPECT_THROW(results.take(3), spawnpool::Error);  // taken once, as a future
+  EXPECT_TRUE(this->pool().map(square, std::vector<int>{}).get().empty());
+}
+
+TYPED_TEST(MapFamily, PackedStructsAndConvertedArguments) {
+  std::vector<Point> points;
+  std::vector<long> bys;  // converted to the parameter's std::int16_t
+  std::vector<std::tuple<Point, std::int16_t, double>> tuples;
+  for (int i = 0; i < 300; ++i) {
+    points.push_back(Point{i * 0.5, static_cast<float>(-i), static_cast<std::int16_t>(i)});
+    bys.push_back(i % 7);
+    tuples.emplace_back(points.back(), static_cast<std::int16_t>(i % 7), 2.0);
+  }
+  const std::vector<double> scales(points.size(), 2.0);
+  const std::vector<Point> mapped = this->pool().map(shift, points, bys, scales).get();
+  const std::vector<Point> starmapped =
+      this->pool().starmap(spawnpool::MapOptions{}.chunksize(13), shift, tuples).get();
+  ASSERT_EQ(mapped.size(), points.size());
+  ASSERT_EQ(starmapped.size(), points.size());
+  for (std::size_t i = 0; i < points.size(); ++i) {
+    const Point want = shift(points[i], static_cast<std::int16_t>(i % 7), 2.0);
+    EXPECT_EQ(mapped[i].x, want.x);
+    EXPECT_EQ(mapped[i].y, want.y);
+    EXPECT_EQ(mapped[i].tag, want.tag);
+    EXPECT_EQ(starmapped[i].x, want.x);
+    EXPECT_EQ(starmapped[i].tag, want.tag);
+  }
+}
+
+TYPED_TEST(MapFamily, PackedChunkWithAFailingCall) {
+  std::vector<int> xs(20);
+  for (int i = 0; i < 20; ++i) xs[static_cast<std::size_t>(i)] = i;
+  // get(): the first error in input order, with the worker's type and message.
+  try {
+    (void)this->pool().map(spawnpool::MapOptions{}.chunksize(4), fail_on_7, xs).get();
+    ADD_FAILURE() << "expected RemoteError";
+  } catch (const spawnpool::RemoteError& e) {
+    EXPECT_EQ(e.type_name(), "std::invalid_argument");
+    EXPECT_EQ(e.message(), "seven");
+    EXPECT_EQ(e.task_name(), "fail_on_7");
+    EXPECT_GT(e.worker_pid(), 0);
+    EXPECT_GE(e.worker_id(), 0);
+  }
+  // One by one: only call 7 fails, its chunk's other calls have their results.
+  auto results = this->pool().map(spawnpool::MapOptions{}.chunksize(4), fail_on_7, xs);
+  for (std::size_t i = 0; i < xs.size(); ++i) {
+    if (i == 7) {
+      EXPECT_THROW(results.take(i), spawnpool::RemoteError);
+    } else {
+      EXPECT_EQ(results.take(i), xs[i]);
+    }
+  }
+  // The same through the futures, made from the chunks.
+  auto again = this->pool().map(spawnpool::MapOptions{}.chunksize(4), fail_on_7, xs);
+  std::vector<spawnpool::Future<int>>& futures = again.futures();
+  ASSERT_EQ(futures.size(), xs.size());
+  for (std::size_t i = 0; i < xs.size(); ++i) {
+    if (i == 7) {
+      EXPECT_THROW(futures[i].get(), spawnpool::RemoteError);
+    } else {
+      EXPECT_EQ(futures[i].get(), xs[i]);
+    }
+  }
+  // A void task: its failing call is reported.
+  try {
+    this->pool().map(spawnpool::MapOptions{}.chunksize(8), touch, std::vector<int>{1, 2, 3, 4}).get();
+    ADD_FAILURE() << "expected RemoteError";
+  } catch (const spawnpool::RemoteError& e) {
+    EXPECT_EQ(e.message(), "three");
+  }
+}
+
+TYPED_TEST(MapFamily, TypesThatCannotBePackedStillMap) {
+  const std::vector<int> xs{1, 2, 3};
+  EXPECT_EQ(this->pool().map(label, xs).get(), (std::vector<std::string>{"#1", "#2", "#3"}));
+  EXPECT_EQ(this->pool().map(is_even, xs).get(), (std::vector<bool>{false, true, false}));
+  const std::vector<std::vector<double>> vs{{1, 2}, {3}, {}};
+  EXPECT_EQ(this->pool().map(scaled_sum, xs, vs).get(), (std::vector<double>{3, 6, 0}));
+  // A progress line counts calls: that map takes the per-call path, with the same results.
+  EXPECT_EQ(this->pool().map(spawnpool::MapOptions{}.progress(true), square, xs).get(),
+            (std::vector<int>{1, 4, 9}));
+}
+
+TYPED_TEST(MapFamily, PackedBatchYieldsEveryInputOnce) {
+  long next = 0;
+  auto inputs = [&]() -> std::optional<int> {
+    if (next == 5000) return std::nullopt;
+    return static_cast<int>(next++);
+  };
+  std::vector<int> seen(5000, 0);
+  std::size_t errors = 0;
+  auto batch = this->pool().submit_batch(spawnpool::MapOptions{}.chunksize(100), fail_on_7, inputs);
+  for (;;) {
+    try {
+      auto item = batch.next();
+      if (!item) break;
+      EXPECT_EQ(item->second, static_cast<int>(item->first));
+      ++seen[item->first];
+    } catch (const spawnpool::RemoteError& e) {
+      EXPECT_EQ(e.message(), "seven");
+      ++errors;
+    }
+  }
+  EXPECT_EQ(errors, 1u);
+  for (std::size_t i = 0; i < seen.size(); ++i) EXPECT_EQ(seen[i], i == 7 ? 0 : 1) << i;
+  // The default chunk of a packed batch, and get() in input order.
+  std::vector<int> xs(3000);
+  for (std::size_t i = 0; i < xs.size(); ++i) xs[i] = static_cast<int>(i);
+  std::vector<int> expected;
+  for (int x : xs) expected.push_back(x * x);
+  EXPECT_EQ(this->pool().submit_batch(square, xs.begin(), xs.end()).get(), expected);
 }
 
 TYPED_TEST(MapFamily, ReadyAndWait) {

@@ -2,8 +2,13 @@
 // are rejected with ProtocolError, never read out of bounds.
 #include "src/wire.hpp"
 
+#include <spawnpool/detail/packed_chunk.hpp>
+#include <spawnpool/detail/registry.hpp>
+#include <spawnpool/errors.hpp>
+
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -143,3 +148,91 @@ TEST(Wire, OutOfBandSizesMustAddUpToTheHeader) {
 }
 
 }  // namespace
+
+// Packed chunks (include/spawnpool/detail/packed_chunk.hpp): a chunk's args and results as arrays.
+namespace packed {
+
+using spawnpool::detail::PackedFailure;
+
+Buffer results_payload(const std::vector<std::int32_t>& values,
+                       const std::vector<PackedFailure>& failures) {
+  Buffer b(spawnpool::detail::kPackedResultPrefix + values.size() * 4);
+  std::memcpy(b.data() + spawnpool::detail::kPackedResultPrefix, values.data(), values.size() * 4);
+  return spawnpool::detail::finish_packed_results(std::move(b), 0, values.size(), 4, failures);
+}
+
+TEST(PackedChunk, ResultsRoundTrip) {
+  const Buffer b = results_payload({5, 0, 7}, {{1, "std::invalid_argument", "bad x"}});
+  std::vector<PackedFailure> failures;
+  const ByteSpan values = spawnpool::detail::read_packed_results(span(b, b.size()), 3, 4, failures);
+  ASSERT_EQ(values.size, 12u);
+  std::int32_t got[3];
+  std::memcpy(got, values.data, 12);
+  EXPECT_EQ(got[0], 5);
+  EXPECT_EQ(got[2], 7);
+  ASSERT_EQ(failures.size(), 1u);
+  EXPECT_EQ(failures[0].index, 1u);
+  EXPECT_EQ(failures[0].type_name, "std::invalid_argument");
+  EXPECT_EQ(failures[0].message, "bad x");
+  // The count must be the chunk's.
+  EXPECT_THROW(spawnpool::detail::read_packed_results(span(b, b.size()), 4, 4, failures),
+               spawnpool::Error);
+}
+
+TEST(PackedChunk, EveryTruncationOfResultsIsRejected) {
+  const Buffer b = results_payload({1, 2, 3, 4}, {{0, "E", "m"}, {3, "F", "longer message"}});
+  for (std::size_t size = 0; size < b.size(); ++size) {
+    std::vector<PackedFailure> failures;
+    EXPECT_THROW(spawnpool::detail::read_packed_results(span(b, size), 4, 4, failures),
+                 spawnpool::Error)
+        << size;
+  }
+}
+
+TEST(PackedChunk, CorruptResultsAreRejected) {
+  std::vector<PackedFailure> failures;
+  auto rejected = [&](const Buffer& b) {
+    EXPECT_THROW(spawnpool::detail::read_packed_results(span(b, b.size()), 2, 4, failures),
+                 spawnpool::Error);
+  };
+  // A failure out of range, and two out of order.
+  rejected(results_payload({1, 2}, {{2, "E", "m"}}));
+  rejected(results_payload({1, 2}, {{1, "E", "m"}, {0, "E", "m"}}));
+  // A failure count the bytes cannot hold (must not be trusted to reserve memory).
+  Buffer huge = results_payload({1, 2}, {});
+  const std::uint64_t many = ~std::uint64_t{0};
+  std::memcpy(huge.data() + 8, &many, 8);
+  rejected(huge);
+  // Bytes left over after the last failure.
+  const Buffer ok = results_payload({1, 2}, {{0, "E", "m"}});
+  Buffer longer(ok.size() + 1);
+  std::memcpy(longer.data(), ok.data(), ok.size());
+  longer.data()[ok.size()] = 'x';
+  rejected(longer);
+  // A string length past the end.
+  Buffer cut = results_payload({1, 2}, {{0, "E", "m"}});
+  const std::uint32_t too_long = 1000;
+  std::memcpy(cut.data() + spawnpool::detail::kPackedResultPrefix + 8 + 8, &too_long, 4);
+  rejected(cut);
+}
+
+TEST(PackedChunk, ArgsMustBeWholeRecords) {
+  std::string args(8 + 3 * 12, '\0');
+  const std::uint64_t three = 3;
+  std::memcpy(args.data(), &three, 8);
+  std::size_t count = 0;
+  const ByteSpan records =
+      spawnpool::detail::packed_records(ByteSpan{args.data(), args.size()}, 12, count);
+  EXPECT_EQ(count, 3u);
+  EXPECT_EQ(records.size, 36u);
+  using spawnpool::detail::BadArguments;
+  EXPECT_THROW(spawnpool::detail::packed_records(ByteSpan{args.data(), args.size() - 1}, 12, count),
+               BadArguments);
+  EXPECT_THROW(spawnpool::detail::packed_records(ByteSpan{args.data(), 7}, 12, count), BadArguments);
+  const std::uint64_t lie = 4;
+  std::memcpy(args.data(), &lie, 8);
+  EXPECT_THROW(spawnpool::detail::packed_records(ByteSpan{args.data(), args.size()}, 12, count),
+               BadArguments);
+}
+
+}  // namespace packed

@@ -13,7 +13,9 @@
 ///   for (auto [i, x] : pool.submit_batch(simulate_one, seeds)) sum += x;   // as they complete
 /// @endcode
 ///
-/// How it runs: inputs are pulled chunk by chunk (MapOptions::chunksize, default 64) on the thread
+/// How it runs: inputs are pulled chunk by chunk (MapOptions::chunksize, default 64; 1024 for a
+/// task whose parameter and result types are all trivially copyable, whose chunks travel packed,
+/// one message and one state per chunk: see map_result.hpp) on the thread
 /// that iterates the handle, encoded and queued. At most MapOptions::window chunks (default four
 /// per worker) are out at once: queued, running, or completed but not yet taken. A new chunk is
 /// pulled only when the consumer has taken every result of an earlier one, so memory (manager and
@@ -27,8 +29,10 @@
 /// Thread-safety: one BatchResult must not be used from two threads at once. The generator (or
 /// iterators) are only ever called from the thread using the handle (and from submit_batch).
 
+#include <spawnpool/detail/encode_packed.hpp>
 #include <spawnpool/detail/encode_tuples.hpp>
 #include <spawnpool/detail/next_iterator.hpp>
+#include <spawnpool/detail/packed_results.hpp>
 #include <spawnpool/detail/submit_gate.hpp>
 #include <spawnpool/errors.hpp>
 #include <spawnpool/future.hpp>
@@ -39,6 +43,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <exception>
 #include <iterator>
 #include <memory>
 #include <mutex>
@@ -59,8 +64,11 @@ class BatchInput {
   virtual ~BatchInput() = default;
   /// Reads up to `max` inputs; returns how many (0: the input is exhausted).
   virtual std::size_t pull(std::size_t max) = 0;
-  /// The inputs of the last pull() as one WorkItem with ids first_id, first_id + 1, ...
+  /// The inputs of the last pull() as one WorkItem with ids first_id, first_id + 1, ... (one
+  /// packed call with id first_id when packed()).
   virtual WorkItem encode(std::uint64_t first_id) = 0;
+  /// True when chunks travel packed (packed_chunk.hpp).
+  virtual bool packed() const = 0;
 };
 
 /// A generator: `next()` returns std::optional of one call's arguments (a tuple, or the value for
@@ -73,8 +81,9 @@ class GeneratorInput<R(P...), Next> final : public BatchInput {
  public:
   using Element = typename std::decay_t<std::invoke_result_t<Next&>>::value_type;
 
-  GeneratorInput(R (*fn)(P...), const TaskEntry& task, Next next)
-      : fn_(fn), task_(task), next_(std::move(next)) {}
+  /// `packed`: the task's packed twin when chunks travel packed, else nullptr.
+  GeneratorInput(R (*fn)(P...), const TaskEntry& task, const TaskEntry* packed, Next next)
+      : fn_(fn), task_(task), packed_(packed), next_(std::move(next)) {}
 
   std::size_t pull(std::size_t max) override {
     buffer_.clear();
@@ -91,14 +100,17 @@ class GeneratorInput<R(P...), Next> final : public BatchInput {
 
   WorkItem encode(std::uint64_t first_id) override {
     auto it = buffer_.cbegin();
-    WorkItem item = encode_tuple_calls(fn_, task_, first_id, buffer_.size(), it);
+    WorkItem item = packed_ ? encode_packed_tuples(fn_, *packed_, first_id, buffer_.size(), it)
+                            : encode_tuple_calls(fn_, task_, first_id, buffer_.size(), it);
     buffer_.clear();
     return item;
   }
+  bool packed() const override { return packed_ != nullptr; }
 
  private:
   R (*fn_)(P...);
   const TaskEntry& task_;
+  const TaskEntry* packed_;  // the task's packed twin, or nullptr
   Next next_;
   std::vector<Element> buffer_;
   bool exhausted_ = false;
@@ -151,10 +163,11 @@ class BatchResult {
   ///         down or was destroyed while inputs remained
   std::optional<value_type> next() {
     for (;;) {
-      if (current_ && current_->taken < current_->futures.size()) {
+      if (current_ && current_->taken < current_->count) {
         Chunk& chunk = *current_;
         const std::size_t k = chunk.taken++;
         const std::size_t index = chunk.first_index + k;
+        if (chunk.packed) return take_packed(chunk, k, index);
         if constexpr (std::is_void_v<R>) {
           chunk.futures[k].get();
           return index;
@@ -220,13 +233,19 @@ class BatchResult {
       }
       auto chunk = std::make_unique<Chunk>();
       chunk->first_index = pulled_;
+      chunk->count = count;
       const std::uint64_t seq = next_seq_++;
-      auto tracker = std::make_shared<Tracker>(count, seq, completions_);
-      detail::submit_through(*gate_, count, [&](std::uint64_t first_id) {
+      const std::size_t calls = input_->packed() ? 1 : count;
+      auto tracker = std::make_shared<Tracker>(calls, seq, completions_);
+      detail::submit_through(*gate_, calls, [&](std::uint64_t first_id) {
         detail::WorkItem item = input_->encode(first_id);
-        chunk->futures.reserve(item.calls.size());
+        if (input_->packed()) {
+          chunk->packed = item.calls.front().state;
+        } else {
+          chunk->futures.reserve(item.calls.size());
+          for (const detail::PendingCall& call : item.calls) chunk->futures.emplace_back(call.state);
+        }
         for (const detail::PendingCall& call : item.calls) {
-          chunk->futures.emplace_back(call.state);
           call.state->on_complete([tracker] { tracker->call_done(); });
         }
         return item;
@@ -246,9 +265,39 @@ class BatchResult {
  private:
   struct Chunk {
     std::size_t first_index = 0;
-    std::vector<Future<R>> futures;
+    std::size_t count = 0;
+    std::vector<Future<R>> futures;              // one per call, or
+    std::shared_ptr<detail::TaskState> packed;  // the packed call, when packed
+    bool decoded = false;                        // packed: values and errors below are filled
+    std::vector<typename detail::PackedMap<R>::Slot> values;
+    std::vector<detail::PackedError> errors;  // increasing index
+    std::size_t next_error = 0;
+    std::exception_ptr chunk_error;  // the packed call itself failed: every call throws it
     std::size_t taken = 0;
   };
+
+  /// Call k of a packed chunk (input `index`): its result, or throws its error.
+  value_type take_packed(Chunk& chunk, std::size_t k, std::size_t index) {
+    if (!chunk.decoded) {
+      chunk.decoded = true;
+      chunk.values.resize(chunk.count);
+      try {
+        chunk.errors =
+            detail::take_packed_results<R>(*chunk.packed, chunk.count, chunk.values.data());
+      } catch (...) {
+        chunk.chunk_error = std::current_exception();
+      }
+    }
+    if (chunk.chunk_error) std::rethrow_exception(chunk.chunk_error);
+    if (chunk.next_error < chunk.errors.size() && chunk.errors[chunk.next_error].index == k) {
+      std::rethrow_exception(chunk.errors[chunk.next_error++].error);
+    }
+    if constexpr (std::is_void_v<R>) {
+      return index;
+    } else {
+      return value_type(index, static_cast<R>(chunk.values[k]));
+    }
+  }
   /// Counts a chunk's completions; the last one reports the chunk (on the completing thread).
   struct Tracker {
     Tracker(std::size_t count, std::uint64_t chunk_seq,
@@ -284,15 +333,17 @@ namespace detail {
 /// submit_batch for any executor: `gate` reaches it; `workers` sizes the default window.
 template <class R, class... P, class Next>
 BatchResult<R> start_batch(std::shared_ptr<SubmitGate::Shared> gate, R (*fn)(P...),
-                           const TaskEntry& task, std::size_t chunksize, std::size_t window,
-                           int workers, Next next) {
+                           const TaskEntry& task, bool packs, std::size_t chunksize,
+                           std::size_t window, int workers, Next next) {
   using Element = typename std::decay_t<std::invoke_result_t<Next&>>::value_type;
   (void)sizeof(decltype(call_args<P...>(std::declval<const Element&>())));
-  const std::size_t chunk = chunksize > 0 ? chunksize : 64;
+  const TaskEntry* packed = packs ? packed_twin(fn, task) : nullptr;
+  const std::size_t chunk = chunksize > 0 ? chunksize : packed ? 1024 : 64;
   const std::size_t chunks =
       window > 0 ? window : 4 * static_cast<std::size_t>(std::max(1, workers));
   BatchResult<R> result(std::move(gate),
-                        std::make_unique<GeneratorInput<R(P...), Next>>(fn, task, std::move(next)),
+                        std::make_unique<GeneratorInput<R(P...), Next>>(fn, task, packed,
+                                                                        std::move(next)),
                         chunk, chunks);
   result.fill();
   return result;

@@ -99,6 +99,8 @@ class Executor : public TaskSubmitter<Executor> {
  private:
   friend class TaskSubmitter<Executor>;
   const detail::TaskEntry& task_for(detail::FunctionKey fn) const;
+  /// False when a trace file records each call (Options::trace_file): maps then go call by call.
+  bool packs_chunks() const;
   std::uint64_t reserve_call_ids(std::size_t count);
   void enqueue(detail::WorkItem item);
 

@@ -17,9 +17,15 @@
 /// worker (as concurrent.futures' map does); results that were ready before are still returned.
 /// ready() and wait() ignore the timeout.
 ///
+/// Packed chunks: a map or starmap of a task whose parameter and result types are all trivially
+/// copyable (numbers, plain structs; not a bool result) runs as packed chunks
+/// (detail/packed_chunk.hpp): one message and one state per chunk instead of one future per call.
+/// The handle behaves the same; futures() then makes the per-call futures on first use.
+///
 /// Thread-safety: one handle must not be used from two threads at once.
 
 #include <spawnpool/detail/next_iterator.hpp>
+#include <spawnpool/detail/packed_results.hpp>
 #include <spawnpool/errors.hpp>
 #include <spawnpool/future.hpp>
 #include <spawnpool/wait.hpp>
@@ -84,20 +90,30 @@ class MapResult {
   /// Internal: made by the executors' map() and starmap().
   explicit MapResult(std::vector<Future<R>> futures, detail::Deadline deadline = std::nullopt)
       : futures_(std::move(futures)), deadline_(deadline) {}
+  /// Internal: a map that ran as packed chunks.
+  explicit MapResult(detail::PackedMap<R> packed, detail::Deadline deadline = std::nullopt)
+      : packed_(std::move(packed)), deadline_(deadline) {}
 
   /// Number of results.
-  std::size_t size() const noexcept { return futures_.size(); }
+  std::size_t size() const noexcept { return packed_ ? packed_->size() : futures_.size(); }
 
   /// True when every result is available. Does not block.
-  bool ready() const { return detail::all_ready(futures_); }
+  bool ready() const { return packed_ ? packed_->ready() : detail::all_ready(futures_); }
 
   /// Blocks until every result is available (regardless of MapOptions::timeout).
-  void wait() const { detail::wait_each(futures_); }
+  void wait() const {
+    if (packed_) {
+      packed_->wait();
+    } else {
+      detail::wait_each(futures_);
+    }
+  }
 
   /// All results in input order (for R = void: waits for all). Consumes the handle.
   /// @throws the first error in input order (RemoteError, WorkerLost, ...)
   /// @throws Timeout when MapOptions::timeout passes first
   auto get() {
+    if (packed_) return packed_->get(deadline_);
     if constexpr (std::is_void_v<R>) {
       for (std::size_t i = 0; i < futures_.size(); ++i) take(i);
     } else {
@@ -108,12 +124,21 @@ class MapResult {
     }
   }
 
-  /// The futures, one per input, in input order.
-  std::vector<Future<R>>& futures() noexcept { return futures_; }
+  /// The futures, one per input, in input order (for packed chunks: made now, on first use; take()
+  /// and get() then read them).
+  std::vector<Future<R>>& futures() {
+    if (packed_) {
+      futures_ = packed_->futures();
+      packed_.reset();
+    }
+    return futures_;
+  }
 
-  /// The result of input `i` (waits for it); the future of `i` is consumed.
+  /// The result of input `i` (waits for it); the future of `i` is consumed (with packed chunks
+  /// the result stays readable until another chunk's result is taken).
   /// @throws its error, or Timeout as get()
   R take(std::size_t i) {
+    if (packed_) return packed_->take(i, deadline_);
     Future<R>& f = futures_[i];
     if (deadline_ && f.valid() && !f.ready() &&
         f.wait_until(*deadline_) == FutureStatus::timeout) {
@@ -143,10 +168,11 @@ class MapResult {
     std::size_t index_;
   };
   iterator begin() { return iterator(this, 0); }
-  iterator end() { return iterator(this, futures_.size()); }
+  iterator end() { return iterator(this, size()); }
 
  private:
   std::vector<Future<R>> futures_;
+  std::optional<detail::PackedMap<R>> packed_;
   detail::Deadline deadline_;
 };
 

@@ -85,13 +85,24 @@ class TaskSubmitter {
   /// Results come back in input order, iterable as they arrive or collected with get() (see
   /// MapResult for MapOptions::timeout). Calls are sent in chunks (MapOptions::chunksize);
   /// MapOptions::progress shows a progress line on a terminal. Ranges must be forward ranges (they
-  /// are read twice per chunk: to size and to encode).
+  /// are read twice per chunk: to size and to encode). A task whose parameter and result types are
+  /// all trivially copyable (numbers, plain structs; not a bool result) runs as packed chunks: one
+  /// array of arguments and one of results per chunk, no per-call state (map_result.hpp). Such a
+  /// chunk is one task on its worker: it counts once towards Options::task_timeout, and a future
+  /// taken from futures() cancels only its own result.
   /// @throws UnregisteredTask, BrokenExecutor as submit()
   template <class R, class... P, class... Ranges>
   [[nodiscard]] MapResult<R> map(const MapOptions& options, R (*fn)(P...), const Ranges&... ranges) {
     static_assert(sizeof...(P) == sizeof...(Ranges),
                   "spawnpool: map: pass one range per task parameter");
     const detail::Deadline deadline = detail::map_deadline(options);
+    const detail::TaskEntry& task = self().task_for(reinterpret_cast<detail::FunctionKey>(fn));
+    if (const detail::TaskEntry* packed =
+            detail::packed_map_twin(options, self().packs_chunks(), fn, task)) {
+      return MapResult<R>(detail::run_packed_map(options, fn, *packed, self().num_workers(),
+                                                 id_reserver(), enqueuer(), ranges...),
+                          deadline);
+    }
     return MapResult<R>(map_futures(options, fn, ranges...), deadline);
   }
 
@@ -131,6 +142,12 @@ class TaskSubmitter {
   [[nodiscard]] MapResult<R> starmap(const MapOptions& options, R (*fn)(P...), const Range& tuples) {
     const detail::Deadline deadline = detail::map_deadline(options);
     const detail::TaskEntry& task = self().task_for(reinterpret_cast<detail::FunctionKey>(fn));
+    if (const detail::TaskEntry* packed =
+            detail::packed_map_twin(options, self().packs_chunks(), fn, task)) {
+      return MapResult<R>(detail::run_packed_starmap(options, fn, *packed, self().num_workers(),
+                                                     id_reserver(), enqueuer(), tuples),
+                          deadline);
+    }
     return MapResult<R>(
         detail::run_starmap(options, fn, task, self().num_workers(),
                             [self = &self()](std::size_t count) { return self->reserve_call_ids(count); },
@@ -161,8 +178,8 @@ class TaskSubmitter {
   template <class R, class... P, class Next>
   [[nodiscard]] BatchResult<R> submit_batch(const MapOptions& options, R (*fn)(P...), Next next) {
     const detail::TaskEntry& task = self().task_for(reinterpret_cast<detail::FunctionKey>(fn));
-    return detail::start_batch(submit_gate(), fn, task, options.chunksize(), options.window(),
-                               self().num_workers(), std::move(next));
+    return detail::start_batch(submit_gate(), fn, task, self().packs_chunks(), options.chunksize(),
+                               options.window(), self().num_workers(), std::move(next));
   }
 
   /// submit_batch() with default MapOptions.
@@ -191,6 +208,13 @@ class TaskSubmitter {
  private:
   Derived& self() { return static_cast<Derived&>(*this); }
   const Derived& self() const { return static_cast<const Derived&>(*this); }
+
+  auto id_reserver() {
+    return [self = &self()](std::size_t count) { return self->reserve_call_ids(count); };
+  }
+  auto enqueuer() {
+    return [self = &self()](detail::WorkItem&& item) { self->enqueue(std::move(item)); };
+  }
 
   template <class R, class... P, class... Ranges>
   std::vector<Future<R>> map_futures(const MapOptions& options, R (*fn)(P...),

@@ -89,6 +89,7 @@ class ThreadExecutor : public TaskSubmitter<ThreadExecutor> {
   friend class TaskSubmitter<ThreadExecutor>;
 
   const detail::TaskEntry& task_for(detail::FunctionKey fn) const { return detail::require_task(fn); }
+  bool packs_chunks() const { return true; }
   class Core;
 
   std::uint64_t reserve_call_ids(std::size_t count);

@@ -3,13 +3,14 @@
 // report, another exception type) is a bug. Built with clang -fsanitize=fuzzer,address,undefined
 // by tests/fuzz/CMakeLists.txt, without MPI: only src/wire.cpp, src/control_messages.cpp,
 // src/registry.cpp, src/large_blocks.cpp, src/storage_cache.cpp and src/environment.cpp are
-// compiled in.
+// src/packed_chunk.cpp, src/exception_type.cpp compiled in.
 //
 // Input: any bytes. They are fed, whole, to
 //   - wire::decode_header, then decode_calls and decode_results (whatever the header's kind),
 //     read_hello, read_ready and read_loss_report (control_messages.hpp), decode_error_payload on each result payload and the argument decoding of each
 //     call whose name is a task registered below;
 //   - decode_error_payload on the raw bytes;
+//   - read_packed_results (packed_chunk.hpp) on the raw bytes, for results of 0, 4 and 8 bytes;
 //   - every registered task's invoker on the bytes after the first one (the first byte picks the task).
 #include <spawnpool/errors.hpp>
 #include <spawnpool/task.hpp>
@@ -20,6 +21,8 @@
 #include <cereal/types/string.hpp>
 #include <cereal/types/tuple.hpp>
 #include <cereal/types/vector.hpp>
+
+#include <spawnpool/detail/packed_chunk.hpp>
 
 #include "src/control_messages.hpp"
 #include "src/wire.hpp"
@@ -68,7 +71,9 @@ namespace {
 namespace sd = spawnpool::detail;
 namespace wire = spawnpool::detail::wire;
 
-const char* const kTaskNames[] = {"scalar", "numbers", "text", "nested", "nothing"};
+// "scalar[packed]": the packed twin of scalar (packed_chunk.hpp), a chunk of calls as one array.
+const char* const kTaskNames[] = {"scalar", "numbers", "text", "nested", "nothing",
+                                  "scalar[packed]"};
 constexpr std::size_t kTaskCount = sizeof kTaskNames / sizeof kTaskNames[0];
 
 // Runs `step`; the documented rejections are fine, anything else aborts with a message.
@@ -139,6 +144,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   expect_decode_or_reject("read_loss_report", [&] { (void)sd::read_loss_report(message).describe(); });
 
   expect_decode_or_reject("error payload", [&] { (void)wire::decode_error_payload(message); });
+  for (std::size_t value_size : {0, 4, 8}) {
+    expect_decode_or_reject("packed results", [&] {
+      std::vector<sd::PackedFailure> failures;
+      const std::size_t count = size >= 8 ? data[0] : 0;
+      const sd::ByteSpan values = sd::read_packed_results(message, count, value_size, failures);
+      if (values.size != count * value_size || values.data + values.size > message.data + size) {
+        std::abort();
+      }
+    });
+  }
 
   if (size > 0) {
     const sd::TaskEntry* task = sd::find_task(kTaskNames[data[0] % kTaskCount]);

@@ -136,5 +136,23 @@ int main(int argc, char** argv) {
   write("args_text", std::string(1, '\2') + text);
   write("args_nested", std::string(1, '\3') + nested);
   write("error_payload", error_payload("std::invalid_argument", "bad input"));
+
+  // A packed chunk of scalar(int, double) (index 5, "scalar[packed]"): two records of 12 bytes.
+  std::string packed(8 + 2 * 12, '\0');
+  const std::uint64_t two = 2;
+  std::memcpy(packed.data(), &two, 8);
+  const std::int32_t a = 3;
+  const double b = 0.5;
+  std::memcpy(packed.data() + 8, &a, 4);
+  std::memcpy(packed.data() + 12, &b, 8);
+  write("args_scalar_packed", std::string(1, '\5') + packed);
+  // A packed chunk's result: 2 results of 8 bytes, call 1 failed (read_packed_results).
+  std::string results(16 + 16, '\0');
+  const std::uint64_t one = 1;
+  std::memcpy(results.data(), &two, 8);
+  std::memcpy(results.data() + 8, &one, 8);
+  results += std::string(reinterpret_cast<const char*>(&one), 8) +
+             error_payload("std::invalid_argument", "bad input");
+  write("packed_results", results);
   return 0;
 }

@@ -3,6 +3,7 @@
 // arguments. Both sides use the function's own parameter types, so what is sent is exactly what the
 // function takes.
 
+#include <spawnpool/detail/packed_chunk.hpp>
 #include <spawnpool/detail/registry.hpp>
 #include <spawnpool/detail/serialize.hpp>
 #include <spawnpool/detail/task_state.hpp>
@@ -10,12 +11,14 @@
 
 #include <cereal/types/tuple.hpp>
 
+#include <cstring>
 #include <memory>
 #include <string>
 #include <tuple>
 #include <type_traits>
 #include <typeinfo>
 #include <utility>
+#include <vector>
 
 namespace spawnpool::detail {
 
@@ -112,6 +115,80 @@ std::unique_ptr<PreparedCall> prepare_task(ByteSpan args, OutOfBandInput* args_o
   return call;
 }
 
+/// Copies one record of a packed chunk (packed_chunk.hpp) into the arguments of a call.
+template <class... T, std::size_t... I>
+void read_packed_record(const char* record, std::tuple<T...>& args, std::index_sequence<I...>) {
+  std::size_t offset = 0;
+  ((std::memcpy(&std::get<I>(args), record + offset, sizeof(T)), offset += sizeof(T)), ...);
+}
+
+/// Bytes one result of type R takes in a packed chunk's result (0 for void).
+template <class R>
+constexpr std::size_t packed_value_size() {
+  if constexpr (std::is_void_v<R>) {
+    return 0;
+  } else {
+    return sizeof(std::decay_t<R>);
+  }
+}
+
+/// The packed twin's Invoker: runs every call of a packed chunk in order and returns their results
+/// as one array (packed_chunk.hpp). A call that throws is recorded as a failure and the next one
+/// runs. @throws BadArguments when the args are not whole records
+template <auto Fn, class R, class... P>
+EncodedResult invoke_packed(ByteSpan args, OutOfBandInput*, std::size_t reserve_front, bool) {
+  constexpr std::size_t record = (sizeof(stored_t<P>) + ...);
+  constexpr std::size_t value_size = packed_value_size<R>();
+  std::size_t count = 0;
+  const ByteSpan records = packed_records(args, record, count);
+  EncodedResult out;
+  out.buffer = Buffer(reserve_front + kPackedResultPrefix + count * value_size);
+  char* values = out.buffer.data() + reserve_front + kPackedResultPrefix;
+  std::vector<PackedFailure> failures;
+  std::tuple<stored_t<P>...> call_args;
+  for (std::size_t i = 0; i < count; ++i) {
+    read_packed_record(records.data + i * record, call_args, std::index_sequence_for<P...>{});
+    try {
+      if constexpr (std::is_void_v<R>) {
+        call_with(Fn, call_args, std::index_sequence_for<P...>{});
+      } else {
+        const std::decay_t<R> value = call_with(Fn, call_args, std::index_sequence_for<P...>{});
+        std::memcpy(values + i * value_size, &value, value_size);
+      }
+    } catch (...) {
+      if constexpr (!std::is_void_v<R>) {
+        const std::decay_t<R> value{};
+        std::memcpy(values + i * value_size, &value, value_size);
+      }
+      note_packed_failure(failures, i);
+    }
+  }
+  out.buffer =
+      finish_packed_results(std::move(out.buffer), reserve_front, count, value_size, failures);
+  return out;
+}
+
+/// A packed chunk kept to run later (its args copied out of the message).
+template <auto Fn, class R, class... P>
+class PackedCallOf final : public PreparedCall {
+ public:
+  explicit PackedCallOf(ByteSpan args) : args_(args.data, args.data + args.size) {}
+  EncodedResult run(std::size_t reserve_front, bool out_of_band) override {
+    return invoke_packed<Fn, R, P...>(ByteSpan{args_.data(), args_.size()}, nullptr,
+                                      reserve_front, out_of_band);
+  }
+
+ private:
+  std::vector<char> args_;
+};
+
+template <auto Fn, class R, class... P>
+std::unique_ptr<PreparedCall> prepare_packed(ByteSpan args, OutOfBandInput*) {
+  std::size_t count = 0;
+  packed_records(args, (sizeof(stored_t<P>) + ...), count);  // throws BadArguments
+  return std::make_unique<PackedCallOf<Fn, R, P...>>(args);
+}
+
 /// How a manager decodes a result of type R that arrived with out-of-band blocks (nullptr for
 /// void, which has no result bytes).
 template <class R>
@@ -153,6 +230,23 @@ struct TaskTraits<R (*)(P...)> {
     e.function = reinterpret_cast<FunctionKey>(Fn);
     return e;
   }
+
+  /// Registers the packed twin of task `plain` (packed_chunk.hpp) when its types allow one.
+  template <auto Fn>
+  static void register_packed(const TaskEntry& plain) {
+    if constexpr (packable_v<R, P...>) {
+      constexpr auto fn = static_cast<R (*)(P...)>(Fn);
+      TaskEntry e;
+      e.name = packed_task_name(plain.name);
+      e.invoke = &invoke_packed<fn, R, P...>;
+      e.prepare = &prepare_packed<fn, R, P...>;
+      e.signature = packed_signature(plain.signature);
+      e.signature_text = plain.signature_text + " (packed chunk)";
+      e.function = reinterpret_cast<FunctionKey>(e.invoke);
+      e.builtin = plain.builtin;
+      register_task(std::move(e));
+    }
+  }
 };
 
 /// Static registration object created by SPAWNPOOL_TASK.
@@ -162,6 +256,7 @@ struct Registration {
   explicit Registration(const char* name, bool builtin = false) {
     TaskEntry entry = TaskTraits<decltype(Fn)>::template entry<Fn>(name);
     entry.builtin = builtin;
+    TaskTraits<decltype(Fn)>::template register_packed<Fn>(entry);
     register_task(std::move(entry));
   }
 };

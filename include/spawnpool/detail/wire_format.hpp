@@ -22,12 +22,14 @@
 // Body of a kTasks message: header.count call entries, each
 //   u64 call_id | u64 signature | u32 threads | u32 name_size | name | u64 args_size
 //   | u64 args_oob_size | args
-//   (args: cereal binary; threads: 0, or the thread count the task asked for)
+//   (args: cereal binary, or for a packed chunk's call the array of packed_chunk.hpp;
+//    threads: 0, or the thread count the task asked for)
 // Body of a kResults message: header.count result entries, each
 //   u64 call_id | u8 ResultStatus | u64 started_us | u64 ended_us | u64 payload_size
 //   | u64 payload_oob_size | payload
 //   (started/ended: the worker's wall clock, microseconds since the epoch)
-//   (payload: cereal binary result for kOk; for errors  u32 size | type name | u32 size | message)
+//   (payload: cereal binary result for kOk, or a packed chunk's array of results; for errors
+//    u32 size | type name | u32 size | message)
 // Integers are in host byte order: a pool is homogeneous.
 
 #include <cstddef>
@@ -38,7 +40,9 @@
 namespace spawnpool::detail::wire {
 
 inline constexpr std::uint32_t kMagic = 0x50575053;  // "SPWP" in memory on little-endian
-inline constexpr std::uint16_t kProtocolVersion = 5;
+// 6: packed chunks (packed_chunk.hpp): a manager sends calls of "<name>[packed]", which a worker
+// of an older build would not know.
+inline constexpr std::uint16_t kProtocolVersion = 6;
 inline constexpr int kTagBase = 21328;  // tags reserved for spawnpool on its own communicators
 inline constexpr int kSessionTagSlots = 4096;
 

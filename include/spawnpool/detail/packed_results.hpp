@@ -1,0 +1,221 @@
+#pragma once
+// The manager's side of packed chunks (packed_chunk.hpp): a completed packed call's results copied
+// straight into the caller's array, its failed calls turned into the RemoteErrors plain calls
+// would have given, and PackedMap, what MapResult holds for a map that ran as packed chunks.
+
+#include <spawnpool/detail/invoke.hpp>
+#include <spawnpool/detail/packed_chunk.hpp>
+#include <spawnpool/detail/task_state.hpp>
+#include <spawnpool/errors.hpp>
+#include <spawnpool/future.hpp>
+#include <spawnpool/wait.hpp>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace spawnpool::detail {
+
+/// A call of a packed chunk that failed: its index in the chunk and its error.
+struct PackedError {
+  std::size_t index;
+  std::exception_ptr error;
+};
+
+/// The results of the completed packed call `state` over `count` calls of `value_size` bytes
+/// each, checked; their failed calls in `errors` (increasing index), as RemoteErrors of task
+/// `task_name`.
+/// @throws what the packed call itself failed with (WorkerLost, Cancelled, BrokenExecutor, ...),
+///         or Error when its result is corrupt
+ByteSpan read_packed_state(const TaskState& state, std::size_t count, std::size_t value_size,
+                           const std::string& task_name, std::vector<PackedError>& errors);
+
+/// The task a packed twin's name stands for ("f[packed]" -> "f").
+std::string plain_task_name(const std::string& packed_name);
+
+/// Copies the results of the completed packed call `state` over `count` calls into
+/// out[0, count) (nothing for void: `out` may be null) and returns its failed calls (their slots
+/// in `out` hold value-initialised results).
+/// @throws as read_packed_state
+template <class R>
+std::vector<PackedError> take_packed_results(const TaskState& state, std::size_t count, void* out) {
+  std::vector<PackedError> errors;
+  const ByteSpan values = read_packed_state(state, count, packed_value_size<R>(),
+                                            plain_task_name(state.task_name()), errors);
+  if (values.size != 0) std::memcpy(out, values.data, values.size);
+  return errors;
+}
+
+/// The packed calls of a map: one state per chunk, `chunk` calls each (the last one fewer).
+/// Not thread-safe (one MapResult owns it).
+template <class R>
+class PackedMap {
+ public:
+  /// Where one result is copied to (char for void; and for bool, never packed (packable_v), whose
+  /// std::vector<bool> has no array to copy into).
+  using Slot = std::conditional_t<std::is_void_v<R> || std::is_same_v<R, bool>, char, R>;
+
+  PackedMap(std::vector<std::shared_ptr<TaskState>> chunks, std::size_t n, std::size_t chunk)
+      : chunks_(std::move(chunks)), n_(n), chunk_(std::max<std::size_t>(1, chunk)) {}
+
+  std::size_t size() const noexcept { return n_; }
+
+  bool ready() const {
+    return std::all_of(chunks_.begin(), chunks_.end(), [](const auto& s) { return s->ready(); });
+  }
+  void wait() const {
+    for (const auto& s : chunks_) s->wait();
+  }
+
+  /// Every result in input order (for void: waits for all).
+  /// @throws the first error in input order; Timeout when `deadline` passes first
+  auto get(const Deadline& deadline) {
+    if constexpr (std::is_void_v<R>) {
+      for (std::size_t c = 0; c < chunks_.size(); ++c) {
+        wait_chunk(c, deadline);
+        mark_chunk_taken(c);
+        rethrow_first(take_packed_results<R>(*chunks_[c], count_of(c), nullptr));
+      }
+    } else {
+      std::vector<Slot> out(n_);
+      for (std::size_t c = 0; c < chunks_.size(); ++c) {
+        wait_chunk(c, deadline);
+        mark_chunk_taken(c);
+        rethrow_first(take_packed_results<R>(*chunks_[c], count_of(c), out.data() + c * chunk_));
+      }
+      if constexpr (std::is_same_v<Slot, R>) {
+        return out;
+      } else {
+        return std::vector<R>(out.begin(), out.end());
+      }
+    }
+  }
+
+  /// The result of input `i` (waits for its chunk); taken once, as a future's get().
+  /// @throws its error; Timeout when `deadline` passes first; Error when it was taken before
+  R take(std::size_t i, const Deadline& deadline) {
+    const std::size_t c = i / chunk_;
+    if (taken_.empty()) {
+      taken_.assign(n_, false);
+      taken_in_chunk_.assign(chunks_.size(), 0);
+    }
+    if (taken_[i]) {
+      throw Error("spawnpool: the result of map input " + std::to_string(i) +
+                  " was already taken");
+    }
+    if (c != decoded_chunk_) {
+      wait_chunk(c, deadline);
+      decoded_chunk_ = SIZE_MAX;
+      values_.assign(count_of(c), Slot{});
+      errors_ = take_packed_results<R>(*chunks_[c], count_of(c), values_.data());
+      decoded_chunk_ = c;
+    }
+    const std::size_t k = i % chunk_;
+    taken_[i] = true;
+    ++taken_in_chunk_[c];
+    for (const PackedError& e : errors_) {
+      if (e.index == k) std::rethrow_exception(e.error);
+    }
+    if constexpr (!std::is_void_v<R>) return static_cast<R>(values_[k]);
+  }
+
+  /// One future per input, completed as its chunk completes (each costs what a plain call's
+  /// future does: a map whose futures are asked for pays what the per-call path pays).
+  std::vector<Future<R>> futures() const {
+    std::vector<Future<R>> out;
+    out.reserve(n_);
+    const std::string task = chunks_.empty() ? std::string() : plain_task_name(chunks_[0]->task_name());
+    for (std::size_t c = 0; c < chunks_.size(); ++c) {
+      auto states = std::make_shared<std::vector<std::shared_ptr<TaskState>>>();
+      for (std::size_t k = 0; k < count_of(c); ++k) {
+        states->push_back(std::make_shared<TaskState>(task));
+        out.emplace_back(states->back());
+      }
+      std::shared_ptr<TaskState> chunk = chunks_[c];
+      chunk->on_complete([chunk, states] { complete_each(*chunk, *states); });
+    }
+    return out;
+  }
+
+  /// The map's timeout passed: cancels the chunks not sent yet and throws Timeout.
+  /// The words are those of the per-call path (fail_map_timeout in map_result.hpp).
+  [[noreturn]] void fail_timeout() {
+    std::size_t ready = 0;
+    std::size_t not_taken = 0;
+    for (std::size_t c = 0; c < chunks_.size(); ++c) {
+      const std::size_t left = count_of(c) - (taken_in_chunk_.empty() ? 0 : taken_in_chunk_[c]);
+      not_taken += left;
+      if (chunks_[c]->ready()) ready += left;
+    }
+    const std::string task =
+        chunks_.empty() ? std::string("?") : plain_task_name(chunks_[0]->task_name());
+    Timeout error("spawnpool: map of task \"" + task + "\" did not finish within its timeout (" +
+                  std::to_string(ready) + " of " + std::to_string(not_taken) +
+                  " results not yet taken were ready); the calls not yet sent were cancelled");
+    for (const auto& s : chunks_) {
+      if (!s->ready()) s->cancel();
+    }
+    throw error;
+  }
+
+ private:
+  std::size_t count_of(std::size_t c) const { return std::min(chunk_, n_ - c * chunk_); }
+
+  void mark_chunk_taken(std::size_t c) {
+    if (taken_in_chunk_.empty()) taken_in_chunk_.assign(chunks_.size(), 0);
+    taken_in_chunk_[c] = count_of(c);
+  }
+
+  void wait_chunk(std::size_t c, const Deadline& deadline) {
+    TaskState& s = *chunks_[c];
+    if (deadline && !s.ready() && !s.wait_until(*deadline)) fail_timeout();
+    s.wait();
+  }
+
+  static void rethrow_first(const std::vector<PackedError>& errors) {
+    if (!errors.empty()) std::rethrow_exception(errors.front().error);
+  }
+
+  static void complete_each(const TaskState& chunk,
+                            const std::vector<std::shared_ptr<TaskState>>& states) {
+    if (chunk.phase() == TaskState::Phase::kCancelled) {
+      for (const auto& s : states) s->cancel();  // their futures say cancelled(), as per call
+      return;
+    }
+    std::vector<Slot> values(states.size());
+    std::vector<PackedError> errors;
+    try {
+      errors = take_packed_results<R>(chunk, states.size(), values.data());
+    } catch (...) {
+      for (const auto& s : states) s->set_error(std::current_exception());
+      return;
+    }
+    auto error = errors.begin();
+    for (std::size_t k = 0; k < states.size(); ++k) {
+      if (error != errors.end() && error->index == k) {
+        states[k]->set_error((error++)->error);
+      } else if constexpr (std::is_void_v<R>) {
+        states[k]->set_value(SharedBytes{});
+      } else {
+        states[k]->set_decoded(std::make_shared<R>(static_cast<R>(values[k])));
+      }
+    }
+  }
+
+  std::vector<std::shared_ptr<TaskState>> chunks_;
+  std::size_t n_;
+  std::size_t chunk_;
+  std::size_t decoded_chunk_ = SIZE_MAX;  // the chunk take() copied into values_
+  std::vector<Slot> values_;
+  std::vector<PackedError> errors_;
+  std::vector<bool> taken_;                  // by take(), made on its first use
+  std::vector<std::size_t> taken_in_chunk_;  // results taken per chunk (take() and get())
+};
+
+}  // namespace spawnpool::detail
