@@ -89,7 +89,8 @@ bool PoolCore::dispatch() {
     });
     if (!choice) break;
     const std::size_t with_first = queue_.calls();
-    WorkItem first = queue_.pop_front();
+    WorkItem first = queue_.pop_front(
+        policy_.most_calls_per_message(with_first, static_cast<std::size_t>(roster_.live())));
     if (!claim(first, roster_)) continue;
 
     // Pack more small single calls into the same message when the queue is long enough that every
