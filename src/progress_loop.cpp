@@ -515,7 +515,14 @@ bool PoolCore::poll_turn() {
   // Completed sends are not activity (heartbeats would count); results are.
   for (auto& link : links_) link->transport().progress_sends();
   active |= receive();
-  active |= receive_control();
+  // Control messages (heartbeats, a dying worker's report) are looked for every kControlInterval,
+  // not on every turn: each look is an MPI progress call (with MPICH ch3 a poll() of the sockets),
+  // and a round trip's hot loop would make two instead of one. Results are looked for every turn.
+  const auto now = clock::now();
+  if (now >= next_control_look_) {
+    next_control_look_ = now + kControlInterval;
+    active |= receive_control();
+  }
   active |= watch_workers();
   return active;
 }
@@ -534,7 +541,8 @@ void PoolCore::drive(const TaskState& state, clock::time_point deadline) noexcep
   }
   bool outstanding = false;
   try {
-    auto quiet_until = clock::now() + poll_.spin;
+    auto last_active = clock::now();
+    auto quiet_until = last_active + poll_.spin;
     int engine_busy = 0;
     while (!state.ready()) {
       bool active = false;
@@ -561,11 +569,12 @@ void PoolCore::drive(const TaskState& state, clock::time_point deadline) noexcep
       if (state.ready()) break;
       const auto now = clock::now();
       if (active) {
+        last_active = now;
         quiet_until = now + poll_.spin;
       } else if (now >= quiet_until || now >= deadline) {
         break;
       }
-      std::this_thread::yield();
+      if (now - last_active >= Backoff::kEagerWindow) std::this_thread::yield();
     }
   } catch (...) {
     std::lock_guard<std::mutex> engine(engine_);
@@ -642,7 +651,7 @@ void PoolCore::run() {
       }
       const auto pause = sending ? std::chrono::microseconds(0) : backoff.next_pause();
       if (pause.count() == 0) {
-        std::this_thread::yield();
+        if (!backoff.eager()) std::this_thread::yield();
       } else {
         const auto sleep = std::min<std::chrono::microseconds>(pause, WorkerHealth::kCheckInterval);
         std::unique_lock<std::mutex> lock(mutex_);
