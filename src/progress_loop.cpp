@@ -541,9 +541,9 @@ void PoolCore::drive(const TaskState& state, clock::time_point deadline) noexcep
   }
   bool outstanding = false;
   try {
-    auto last_active = clock::now();
-    auto quiet_until = last_active + poll_.spin;
+    auto quiet_until = clock::now() + poll_.spin;
     int engine_busy = 0;
+    unsigned empty_polls = 0;
     while (!state.ready()) {
       bool active = false;
       {
@@ -569,12 +569,12 @@ void PoolCore::drive(const TaskState& state, clock::time_point deadline) noexcep
       if (state.ready()) break;
       const auto now = clock::now();
       if (active) {
-        last_active = now;
         quiet_until = now + poll_.spin;
       } else if (now >= quiet_until || now >= deadline) {
         break;
+      } else if (++empty_polls % Backoff::kPollsPerYield == 0) {
+        std::this_thread::yield();  // as Backoff does
       }
-      if (now - last_active >= Backoff::kEagerWindow) std::this_thread::yield();
     }
   } catch (...) {
     std::lock_guard<std::mutex> engine(engine_);
@@ -651,7 +651,7 @@ void PoolCore::run() {
       }
       const auto pause = sending ? std::chrono::microseconds(0) : backoff.next_pause();
       if (pause.count() == 0) {
-        if (!backoff.eager()) std::this_thread::yield();
+        if (backoff.yield_due()) std::this_thread::yield();
       } else {
         const auto sleep = std::min<std::chrono::microseconds>(pause, WorkerHealth::kCheckInterval);
         std::unique_lock<std::mutex> lock(mutex_);
