@@ -34,7 +34,7 @@ std::chrono::microseconds Backoff::next_pause() {
 void Backoff::pause() {
   const auto pause = next_pause();
   if (pause.count() == 0) {
-    sched_yield();
+    if (yield_due()) sched_yield();
   } else {
     std::this_thread::sleep_for(pause);
   }

@@ -28,6 +28,11 @@ class CallQueue {
   /// Puts an item back in front (calls of a lost worker that never started).
   void push_front(WorkItem item);
   WorkItem pop_front();
+  /// Takes the front item, or only its first `most_calls` calls when it holds more: the rest stays
+  /// in front, in order, as an item of its own. Items with out-of-band blocks and items sent once
+  /// before are taken whole.
+  /// @throws wire::ProtocolError if the item's call entries cannot be read (a bug)
+  WorkItem pop_front(std::size_t most_calls);
 
   void fail_all(const std::exception_ptr& error);
   void cancel_all();

@@ -183,6 +183,9 @@ class PoolCore final : public ProgressDriver {
   CallQueue queue_;
   SchedulingPolicy policy_;
   WorkerHealth health_;
+  /// How often the progress loop looks for control messages (poll_turn).
+  static constexpr std::chrono::microseconds kControlInterval{1000};
+  std::chrono::steady_clock::time_point next_control_look_{};
   std::size_t replacements_wanted_ = 0;
   std::unique_ptr<WorkerReplacement> replacement_;  // at most one started at a time
   std::optional<std::size_t> replacement_host_;     // its host in setup_.hosts, if placed

@@ -90,7 +90,8 @@ bool PoolCore::dispatch() {
     });
     if (!choice) break;
     const std::size_t with_first = queue_.calls();
-    WorkItem first = queue_.pop_front();
+    WorkItem first = queue_.pop_front(
+        policy_.most_calls_per_message(with_first, static_cast<std::size_t>(roster_.live())));
     if (!claim(first, roster_)) continue;
 
     // Pack more small single calls into the same message when the queue is long enough that every
@@ -526,7 +527,14 @@ bool PoolCore::poll_turn() {
   // Completed sends are not activity (heartbeats would count); results are.
   for (auto& link : links_) link->transport().progress_sends();
   active |= receive();
-  active |= receive_control();
+  // Control messages (heartbeats, a dying worker's report) are looked for every kControlInterval,
+  // not on every turn: each look is an MPI progress call (with MPICH ch3 a poll() of the sockets),
+  // and a round trip's hot loop would make two instead of one. Results are looked for every turn.
+  const auto now = clock::now();
+  if (now >= next_control_look_) {
+    next_control_look_ = now + kControlInterval;
+    active |= receive_control();
+  }
   active |= watch_workers();
   return active;
 }
@@ -547,6 +555,7 @@ void PoolCore::drive(const TaskState& state, clock::time_point deadline) noexcep
   try {
     auto quiet_until = clock::now() + poll_.spin;
     int engine_busy = 0;
+    unsigned empty_polls = 0;
     while (!state.ready()) {
       bool active = false;
       {
@@ -575,8 +584,9 @@ void PoolCore::drive(const TaskState& state, clock::time_point deadline) noexcep
         quiet_until = now + poll_.spin;
       } else if (now >= quiet_until || now >= deadline) {
         break;
+      } else if (++empty_polls % Backoff::kPollsPerYield == 0) {
+        std::this_thread::yield();  // as Backoff does
       }
-      std::this_thread::yield();
     }
   } catch (...) {
     std::lock_guard<std::mutex> engine(engine_);
@@ -653,7 +663,7 @@ void PoolCore::run() {
       }
       const auto pause = sending ? std::chrono::microseconds(0) : backoff.next_pause();
       if (pause.count() == 0) {
-        std::this_thread::yield();
+        if (backoff.yield_due()) std::this_thread::yield();
       } else {
         const auto sleep = std::min<std::chrono::microseconds>(pause, WorkerHealth::kCheckInterval);
         std::unique_lock<std::mutex> lock(mutex_);

@@ -1,6 +1,7 @@
 #include "scheduling_policy.hpp"
 
 #include <algorithm>
+#include <cstdint>
 
 namespace spawnpool::detail {
 
@@ -24,6 +25,15 @@ std::size_t SchedulingPolicy::calls_per_message(std::size_t queued_calls,
   const std::size_t limit = std::clamp<std::size_t>(static_cast<std::size_t>(fit), 1, max_batch_);
   return std::max<std::size_t>(
       1, std::min(limit, queued_calls / static_cast<std::size_t>(std::max(1, free_slots))));
+}
+
+std::size_t SchedulingPolicy::most_calls_per_message(std::size_t queued_calls,
+                                                     std::size_t workers) const noexcept {
+  if (mean_call_ns_ < 0) return SIZE_MAX;
+  const std::size_t parts = 2 * std::max<std::size_t>(1, workers);
+  const std::size_t share = (queued_calls + parts - 1) / parts;
+  const auto worth_a_message = static_cast<std::size_t>(kTargetMessageNs / std::max(mean_call_ns_, 1.0));
+  return std::max<std::size_t>({1, share, worth_a_message});
 }
 
 }  // namespace spawnpool::detail

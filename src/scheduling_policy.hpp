@@ -7,7 +7,10 @@
 // queue is long enough that every free slot still gets work; long calls (over kLongCallNs) go one at
 // a time to whichever worker is free, as with mpi4py.futures, so that no call waits behind a long
 // one while another worker idles. Each worker otherwise gets up to `pipeline_depth` messages in
-// flight, so that it never waits a round trip for its next message.
+// flight, so that it never waits a round trip for its next message. Towards the end of a long map
+// its chunks are taken apart (guided self-scheduling): a message carries at most half a worker's
+// fair share of the calls still queued, so that the last messages are small and the workers finish
+// at about the same time instead of one running the last large chunk alone.
 // Not thread-safe: owned by the pool's engine.
 
 #include <cstddef>
@@ -46,6 +49,11 @@ class SchedulingPolicy {
   /// How many single calls the next message may carry, with `queued_calls` calls waiting (the
   /// first of them included) and `free_slots` free slots: 1 until calls are known to be short.
   std::size_t calls_per_message(std::size_t queued_calls, int free_slots) const noexcept;
+
+  /// The most calls one message may carry with `queued_calls` calls waiting and `workers` workers
+  /// serving: half a worker's share of them (rounded up), but never fewer than fill
+  /// kTargetMessageNs of work. Unlimited until calls are known.
+  std::size_t most_calls_per_message(std::size_t queued_calls, std::size_t workers) const noexcept;
 
   /// Whether a message of `bytes` may take another entry of `entry_bytes`.
   static bool fits(std::size_t bytes, std::size_t entry_bytes) noexcept {

@@ -42,6 +42,8 @@ class Reader {
     return std::string_view(b.data, b.size);
   }
   bool at_end() const noexcept { return at_ == end_; }
+  /// Where the next read starts.
+  const char* position() const noexcept { return at_; }
 
  private:
   const char* take(std::uint64_t size) {

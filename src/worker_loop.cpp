@@ -27,6 +27,7 @@
 #include <exception>
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <climits>
 #include <cstdint>
 #include <memory>
@@ -279,6 +280,11 @@ std::shared_ptr<Buffer> run_message(Transport& transport, const Transport::Incom
   for (std::size_t i = 0; i < calls.size(); ++i) {
     outcomes.push_back(run(i, 0));
     total += wire::kResultEntryOverhead + outcomes.back().payload_size();
+    // The previous message's results, when larger than MPI's eager size (MPICH ch3 over TCP:
+    // 128 KiB) or sent out of band, move only while this process calls into MPI, and the manager,
+    // once it has begun to receive them, waits until they have: keep them moving between calls
+    // instead of only after the whole message (a chunk of a map may run for seconds).
+    transport.progress_sends();
   }
   auto message = std::make_shared<Buffer>(total);
   char* out = message->data() + wire::kHeaderSize;

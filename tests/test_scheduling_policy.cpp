@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <optional>
 #include <vector>
 
@@ -82,3 +83,20 @@ TEST(SchedulingPolicy, DepthAndBatchBelowOneCountAsOne) {
 }
 
 }  // namespace
+
+TEST(SchedulingPolicy, TheTailOfAMapIsHandedOutInSmallerMessages) {
+  SchedulingPolicy policy(2, 16);
+  EXPECT_EQ(policy.most_calls_per_message(1000, 2), SIZE_MAX);  // unknown duration: whole chunks
+  policy.record_busy_time(250'000'000, 125);  // 2 ms a call (seed 001's primes)
+  EXPECT_EQ(policy.most_calls_per_message(1000, 2), 250u);  // half a worker's share of 1000
+  EXPECT_EQ(policy.most_calls_per_message(250, 2), 63u);
+  EXPECT_EQ(policy.most_calls_per_message(3, 2), 1u);
+  EXPECT_EQ(policy.most_calls_per_message(3, 0), 2u);  // no worker counted: as if one
+}
+
+TEST(SchedulingPolicy, ShortCallsAreNotTakenApartBelowAMessagesWorth) {
+  SchedulingPolicy policy(2, 16);
+  policy.record_busy_time(1'024'000, 1024);  // 1 us a call: 200 fill the target message
+  EXPECT_EQ(policy.most_calls_per_message(400, 2), 200u);
+  EXPECT_EQ(policy.most_calls_per_message(100'000, 2), 25'000u);
+}
