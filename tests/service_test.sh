@@ -189,9 +189,10 @@ raw_client_then_next() {
   echo "--- raw MPI client $1: $3"; cat "$log.raw"
   grep -q "^admitted: 1" "$log.raw" || { echo "FAIL: the raw client ($1) was not admitted"; failed=1; }
   served_within "$2" "$3"
-  # raw_pid is timeout's: end what it started (mpiexec, the raw client) too.
-  pkill -KILL -P "$raw_pid" 2>/dev/null; kill -KILL "$raw_pid" 2>/dev/null
-  pkill -KILL -x raw_service_cli 2>/dev/null; wait "$raw_pid" 2>/dev/null; rm -f "$log.raw"
+  # raw_pid is timeout's: end what it started (mpiexec, its proxy, the raw client) too, and only
+  # those (another test's processes of the same name are not ours).
+  kill -KILL $(descendants "$raw_pid") "$raw_pid" 2>/dev/null
+  wait "$raw_pid" 2>/dev/null; rm -f "$log.raw"
 }
 if [ -n "${raw_client:-}" ]; then
   # Admitted with the token, then garbage on a tag no session uses, a header of an unknown kind,
