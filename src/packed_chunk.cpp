@@ -1,6 +1,7 @@
 #include <spawnpool/detail/packed_chunk.hpp>
 
 #include "exception_type.hpp"
+#include "wire.hpp"
 
 #include <spawnpool/detail/registry.hpp>
 #include <spawnpool/errors.hpp>
@@ -22,35 +23,21 @@ T read_at(const char* at) {
 }
 
 /// Reads the failures that follow the results; the payload must end with the last one.
-void read_failures(const char* at, const char* end, std::uint64_t expected, std::size_t count,
+void read_failures(ByteSpan bytes, std::uint64_t expected, std::size_t count,
                    std::vector<PackedFailure>& failures) {
-  auto need = [&](std::size_t bytes) {
-    if (static_cast<std::size_t>(end - at) < bytes) {
-      throw Error("spawnpool: a packed chunk's result is truncated in its failures");
-    }
-  };
-  auto read_string = [&](std::string& out) {
-    need(4);
-    const auto size = read_at<std::uint32_t>(at);
-    at += 4;
-    need(size);
-    out.assign(at, size);
-    at += size;
-  };
+  wire::Reader in(bytes);
   failures.clear();
   for (std::uint64_t k = 0; k < expected; ++k) {
-    need(8);
     PackedFailure failure;
-    failure.index = read_at<std::uint64_t>(at);
-    at += 8;
+    failure.index = in.get<std::uint64_t>();
     if (failure.index >= count || (!failures.empty() && failure.index <= failures.back().index)) {
       throw Error("spawnpool: a packed chunk's result names a failed call out of order or range");
     }
-    read_string(failure.type_name);
-    read_string(failure.message);
+    failure.type_name = std::string(in.string32());
+    failure.message = std::string(in.string32());
     failures.push_back(std::move(failure));
   }
-  if (at != end) throw Error("spawnpool: a packed chunk's result has bytes left over");
+  if (!in.at_end()) throw Error("spawnpool: a packed chunk's result has bytes left over");
 }
 
 }  // namespace
@@ -153,7 +140,7 @@ ByteSpan read_packed_results(ByteSpan payload, std::size_t count, std::size_t va
                 " failures it cannot hold");
   }
   const char* start = payload.data + kPackedResultPrefix;
-  read_failures(start + values, payload.data + payload.size, failed, count, failures);
+  read_failures(ByteSpan{start + values, body - values}, failed, count, failures);
   return ByteSpan{start, values};
 }
 

@@ -268,11 +268,8 @@ class BatchResult {
     std::size_t count = 0;
     std::vector<Future<R>> futures;              // one per call, or
     std::shared_ptr<detail::TaskState> packed;  // the packed call, when packed
-    bool decoded = false;                        // packed: values and errors below are filled
-    std::vector<typename detail::PackedMap<R>::Slot> values;
-    std::vector<detail::PackedError> errors;  // increasing index
-    std::size_t next_error = 0;
-    std::exception_ptr chunk_error;  // the packed call itself failed: every call throws it
+    bool decoded = false;                        // packed: `results` holds its decoded results
+    detail::DecodedPackedChunk<R> results;
     std::size_t taken = 0;
   };
 
@@ -280,22 +277,13 @@ class BatchResult {
   value_type take_packed(Chunk& chunk, std::size_t k, std::size_t index) {
     if (!chunk.decoded) {
       chunk.decoded = true;
-      chunk.values.resize(chunk.count);
-      try {
-        chunk.errors =
-            detail::take_packed_results<R>(*chunk.packed, chunk.count, chunk.values.data());
-      } catch (...) {
-        chunk.chunk_error = std::current_exception();
-      }
-    }
-    if (chunk.chunk_error) std::rethrow_exception(chunk.chunk_error);
-    if (chunk.next_error < chunk.errors.size() && chunk.errors[chunk.next_error].index == k) {
-      std::rethrow_exception(chunk.errors[chunk.next_error++].error);
+      chunk.results.decode(*chunk.packed, chunk.count);
     }
     if constexpr (std::is_void_v<R>) {
+      chunk.results.take(k);
       return index;
     } else {
-      return value_type(index, static_cast<R>(chunk.values[k]));
+      return value_type(index, chunk.results.take(k));
     }
   }
   /// Counts a chunk's completions; the last one reports the chunk (on the completing thread).

@@ -52,14 +52,52 @@ std::vector<PackedError> take_packed_results(const TaskState& state, std::size_t
   return errors;
 }
 
+/// Where one result of a packed chunk is copied to: R itself, char for void, and char for bool
+/// (never packed, see packable_v: std::vector<bool> has no array to copy into).
+template <class R>
+using PackedSlot = std::conditional_t<std::is_void_v<R> || std::is_same_v<R, bool>, char, R>;
+
+/// One completed packed chunk, decoded once: then each call's result or error, in any order.
+/// Not thread-safe (one result object owns it).
+template <class R>
+class DecodedPackedChunk {
+ public:
+  /// Decodes the completed packed call `state` over `count` calls. When the packed call itself
+  /// failed (WorkerLost, Cancelled, a corrupt result, ...), that error is kept: every take throws it.
+  void decode(const TaskState& state, std::size_t count) {
+    values_.assign(count, PackedSlot<R>{});
+    errors_.clear();
+    chunk_error_ = nullptr;
+    try {
+      errors_ = take_packed_results<R>(state, count, values_.data());
+    } catch (...) {
+      chunk_error_ = std::current_exception();
+    }
+  }
+
+  /// Call k's result (nothing for void).
+  /// @throws its error, or the packed call's own error
+  R take(std::size_t k) const {
+    if (chunk_error_) std::rethrow_exception(chunk_error_);
+    const auto error = std::lower_bound(
+        errors_.begin(), errors_.end(), k,
+        [](const PackedError& e, std::size_t index) { return e.index < index; });
+    if (error != errors_.end() && error->index == k) std::rethrow_exception(error->error);
+    if constexpr (!std::is_void_v<R>) return static_cast<R>(values_[k]);
+  }
+
+ private:
+  std::vector<PackedSlot<R>> values_;
+  std::vector<PackedError> errors_;  // increasing index
+  std::exception_ptr chunk_error_;
+};
+
 /// The packed calls of a map: one state per chunk, `chunk` calls each (the last one fewer).
 /// Not thread-safe (one MapResult owns it).
 template <class R>
 class PackedMap {
  public:
-  /// Where one result is copied to (char for void; and for bool, never packed (packable_v), whose
-  /// std::vector<bool> has no array to copy into).
-  using Slot = std::conditional_t<std::is_void_v<R> || std::is_same_v<R, bool>, char, R>;
+  using Slot = PackedSlot<R>;
 
   PackedMap(std::vector<std::shared_ptr<TaskState>> chunks, std::size_t n, std::size_t chunk)
       : chunks_(std::move(chunks)), n_(n), chunk_(std::max<std::size_t>(1, chunk)) {}
@@ -111,18 +149,12 @@ class PackedMap {
     }
     if (c != decoded_chunk_) {
       wait_chunk(c, deadline);
-      decoded_chunk_ = SIZE_MAX;
-      values_.assign(count_of(c), Slot{});
-      errors_ = take_packed_results<R>(*chunks_[c], count_of(c), values_.data());
+      decoded_.decode(*chunks_[c], count_of(c));
       decoded_chunk_ = c;
     }
-    const std::size_t k = i % chunk_;
     taken_[i] = true;
     ++taken_in_chunk_[c];
-    for (const PackedError& e : errors_) {
-      if (e.index == k) std::rethrow_exception(e.error);
-    }
-    if constexpr (!std::is_void_v<R>) return static_cast<R>(values_[k]);
+    return decoded_.take(i % chunk_);
   }
 
   /// One future per input, completed as its chunk completes (each costs what a plain call's
@@ -211,9 +243,8 @@ class PackedMap {
   std::vector<std::shared_ptr<TaskState>> chunks_;
   std::size_t n_;
   std::size_t chunk_;
-  std::size_t decoded_chunk_ = SIZE_MAX;  // the chunk take() copied into values_
-  std::vector<Slot> values_;
-  std::vector<PackedError> errors_;
+  std::size_t decoded_chunk_ = SIZE_MAX;  // the chunk in decoded_
+  DecodedPackedChunk<R> decoded_;          // take()'s chunk
   std::vector<bool> taken_;                  // by take(), made on its first use
   std::vector<std::size_t> taken_in_chunk_;  // results taken per chunk (take() and get())
 };
