@@ -5,7 +5,8 @@
 // mode `map` (default): the inputs are a std::vector<int>. mode `batch`: submit_batch over a
 // generator making the inputs one at a time (nothing holds them all), results summed as they come.
 // Prints `row name=map_throughput impl=spawnpool workers=W tasks=N tasks_per_s=... max_rss_mib=...`
-// (name=batch_throughput in batch mode).
+// (name=batch_throughput in batch mode). mode `unordered`: map_unordered over the same vector,
+// results summed as they come (name=unordered_throughput).
 #include "bench_util.hpp"
 
 #include <spawnpool/spawnpool.hpp>
@@ -36,6 +37,7 @@ int main(int argc, char** argv) {
   const long tasks = argc > 2 ? std::atol(argv[2]) : 1000000;
   const std::size_t chunk = argc > 3 ? std::strtoul(argv[3], nullptr, 10) : 0;
   const bool batch = argc > 4 && std::strcmp(argv[4], "batch") == 0;
+  const bool unordered = argc > 4 && std::strcmp(argv[4], "unordered") == 0;
   spawnpool::Executor pool(spawnpool::Options{}.max_workers(workers));
   const auto options = spawnpool::MapOptions{}.chunksize(chunk);
 
@@ -57,6 +59,15 @@ int main(int argc, char** argv) {
       sum += x;
     }
     elapsed = bench::seconds_since(t0);
+  } else if (unordered) {
+    std::vector<int> inputs(static_cast<std::size_t>(tasks));
+    std::iota(inputs.begin(), inputs.end(), 0);
+    const auto t0 = bench::Clock::now();
+    for (auto [index, x] : pool.map_unordered(options, noop, inputs)) {
+      (void)index;
+      sum += x;
+    }
+    elapsed = bench::seconds_since(t0);
   } else {
     std::vector<int> inputs(static_cast<std::size_t>(tasks));
     std::iota(inputs.begin(), inputs.end(), 0);
@@ -66,7 +77,8 @@ int main(int argc, char** argv) {
     sum = std::accumulate(results.begin(), results.end(), 0L);
   }
   if (sum != tasks * (tasks - 1) / 2) std::abort();
-  bench::Row(batch ? "batch_throughput" : "map_throughput", "spawnpool")
+  bench::Row(batch ? "batch_throughput" : unordered ? "unordered_throughput" : "map_throughput",
+             "spawnpool")
       .add("workers", pool.num_workers())
       .add("tasks", tasks)
       .add("chunk", chunk == 0 ? std::string("default") : std::to_string(chunk))

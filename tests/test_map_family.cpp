@@ -368,6 +368,43 @@ TYPED_TEST(MapFamily, PackedBatchYieldsEveryInputOnce) {
   EXPECT_EQ(this->pool().submit_batch(square, xs.begin(), xs.end()).get(), expected);
 }
 
+TYPED_TEST(MapFamily, PackedUnorderedYieldsEveryInputOnce) {
+  std::vector<int> xs(3001);
+  for (std::size_t i = 0; i < xs.size(); ++i) xs[i] = static_cast<int>(i);
+  auto results = this->pool().map_unordered(spawnpool::MapOptions{}.chunksize(64), fail_on_7, xs);
+  EXPECT_EQ(results.size(), xs.size());
+  std::vector<int> seen(xs.size(), 0);
+  std::size_t errors = 0;
+  for (;;) {
+    try {
+      auto item = results.next();
+      if (!item) break;
+      EXPECT_EQ(item->second, xs[item->first]);
+      ++seen[item->first];
+    } catch (const spawnpool::RemoteError& e) {
+      EXPECT_EQ(e.message(), "seven");
+      ++errors;
+    }
+  }
+  EXPECT_EQ(errors, 1u);
+  for (std::size_t i = 0; i < seen.size(); ++i) EXPECT_EQ(seen[i], i == 7 ? 0 : 1) << i;
+  // A void task yields the indices; futures() asked first gives one future per input.
+  auto touched = this->pool().map_unordered(touch, std::vector<int>{1, 2, 4, 5}).get();
+  std::sort(touched.begin(), touched.end());
+  EXPECT_EQ(touched, (std::vector<std::size_t>{0, 1, 2, 3}));
+  auto squares = this->pool().map_unordered(spawnpool::MapOptions{}.chunksize(3), square, xs);
+  std::vector<spawnpool::Future<int>>& futures = squares.futures();
+  ASSERT_EQ(futures.size(), xs.size());
+  EXPECT_EQ(futures[2999].get(), 2999 * 2999);
+  std::size_t rest = 0;  // next() now reads the futures, the one taken above not among them
+  while (auto item = squares.next()) {
+    EXPECT_NE(item->first, 2999u);
+    EXPECT_EQ(item->second, xs[item->first] * xs[item->first]);
+    ++rest;
+  }
+  EXPECT_EQ(rest, xs.size() - 1);
+}
+
 TYPED_TEST(MapFamily, ReadyAndWait) {
   const std::vector<int> sleeps{200, 200};
   auto results = this->pool().map(spawnpool::MapOptions{}.chunksize(1), sleep_ms, sleeps);

@@ -194,25 +194,47 @@ class UnorderedMapResult {
   explicit UnorderedMapResult(std::vector<Future<R>> futures,
                               detail::Deadline deadline = std::nullopt)
       : futures_(std::move(futures)),
-        order_(detail::states_of(futures_), deadline) {}
+        order_(std::in_place, detail::states_of(futures_), deadline),
+        deadline_(deadline) {}
+  /// Internal: a map_unordered that ran as packed chunks.
+  explicit UnorderedMapResult(detail::PackedMap<R> packed, detail::Deadline deadline = std::nullopt)
+      : packed_(std::move(packed)), deadline_(deadline) {}
 
   /// Number of results.
-  std::size_t size() const noexcept { return futures_.size(); }
+  std::size_t size() const noexcept { return packed_ ? packed_->size() : futures_.size(); }
 
   /// True when every result is available. Does not block.
-  bool ready() const { return detail::all_ready(futures_); }
+  bool ready() const { return packed_ ? packed_->ready() : detail::all_ready(futures_); }
 
   /// Blocks until every result is available (regardless of MapOptions::timeout).
-  void wait() const { detail::wait_each(futures_); }
+  void wait() const {
+    if (packed_) {
+      packed_->wait();
+    } else {
+      detail::wait_each(futures_);
+    }
+  }
 
-  /// The next completed call: its input index and result; nullopt once all were returned.
+  /// The next completed call: its input index and result; nullopt once all were returned. (With
+  /// packed chunks, a chunk's calls come together, in input order, once the chunk completes.)
   /// @throws that call's error (RemoteError, ...): the call counts as returned, and the next
   ///         next() goes on with the following completion
   /// @throws Timeout when MapOptions::timeout passes first
   std::optional<value_type> next() {
+    if (packed_) {
+      const std::optional<std::size_t> i = packed_->next_completed(deadline_);
+      if (!i) return std::nullopt;
+      if constexpr (std::is_void_v<R>) {
+        packed_->take(*i, deadline_);
+        return *i;
+      } else {
+        return value_type(*i, packed_->take(*i, deadline_));
+      }
+    }
+    if (!order_) order_.emplace(detail::states_of(futures_), deadline_);
     std::optional<std::size_t> i;
     try {
-      i = order_.next();
+      i = order_->next();
     } catch (const Timeout&) {
       detail::fail_map_timeout(futures_);
     }
@@ -229,13 +251,20 @@ class UnorderedMapResult {
   /// @throws the first error met, or Timeout, as next()
   std::vector<value_type> get() {
     std::vector<value_type> out;
-    out.reserve(order_.remaining());
+    out.reserve(size());
     while (auto item = next()) out.push_back(std::move(*item));
     return out;
   }
 
-  /// The futures, one per input, in input order.
-  std::vector<Future<R>>& futures() noexcept { return futures_; }
+  /// The futures, one per input, in input order (for packed chunks: made now, on first use, and
+  /// next() then reads them; ask before the first next()).
+  std::vector<Future<R>>& futures() {
+    if (packed_) {
+      futures_ = packed_->futures();
+      packed_.reset();
+    }
+    return futures_;
+  }
 
   /// Single-pass input iterator over next(): each ++ waits for the next completion and throws
   /// what next() throws.
@@ -246,7 +275,9 @@ class UnorderedMapResult {
 
  private:
   std::vector<Future<R>> futures_;
-  AsCompleted order_;
+  std::optional<AsCompleted> order_;  // over futures_: made on the first next() without packed_
+  std::optional<detail::PackedMap<R>> packed_;
+  detail::Deadline deadline_;
 };
 
 }  // namespace spawnpool

@@ -116,7 +116,8 @@ class TaskSubmitter {
   /// @code
   ///   for (auto [i, x] : pool.map_unordered(simulate, seeds)) out[i] = x;
   /// @endcode
-  /// See UnorderedMapResult (map_result.hpp), also for MapOptions::timeout.
+  /// See UnorderedMapResult (map_result.hpp), also for MapOptions::timeout. Packed chunks as map():
+  /// a chunk's results then come together, in input order, when the chunk completes.
   /// @throws UnregisteredTask, BrokenExecutor as submit()
   template <class R, class... P, class... Ranges>
   [[nodiscard]] UnorderedMapResult<R> map_unordered(const MapOptions& options, R (*fn)(P...),
@@ -124,6 +125,14 @@ class TaskSubmitter {
     static_assert(sizeof...(P) == sizeof...(Ranges),
                   "spawnpool: map_unordered: pass one range per task parameter");
     const detail::Deadline deadline = detail::map_deadline(options);
+    const detail::TaskEntry& task = self().task_for(reinterpret_cast<detail::FunctionKey>(fn));
+    if (const detail::TaskEntry* packed =
+            detail::packed_map_twin(options, self().packs_chunks(), fn, task)) {
+      return UnorderedMapResult<R>(detail::run_packed_map(options, fn, *packed,
+                                                          self().num_workers(), id_reserver(),
+                                                          enqueuer(), ranges...),
+                                   deadline);
+    }
     return UnorderedMapResult<R>(map_futures(options, fn, ranges...), deadline);
   }
 

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -157,6 +158,26 @@ class PackedMap {
     return decoded_.take(i % chunk_);
   }
 
+  /// For map_unordered: the input index of the next result in completion order, to read with
+  /// take(). Chunks come in the order they complete (those complete already first, in input
+  /// order), each one's calls in input order. nullopt once every chunk was gone through.
+  /// @throws Timeout when `deadline` passes first (the chunks not yet sent are cancelled)
+  std::optional<std::size_t> next_completed(const Deadline& deadline) {
+    if (!completion_order_) completion_order_.emplace(chunks_, deadline);
+    while (left_in_chunk_ == 0) {
+      std::optional<std::size_t> c;
+      try {
+        c = completion_order_->next();
+      } catch (const Timeout&) {
+        fail_timeout();
+      }
+      if (!c) return std::nullopt;
+      completed_chunk_ = *c;
+      left_in_chunk_ = count_of(*c);
+    }
+    return completed_chunk_ * chunk_ + (count_of(completed_chunk_) - left_in_chunk_--);
+  }
+
   /// One future per input, completed as its chunk completes (each costs what a plain call's
   /// future does: a map whose futures are asked for pays what the per-call path pays).
   std::vector<Future<R>> futures() const {
@@ -245,6 +266,9 @@ class PackedMap {
   std::size_t chunk_;
   std::size_t decoded_chunk_ = SIZE_MAX;  // the chunk in decoded_
   DecodedPackedChunk<R> decoded_;          // take()'s chunk
+  std::optional<AsCompleted> completion_order_;  // of the chunks, for next_completed()
+  std::size_t completed_chunk_ = 0;              // next_completed()'s chunk
+  std::size_t left_in_chunk_ = 0;                // its calls not yet returned
   std::vector<bool> taken_;                  // by take(), made on its first use
   std::vector<std::size_t> taken_in_chunk_;  // results taken per chunk (take() and get())
 };
