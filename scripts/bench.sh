@@ -188,6 +188,7 @@ for ((rep = 1; rep <= REPEAT; ++rep)); do
   say "3. chunked map of 10^6 trivial tasks (2 workers)"
   run 300 $B/map_throughput 2 $MAP
   run 300 $B/map_throughput 2 $BATCH 0 batch
+  run 300 $B/map_throughput 2 $MAP 0 unordered
   run 300 $RAW map spawn 2 $MAP 1024
   ((HAVE_MPI4PY)) && run 300 $PY map spawn 2 $MAP 1024
 
