@@ -188,7 +188,7 @@ void PoolCore::enqueue(WorkItem item) {
     if (stop_requested_) {
       throw BrokenExecutor("spawnpool: cannot submit: the executor has been shut down");
     }
-    submitted_calls_ += calls_in(item);
+    submitted_calls_ += calls_held(item.calls);
     for (auto& call : item.calls) call.state->set_driver(driver_link_);
     submitted_.push_back(std::move(item));
   }

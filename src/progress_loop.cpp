@@ -44,7 +44,7 @@ bool claim(WorkItem& item, WorkerRoster& roster) {
   for (auto& call : item.calls) {
     const bool sent = call.state->mark_sent();
     any |= sent;
-    cancelled += sent ? 0 : 1;
+    cancelled += sent ? 0 : call.state->calls_held();
   }
   if (cancelled) roster.count_cancelled(cancelled);
   return any;
@@ -319,7 +319,9 @@ void PoolCore::handle_results(std::size_t index, const Transport::Incoming& in,
     if (!dynamic_cast<const Timeout*>(&e) && !dynamic_cast<const MpiError*>(&e)) throw;
     const std::string cause =
         std::string("it ended while sending a result's out-of-band bytes (") + e.what() + ")";
-    roster_.count_failed(states.size());
+    std::uint64_t lost = 0;
+    for (const auto& state : states) lost += state->calls_held();
+    roster_.count_failed(lost);
     for (const auto& state : states) {
       state->set_error(std::make_exception_ptr(WorkerLost(
           "spawnpool: " + worker.describe() + " was lost while running task \"" +
@@ -334,7 +336,7 @@ void PoolCore::handle_results(std::size_t index, const Transport::Incoming& in,
   std::uint64_t ok = 0;
   for (std::size_t i = 0; i < results.size(); ++i) {
     const bool succeeded = results[i].status == wire::ResultStatus::kOk;
-    if (succeeded && states[i]->decoder() == &packed_result_marker) {
+    if (succeeded && states[i]->packed_calls() != 0) {
       const PackedCounts counts = packed_counts(results[i].payload);
       answered += counts.calls;
       ok += counts.calls - counts.failed;

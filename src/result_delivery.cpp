@@ -46,7 +46,7 @@ void deliver_result(TaskState& state, const wire::ResultView& r,
   switch (r.status) {
     case wire::ResultStatus::kOk:
       if (r.payload_oob == 0) {
-        if (state.decoder() == &packed_result_marker && packed_has_failures(r.payload)) {
+        if (state.packed_calls() != 0 && packed_has_failures(r.payload)) {
           auto origin = std::make_shared<PackedOrigin>();
           origin->payload = SharedBytes{message, r.payload};
           origin->worker_id = worker.id;

@@ -145,7 +145,7 @@ class ThreadExecutor::Core {
       auto result = std::make_shared<const detail::Buffer>(
           task->invoke(call.args, call.args_oob ? &out_of_band : nullptr, 0, false).buffer);
       const detail::ByteSpan span{result->data(), result->size()};
-      if (state.decoder() == &detail::packed_result_marker && detail::packed_has_failures(span)) {
+      if (state.packed_calls() != 0 && detail::packed_has_failures(span)) {
         auto origin = std::make_shared<detail::PackedOrigin>();  // its RemoteErrors name the thread
         origin->payload = detail::SharedBytes{std::move(result), span};
         origin->worker_id = index;

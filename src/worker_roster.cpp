@@ -38,7 +38,7 @@ bool WorkerRoster::set_lost(Worker& worker) {
   if (worker.state == WorkerState::kLost || worker.state == WorkerState::kLeft) return false;
   worker.state = WorkerState::kLost;
   ++workers_lost_;
-  if (!worker.sent.empty()) failed_ += worker.sent.front().calls.size();
+  if (!worker.sent.empty()) failed_ += calls_held(worker.sent.front().calls);
   return true;
 }
 

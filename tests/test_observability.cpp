@@ -33,6 +33,13 @@ SPAWNPOOL_TASK(fail_after);
 long pid_of_worker() { return static_cast<long>(getpid()); }
 SPAWNPOOL_TASK(pid_of_worker);
 
+/// Sleeps `ms` milliseconds.
+int nap(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  return ms;
+}
+SPAWNPOOL_TASK(nap);
+
 /// Ends its worker process.
 int end_worker(int status) { std::_Exit(status); }
 SPAWNPOOL_TASK(end_worker);
@@ -58,6 +65,30 @@ TEST(Stats, CountsSubmittedCompletedFailedAndPerWorkerWork) {
     EXPECT_GE(w.busy_seconds, 0.0);
   }
   EXPECT_EQ(calls, 300u);
+}
+
+// A packed chunk (map of trivially copyable types) is one message but counts as the calls it holds,
+// also when it is lost with its worker or cancelled before it was sent.
+TEST(Stats, PackedChunksLostOrCancelledCountEachCall) {
+  spawnpool::Executor pool(spawnpool::Options{}.max_workers(1));
+  EXPECT_THROW(pool.map(spawnpool::MapOptions{}.chunksize(5), end_worker, std::vector<int>(5, 3))
+                   .get(),
+               spawnpool::WorkerLost);
+  spawnpool::Stats s = pool.stats();
+  EXPECT_EQ(s.submitted, 5u);
+  EXPECT_EQ(s.failed, 5u) << "the lost chunk's calls";
+  // 10 chunks of 4 naps of 50 ms on one worker; the map's timeout cancels those not sent yet.
+  auto naps = pool.map(spawnpool::MapOptions{}.chunksize(4).timeout(std::chrono::milliseconds(300)),
+                       nap, std::vector<int>(40, 50));
+  EXPECT_THROW(naps.get(), spawnpool::Timeout);
+  naps.wait();
+  // Cancelled calls are counted as the dispatcher passes them: a later call is sent after them.
+  EXPECT_EQ(pool.submit(cube, 2).get(), 8);
+  s = pool.stats();
+  EXPECT_EQ(s.submitted, 46u);
+  EXPECT_GT(s.cancelled, 0u);
+  EXPECT_EQ(s.cancelled % 4, 0u) << "whole chunks are cancelled, each of 4 calls";
+  EXPECT_EQ(s.completed + s.failed + s.cancelled, s.submitted);
 }
 
 // Every spawned worker is rank 0 of its own MPI_COMM_WORLD; the pool numbers them 1..N, and a

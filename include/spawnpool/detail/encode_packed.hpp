@@ -49,7 +49,7 @@ WorkItem encode_packed_chunk(R (*)(P...), const TaskEntry& packed, std::uint64_t
   out = wire::put(out, static_cast<std::uint64_t>(count));
   for (std::size_t i = 0; i < count; ++i) out = write(out, i);
   item.calls.push_back({id, std::make_shared<TaskState>(packed.name, &packed_result_marker)});
-  item.packed_calls = count;
+  item.calls.back().state->set_packed_calls(count);
   return item;
 }
 

@@ -34,6 +34,13 @@ class TaskState {
   const std::string& task_name() const noexcept { return task_name_; }
   ResultDecoder decoder() const noexcept { return decoder_; }
 
+  /// A packed chunk's state (packed_chunk.hpp) stands for this many calls; 0 for a plain call.
+  /// Set once, before the state is handed to a pool.
+  void set_packed_calls(std::size_t calls) noexcept { packed_calls_ = calls; }
+  std::size_t packed_calls() const noexcept { return packed_calls_; }
+  /// The calls this state stands for, as Stats counts them: a packed chunk's, else 1.
+  std::size_t calls_held() const noexcept { return packed_calls_ != 0 ? packed_calls_ : 1; }
+
   /// Queued -> Sent. False when the task was cancelled first (then it must not be sent).
   bool mark_sent() {
     Phase expected = Phase::kQueued;
@@ -78,6 +85,7 @@ class TaskState {
 
   std::string task_name_;
   ResultDecoder decoder_;
+  std::size_t packed_calls_ = 0;
   std::atomic<Phase> phase_{Phase::kQueued};
   std::atomic<bool> completed_{false};
   std::atomic<bool> result_shared_{false};

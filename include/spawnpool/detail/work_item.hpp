@@ -23,12 +23,13 @@ struct WorkItem {
   OutOfBand out_of_band;  // the entries' out-of-band blocks (wire_format.hpp), in entry order
   std::vector<PendingCall> calls;
   bool requeued = false;  // sent once to a worker that was lost before starting it
-  std::size_t packed_calls = 0;  // a packed chunk (packed_chunk.hpp): the calls it holds; else 0
 };
 
-/// The calls `item` stands for, as Stats counts them: a packed chunk counts each call it holds.
-inline std::size_t calls_in(const WorkItem& item) {
-  return item.packed_calls != 0 ? item.packed_calls : item.calls.size();
+/// The calls `calls` stand for, as Stats counts them: a packed chunk counts each call it holds.
+inline std::size_t calls_held(const std::vector<PendingCall>& calls) {
+  std::size_t held = 0;
+  for (const PendingCall& call : calls) held += call.state->calls_held();
+  return held;
 }
 
 }  // namespace spawnpool::detail
