@@ -107,7 +107,7 @@ else
 fi
 exec 8<>"/dev/tcp/$lobby_host/$lobby_port"  # silent; closed at the end
 # A client asked in that leaves before its MPI_Comm_connect (killed at that moment, or hostile)
-# does not wedge the service: the next client meets the accept it left open (the ranks busy-wait
+# does not wedge the service: the next client meets the accept it left open (rank 0 busy-waits
 # in that accept until then: README, "Pool service").
 if exec 9<>"/dev/tcp/$lobby_host/$lobby_port"; then
   printf 'spawnpool-lobby 2 %s\n' "$(head -n 1 "$token_file")" >&9
@@ -243,6 +243,8 @@ start_strangers() {
 }
 end_strangers() {
   local pid
+  echo "--- ${#stranger_pids[@]} strangers at the MPI port, refused by MPI by now:" \
+    "$(cat "$log".stranger.* | grep -c '^refused')"
   for pid in "${stranger_pids[@]}"; do kill -KILL $(descendants "$pid") "$pid" 2>/dev/null; done
   for pid in "${stranger_pids[@]}"; do wait "$pid" 2>/dev/null; done
   rm -f "$log".stranger.*
@@ -256,7 +258,6 @@ if [ -n "${raw_client:-}" ] && [ "$flavour" != openmpi ]; then
   # packet") and the service ended. The port is now open only while a client is asked in.
   slow_client
   start_strangers 1
-  echo "--- a stranger at the MPI port during a client's turn:"; cat "$log.stranger.1"
   end_strangers
   kill -KILL "$slow_main"; wait "$slow_pid" 2>/dev/null; rm -f "$slow_out"
   served_within 30 "a stranger connected to the MPI port during another client's turn and died"
@@ -265,7 +266,6 @@ if [ -n "${raw_client:-}" ] && [ "$flavour" != openmpi ]; then
   # client timed out (SPAWNPOOL_SPAWN_TIMEOUT, 15 s here, and the admission limit).
   slow_client
   start_strangers 8
-  echo "--- 8 strangers at the MPI port during a client's turn: $(grep -hc '^refused' "$log".stranger.* | paste -sd+ | bc) refused at once"
   next_out=$(mktemp /tmp/spawnpool_service_XXXXXX.next)
   SPAWNPOOL_SPAWN_TIMEOUT=15 timeout -k 5 60 "$client" "file:$port_file" > "$next_out" 2>&1 &
   next_pid=$!
