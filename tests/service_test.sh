@@ -216,11 +216,13 @@ else
 fi
 # rebuilt_mpi_port: the MPI port string of the service's rank 0 as a stranger on this host can
 # rebuild it under MPICH, without the lobby: tag#0 (ports are tagged lowest free first), the host,
-# and the TCP port rank 0 listens on besides its lobby (ss -ltnp).
+# and the TCP port rank 0 alone listens on besides its lobby (ss -ltnp).
 rebuilt_mpi_port() {
   local pid listeners tcp_port
   for pid in $(descendants "$server_pid"); do
-    listeners=$(ss -ltnpH 2>/dev/null | grep "pid=$pid,")
+    # Its own listeners only: hydra's mpiexec listens on a socket every rank inherits (fd 5), and
+    # an MPI connection to that one ends the service's mpiexec ("cannot find proxy with ID").
+    listeners=$(ss -ltnpH 2>/dev/null | grep "pid=$pid," | grep -v "pid=.*pid=")
     grep -q ":$lobby_port " <<<"$listeners" || continue
     tcp_port=$(grep -v ":$lobby_port " <<<"$listeners" | awk '{print $4}' | sed 's/.*://' | head -n 1)
     [ -n "$tcp_port" ] && echo "tag#0\$description#$(hostname)\$port#$tcp_port\$ifname#$lobby_host\$"
