@@ -5,7 +5,7 @@
 // per rank, and a client queued behind another in its connect most of one. So rank 0 of the
 // service also listens on a TCP port of its own (the lobby; its address is the port file's only
 // line, "lobby HOST:PORT", or published under "<name>.lobby"). A client connects there and says
-//     spawnpool-lobby 1 <token>\n
+//     spawnpool-lobby 2 <token>\n
 // The lobby answers "refused\n" (wrong token) and closes, or "queued <clients ahead>\n"; when the
 // client's turn comes, rank 0 opens an MPI port for that turn, the lobby says "enter <MPI port>\n"
 // and rank 0 calls MPI_Comm_accept (alone, join_ranks.hpp), which the client's MPI_Comm_connect to
