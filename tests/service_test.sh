@@ -46,8 +46,9 @@ echo "not the service's" > "$victim"
 ln -s "$victim" "$port_file.tmp"
 # Clients counted: a check after a client hung once asked in, a check during a flood of strangers
 # at the lobby, five raw clients admitted with the token and a check after each, the killed
-# client, a check, the stopped client, rounds 1 and 2.
-timeout -k 5 260 "$mpiexec" "${server_args[@]}" -n 2 "$server" --port-file "$port_file" --max-clients 17 \
+# client, a check, the stopped client, rounds 1 and 2, and four with strangers at the MPI port (a
+# client they interrupted, a check, another, the client queued behind the strangers).
+timeout -k 5 320 "$mpiexec" "${server_args[@]}" -n 2 "$server" --port-file "$port_file" --max-clients 21 \
   --client-timeout 3 > "$log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 100); do [ -s "$port_file" ] && break; sleep 0.2; done
@@ -106,10 +107,10 @@ else
 fi
 exec 8<>"/dev/tcp/$lobby_host/$lobby_port"  # silent; closed at the end
 # A client asked in that leaves before its MPI_Comm_connect (killed at that moment, or hostile)
-# does not wedge the service: the next client meets the accept it left open (the ranks busy-wait
+# does not wedge the service: the next client meets the accept it left open (rank 0 busy-waits
 # in that accept until then: README, "Pool service").
 if exec 9<>"/dev/tcp/$lobby_host/$lobby_port"; then
-  printf 'spawnpool-lobby 1 %s\n' "$(head -n 1 "$token_file")" >&9
+  printf 'spawnpool-lobby 2 %s\n' "$(head -n 1 "$token_file")" >&9
   answer=""
   while IFS= read -r -t 5 line <&9; do [ "${line%% *}" = enter ] && { answer=enter; break; }; done
   exec 9<&-
@@ -122,7 +123,7 @@ fi
 # never connects) held every later client back for as long as it lived; the lobby now gives up on
 # it after 15 s and asks in the next, which meets the accept it left open.
 if exec 6<>"/dev/tcp/$lobby_host/$lobby_port"; then
-  printf 'spawnpool-lobby 1 %s\n' "$(head -n 1 "$token_file")" >&6
+  printf 'spawnpool-lobby 2 %s\n' "$(head -n 1 "$token_file")" >&6
   answer=""
   while IFS= read -r -t 5 line <&6; do [ "${line%% *}" = enter ] && { answer=enter; break; }; done
   echo "--- a client asked in that hangs without connecting: told '$answer'"
@@ -212,6 +213,74 @@ if [ -n "${raw_client:-}" ]; then
   raw_client_then_next --many-parts 30 "a client announced a message in 16 M parts"
 else
   for _ in $(seq 1 10); do served_within 30 "nothing"; done  # keeps the count of clients
+fi
+# rebuilt_mpi_port: the MPI port string of the service's rank 0 as a stranger on this host can
+# rebuild it under MPICH, without the lobby: tag#0 (ports are tagged lowest free first), the host,
+# and the TCP port rank 0 alone listens on besides its lobby (ss -ltnp).
+rebuilt_mpi_port() {
+  local pid listeners tcp_port
+  for pid in $(descendants "$server_pid"); do
+    # Its own listeners only: hydra's mpiexec listens on a socket every rank inherits (fd 5), and
+    # an MPI connection to that one ends the service's mpiexec ("cannot find proxy with ID").
+    listeners=$(ss -ltnpH 2>/dev/null | grep "pid=$pid," | grep -v "pid=.*pid=")
+    grep -q ":$lobby_port " <<<"$listeners" || continue
+    tcp_port=$(grep -v ":$lobby_port " <<<"$listeners" | awk '{print $4}' | sed 's/.*://' | head -n 1)
+    [ -n "$tcp_port" ] && echo "tag#0\$description#$(hostname)\$port#$tcp_port\$ifname#$lobby_host\$"
+  done
+}
+# start_strangers COUNT: COUNT raw clients connect to the rebuilt MPI port (stranger_pids, their
+# logs $log.stranger.N) and say whether MPI let them wait ("connecting") or refused them.
+start_strangers() {
+  local n
+  stranger_pids=()
+  for n in $(seq 1 "$1"); do
+    timeout -k 5 90 "$mpiexec" -n 1 "$raw_client" "$port_file" "$token_file" --stranger "$mpi_port" \
+      > "$log.stranger.$n" 2>&1 &
+    stranger_pids+=($!)
+  done
+  for n in $(seq 1 "$1"); do
+    for _ in $(seq 1 100); do grep -q "^connecting" "$log.stranger.$n" && break; sleep 0.2; done
+  done
+  sleep 1  # their connection requests reach rank 0
+}
+end_strangers() {
+  local pid
+  echo "--- ${#stranger_pids[@]} strangers at the MPI port, refused by MPI by now:" \
+    "$(cat "$log".stranger.* | grep -c '^refused')"
+  for pid in "${stranger_pids[@]}"; do kill -KILL $(descendants "$pid") "$pid" 2>/dev/null; done
+  for pid in "${stranger_pids[@]}"; do wait "$pid" 2>/dev/null; done
+  rm -f "$log".stranger.*
+}
+if [ -n "${raw_client:-}" ] && [ "$flavour" != openmpi ]; then
+  mpi_port=$(rebuilt_mpi_port)
+  echo "--- the MPI port rebuilt from rank 0's listeners: $mpi_port"
+  [ -n "$mpi_port" ] || { echo "FAIL: cannot rebuild the MPI port (ss -ltnp)"; failed=1; }
+  # A stranger that connects to the rebuilt MPI port while a client is served and dies before its
+  # turn: MPICH queued its connection, the next MPI_Comm_accept failed ("Cannot issue acceptance
+  # packet") and the service ended. The port is now open only while a client is asked in.
+  slow_client
+  start_strangers 1
+  end_strangers
+  kill -KILL "$slow_main"; wait "$slow_pid" 2>/dev/null; rm -f "$slow_out"
+  served_within 30 "a stranger connected to the MPI port during another client's turn and died"
+  # Strangers that connect (and stay) while a client is served, before the next client's turn:
+  # each took the accept meant for the client asked in for the 5 s admission limit, until that
+  # client timed out (SPAWNPOOL_SPAWN_TIMEOUT, 15 s here, and the admission limit).
+  slow_client
+  start_strangers 8
+  next_out=$(mktemp /tmp/spawnpool_service_XXXXXX.next)
+  SPAWNPOOL_SPAWN_TIMEOUT=15 timeout -k 5 60 "$client" "file:$port_file" > "$next_out" 2>&1 &
+  next_pid=$!
+  sleep 1
+  kill -KILL "$slow_main"; wait "$slow_pid" 2>/dev/null; rm -f "$slow_out"
+  wait "$next_pid"; rc=$?
+  echo "--- the client queued behind 8 strangers at the MPI port (exit $rc)"; cat "$next_out"
+  [ $rc = 0 ] && grep -q "sum of norms: 25250.0" "$next_out" ||
+    { echo "FAIL: strangers at the MPI port made the next client time out"; failed=1; }
+  rm -f "$next_out"
+  end_strangers
+else
+  for _ in $(seq 1 4); do served_within 30 "nothing"; done  # keeps the count of clients
 fi
 # A client killed with SIGKILL in the middle of a map: the service's ranks see its process gone,
 # finish the task they run, drop it, and serve the next client, which has waited in the lobby

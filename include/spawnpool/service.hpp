@@ -25,8 +25,8 @@
 /// the service's host is dropped about 0.1 s after the message each rank is running; elsewhere
 /// client_timeout after it. A client that sends garbage is dropped by the rank that reads it, and
 /// every other rank drops it within 0.1 s of hearing so from that rank. A client the lobby asked
-/// in that leaves before connecting leaves the ranks in MPI_Comm_accept (busy under MPICH) until
-/// the next client comes.
+/// in that leaves before connecting leaves rank 0 in MPI_Comm_accept (busy under MPICH) until
+/// the next client comes; the other ranks sleep.
 ///
 /// Security model: the service runs only tasks its own program registered, never code a client
 /// sends; the library's built-in tasks (spawnpool::run_command, which runs any program) are
@@ -34,8 +34,11 @@
 /// connect: rank 0 writes a random token to a file only its user can read (<port file>.token, or
 /// ~/.spawnpool/<name>.token for a service found by name only), and removes it at exit; clients
 /// read it from there, or from SPAWNPOOL_SERVICE_TOKEN, and show it at the lobby, which tells the
-/// MPI port only then (it is in no file), and again after MPI_Comm_connect. A client without the
-/// right token is dropped within 5 s, before any of its messages is read as work. A message may
+/// MPI port only then (it is in no file), and again after MPI_Comm_connect. Rank 0 opens that port
+/// only while a client is asked in and accepts on it alone; the other ranks join a client only
+/// after it showed the token. A connection to the port between turns (under MPICH anyone on the
+/// host can rebuild the port string) is refused by MPI; one without the right token is dropped
+/// within 5 s, before any of its messages is read as work, and cannot end the service. A message may
 /// announce at most max_message_size bytes; a client that announces more is dropped. A client's Options::env and
 /// working_directory are undone before the next client (not what initializers or tasks did to
 /// the program's own state).

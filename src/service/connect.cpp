@@ -1,6 +1,7 @@
 // The client's side of a pool service; see connect.hpp.
 #include "connect.hpp"
 
+#include "join_ranks.hpp"
 #include "lobby.hpp"
 #include "service_token.hpp"
 
@@ -98,9 +99,15 @@ MPI_Comm connect_to_service(const std::string& address, std::chrono::millisecond
     if (o.code == MPI_SUCCESS) {
       MPI_Comm_set_errhandler(o.comm, MPI_ERRORS_RETURN);
       o.refusal = present_token(o.comm, token, admission_limit);
-      // Disconnect (not free): the service's progress engine answers the close, and MPI_Finalize
-      // does not wait for this connection later.
-      if (!o.refusal.empty()) MPI_Comm_disconnect(&o.comm);
+      if (o.refusal.empty()) {
+        // Admitted by rank 0 alone: now every rank of the service joins (join_ranks.hpp).
+        o.comm = join_client_to_service(o.comm);
+        if (o.comm == MPI_COMM_NULL) o.refusal = "the service's ranks did not join this client";
+      } else {
+        // Disconnect (not free): the service's progress engine answers the close, and
+        // MPI_Finalize does not wait for this connection later.
+        MPI_Comm_disconnect(&o.comm);
+      }
     }
     promise->set_value(o);
   }).detach();

@@ -26,7 +26,8 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
-constexpr const char* kGreetingWord = "spawnpool-lobby 1 ";
+constexpr const char* kGreetingWord = "spawnpool-lobby 2 ";
+constexpr const char* kAnyGreetingWord = "spawnpool-lobby ";
 constexpr std::size_t kLongestLine = 2048;  // a greeting, or "enter" with an MPI port
 
 /// Writes all of `line` to a socket (small lines: one send, MSG_NOSIGNAL so a vanished peer is an
@@ -45,8 +46,8 @@ int milliseconds_until(clock::time_point deadline) {
 
 // ---- service side ----
 
-Lobby::Lobby(std::string token, std::string host, std::string mpi_port)
-    : token_(std::move(token)), host_(std::move(host)), mpi_port_(std::move(mpi_port)) {
+Lobby::Lobby(std::string token, std::string host)
+    : token_(std::move(token)), host_(std::move(host)) {
   listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (listener_ < 0) throw Error(std::string("spawnpool service: no lobby socket: ") + std::strerror(errno));
   const int yes = 1;
@@ -91,8 +92,9 @@ void Lobby::wake() {
   [[maybe_unused]] const ssize_t ignored = ::write(wake_pipe_[1], &byte, 1);
 }
 
-void Lobby::open_door() {
+void Lobby::open_door(const std::string& mpi_port) {
   std::unique_lock<std::mutex> lock(mutex_);
+  mpi_port_ = mpi_port;
   door_wanted_ = true;
   ask_in_if_wanted();
   asked_in_.wait(lock, [this] {
@@ -103,8 +105,8 @@ void Lobby::open_door() {
 
 void Lobby::door_closed(bool admitted) {
   std::lock_guard<std::mutex> lock(mutex_);
-  door_wanted_ = false;
   if (!admitted) return;
+  door_wanted_ = false;
   for (auto it = guests_.begin(); it != guests_.end();) {
     if (it->stage == Stage::kAskedIn) {
       ::close(it->fd);
@@ -178,6 +180,11 @@ bool Lobby::hear(Guest& guest) {
   if (end == std::string::npos) return guest.greeting.size() <= kLongestLine;
   const std::string line = guest.greeting.substr(0, end);
   const std::string word = kGreetingWord;
+  const std::string any_version = kAnyGreetingWord;
+  if (line.compare(0, word.size(), word) != 0 && line.compare(0, any_version.size(), any_version) == 0) {
+    say(guest.fd, "version 2\n");  // a client of another version: not a wrong token
+    return false;
+  }
   if (line.compare(0, word.size(), word) != 0 || !token_matches(line.substr(std::min(word.size(), line.size())), token_)) {
     say(guest.fd, "refused\n");
     return false;
@@ -365,6 +372,11 @@ LobbyTicket wait_in_lobby(const std::string& address, const std::string& token,
                          std::to_string(kLobbyCapacity) + " clients wait already");
       }
       if (line == "closed") break;
+      if (line.rfind("version ", 0) == 0) {
+        throw SpawnError("spawnpool: the pool service " + service + " speaks lobby protocol " +
+                         line.substr(8, 16) + ", this client 2: rebuild the client or the service "
+                         "with the same spawnpool version");
+      }
       throw SpawnError("spawnpool: the pool service " + service + " answered '" + line.substr(0, 80) +
                        "' in its lobby: not a spawnpool service of this version");
     }

@@ -5,13 +5,18 @@
 // per rank, and a client queued behind another in its connect most of one. So rank 0 of the
 // service also listens on a TCP port of its own (the lobby; its address is the port file's only
 // line, "lobby HOST:PORT", or published under "<name>.lobby"). A client connects there and says
-//     spawnpool-lobby 1 <token>\n
+//     spawnpool-lobby 2 <token>\n
 // The lobby answers "refused\n" (wrong token) and closes, or "queued <clients ahead>\n"; when the
-// client's turn comes it says "enter <MPI port>\n" and the service's ranks call MPI_Comm_accept,
-// which the client's MPI_Comm_connect to that port then meets at once. Both sides wait in poll()
-// meanwhile: no CPU. The MPI port is told only to clients that showed the token (it is in no file
-// and no name service): MPI has no access control of its own, and a stranger who connected to the
-// port would take the accept meant for the client asked in.
+// client's turn comes, rank 0 opens an MPI port for that turn, the lobby says "enter <MPI port>\n"
+// and rank 0 calls MPI_Comm_accept (alone, join_ranks.hpp), which the client's MPI_Comm_connect to
+// that port then meets at once. Both sides wait in poll() meanwhile: no CPU. A greeting of another
+// protocol version ("spawnpool-lobby <n> ...") is answered "version 2\n" and closed.
+// The MPI port is told only to clients that showed the token (it is in no file and no name
+// service), and it is open only while a client is asked in: MPI has no access control of its own,
+// and under MPICH the port string can be rebuilt by anyone on the host (its TCP port shows in
+// ss -ltn). A stranger that connects while no port is open is refused by MPI at once; one that
+// connects while a client is asked in costs rank 0 one accept (and up to the admission limit,
+// 5 s, if it stays silent).
 // A client that leaves the queue (its socket closes) is forgotten; one asked in that leaves before
 // connecting is replaced by the next in the queue. A client of a service that has ended finds
 // nobody listening and fails at once; the ending service tells every queued client so.
@@ -51,10 +56,9 @@ inline constexpr std::size_t kLobbyStrangerCapacity = 32;
 /// are called by one thread, the service's main loop.
 class Lobby {
  public:
-  /// Starts listening. `host` is what clients are told to connect to; `mpi_port` is told to each
-  /// client when it is asked in.
+  /// Starts listening. `host` is what clients are told to connect to.
   /// @throws Error when no socket can be made
-  Lobby(std::string token, std::string host, std::string mpi_port);
+  Lobby(std::string token, std::string host);
   /// Tells every waiting client the service has ended ("closed\n"), then closes everything.
   ~Lobby();
   Lobby(const Lobby&) = delete;
@@ -63,13 +67,14 @@ class Lobby {
   /// "HOST:PORT", for the port file and the name service.
   std::string address() const;
 
-  /// Blocks (without CPU) until a queued client has been asked in; the caller then runs
-  /// MPI_Comm_accept. Returns at once when one is asked in already (the last accept let in
-  /// someone else, or nobody).
-  void open_door();
+  /// Blocks (without CPU) until a queued client has been asked in, told `mpi_port` (the port the
+  /// caller opened for this turn); the caller then runs MPI_Comm_accept. Clients asked in later in
+  /// the same turn (the one asked in gave up) are told the same port.
+  void open_door(const std::string& mpi_port);
 
-  /// The accept after open_door returned. `admitted`: a client came in, so the one asked in is
-  /// forgotten (its socket closed); otherwise it stays asked in for the next accept.
+  /// After each accept of the turn. `admitted`: a client came in, so the one asked in is forgotten
+  /// (its socket closed) and the turn ends; otherwise (a stranger, or a failed accept) it stays
+  /// asked in for the next accept on the same port.
   void door_closed(bool admitted);
 
  private:

@@ -4,6 +4,7 @@
 
 #include "clean_session.hpp"
 #include "client_drop_notice.hpp"
+#include "join_ranks.hpp"
 #include "lobby.hpp"
 #include "service_token.hpp"
 #include "spawn/launch.hpp"
@@ -95,20 +96,6 @@ void wait_quietly(MPI_Request& request) {
   }
 }
 
-/// Every rank calls this before the next MPI_Comm_accept: it returns on all of them once rank 0's
-/// lobby has asked a client in. Until then every rank sleeps (the lobby thread, poll(); the
-/// others, a quiet wait for rank 0's word), so an idle service costs almost no CPU.
-void wait_for_next_client(int rank, detail::Lobby* lobby) {
-  MPI_Request request = MPI_REQUEST_NULL;
-  // All ranks are done with the last client (one that dropped it early waits here, not in accept).
-  SPAWNPOOL_MPI(MPI_Ibarrier(MPI_COMM_WORLD, &request));
-  wait_quietly(request);
-  if (rank == 0) lobby->open_door();
-  int go = 1;
-  SPAWNPOOL_MPI(MPI_Ibcast(&go, 1, MPI_INT, 0, MPI_COMM_WORLD, &request));
-  wait_quietly(request);
-}
-
 /// Refused clients whose disconnect has not finished (see refuse_client).
 std::atomic<int> g_refusing{0};
 /// Set once an admitted client was dropped (see drop_client).
@@ -157,6 +144,82 @@ void refuse_client(MPI_Comm client) {
     MPI_Comm_disconnect(&client);
     --g_refusing;
   }).detach();
+}
+
+/// Disconnects `comm` on a helper thread, so that a peer that never takes part in the disconnect
+/// (Open MPI waits for both sides) cannot hold the caller. Counted with the refusals underway;
+/// beyond kMostRefusalsUnderway the communicator is just kept.
+void disconnect_in_background(MPI_Comm comm) {
+  if (g_refusing.load() >= kMostRefusalsUnderway) {
+    g_dropped_a_client = true;
+    g_dropped_clients.push_back(comm);
+    return;
+  }
+  ++g_refusing;
+  std::thread([comm]() mutable {
+    MPI_Comm_disconnect(&comm);
+    --g_refusing;
+  }).detach();
+}
+
+/// Rank 0: opens an MPI port for this turn, has the lobby ask a client in (told that port), and
+/// accepts over MPI_COMM_SELF until a connection shows the token; closes the port and returns
+/// that 1-rank connection. Alone, without any collective call, so that a failed accept (a
+/// stranger that connected and died before its turn: MPICH's accept then fails, "Cannot issue
+/// acceptance packet") is retried here, and a stranger's connection is refused here, while the
+/// other ranks wait quietly. The port is closed between turns: a stranger that rebuilt the port
+/// string (it is reconstructible under MPICH) and connects meanwhile is refused by MPI at once,
+/// and cannot queue for a later turn.
+MPI_Comm admit_next_client(detail::Lobby& lobby, const std::string& token) {
+  char port[MPI_MAX_PORT_NAME] = {};
+  SPAWNPOOL_MPI(MPI_Open_port(MPI_INFO_NULL, port));
+  lobby.open_door(port);
+  MPI_Comm admitted = MPI_COMM_NULL;
+  for (;;) {
+    MPI_Comm client = MPI_COMM_NULL;
+    const int code = MPI_Comm_accept(port, MPI_INFO_NULL, 0, MPI_COMM_SELF, &client);
+    if (code != MPI_SUCCESS) {
+      std::fprintf(stderr, "spawnpool service: an MPI connection failed before it was accepted "
+                           "(its process is gone); accepting the next\n");
+      lobby.door_closed(false);
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));  // never a fast loop
+      continue;
+    }
+    MPI_Comm_set_errhandler(client, MPI_ERRORS_RETURN);
+    // The client proves it may connect before any of its messages is read as work (also one that
+    // skipped the lobby and connected while the door was open).
+    const bool ok = detail::admit_client(client, token);
+    lobby.door_closed(ok);
+    if (ok) {
+      admitted = client;
+      break;
+    }
+    std::fprintf(stderr, "spawnpool service: refused a client without the right token\n");
+    refuse_client(client);
+  }
+  // Connections that came after the admitted one (strangers) are refused by MPI_Close_port.
+  if (MPI_Close_port(port) != MPI_SUCCESS) {
+    std::fprintf(stderr, "spawnpool service: MPI_Close_port failed (a connection queued on it is "
+                         "gone); the next turn opens a new port\n");
+  }
+  return admitted;
+}
+
+/// Every rank calls this before the next client: it returns on all of them once rank 0 has
+/// admitted a client (see admit_next_client), with rank 0's 1-rank connection to it. Until then
+/// the ranks other than 0 sleep in a quiet wait for rank 0's word, so an idle service costs almost
+/// no CPU (rank 0 waits in the lobby's poll(), then in MPI_Comm_accept, which MPICH busy-polls
+/// until the client asked in connects, at once).
+MPI_Comm wait_for_next_client(int rank, detail::Lobby* lobby, const std::string& token) {
+  MPI_Request request = MPI_REQUEST_NULL;
+  // All ranks are done with the last client (one that dropped it early waits here).
+  SPAWNPOOL_MPI(MPI_Ibarrier(MPI_COMM_WORLD, &request));
+  wait_quietly(request);
+  MPI_Comm admitted = rank == 0 ? admit_next_client(*lobby, token) : MPI_COMM_NULL;
+  int go = 1;
+  SPAWNPOOL_MPI(MPI_Ibcast(&go, 1, MPI_INT, 0, MPI_COMM_WORLD, &request));
+  wait_quietly(request);
+  return admitted;
 }
 
 /// Ends an admitted client's connection after it was dropped (dead, silent or misbehaving):
@@ -240,17 +303,21 @@ int run_service(const ServiceOptions& options) {
   int rank = 0, size = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
-  char port[MPI_MAX_PORT_NAME] = {};
   bool published = false;
   std::string token;
   std::unique_ptr<detail::Lobby> lobby;  // rank 0 only
   const std::string token_file = detail::service_token_file(options.port_file, options.name);
   if (rank == 0) {
     if (!options.port_file.empty()) refuse_a_port_file_in_use(options.port_file);
-    SPAWNPOOL_MPI(MPI_Open_port(MPI_INFO_NULL, port));
+    // A port only to learn which address MPI would tell clients (the lobby's host); each turn
+    // opens its own (admit_next_client).
+    char probe_port[MPI_MAX_PORT_NAME] = {};
+    SPAWNPOOL_MPI(MPI_Open_port(MPI_INFO_NULL, probe_port));
+    const std::string host = detail::lobby_host_from(probe_port);
+    MPI_Close_port(probe_port);
     token = detail::make_service_token();
     detail::write_service_token(token_file, token);  // before clients can find the port
-    lobby = std::make_unique<detail::Lobby>(token, detail::lobby_host_from(port), port);
+    lobby = std::make_unique<detail::Lobby>(token, host);
     if (!options.name.empty()) {
       // Only the lobby: the MPI port is for clients with the token (lobby.hpp).
       const std::string lobby_name = options.name + detail::kLobbyNameSuffix;
@@ -270,7 +337,6 @@ int run_service(const ServiceOptions& options) {
                 options.allow_builtin_tasks ? "; built-in tasks offered" : "");
     std::fflush(stdout);
   }
-  SPAWNPOOL_MPI(MPI_Bcast(port, MPI_MAX_PORT_NAME, MPI_CHAR, 0, MPI_COMM_WORLD));
   detail::set_builtin_tasks_allowed(options.allow_builtin_tasks);
 
   detail::set_client_silence_limit(options.client_timeout);
@@ -278,20 +344,12 @@ int run_service(const ServiceOptions& options) {
   const detail::ServiceProcessState clean_state;  // what every client starts from
   auto drop_notice = std::make_unique<detail::ClientDropNotice>();  // collective; freed before MPI_Finalize
   for (int served = 0; options.max_clients == 0 || served < options.max_clients;) {
-    wait_for_next_client(rank, lobby.get());
-    MPI_Comm client = MPI_COMM_NULL;
-    SPAWNPOOL_MPI(MPI_Comm_accept(port, MPI_INFO_NULL, 0, MPI_COMM_WORLD, &client));
-    MPI_Comm_set_errhandler(client, MPI_ERRORS_RETURN);
-    // The client proves it may connect before any of its messages is read as work (also one that
-    // skipped the lobby and connected while the door was open).
-    int admitted = rank == 0 ? (detail::admit_client(client, token) ? 1 : 0) : 0;
-    if (rank == 0) lobby->door_closed(admitted != 0);
-    SPAWNPOOL_MPI(MPI_Bcast(&admitted, 1, MPI_INT, 0, MPI_COMM_WORLD));
-    if (!admitted) {
-      if (rank == 0) {
-        std::fprintf(stderr, "spawnpool service: refused a client without the right token\n");
-      }
-      refuse_client(client);
+    MPI_Comm admitted = wait_for_next_client(rank, lobby.get(), token);
+    MPI_Comm client = detail::join_service_ranks(admitted);
+    if (rank == 0) disconnect_in_background(admitted);  // the client disconnects it after joining
+    if (client == MPI_COMM_NULL) {
+      std::fprintf(stderr, "spawnpool service: rank %d lost an admitted client while its ranks "
+                           "joined it\n", rank);
       continue;
     }
     ++served;
@@ -317,7 +375,6 @@ int run_service(const ServiceOptions& options) {
                          lobby->address().c_str());
     }
     lobby.reset();  // queued clients hear that the service ended
-    MPI_Close_port(port);
     // Only this service's files: another may have taken the names since.
     if (!options.port_file.empty() && line_of(options.port_file, 0) == lobby_line) {
       std::remove(options.port_file.c_str());

@@ -26,6 +26,10 @@
 //     service must drop it at once, before allocating what it claims.
 //   raw_service_client PORT_FILE TOKEN_FILE --many-parts
 //     the same with a 1 GiB message in parts of 64 bytes (16 M receives to post): dropped at once.
+//   raw_service_client PORT_FILE TOKEN_FILE --stranger MPI_PORT
+//     skips the lobby and the token: MPI_Comm_connect to MPI_PORT (rebuilt by the test from the
+//     TCP port rank 0 listens on, as an adversary can under MPICH), printing "connecting" and then
+//     "refused" or "connected"; the test kills it while it waits.
 // The MPI port comes from the lobby's "enter <port>" (it is in no file).
 #include <spawnpool/detail/wire_format.hpp>
 
@@ -75,7 +79,7 @@ int wait_for_turn(const std::string& lobby, const std::string& token, std::strin
   const bool connected = connect(fd, found->ai_addr, found->ai_addrlen) == 0;
   freeaddrinfo(found);
   if (!connected) return -1;
-  const std::string greeting = "spawnpool-lobby 1 " + token + "\n";
+  const std::string greeting = "spawnpool-lobby 2 " + token + "\n";
   if (write(fd, greeting.data(), greeting.size()) != static_cast<ssize_t>(greeting.size())) return -1;
   std::string heard;
   char c = 0;
@@ -90,6 +94,33 @@ int wait_for_turn(const std::string& lobby, const std::string& token, std::strin
     }
   }
   return -1;
+}
+
+/// After the admission: what the service's ranks do next (src/service/join_ranks.hpp), spelled out
+/// here so that this client stays raw MPI. Returns the intercommunicator to every rank.
+MPI_Comm join_every_rank(MPI_Comm admitted) {
+  MPI_Comm pair = MPI_COMM_NULL, service = MPI_COMM_NULL;
+  MPI_Intercomm_merge(admitted, 1, &pair);
+  MPI_Intercomm_create(MPI_COMM_SELF, 0, pair, 0, spawnpool::detail::wire::kAdmissionTag, &service);
+  MPI_Comm_free(&pair);
+  MPI_Comm_disconnect(&admitted);
+  MPI_Comm_set_errhandler(service, MPI_ERRORS_RETURN);
+  return service;
+}
+
+/// --stranger PORT: connects to an MPI port it was not told (rebuilt from what the host shows),
+/// without the lobby and without the token, and says what MPI answered; the test ends it while it
+/// waits (it then dies queued, as a hostile or killed stranger would).
+int stranger(const char* port) {
+  MPI_Comm service = MPI_COMM_NULL;
+  MPI_Comm_set_errhandler(MPI_COMM_SELF, MPI_ERRORS_RETURN);
+  std::printf("connecting\n");
+  std::fflush(stdout);
+  const int code = MPI_Comm_connect(port, MPI_INFO_NULL, 0, MPI_COMM_SELF, &service);
+  std::printf("%s\n", code == MPI_SUCCESS ? "connected" : "refused");
+  std::fflush(stdout);
+  if (code == MPI_SUCCESS) std::this_thread::sleep_for(std::chrono::seconds(600));
+  _exit(0);
 }
 
 }  // namespace
@@ -108,6 +139,10 @@ int main(int argc, char** argv) {
     std::getline(token_file, token);
   }
   const std::string mode = argc > 3 ? argv[3] : "";
+  if (mode == "--stranger" && argc > 4) {
+    MPI_Init(&argc, &argv);
+    return stranger(argv[4]);
+  }
   const bool admitted_then_garbage = mode == "--admitted";
   const bool garbage_to_one = mode == "--garbage-to-one";
   const bool announce_then_hang = mode == "--announce-then-hang";
@@ -127,7 +162,6 @@ int main(int argc, char** argv) {
   }
   MPI_Comm_set_errhandler(service, MPI_ERRORS_RETURN);
   int ranks = 0;
-  MPI_Comm_remote_size(service, &ranks);
   const char garbage[] = "GET / HTTP/1.0\r\n\r\n";
   if (admitted_then_garbage || garbage_to_one || announce_then_hang || oversized || many_parts) {
     MPI_Send(token.data(), static_cast<int>(token.size()), MPI_CHAR, 0,
@@ -136,7 +170,9 @@ int main(int argc, char** argv) {
     std::printf("admitted: %d\n", answer);
     std::fflush(stdout);
     if (answer != 1) _exit(1);
+    service = join_every_rank(service);
   }
+  MPI_Comm_remote_size(service, &ranks);
   if (oversized || many_parts) {
     spawnpool::detail::wire::Header announcement;
     announcement.kind = static_cast<std::uint16_t>(spawnpool::detail::wire::Kind::kTasks);
