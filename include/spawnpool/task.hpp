@@ -17,8 +17,13 @@
 /// tuples, optional, user types with a `serialize` member, ...); `void` results are fine. Parameters
 /// must be default-constructible. A function is registered once per name; registering two different
 /// functions under one name makes spawnpool::Runtime's constructor throw.
+///
+/// A function whose first parameter is a spawnpool::TaskComm is a k-rank task (task_comm.hpp):
+/// registered the same way, submitted with TaskOptions::ranks(k) (or submit_all_ranks), and run by
+/// k processes together; its other parameters follow the rules above.
 
 #include <spawnpool/detail/invoke.hpp>
+#include <spawnpool/detail/ranked_task.hpp>
 
 #define SPAWNPOOL_DETAIL_CONCAT2(a, b) a##b
 #define SPAWNPOOL_DETAIL_CONCAT(a, b) SPAWNPOOL_DETAIL_CONCAT2(a, b)

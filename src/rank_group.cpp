@@ -1,0 +1,254 @@
+#include "rank_group.hpp"
+
+#include "backoff.hpp"
+#include "log.hpp"
+
+#include <spawnpool/detail/mpi_call.hpp>
+#include <spawnpool/detail/ranked_task.hpp>
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+namespace spawnpool::detail {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+// Tags on the group's own communicator.
+constexpr int kCallTag = 1;     // leader -> follower: u32 name length, name, inline arguments
+constexpr int kOutcomeTag = 2;  // follower -> leader: u8 ok, then result bytes or what failed
+constexpr int kEndTag = 3;      // leader -> follower: int exit status
+
+/// How often a waiting member looks whether the processes it waits for still exist.
+constexpr std::chrono::milliseconds kLivenessInterval{100};
+
+struct Group {
+  bool joined = false;
+  MPI_Comm task_comm = MPI_COMM_NULL;  // handed to the tasks (TaskComm::mpi)
+  MPI_Comm own_comm = MPI_COMM_NULL;   // spawnpool's messages between the members
+  int rank = 0;
+  int size = 1;
+  std::vector<int> pids;  // by rank
+};
+
+Group& group() {
+  static Group g;
+  return g;
+}
+
+PollSettings quiet_polling() {
+  PollSettings settings = PollSettings::from_environment();
+  settings.max_sleep = std::max(settings.max_sleep, std::chrono::microseconds(20000));
+  return settings;
+}
+
+bool process_exists(int pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM); }
+
+/// Waits quietly for `request`; every kLivenessInterval, `alive()` must still be true.
+/// @throws Error naming `what` when `alive()` turns false
+template <class Alive>
+void wait_quietly(MPI_Request& request, Alive&& alive, const char* what) {
+  Backoff backoff(quiet_polling());
+  auto next_look = clock::now() + kLivenessInterval;
+  for (;;) {
+    int done = 0;
+    {
+      auto lock = mpi_lock();
+      SPAWNPOOL_MPI(MPI_Test(&request, &done, MPI_STATUS_IGNORE));
+    }
+    if (done) return;
+    if (clock::now() >= next_look) {
+      if (!alive()) {
+        auto lock = mpi_lock();
+        MPI_Cancel(&request);
+        MPI_Request_free(&request);
+        throw Error(std::string("spawnpool: ") + what);
+      }
+      next_look = clock::now() + kLivenessInterval;
+    }
+    backoff.pause();
+  }
+}
+
+void send_bytes(const std::vector<char>& bytes, int to, int tag) {
+  const Group& g = group();
+  MPI_Request request = MPI_REQUEST_NULL;
+  {
+    auto lock = mpi_lock();
+    SPAWNPOOL_MPI(MPI_Isend(bytes.data(), static_cast<int>(bytes.size()), MPI_BYTE, to, tag,
+                            g.own_comm, &request));
+  }
+  wait_quietly(request, [&] { return process_exists(g.pids[static_cast<std::size_t>(to)]); },
+               "a process of this group ended while it was sent a message");
+}
+
+std::string rank_gone(int rank, int size) {
+  return "rank " + std::to_string(rank) + " of this group of " + std::to_string(size) +
+         " processes ended while the task ran";
+}
+
+}  // namespace
+
+RankGroupView rank_group_view() noexcept {
+  const Group& g = group();
+  if (g.joined) return RankGroupView{g.task_comm, g.rank, g.size};
+  int initialized = 0;
+  int finalized = 0;
+  MPI_Initialized(&initialized);
+  if (initialized) MPI_Finalized(&finalized);
+  return RankGroupView{initialized && !finalized ? MPI_COMM_SELF : MPI_COMM_NULL, 0, 1};
+}
+
+int join_rank_group() {
+  Group& g = group();
+  auto lock = mpi_lock();
+  SPAWNPOOL_MPI(MPI_Comm_dup(MPI_COMM_WORLD, &g.task_comm));
+  SPAWNPOOL_MPI(MPI_Comm_dup(MPI_COMM_WORLD, &g.own_comm));
+  MPI_Comm_set_errhandler(g.own_comm, MPI_ERRORS_RETURN);
+  SPAWNPOOL_MPI(MPI_Comm_rank(g.own_comm, &g.rank));
+  SPAWNPOOL_MPI(MPI_Comm_size(g.own_comm, &g.size));
+  g.pids.assign(static_cast<std::size_t>(g.size), 0);
+  const int mine = static_cast<int>(::getpid());
+  SPAWNPOOL_MPI(MPI_Allgather(&mine, 1, MPI_INT, g.pids.data(), 1, MPI_INT, g.own_comm));
+  g.joined = true;
+  return g.rank;
+}
+
+void send_call_to_followers(std::string_view entry_name, ByteSpan args) {
+  const Group& g = group();
+  std::vector<char> message(4 + entry_name.size() + args.size);
+  const auto length = static_cast<std::uint32_t>(entry_name.size());
+  std::memcpy(message.data(), &length, 4);
+  std::memcpy(message.data() + 4, entry_name.data(), entry_name.size());
+  if (args.size > 0) std::memcpy(message.data() + 4 + entry_name.size(), args.data, args.size);
+  for (int rank = 1; rank < g.size; ++rank) send_bytes(message, rank, kCallTag);
+}
+
+void send_outcome_to_leader(bool ok, ByteSpan bytes) {
+  std::vector<char> message(1 + bytes.size);
+  message[0] = ok ? 1 : 0;
+  if (bytes.size > 0) std::memcpy(message.data() + 1, bytes.data, bytes.size);
+  send_bytes(message, 0, kOutcomeTag);
+}
+
+std::vector<RankOutcome> gather_follower_outcomes() {
+  const Group& g = group();
+  std::vector<RankOutcome> outcomes(static_cast<std::size_t>(g.size - 1));
+  Backoff backoff(quiet_polling());
+  auto next_look = clock::now() + kLivenessInterval;
+  for (int rank = 1; rank < g.size;) {
+    int found = 0;
+    MPI_Message message;
+    MPI_Status status;
+    {
+      auto lock = mpi_lock();
+      SPAWNPOOL_MPI(MPI_Improbe(rank, kOutcomeTag, g.own_comm, &found, &message, &status));
+      if (found) {
+        int count = 0;
+        MPI_Get_count(&status, MPI_BYTE, &count);
+        std::vector<char> bytes(static_cast<std::size_t>(count));
+        SPAWNPOOL_MPI(MPI_Mrecv(bytes.data(), count, MPI_BYTE, &message, MPI_STATUS_IGNORE));
+        RankOutcome& o = outcomes[static_cast<std::size_t>(rank - 1)];
+        o.ok = count > 0 && bytes[0] == 1;
+        o.bytes.assign(bytes.begin() + (count > 0 ? 1 : 0), bytes.end());
+      }
+    }
+    if (found) {
+      ++rank;
+      backoff.activity();
+      continue;
+    }
+    if (clock::now() >= next_look) {
+      for (int r = rank; r < g.size; ++r) {
+        if (!process_exists(g.pids[static_cast<std::size_t>(r)])) {
+          throw Error("spawnpool: " + rank_gone(r, g.size));
+        }
+      }
+      next_look = clock::now() + kLivenessInterval;
+    }
+    backoff.pause();
+  }
+  return outcomes;
+}
+
+int serve_as_follower() noexcept {
+  Group& g = group();
+  Backoff backoff(quiet_polling());
+  auto next_look = clock::now() + kLivenessInterval;
+  try {
+    for (;;) {
+      int found = 0;
+      MPI_Message message;
+      MPI_Status status;
+      std::vector<char> bytes;
+      {
+        auto lock = mpi_lock();
+        SPAWNPOOL_MPI(MPI_Improbe(0, MPI_ANY_TAG, g.own_comm, &found, &message, &status));
+        if (found) {
+          int count = 0;
+          MPI_Get_count(&status, MPI_BYTE, &count);
+          bytes.resize(static_cast<std::size_t>(count));
+          SPAWNPOOL_MPI(MPI_Mrecv(bytes.data(), count, MPI_BYTE, &message, MPI_STATUS_IGNORE));
+        }
+      }
+      if (!found) {
+        if (clock::now() >= next_look) {
+          if (!process_exists(g.pids[0])) {
+            log().warn("group rank {}: the group's rank 0 is gone; ending", g.rank);
+            return 1;
+          }
+          next_look = clock::now() + kLivenessInterval;
+        }
+        backoff.pause();
+        continue;
+      }
+      backoff.activity();
+      if (status.MPI_TAG == kEndTag) {
+        int exit_status = 1;
+        if (bytes.size() >= sizeof(int)) std::memcpy(&exit_status, bytes.data(), sizeof(int));
+        return exit_status;
+      }
+      std::uint32_t length = 0;
+      if (bytes.size() >= 4) std::memcpy(&length, bytes.data(), 4);
+      const std::string name(bytes.data() + 4, std::min<std::size_t>(length, bytes.size() - 4));
+      const TaskEntry* entry = find_task(name);
+      std::string failure;
+      if (entry == nullptr) {
+        failure = "the task '" + name + "' is not registered in this process";
+      } else {
+        try {
+          const std::size_t offset = 4 + name.size();
+          entry->invoke(ByteSpan{bytes.data() + offset, bytes.size() - offset}, nullptr, 0, false);
+        } catch (const BadArguments& bad) {
+          failure = "the arguments did not decode: " + bad.what;
+        }
+      }
+      if (!failure.empty()) send_outcome_to_leader(false, ByteSpan{failure.data(), failure.size()});
+    }
+  } catch (const std::exception& e) {
+    log().error("group rank {}: {}", g.rank, e.what());
+    return 1;
+  }
+}
+
+void dismiss_followers(int status) noexcept {
+  const Group& g = group();
+  if (!g.joined || g.rank != 0) return;
+  std::vector<char> message(sizeof(int));
+  std::memcpy(message.data(), &status, sizeof(int));
+  for (int rank = 1; rank < g.size; ++rank) {
+    try {
+      send_bytes(message, rank, kEndTag);
+    } catch (const std::exception& e) {
+      log().warn("group rank 0: could not dismiss rank {}: {}", rank, e.what());
+    }
+  }
+}
+
+}  // namespace spawnpool::detail
