@@ -1,7 +1,9 @@
 #include "rank_group.hpp"
 
 #include "backoff.hpp"
+#include "control_messages.hpp"
 #include "log.hpp"
+#include "worker_sentinel.hpp"
 
 #include <spawnpool/detail/mpi_call.hpp>
 #include <spawnpool/detail/ranked_task.hpp>
@@ -9,7 +11,11 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
+#include <thread>
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -27,6 +33,8 @@ constexpr int kEndTag = 3;      // leader -> follower: int exit status
 
 /// How often a waiting member looks whether the processes it waits for still exist.
 constexpr std::chrono::milliseconds kLivenessInterval{100};
+/// How often the watch thread looks (also for a crash a follower relayed).
+constexpr std::chrono::milliseconds kWatchInterval{20};
 
 struct Group {
   bool joined = false;
@@ -50,10 +58,89 @@ PollSettings quiet_polling() {
 
 bool process_exists(int pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM); }
 
-/// Waits quietly for `request`; every kLivenessInterval, `alive()` must still be true.
-/// @throws Error naming `what` when `alive()` turns false
-template <class Alive>
-void wait_quietly(MPI_Request& request, Alive&& alive, const char* what) {
+/// Set once the group ends in order (the leader dismisses it): members leaving are expected then.
+std::atomic<bool> g_ending{false};
+
+/// A member of the group is gone: the group cannot run another task. On the leader, the manager
+/// is told (WorkerLost naming the rank, for the call running) and the leader ends; the followers
+/// then see it gone and end too. On a follower (the leader is gone): it ends.
+[[noreturn]] void end_group_without(int lost_rank) {
+  const Group& g = group();
+  std::fflush(nullptr);
+  if (g.rank == 0) {
+    log().warn("group rank 0: rank {} of the group is gone; ending the group", lost_rank);
+    const bool reported = report_worker_end(LossReport::Cause::kRankLost, lost_rank);
+    std::fflush(nullptr);
+    _exit(reported ? status_after_report(1) : 1);
+  }
+  _exit(1);
+}
+
+/// Leader: the rank a follower's crash handler named (SIGUSR2 with the rank), or -1.
+std::atomic<int> g_crashed_rank{-1};
+/// Follower: its rank and the leader's pid, for the crash handler.
+int g_own_rank = 0;
+pid_t g_leader_pid = 0;
+
+/// The signals a follower's task may die of that the leader hears about before the follower ends.
+constexpr int kCrashSignals[] = {SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL};
+
+/// Follower, on a crash signal: tells the leader (SIGUSR2 carrying this rank) and waits, at most
+/// 3 s, until the leader has reported the group lost and ended, then dies of the signal. Without
+/// it the launcher ends the whole group when the follower dies, before the leader can say which
+/// rank it was. Async-signal-safe.
+void on_follower_crash(int signal_number) {
+  union sigval value;
+  value.sival_int = g_own_rank;
+  if (sigqueue(g_leader_pid, SIGUSR2, value) == 0) {
+    for (int i = 0; i < 300 && ::kill(g_leader_pid, 0) == 0; ++i) {
+      timespec pause{0, 10'000'000};
+      nanosleep(&pause, nullptr);
+    }
+  }
+  ::signal(signal_number, SIG_DFL);
+  ::raise(signal_number);
+}
+
+void on_crash_notice(int, siginfo_t* info, void*) { g_crashed_rank.store(info->si_value.sival_int); }
+
+void install_crash_relay(const Group& g) {
+  struct sigaction action {};
+  sigemptyset(&action.sa_mask);
+  if (g.rank == 0) {
+    action.sa_sigaction = on_crash_notice;
+    action.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigaction(SIGUSR2, &action, nullptr);
+    return;
+  }
+  g_own_rank = g.rank;
+  g_leader_pid = static_cast<pid_t>(g.pids[0]);
+  action.sa_handler = on_follower_crash;
+  action.sa_flags = SA_RESETHAND;
+  for (int signal_number : kCrashSignals) sigaction(signal_number, &action, nullptr);
+}
+
+/// Checks every kLivenessInterval, whatever the member's main thread does (a task may be stuck in
+/// a collective waiting for the one that is gone): the leader watches every follower, a follower
+/// the leader.
+void start_watch() {
+  std::thread([] {
+    const Group& g = group();
+    for (;;) {
+      std::this_thread::sleep_for(kWatchInterval);
+      if (g_ending.load()) return;
+      if (const int crashed = g_crashed_rank.load(); crashed > 0) end_group_without(crashed);
+      for (int r = g.rank == 0 ? 1 : 0; r < (g.rank == 0 ? g.size : 1); ++r) {
+        if (!process_exists(g.pids[static_cast<std::size_t>(r)]) && !g_ending.load()) {
+          end_group_without(r);
+        }
+      }
+    }
+  }).detach();
+}
+
+/// Waits quietly for `request` to group member `peer`; if `peer` is gone, the group ends.
+void wait_quietly(MPI_Request& request, int peer) {
   Backoff backoff(quiet_polling());
   auto next_look = clock::now() + kLivenessInterval;
   for (;;) {
@@ -64,11 +151,8 @@ void wait_quietly(MPI_Request& request, Alive&& alive, const char* what) {
     }
     if (done) return;
     if (clock::now() >= next_look) {
-      if (!alive()) {
-        auto lock = mpi_lock();
-        MPI_Cancel(&request);
-        MPI_Request_free(&request);
-        throw Error(std::string("spawnpool: ") + what);
+      if (!process_exists(group().pids[static_cast<std::size_t>(peer)]) && !g_ending.load()) {
+        end_group_without(peer);
       }
       next_look = clock::now() + kLivenessInterval;
     }
@@ -84,13 +168,7 @@ void send_bytes(const std::vector<char>& bytes, int to, int tag) {
     SPAWNPOOL_MPI(MPI_Isend(bytes.data(), static_cast<int>(bytes.size()), MPI_BYTE, to, tag,
                             g.own_comm, &request));
   }
-  wait_quietly(request, [&] { return process_exists(g.pids[static_cast<std::size_t>(to)]); },
-               "a process of this group ended while it was sent a message");
-}
-
-std::string rank_gone(int rank, int size) {
-  return "rank " + std::to_string(rank) + " of this group of " + std::to_string(size) +
-         " processes ended while the task ran";
+  wait_quietly(request, to);
 }
 
 }  // namespace
@@ -117,6 +195,8 @@ int join_rank_group() {
   const int mine = static_cast<int>(::getpid());
   SPAWNPOOL_MPI(MPI_Allgather(&mine, 1, MPI_INT, g.pids.data(), 1, MPI_INT, g.own_comm));
   g.joined = true;
+  install_crash_relay(g);
+  start_watch();
   return g.rank;
 }
 
@@ -166,9 +246,7 @@ std::vector<RankOutcome> gather_follower_outcomes() {
     }
     if (clock::now() >= next_look) {
       for (int r = rank; r < g.size; ++r) {
-        if (!process_exists(g.pids[static_cast<std::size_t>(r)])) {
-          throw Error("spawnpool: " + rank_gone(r, g.size));
-        }
+        if (!process_exists(g.pids[static_cast<std::size_t>(r)])) end_group_without(r);
       }
       next_look = clock::now() + kLivenessInterval;
     }
@@ -199,10 +277,7 @@ int serve_as_follower() noexcept {
       }
       if (!found) {
         if (clock::now() >= next_look) {
-          if (!process_exists(g.pids[0])) {
-            log().warn("group rank {}: the group's rank 0 is gone; ending", g.rank);
-            return 1;
-          }
+          if (!process_exists(g.pids[0])) end_group_without(0);
           next_look = clock::now() + kLivenessInterval;
         }
         backoff.pause();
@@ -210,6 +285,7 @@ int serve_as_follower() noexcept {
       }
       backoff.activity();
       if (status.MPI_TAG == kEndTag) {
+        g_ending = true;
         int exit_status = 1;
         if (bytes.size() >= sizeof(int)) std::memcpy(&exit_status, bytes.data(), sizeof(int));
         return exit_status;
@@ -240,6 +316,7 @@ int serve_as_follower() noexcept {
 void dismiss_followers(int status) noexcept {
   const Group& g = group();
   if (!g.joined || g.rank != 0) return;
+  g_ending = true;
   std::vector<char> message(sizeof(int));
   std::memcpy(message.data(), &status, sizeof(int));
   for (int rank = 1; rank < g.size; ++rank) {

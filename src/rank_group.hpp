@@ -6,8 +6,12 @@
 // outcome back (ranked_task.hpp). Everything waits quietly (nonblocking MPI and backoff.hpp):
 // groups share oversubscribed cores with the other workers.
 //
-// A follower watches the leader's process while it waits: if the leader is gone (killed, lost,
-// same host) it ends too, so a group never leaves a process behind.
+// Every member watches the others' processes (by pid, every 100 ms, on a thread of its own, so
+// also while a task is stuck in a collective): when a follower is gone, the leader reports the
+// group lost (the running call fails with WorkerLost naming the rank) and ends; when the leader is
+// gone, the followers end. So a group never leaves a process behind, and the manager replaces it
+// as it replaces a lost worker. The pid checks assume the group shares one host (it is started by
+// one spawn; groups across hosts are not supported yet).
 
 namespace spawnpool::detail {
 
@@ -17,9 +21,9 @@ namespace spawnpool::detail {
 /// @throws MpiError when MPI fails
 int join_rank_group();
 
-/// A follower (rank > 0): runs the calls the leader forwards until the leader dismisses the group
-/// or is gone. Returns the exit status the leader passed on (0: disconnect from the manager and
-/// finalize MPI with the group), or 1 when the leader is gone. Never throws.
+/// A follower (rank > 0): runs the calls the leader forwards until the leader dismisses the group.
+/// Returns the exit status the leader passed on (0: disconnect from the manager and finalize MPI
+/// with the group), or 1 when MPI fails. Ends the process when the leader is gone. Never throws.
 int serve_as_follower() noexcept;
 
 /// The leader, after serving: tells every follower to end with `status` and waits quietly

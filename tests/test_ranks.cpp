@@ -10,7 +10,9 @@
 #include <mpi.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -76,6 +78,25 @@ void sum_into_file(spawnpool::TaskComm comm, std::string path) {
   if (comm.rank() == 0) std::ofstream(path) << total;
 }
 SPAWNPOOL_TASK(sum_into_file);
+
+/// Rank `dying_rank` aborts once every rank is in the task; the others then wait for it in a
+/// barrier that never completes.
+int die_on_rank(spawnpool::TaskComm comm, int dying_rank) {
+  MPI_Barrier(comm.mpi());
+  if (comm.rank() == dying_rank) std::abort();
+  MPI_Barrier(comm.mpi());
+  return comm.rank();
+}
+SPAWNPOOL_TASK(die_on_rank);
+
+/// Ranks 0 and 1 each wait for a message from the other first: a deadlock.
+int deadlock(spawnpool::TaskComm comm) {
+  int value = 0;
+  MPI_Recv(&value, 1, MPI_INT, 1 - comm.rank(), 7, comm.mpi(), MPI_STATUS_IGNORE);
+  MPI_Send(&value, 1, MPI_INT, 1 - comm.rank(), 7, comm.mpi());
+  return value;
+}
+SPAWNPOOL_TASK(deadlock);
 
 int plain_square(int x) { return x * x; }
 SPAWNPOOL_TASK(plain_square);
@@ -177,6 +198,63 @@ TEST(Ranks, InvalidRanksAreAnErrorAtSubmit) {
   spawnpool::ThreadExecutor threads(spawnpool::Options{}.max_workers(2));
   EXPECT_THROW((void)threads.submit(ranks(2), sum_of_ranks, 1L), spawnpool::Error);
   EXPECT_EQ(threads.submit(ranks(1), sum_of_ranks, 5L).get(), 5) << "MPI_COMM_SELF in this process";
+}
+
+namespace {
+
+bool all_end(const std::vector<long>& pids) {
+  bool ended = true;
+  for (long pid : pids) {
+    const bool gone = test_processes::ends_within(pid, std::chrono::seconds(20));
+    EXPECT_TRUE(gone) << "pid " << pid << " outlived its group";
+    ended = ended && gone;
+  }
+  return ended;
+}
+
+bool disjoint(const std::vector<long>& a, const std::vector<long>& b) {
+  for (long pid : a) {
+    if (std::find(b.begin(), b.end(), pid) != b.end()) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+TEST(RankFailures, ARankThatDiesFailsTheTaskWithWorkerLostAndTheGroupIsReplaced) {
+  spawnpool::Executor executor(spawnpool::Options{}.max_workers(1).rank_groups(1));
+  const std::vector<long> before = executor.submit_all_ranks(ranks(3), pid_of_rank).get();
+  try {
+    (void)executor.submit(ranks(3), die_on_rank, 1).get();
+    FAIL() << "expected WorkerLost";
+  } catch (const spawnpool::WorkerLost& e) {
+    EXPECT_NE(std::string(e.what()).find("rank 1 of its group"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(all_end(before));
+  // The pool goes on, with a new group.
+  EXPECT_EQ(executor.submit(ranks(3), sum_of_ranks, 1L).get(), 6);
+  const std::vector<long> after = executor.submit_all_ranks(ranks(3), pid_of_rank).get();
+  EXPECT_TRUE(disjoint(before, after));
+  EXPECT_EQ(executor.submit(plain_square, 4).get(), 16);
+  executor.shutdown();
+  EXPECT_TRUE(all_end(after));
+}
+
+TEST(RankFailures, RankZeroThatDiesTakesItsGroupWithIt) {
+  spawnpool::Executor executor(spawnpool::Options{}.max_workers(1).rank_groups(1));
+  const std::vector<long> before = executor.submit_all_ranks(ranks(2), pid_of_rank).get();
+  EXPECT_THROW((void)executor.submit(ranks(2), die_on_rank, 0).get(), spawnpool::WorkerLost);
+  EXPECT_TRUE(all_end(before));
+  EXPECT_EQ(executor.submit(ranks(2), sum_of_ranks, 1L).get(), 3);
+}
+
+TEST(RankFailures, ADeadlockedTaskTimesOutAndEveryRankEnds) {
+  spawnpool::Executor executor(spawnpool::Options{}.max_workers(1).rank_groups(1).task_timeout(
+      std::chrono::milliseconds(1500)));
+  const std::vector<long> before = executor.submit_all_ranks(ranks(2), pid_of_rank).get();
+  EXPECT_THROW((void)executor.submit(ranks(2), deadlock).get(), spawnpool::Timeout);
+  EXPECT_TRUE(all_end(before));
+  EXPECT_EQ(executor.submit(ranks(2), sum_of_ranks, 2L).get(), 6);
 }
 
 // Last: shuts the pool down.
