@@ -3,10 +3,17 @@
 #include "backoff.hpp"
 #include "control_messages.hpp"
 #include "log.hpp"
+#include "wire.hpp"
 #include "worker_sentinel.hpp"
 
 #include <spawnpool/detail/mpi_call.hpp>
 #include <spawnpool/detail/ranked_task.hpp>
+#include <spawnpool/detail/serialize.hpp>
+
+#include <cereal/types/string.hpp>
+#include <cereal/types/tuple.hpp>
+#include <cereal/types/utility.hpp>
+#include <cereal/types/vector.hpp>
 
 #include <signal.h>
 #include <unistd.h>
@@ -17,7 +24,11 @@
 #include <cstdio>
 #include <thread>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 namespace spawnpool::detail {
@@ -30,6 +41,47 @@ using clock = std::chrono::steady_clock;
 constexpr int kCallTag = 1;     // leader -> follower: u32 name length, name, inline arguments
 constexpr int kOutcomeTag = 2;  // follower -> leader: u8 ok, then result bytes or what failed
 constexpr int kEndTag = 3;      // leader -> follower: int exit status
+constexpr int kSetupTag = 4;    // leader -> follower: the worker set-up (WorkerSetup, cereal)
+
+/// Environment, working directory, initializer (an encoded call entry, or empty).
+using WorkerSetup =
+    std::tuple<std::vector<std::pair<std::string, std::string>>, std::string, std::string>;
+
+/// Applies the set-up on a follower as apply_hello does on a worker: "" or what failed.
+std::string apply_setup(const std::vector<char>& bytes) {
+  WorkerSetup setup;
+  try {
+    deserialize_from(ByteSpan{bytes.data(), bytes.size()}, setup);
+  } catch (const std::exception& e) {
+    return std::string("the set-up did not decode: ") + e.what();
+  }
+  const auto& [environment, working_directory, initializer] = setup;
+  for (const auto& [name, value] : environment) {
+    if (setenv(name.c_str(), value.c_str(), 1) != 0) {
+      return "cannot set the environment variable '" + name + "': " + std::strerror(errno);
+    }
+  }
+  if (!working_directory.empty() && chdir(working_directory.c_str()) != 0) {
+    return "cannot change to the working directory '" + working_directory +
+           "': " + std::strerror(errno);
+  }
+  if (!initializer.empty()) {
+    try {
+      wire::Reader reader(ByteSpan{initializer.data(), initializer.size()});
+      const wire::CallView call = wire::read_call(reader);
+      const TaskEntry* entry = find_task(call.name);
+      if (entry == nullptr) {
+        return "the initializer \"" + std::string(call.name) + "\" is not registered here";
+      }
+      entry->invoke(call.args, nullptr, 0, false);
+    } catch (const BadArguments& bad) {
+      return "the initializer's arguments did not decode: " + bad.what;
+    } catch (...) {
+      return "the initializer failed: " + describe_rank_failure(std::current_exception());
+    }
+  }
+  return "";
+}
 
 /// How often a waiting member looks whether the processes it waits for still exist.
 constexpr std::chrono::milliseconds kLivenessInterval{100};
@@ -284,6 +336,11 @@ int serve_as_follower() noexcept {
         continue;
       }
       backoff.activity();
+      if (status.MPI_TAG == kSetupTag) {
+        const std::string failure = apply_setup(bytes);
+        send_outcome_to_leader(failure.empty(), ByteSpan{failure.data(), failure.size()});
+        continue;
+      }
       if (status.MPI_TAG == kEndTag) {
         g_ending = true;
         int exit_status = 1;
@@ -310,6 +367,29 @@ int serve_as_follower() noexcept {
   } catch (const std::exception& e) {
     log().error("group rank {}: {}", g.rank, e.what());
     return 1;
+  }
+}
+
+std::string set_up_followers(const std::vector<std::pair<std::string, std::string>>& environment,
+                             const std::string& working_directory,
+                             const std::string& initializer) noexcept {
+  const Group& g = group();
+  if (!g.joined || g.rank != 0 || g.size < 2) return "";
+  try {
+    const Buffer bytes =
+        serialize_owned(WorkerSetup{environment, working_directory, initializer}, 0, nullptr);
+    const std::vector<char> message(bytes.data(), bytes.data() + bytes.size());
+    for (int rank = 1; rank < g.size; ++rank) send_bytes(message, rank, kSetupTag);
+    const std::vector<RankOutcome> outcomes = gather_follower_outcomes();
+    for (std::size_t i = 0; i < outcomes.size(); ++i) {
+      if (!outcomes[i].ok) {
+        return "rank " + std::to_string(i + 1) + " of the group: " +
+               std::string(outcomes[i].bytes.begin(), outcomes[i].bytes.end());
+      }
+    }
+    return "";
+  } catch (const std::exception& e) {
+    return std::string("setting up the group's other ranks failed: ") + e.what();
   }
 }
 

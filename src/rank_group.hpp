@@ -13,6 +13,10 @@
 // as it replaces a lost worker. The pid checks assume the group shares one host (it is started by
 // one spawn; groups across hosts are not supported yet).
 
+#include <string>
+#include <utility>
+#include <vector>
+
 namespace spawnpool::detail {
 
 /// In a spawned process whose MPI_COMM_WORLD has more than one rank: joins the group (collective
@@ -25,6 +29,14 @@ int join_rank_group();
 /// Returns the exit status the leader passed on (0: disconnect from the manager and finalize MPI
 /// with the group), or 1 when MPI fails. Ends the process when the leader is gone. Never throws.
 int serve_as_follower() noexcept;
+
+/// The leader, greeted by the manager: has every follower apply the same worker set-up (the
+/// Hello's environment, working directory and initializer, an encoded call entry or empty) and
+/// waits for them. Returns "" (also when this process leads no group) or what failed, naming the
+/// rank. Never throws.
+std::string set_up_followers(const std::vector<std::pair<std::string, std::string>>& environment,
+                             const std::string& working_directory,
+                             const std::string& initializer) noexcept;
 
 /// The leader, after serving: tells every follower to end with `status` and waits quietly
 /// until each took the message or is gone. Never throws.

@@ -98,6 +98,19 @@ int deadlock(spawnpool::TaskComm comm) {
 }
 SPAWNPOOL_TASK(deadlock);
 
+int g_initialized = 0;
+void initialize(int value) { g_initialized = value; }
+SPAWNPOOL_TASK(initialize);
+
+/// The worker set-up as this rank sees it: the initializer's value, a variable, the directory.
+std::string set_up_here(spawnpool::TaskComm comm, std::string variable) {
+  (void)comm;
+  const char* value = std::getenv(variable.c_str());
+  return std::to_string(g_initialized) + "|" + (value ? value : "(unset)") + "|" +
+         std::filesystem::current_path().string();
+}
+SPAWNPOOL_TASK(set_up_here);
+
 int plain_square(int x) { return x * x; }
 SPAWNPOOL_TASK(plain_square);
 
@@ -198,6 +211,22 @@ TEST(Ranks, InvalidRanksAreAnErrorAtSubmit) {
   spawnpool::ThreadExecutor threads(spawnpool::Options{}.max_workers(2));
   EXPECT_THROW((void)threads.submit(ranks(2), sum_of_ranks, 1L), spawnpool::Error);
   EXPECT_EQ(threads.submit(ranks(1), sum_of_ranks, 5L).get(), 5) << "MPI_COMM_SELF in this process";
+}
+
+TEST(RankSetUp, EveryRankOfAGroupGetsTheWorkerSetUp) {
+  const std::string dir = fresh_directory("setup");
+  spawnpool::Executor executor(spawnpool::Options{}
+                                   .max_workers(1)
+                                   .rank_groups(1)
+                                   .initializer(initialize, 42)
+                                   .env("SPAWNPOOL_RANKS_TEST", "set")
+                                   .working_directory(dir));
+  const std::string expected =
+      "42|set|" + std::filesystem::canonical(dir).string();
+  EXPECT_EQ(executor.submit_all_ranks(ranks(3), set_up_here, std::string("SPAWNPOOL_RANKS_TEST")).get(),
+            std::vector<std::string>(3, expected));
+  executor.shutdown();
+  std::filesystem::remove_all(dir);
 }
 
 namespace {
