@@ -20,10 +20,11 @@
 ///
 /// A function whose first parameter is a spawnpool::TaskComm is a k-rank task (task_comm.hpp):
 /// registered the same way, submitted with TaskOptions::ranks(k) (or submit_all_ranks), and run by
-/// k processes together; its other parameters follow the rules above.
+/// k processes together; its other parameters follow the rules above. (task_comm.hpp, which
+/// declares TaskComm, also brings in what registering such a task needs; task.hpp itself needs
+/// no <mpi.h>.)
 
 #include <spawnpool/detail/invoke.hpp>
-#include <spawnpool/detail/ranked_task.hpp>
 
 #define SPAWNPOOL_DETAIL_CONCAT2(a, b) a##b
 #define SPAWNPOOL_DETAIL_CONCAT(a, b) SPAWNPOOL_DETAIL_CONCAT2(a, b)

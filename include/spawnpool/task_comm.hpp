@@ -65,3 +65,7 @@ class TaskComm {
 };
 
 }  // namespace spawnpool
+
+// Registering a task that takes a TaskComm (SPAWNPOOL_TASK) needs its TaskTraits: whoever can
+// name TaskComm has them.
+#include <spawnpool/detail/ranked_task.hpp>
