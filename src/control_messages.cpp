@@ -67,6 +67,9 @@ std::string LossReport::describe() const {
       return "the task called MPI_Abort (error code " + std::to_string(number) + ")";
     case Cause::kMpiFinalize:
       return "the task called MPI_Finalize";
+    case Cause::kRankLost:
+      return "rank " + std::to_string(number) +
+             " of its group of processes ended (crashed, killed or exited)";
   }
   return "ended for an unknown reason (" + std::to_string(static_cast<int>(cause)) + ")";
 }

@@ -73,9 +73,13 @@ struct Ready {
 
 /// worker -> manager on the control tag: the worker is about to die, and why.
 struct LossReport {
-  enum class Cause : std::uint8_t { kSignal = 0, kExit = 1, kTimeout = 2, kMpiAbort = 3, kMpiFinalize = 4 };
+  enum class Cause : std::uint8_t {
+    kSignal = 0, kExit = 1, kTimeout = 2, kMpiAbort = 3, kMpiFinalize = 4,
+    kRankLost = 5,  // a group's rank 0: another rank of the group ended (rank_group.hpp)
+  };
   Cause cause = Cause::kSignal;
-  std::int64_t number = 0;     // the signal, the exit status, the task timeout in ms, MPI_Abort's code
+  std::int64_t number = 0;     // the signal, the exit status, the task timeout in ms, MPI_Abort's
+                               // code, the group rank that ended
   std::uint64_t call_id = 0;   // the call that was running, 0: none
   std::string task_name;       // its task ("" : none)
 

@@ -6,6 +6,7 @@
 #include "log.hpp"
 #include "placement.hpp"
 #include "pool_core.hpp"
+#include "rank_groups.hpp"
 #include "runtime_state.hpp"
 #include "service/connect.hpp"
 #include "slurm_allocation.hpp"
@@ -86,7 +87,10 @@ int default_worker_count(std::optional<int> plan_slots) {
   return static_cast<int>(std::max(1u, available_cores()));
 }
 
-std::unique_ptr<detail::PoolCore> start_spawned(const Options& options) {
+/// `ranks_per_worker` > 1: the pool of groups for k-rank tasks of that k (rank_groups.hpp), with
+/// `groups` groups.
+std::unique_ptr<detail::PoolCore> start_spawned(const Options& options, int ranks_per_worker = 1,
+                                                int groups = 0) {
   detail::RuntimeState& state = detail::runtime_state();
   if (!state.cannot_spawn_reason.empty()) {
     throw SpawnError(
@@ -100,26 +104,31 @@ std::unique_ptr<detail::PoolCore> start_spawned(const Options& options) {
   detail::HostPlan hosts = detail::plan_placement(options);
   // Only read the environment when the options leave the count to it.
   const int workers =
-      options.max_workers() ? *options.max_workers() : default_worker_count(hosts.free_slots());
+      ranks_per_worker > 1
+          ? groups
+          : (options.max_workers() ? *options.max_workers() : default_worker_count(hosts.free_slots()));
   if (workers < 1) {
     throw Error("spawnpool::Executor: max_workers must be at least 1, got " +
                 std::to_string(workers));
   }
-  hosts.check_room(workers);
+  if (ranks_per_worker == 1) hosts.check_room(workers);
   detail::SpawnRequest request;
   request.program = options.worker_program().empty() ? state.program : options.worker_program();
   request.args = options.worker_args().value_or(state.args);
   request.mpi_stuck = &state.mpi_stuck;
   check_slurm_allows_spawning();
-  warn_if_oversubscribed(workers);
+  warn_if_oversubscribed(workers * ranks_per_worker);
   detail::PoolSetup setup;
   setup.mode = Mode::spawn;
   setup.tag = detail::wire::session_tag(0);
   setup.worker_program = request.program;
   setup.spawn = std::move(request);
   setup.workers = workers;
+  setup.ranks_per_worker = ranks_per_worker;
   setup.hosts = std::move(hosts);
-  setup.min_workers = std::clamp(options.min_workers().value_or(workers), 1, workers);
+  setup.min_workers =
+      ranks_per_worker > 1 ? workers
+                           : std::clamp(options.min_workers().value_or(workers), 1, workers);
   setup.start_timeout = start_timeout(options);
   return std::make_unique<detail::PoolCore>(std::move(setup), options);
 }
@@ -199,25 +208,40 @@ Executor::Executor(Options options) {
   } else {
     core_ = state.mode == Mode::static_world ? start_static(options) : start_spawned(options);
   }
+  if (core_->mode() == Mode::spawn) {
+    const int workers = core_->num_workers();
+    groups_ = std::make_unique<detail::RankGroups>([options, workers](int ranks) {
+      if (options.rank_groups() && *options.rank_groups() < 1) {
+        throw Error("spawnpool: Options::rank_groups must be at least 1, got " +
+                    std::to_string(*options.rank_groups()));
+      }
+      return start_spawned(options, ranks,
+                           options.rank_groups().value_or(std::max(1, workers / ranks)));
+    });
+  }
 }
 
 Executor::Executor(std::unique_ptr<detail::PoolCore> core) : core_(std::move(core)) {}
 
 Executor::~Executor() {
   if (core_) core_->shutdown(true, false);
+  if (groups_) groups_->shutdown(true, false);
 }
 
 Executor::Executor(Executor&&) noexcept = default;
 Executor& Executor::operator=(Executor&& other) noexcept {
   if (this != &other) {
     if (core_) core_->shutdown(true, false);
+    if (groups_) groups_->shutdown(true, false);
     core_ = std::move(other.core_);
+    groups_ = std::move(other.groups_);
   }
   return *this;
 }
 
 void Executor::shutdown(bool wait, bool cancel_pending) {
   if (core_) core_->shutdown(wait, cancel_pending);
+  if (groups_) groups_->shutdown(wait, cancel_pending);
 }
 
 int Executor::num_workers() const { return core_ ? core_->num_workers() : 0; }
@@ -244,6 +268,17 @@ std::uint64_t Executor::reserve_call_ids(std::size_t count) {
 void Executor::enqueue(detail::WorkItem item) {
   if (!core_) throw BrokenExecutor("spawnpool: this Executor was moved from");
   core_->enqueue(std::move(item));
+}
+
+void Executor::enqueue_ranked(int ranks, detail::WorkItem item) {
+  if (!core_) throw BrokenExecutor("spawnpool: this Executor was moved from");
+  if (ranks == 1) return core_->enqueue(std::move(item));
+  if (!groups_) {
+    throw Error("spawnpool: k-rank tasks with k > 1 (TaskOptions::ranks(" + std::to_string(ranks) +
+                ")) are not yet supported in " + to_string(core_->mode()) +
+                " mode, only in spawn mode");
+  }
+  groups_->pool_for(ranks).enqueue(std::move(item));
 }
 
 }  // namespace spawnpool

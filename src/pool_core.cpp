@@ -131,7 +131,7 @@ void PoolCore::start_workers() {
 
 std::optional<PoolCore::PlacedRequest> PoolCore::request_for_next_worker() {
   PlacedRequest placed{*setup_.spawn, std::nullopt};
-  placed.request.count = 1;
+  placed.request.count = setup_.ranks_per_worker;
   if (setup_.hosts.placing()) {
     placed.host = setup_.hosts.place();
     if (!placed.host) return std::nullopt;

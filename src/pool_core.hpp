@@ -74,6 +74,10 @@ struct PoolSetup {
   /// Spawn mode: the request for one worker; spawned `workers` times, each on its own link.
   std::optional<SpawnRequest> spawn;
   int workers = 0;
+  /// Spawn mode: processes per worker. 1: ordinary workers. k > 1: each "worker" is a group of k
+  /// processes started by one MPI_Comm_spawn (maxprocs = k) for k-rank tasks; the pool talks to
+  /// its rank 0 (rank_groups.hpp, rank_group.hpp).
+  int ranks_per_worker = 1;
   int min_workers = 0;  // soft spawn: fewer than `workers` (but at least this many) is acceptable
   HostPlan hosts;  // where each worker goes (no hosts: the launcher's choice)
   /// Static / communicator mode: a communicator shared with the workers (not owned) and their ranks.

@@ -9,6 +9,7 @@
 #include "pool_core.hpp"
 #include "runtime_state.hpp"
 #include "spawn/launch.hpp"
+#include "rank_group.hpp"
 #include "worker_loop.hpp"
 
 #include <unistd.h>
@@ -120,7 +121,16 @@ Runtime::Runtime(int& argc, char**& argv, RuntimeOptions options) {
   if (parent != MPI_COMM_NULL) {
     // A spawned worker: serve, leave, and never return into the user's main().
     MPI_Comm_set_errhandler(parent, MPI_ERRORS_RETURN);
-    const int status = detail::serve_as_worker(parent, 0, detail::ServeUntil::kSessionEnds);
+    // One of a group spawned together for k-rank tasks (rank_group.hpp): rank 0 serves the
+    // manager, the others serve rank 0.
+    const int group_rank = world_size() > 1 ? detail::join_rank_group() : 0;
+    int status = 0;
+    if (group_rank == 0) {
+      status = detail::serve_as_worker(parent, 0, detail::ServeUntil::kSessionEnds);
+      detail::dismiss_followers(status);
+    } else {
+      status = detail::serve_as_follower();
+    }
     if (status == 0) {
       MPI_Comm_disconnect(&parent);
     }

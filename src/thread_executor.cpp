@@ -231,4 +231,14 @@ void ThreadExecutor::enqueue(detail::WorkItem item) {
   core_->enqueue(std::move(item));
 }
 
+void ThreadExecutor::enqueue_ranked(int ranks, detail::WorkItem item) {
+  if (ranks != 1) {
+    throw Error("spawnpool::ThreadExecutor: a k-rank task with TaskOptions::ranks(" +
+                std::to_string(ranks) +
+                ") needs that many processes; a ThreadExecutor runs tasks on threads of one "
+                "process and only takes ranks(1). Use a spawnpool::Executor.");
+  }
+  enqueue(std::move(item));
+}
+
 }  // namespace spawnpool

@@ -7,6 +7,7 @@
 #include "log.hpp"
 #include "one_line_reason.hpp"
 #include "process_check.hpp"
+#include "rank_group.hpp"
 #include "out_of_band_receive.hpp"
 #include "runtime_state.hpp"
 #include "task_mpi_finalize.hpp"
@@ -316,7 +317,8 @@ std::string apply_hello(const Hello& hello, WorkerSentinel* sentinel) {
              ": " + o.error.message;
     }
   }
-  return "";
+  // Rank 0 of a group for k-rank tasks: the other ranks get the same set-up.
+  return set_up_followers(hello.environment, hello.working_directory, hello.initializer);
 }
 
 }  // namespace

@@ -56,6 +56,17 @@ std::map<std::string, std::int64_t> counts(const std::vector<std::string>& words
 }
 SPAWNPOOL_TASK(counts);
 
+/// A k-rank task (task_comm.hpp).
+std::vector<double> spread(spawnpool::TaskComm comm, const std::vector<double>& xs, int times) {
+  std::vector<double> out(xs);
+  for (double& x : out) x *= static_cast<double>(times * comm.size() + comm.rank());
+  return out;
+}
+SPAWNPOOL_TASK(spread);
+
+void ranked_nothing(spawnpool::TaskComm comm) { (void)comm.rank(); }
+SPAWNPOOL_TASK(ranked_nothing);
+
 /// Every call of the executor API, for either executor. Returns a checksum of the results.
 template <class Pool>
 long exercise(Pool& pool) {
@@ -67,6 +78,13 @@ long exercise(Pool& pool) {
   spawnpool::Future<int> b = pool.submit(spawnpool::TaskOptions{}.threads(2), add, a, 10);
   spawnpool::Future<std::string> c = b.then([](int x) { return std::to_string(x); });
   total += static_cast<long>(c.get().size()) + b.get() + a.get();
+  // k-rank tasks, on one rank (both executors take that)
+  const std::vector<double> values{1.0, 2.0};
+  total += static_cast<long>(pool.submit(spawnpool::TaskOptions{}.ranks(1), spread, values, 2).get()[1]);
+  total += static_cast<long>(pool.submit_all_ranks(spawnpool::TaskOptions{}.ranks(1), spread, values, 1)
+                                 .get()
+                                 .size());
+  pool.submit(ranked_nothing).get();
   spawnpool::Future<void> v = pool.submit(nothing, 1);
   if (v.wait_for(std::chrono::seconds(30)) == spawnpool::FutureStatus::ready) v.get();
   total += static_cast<long>(pool.submit(greet, std::string("ab"), std::size_t{3}).get().size());

@@ -112,6 +112,27 @@ TEST(Static, TwoExecutorsAtOnceDoNotMixMessages) {
 
 }  // namespace
 
+int rank_count(spawnpool::TaskComm comm) {
+  int size = 0;
+  MPI_Comm_size(comm.mpi(), &size);
+  return comm.rank() * 10 + size;
+}
+SPAWNPOOL_TASK(rank_count);
+
+TEST(Static, KRankTasksRunOnOneRankAndRefuseMoreForNow) {
+  spawnpool::Executor pool;
+  // k = 1: one worker rank, over MPI_COMM_SELF (not the job's world).
+  EXPECT_EQ(pool.submit(spawnpool::TaskOptions{}.ranks(1), rank_count).get(), 1);
+  try {
+    (void)pool.submit(spawnpool::TaskOptions{}.ranks(2), rank_count);
+    FAIL() << "expected an error at submit";
+  } catch (const spawnpool::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("not yet supported in static mode"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(pool.submit(rank_count).get(), 1) << "the pool goes on";
+}
+
 int main(int argc, char** argv) {
   spawnpool::Runtime runtime(argc, argv);  // ranks 1..N-1 serve here and exit
   if (runtime.mode() != spawnpool::Mode::static_world) {

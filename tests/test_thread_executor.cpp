@@ -147,6 +147,32 @@ TEST(ThreadExecutor, GenericCodeTakesIt) {
 // ---------------------------------------------------------------------------------------------
 // Basics
 
+int rank_and_size_alone(spawnpool::TaskComm comm) { return comm.rank() * 10 + comm.size(); }
+SPAWNPOOL_TASK(rank_and_size_alone);
+
+bool mpi_of_comm_throws(spawnpool::TaskComm comm) {
+  try {
+    (void)comm.mpi();
+  } catch (const spawnpool::Error&) {
+    return true;
+  }
+  return false;
+}
+SPAWNPOOL_TASK(mpi_of_comm_throws);
+
+TEST(ThreadExecutor, KRankTasksRunOnOneThreadWithoutMpiAndRefuseMoreRanks) {
+  spawnpool::ThreadExecutor pool(spawnpool::Options{}.max_workers(2));
+  EXPECT_EQ(pool.submit(rank_and_size_alone).get(), 1);
+  EXPECT_EQ(pool.submit(spawnpool::TaskOptions{}.ranks(1), rank_and_size_alone).get(), 1);
+  EXPECT_EQ(pool.submit_all_ranks(spawnpool::TaskOptions{}.ranks(1), rank_and_size_alone).get(),
+            std::vector<int>{1});
+  EXPECT_TRUE(pool.submit(mpi_of_comm_throws).get()) << "no MPI in this process: mpi() throws";
+  EXPECT_THROW((void)pool.submit(spawnpool::TaskOptions{}.ranks(2), rank_and_size_alone),
+               spawnpool::Error);
+  EXPECT_THROW((void)pool.submit(spawnpool::TaskOptions{}.ranks(0), rank_and_size_alone),
+               spawnpool::Error);
+}
+
 TEST(ThreadExecutor, NeedsNoRuntimeAndNoMpi) {
   spawnpool::ThreadExecutor pool(spawnpool::Options{}.max_workers(2));
   EXPECT_EQ(pool.submit(square, 7).get(), 49);

@@ -52,6 +52,7 @@ namespace spawnpool {
 
 namespace detail {
 class PoolCore;
+class RankGroups;
 struct ExecutorAccess;
 }
 
@@ -83,7 +84,7 @@ class Executor : public TaskSubmitter<Executor> {
   /// Idempotent. Thread-safe.
   void shutdown(bool wait = true, bool cancel_pending = false);
 
-  /// Number of workers in the pool.
+  /// Number of workers in the pool (groups for k-rank tasks not counted: Options::rank_groups).
   int num_workers() const;
 
   /// The live worker processes: id in this executor (README "Worker ids"), rank, host, pid.
@@ -103,11 +104,13 @@ class Executor : public TaskSubmitter<Executor> {
   bool packs_chunks() const;
   std::uint64_t reserve_call_ids(std::size_t count);
   void enqueue(detail::WorkItem item);
+  void enqueue_ranked(int ranks, detail::WorkItem item);
 
   friend struct detail::ExecutorAccess;
   explicit Executor(std::unique_ptr<detail::PoolCore> core);
 
   std::unique_ptr<detail::PoolCore> core_;
+  std::unique_ptr<detail::RankGroups> groups_;  // spawn mode: the groups for k-rank tasks
   detail::SubmitGate gate_;  // after core_: closed (destroyed) before the core goes
 };
 

@@ -145,6 +145,15 @@ class Options {
   /// A worker on the manager's host whose process ends is noticed within about 0.1 s regardless.
   Options& heartbeat_timeout(std::chrono::milliseconds t) { heartbeat_timeout_ = t; return *this; }
 
+  /// Groups of k processes kept for k-rank tasks of each k > 1 (TaskOptions::ranks): that many
+  /// such tasks run side by side. A group is k processes started by one MPI_Comm_spawn with
+  /// maxprocs = k (they share one MPI_COMM_WORLD); the groups of a k are started when the first
+  /// task of that k is submitted (that submit waits for them, at most spawn_timeout) and are kept
+  /// for later tasks of the same k until shutdown. Groups run only k-rank tasks of their k: they
+  /// are not counted in max_workers, num_workers(), workers() or stats(). A lost group is replaced
+  /// as a lost worker is. Default: max_workers / k, at least 1.
+  Options& rank_groups(int n) { rank_groups_ = n; return *this; }
+
   /// Writes a timeline of every task (worker, start, end) to `path` as results arrive, in Chrome's
   /// trace-event JSON (array form): open it in https://ui.perfetto.dev or chrome://tracing to see
   /// idle workers, stragglers and chunking. Every executor of the program that names the same path
@@ -175,6 +184,7 @@ class Options {
   const std::string& connect() const { return connect_; }
   const std::optional<int>& max_workers() const { return max_workers_; }
   const std::optional<int>& min_workers() const { return min_workers_; }
+  const std::optional<int>& rank_groups() const { return rank_groups_; }
   const std::vector<std::string>& hosts() const { return hosts_; }
   const std::string& hostfile() const { return hostfile_; }
   Placement placement() const { return placement_; }
@@ -195,6 +205,7 @@ class Options {
  private:
   std::optional<int> max_workers_;
   std::optional<int> min_workers_;
+  std::optional<int> rank_groups_;
   std::vector<std::string> hosts_;
   std::string hostfile_;
   Placement placement_ = Placement::spread;
@@ -226,8 +237,18 @@ class TaskOptions {
   TaskOptions& threads(std::uint32_t n) { threads_ = n; return *this; }
   std::uint32_t threads() const { return threads_; }
 
+  /// Processes that run a k-rank task together (a task whose first parameter is a
+  /// spawnpool::TaskComm, task_comm.hpp). Default 1: the task runs on one worker like any other,
+  /// with MPI_COMM_SELF. k > 1 (Executor in spawn mode only): the task runs on a group of k
+  /// processes started together for tasks of this k (Options::rank_groups). Ignored for ordinary
+  /// tasks. Checked at submit: k < 1, or k > 1 on a ThreadExecutor or a pool not in spawn mode,
+  /// is an Error there.
+  TaskOptions& ranks(int k) { ranks_ = k; return *this; }
+  int ranks() const { return ranks_; }
+
  private:
   std::uint32_t threads_ = 0;
+  int ranks_ = 1;
 };
 
 /// Options for the map family (map, map_unordered, starmap, submit_batch), set by chained calls:

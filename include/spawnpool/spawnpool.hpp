@@ -32,6 +32,7 @@
 #include <spawnpool/runtime.hpp>
 #include <spawnpool/service.hpp>
 #include <spawnpool/task.hpp>
+#include <spawnpool/task_comm.hpp>
 #include <spawnpool/thread_executor.hpp>
 #include <spawnpool/version.hpp>
 #include <spawnpool/wait.hpp>

@@ -17,6 +17,12 @@
 /// tuples, optional, user types with a `serialize` member, ...); `void` results are fine. Parameters
 /// must be default-constructible. A function is registered once per name; registering two different
 /// functions under one name makes spawnpool::Runtime's constructor throw.
+///
+/// A function whose first parameter is a spawnpool::TaskComm is a k-rank task (task_comm.hpp):
+/// registered the same way, submitted with TaskOptions::ranks(k) (or submit_all_ranks), and run by
+/// k processes together; its other parameters follow the rules above. (task_comm.hpp, which
+/// declares TaskComm, also brings in what registering such a task needs; task.hpp itself needs
+/// no <mpi.h>.)
 
 #include <spawnpool/detail/invoke.hpp>
 

@@ -11,14 +11,17 @@
 #include <spawnpool/detail/dependent_call.hpp>
 #include <spawnpool/detail/encode_calls.hpp>
 #include <spawnpool/detail/map_family.hpp>
+#include <spawnpool/detail/ranked_task.hpp>
 #include <spawnpool/detail/submit_gate.hpp>
 #include <spawnpool/detail/work_item.hpp>
 #include <spawnpool/future.hpp>
 #include <spawnpool/map_result.hpp>
 #include <spawnpool/options.hpp>
+#include <spawnpool/task_comm.hpp>
 
 #include <cstdint>
 #include <memory>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -28,6 +31,8 @@ namespace spawnpool {
 ///  - `const detail::TaskEntry& task_for(detail::FunctionKey) const` (throws UnregisteredTask),
 ///  - `std::uint64_t reserve_call_ids(std::size_t)` and `void enqueue(detail::WorkItem)` (throw
 ///    BrokenExecutor after shutdown or on a moved-from executor),
+///  - `void enqueue_ranked(int ranks, detail::WorkItem)` for k-rank calls (throws Error when this
+///    executor cannot run `ranks` processes together),
 ///  - `int num_workers() const` and a `detail::SubmitGate gate_` member.
 template <class Derived>
 class TaskSubmitter {
@@ -79,6 +84,67 @@ class TaskSubmitter {
       self().enqueue(std::move(item));
       return future;
     }
+  }
+
+  /// Runs k-rank task fn (first parameter a spawnpool::TaskComm, see task_comm.hpp) on
+  /// options.ranks() processes together, each with the same arguments (all but the TaskComm, which
+  /// spawnpool supplies); the future gives rank 0's result. The arguments are encoded at once as
+  /// for submit(). Future arguments are not accepted (yet). On an Executor in spawn mode, the first
+  /// submit of a k > 1 starts the groups for that k (Options::rank_groups) and waits for them.
+  /// If any rank's task throws, the future fails: with the exception of rank 0 when rank 0 threw
+  /// (a RemoteError as usual), else with a RemoteError naming the first rank that failed.
+  /// @code
+  ///   auto f = pool.submit(spawnpool::TaskOptions{}.ranks(3), partial_sum, 1000L);
+  /// @endcode
+  /// @throws Error            options.ranks() < 1, or > 1 where groups cannot be had (a
+  ///                          ThreadExecutor; an Executor not in spawn mode: "not yet")
+  /// @throws SpawnError       the groups for this k could not be started
+  /// @throws UnregisteredTask, BrokenExecutor as submit()
+  template <class R, class... P, class... A>
+  [[nodiscard]] Future<R> submit(const TaskOptions& options, R (*fn)(TaskComm, P...), A&&... args) {
+    static_assert(sizeof...(P) == sizeof...(A),
+                  "spawnpool: submit: wrong number of arguments for this k-rank task (not counting "
+                  "its TaskComm)");
+    static_assert((detail::accepts_argument_v<P, A&&> && ...),
+                  "spawnpool: submit: an argument cannot be converted to the type of "
+                  "the task's parameter");
+    static_assert(!(detail::is_future_v<A> || ...),
+                  "spawnpool: submit: a k-rank task takes no Future arguments (not yet)");
+    const detail::TaskEntry& task = self().task_for(reinterpret_cast<detail::FunctionKey>(fn));
+    return submit_ranked(options, static_cast<R (*)(P...)>(nullptr), task,
+                         std::forward<A>(args)...);
+  }
+
+  /// submit() of a k-rank task on one process (TaskOptions::ranks 1).
+  template <class R, class... P, class... A>
+  [[nodiscard]] Future<R> submit(R (*fn)(TaskComm, P...), A&&... args) {
+    return submit(TaskOptions{}, fn, std::forward<A>(args)...);
+  }
+
+  /// submit() of k-rank task fn whose future gives every rank's result, in rank order
+  /// (options.ranks() of them). Tasks with a void result have no such form.
+  /// @code
+  ///   std::vector<double> parts =
+  ///       pool.submit_all_ranks(spawnpool::TaskOptions{}.ranks(3), partial_sum, 1000L).get();
+  /// @endcode
+  /// @throws Error, SpawnError, UnregisteredTask, BrokenExecutor as submit() of a k-rank task
+  template <class R, class... P, class... A>
+  [[nodiscard]] Future<std::vector<R>> submit_all_ranks(const TaskOptions& options,
+                                                        R (*fn)(TaskComm, P...), A&&... args) {
+    static_assert(!std::is_void_v<R>,
+                  "spawnpool: submit_all_ranks: the task returns void: there are no results to "
+                  "collect (use submit)");
+    static_assert(sizeof...(P) == sizeof...(A),
+                  "spawnpool: submit_all_ranks: wrong number of arguments for this k-rank task "
+                  "(not counting its TaskComm)");
+    static_assert((detail::accepts_argument_v<P, A&&> && ...),
+                  "spawnpool: submit_all_ranks: an argument cannot be converted to the type of "
+                  "the task's parameter");
+    static_assert(!(detail::is_future_v<A> || ...),
+                  "spawnpool: submit_all_ranks: a k-rank task takes no Future arguments (not yet)");
+    const detail::TaskEntry& plain = self().task_for(reinterpret_cast<detail::FunctionKey>(fn));
+    return submit_ranked(options, static_cast<std::vector<R> (*)(P...)>(nullptr),
+                         detail::require_all_ranks_twin(plain), std::forward<A>(args)...);
   }
 
   /// Runs fn over the zipped ranges: fn(a[0], b[0]), fn(a[1], b[1]), ... up to the shortest range.
@@ -217,6 +283,21 @@ class TaskSubmitter {
  private:
   Derived& self() { return static_cast<Derived&>(*this); }
   const Derived& self() const { return static_cast<const Derived&>(*this); }
+
+  /// A k-rank call, encoded as a call of `as` (its parameters without the TaskComm, and the
+  /// result its future gives) of entry `task`.
+  template <class R, class... P, class... A>
+  Future<R> submit_ranked(const TaskOptions& options, R (*as)(P...), const detail::TaskEntry& task,
+                          A&&... args) {
+    detail::check_ranks(options.ranks());
+    detail::WorkItem item =
+        detail::encode_call(as, task, self().reserve_call_ids(1), std::forward<A>(args)...);
+    detail::wire::set_call_threads(item.message.data() + detail::wire::kHeaderSize,
+                                   options.threads());
+    Future<R> future(item.calls.front().state);
+    self().enqueue_ranked(options.ranks(), std::move(item));
+    return future;
+  }
 
   auto id_reserver() {
     return [self = &self()](std::size_t count) { return self->reserve_call_ids(count); };

@@ -94,6 +94,9 @@ class ThreadExecutor : public TaskSubmitter<ThreadExecutor> {
 
   std::uint64_t reserve_call_ids(std::size_t count);
   void enqueue(detail::WorkItem item);
+  /// k-rank tasks: k = 1 runs as any task, on one thread, with a TaskComm of rank 0 and size 1
+  /// (MPI_COMM_SELF when the program initialized MPI; task_comm.hpp); k > 1 throws Error.
+  void enqueue_ranked(int ranks, detail::WorkItem item);
 
   std::unique_ptr<Core> core_;
   detail::SubmitGate gate_;  // after core_: closed (destroyed) before the core goes

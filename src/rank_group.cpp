@@ -1,0 +1,411 @@
+#include "rank_group.hpp"
+
+#include "backoff.hpp"
+#include "control_messages.hpp"
+#include "log.hpp"
+#include "wire.hpp"
+#include "worker_sentinel.hpp"
+
+#include <spawnpool/detail/mpi_call.hpp>
+#include <spawnpool/detail/ranked_task.hpp>
+#include <spawnpool/detail/serialize.hpp>
+
+#include <cereal/types/string.hpp>
+#include <cereal/types/tuple.hpp>
+#include <cereal/types/utility.hpp>
+#include <cereal/types/vector.hpp>
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <thread>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+namespace spawnpool::detail {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+// Tags on the group's own communicator.
+constexpr int kCallTag = 1;     // leader -> follower: u32 name length, name, inline arguments
+constexpr int kOutcomeTag = 2;  // follower -> leader: u8 ok, then result bytes or what failed
+constexpr int kEndTag = 3;      // leader -> follower: int exit status
+constexpr int kSetupTag = 4;    // leader -> follower: the worker set-up (WorkerSetup, cereal)
+
+/// Environment, working directory, initializer (an encoded call entry, or empty).
+using WorkerSetup =
+    std::tuple<std::vector<std::pair<std::string, std::string>>, std::string, std::string>;
+
+/// Applies the set-up on a follower as apply_hello does on a worker: "" or what failed.
+std::string apply_setup(const std::vector<char>& bytes) {
+  WorkerSetup setup;
+  try {
+    deserialize_from(ByteSpan{bytes.data(), bytes.size()}, setup);
+  } catch (const std::exception& e) {
+    return std::string("the set-up did not decode: ") + e.what();
+  }
+  const auto& [environment, working_directory, initializer] = setup;
+  for (const auto& [name, value] : environment) {
+    if (setenv(name.c_str(), value.c_str(), 1) != 0) {
+      return "cannot set the environment variable '" + name + "': " + std::strerror(errno);
+    }
+  }
+  if (!working_directory.empty() && chdir(working_directory.c_str()) != 0) {
+    return "cannot change to the working directory '" + working_directory +
+           "': " + std::strerror(errno);
+  }
+  if (!initializer.empty()) {
+    try {
+      wire::Reader reader(ByteSpan{initializer.data(), initializer.size()});
+      const wire::CallView call = wire::read_call(reader);
+      const TaskEntry* entry = find_task(call.name);
+      if (entry == nullptr) {
+        return "the initializer \"" + std::string(call.name) + "\" is not registered here";
+      }
+      entry->invoke(call.args, nullptr, 0, false);
+    } catch (const BadArguments& bad) {
+      return "the initializer's arguments did not decode: " + bad.what;
+    } catch (...) {
+      return "the initializer failed: " + describe_rank_failure(std::current_exception());
+    }
+  }
+  return "";
+}
+
+/// How often a waiting member looks whether the processes it waits for still exist.
+constexpr std::chrono::milliseconds kLivenessInterval{100};
+/// How often the watch thread looks (also for a crash a follower relayed).
+constexpr std::chrono::milliseconds kWatchInterval{20};
+
+struct Group {
+  bool joined = false;
+  MPI_Comm task_comm = MPI_COMM_NULL;  // handed to the tasks (TaskComm::mpi)
+  MPI_Comm own_comm = MPI_COMM_NULL;   // spawnpool's messages between the members
+  int rank = 0;
+  int size = 1;
+  std::vector<int> pids;  // by rank
+};
+
+Group& group() {
+  static Group g;
+  return g;
+}
+
+PollSettings quiet_polling() {
+  PollSettings settings = PollSettings::from_environment();
+  settings.max_sleep = std::max(settings.max_sleep, std::chrono::microseconds(20000));
+  return settings;
+}
+
+bool process_exists(int pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM); }
+
+/// Set once the group ends in order (the leader dismisses it): members leaving are expected then.
+std::atomic<bool> g_ending{false};
+
+/// A member of the group is gone: the group cannot run another task. On the leader, the manager
+/// is told (WorkerLost naming the rank, for the call running) and the leader ends; the followers
+/// then see it gone and end too. On a follower (the leader is gone): it ends.
+[[noreturn]] void end_group_without(int lost_rank) {
+  const Group& g = group();
+  std::fflush(nullptr);
+  if (g.rank == 0) {
+    log().warn("group rank 0: rank {} of the group is gone; ending the group", lost_rank);
+    const bool reported = report_worker_end(LossReport::Cause::kRankLost, lost_rank);
+    std::fflush(nullptr);
+    _exit(reported ? status_after_report(1) : 1);
+  }
+  _exit(1);
+}
+
+/// Leader: the rank a follower's crash handler named (SIGUSR2 with the rank), or -1.
+std::atomic<int> g_crashed_rank{-1};
+/// Follower: its rank and the leader's pid, for the crash handler.
+int g_own_rank = 0;
+pid_t g_leader_pid = 0;
+
+/// The signals a follower's task may die of that the leader hears about before the follower ends.
+constexpr int kCrashSignals[] = {SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL};
+
+/// Follower, on a crash signal: tells the leader (SIGUSR2 carrying this rank) and waits, at most
+/// 3 s, until the leader has reported the group lost and ended, then dies of the signal. Without
+/// it the launcher ends the whole group when the follower dies, before the leader can say which
+/// rank it was. Async-signal-safe.
+void on_follower_crash(int signal_number) {
+  union sigval value;
+  value.sival_int = g_own_rank;
+  if (sigqueue(g_leader_pid, SIGUSR2, value) == 0) {
+    for (int i = 0; i < 300 && ::kill(g_leader_pid, 0) == 0; ++i) {
+      timespec pause{0, 10'000'000};
+      nanosleep(&pause, nullptr);
+    }
+  }
+  ::signal(signal_number, SIG_DFL);
+  ::raise(signal_number);
+}
+
+void on_crash_notice(int, siginfo_t* info, void*) { g_crashed_rank.store(info->si_value.sival_int); }
+
+void install_crash_relay(const Group& g) {
+  struct sigaction action {};
+  sigemptyset(&action.sa_mask);
+  if (g.rank == 0) {
+    action.sa_sigaction = on_crash_notice;
+    action.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigaction(SIGUSR2, &action, nullptr);
+    return;
+  }
+  g_own_rank = g.rank;
+  g_leader_pid = static_cast<pid_t>(g.pids[0]);
+  action.sa_handler = on_follower_crash;
+  action.sa_flags = SA_RESETHAND;
+  for (int signal_number : kCrashSignals) sigaction(signal_number, &action, nullptr);
+}
+
+/// Checks every kLivenessInterval, whatever the member's main thread does (a task may be stuck in
+/// a collective waiting for the one that is gone): the leader watches every follower, a follower
+/// the leader.
+void start_watch() {
+  std::thread([] {
+    const Group& g = group();
+    for (;;) {
+      std::this_thread::sleep_for(kWatchInterval);
+      if (g_ending.load()) return;
+      if (const int crashed = g_crashed_rank.load(); crashed > 0) end_group_without(crashed);
+      for (int r = g.rank == 0 ? 1 : 0; r < (g.rank == 0 ? g.size : 1); ++r) {
+        if (!process_exists(g.pids[static_cast<std::size_t>(r)]) && !g_ending.load()) {
+          end_group_without(r);
+        }
+      }
+    }
+  }).detach();
+}
+
+/// Waits quietly for `request` to group member `peer`; if `peer` is gone, the group ends.
+void wait_quietly(MPI_Request& request, int peer) {
+  Backoff backoff(quiet_polling());
+  auto next_look = clock::now() + kLivenessInterval;
+  for (;;) {
+    int done = 0;
+    {
+      auto lock = mpi_lock();
+      SPAWNPOOL_MPI(MPI_Test(&request, &done, MPI_STATUS_IGNORE));
+    }
+    if (done) return;
+    if (clock::now() >= next_look) {
+      if (!process_exists(group().pids[static_cast<std::size_t>(peer)]) && !g_ending.load()) {
+        end_group_without(peer);
+      }
+      next_look = clock::now() + kLivenessInterval;
+    }
+    backoff.pause();
+  }
+}
+
+void send_bytes(const std::vector<char>& bytes, int to, int tag) {
+  const Group& g = group();
+  MPI_Request request = MPI_REQUEST_NULL;
+  {
+    auto lock = mpi_lock();
+    SPAWNPOOL_MPI(MPI_Isend(bytes.data(), static_cast<int>(bytes.size()), MPI_BYTE, to, tag,
+                            g.own_comm, &request));
+  }
+  wait_quietly(request, to);
+}
+
+}  // namespace
+
+RankGroupView rank_group_view() noexcept {
+  const Group& g = group();
+  if (g.joined) return RankGroupView{g.task_comm, g.rank, g.size};
+  int initialized = 0;
+  int finalized = 0;
+  MPI_Initialized(&initialized);
+  if (initialized) MPI_Finalized(&finalized);
+  return RankGroupView{initialized && !finalized ? MPI_COMM_SELF : MPI_COMM_NULL, 0, 1};
+}
+
+int join_rank_group() {
+  Group& g = group();
+  auto lock = mpi_lock();
+  SPAWNPOOL_MPI(MPI_Comm_dup(MPI_COMM_WORLD, &g.task_comm));
+  SPAWNPOOL_MPI(MPI_Comm_dup(MPI_COMM_WORLD, &g.own_comm));
+  MPI_Comm_set_errhandler(g.own_comm, MPI_ERRORS_RETURN);
+  SPAWNPOOL_MPI(MPI_Comm_rank(g.own_comm, &g.rank));
+  SPAWNPOOL_MPI(MPI_Comm_size(g.own_comm, &g.size));
+  g.pids.assign(static_cast<std::size_t>(g.size), 0);
+  const int mine = static_cast<int>(::getpid());
+  SPAWNPOOL_MPI(MPI_Allgather(&mine, 1, MPI_INT, g.pids.data(), 1, MPI_INT, g.own_comm));
+  g.joined = true;
+  install_crash_relay(g);
+  start_watch();
+  return g.rank;
+}
+
+void send_call_to_followers(std::string_view entry_name, ByteSpan args) {
+  const Group& g = group();
+  std::vector<char> message(4 + entry_name.size() + args.size);
+  const auto length = static_cast<std::uint32_t>(entry_name.size());
+  std::memcpy(message.data(), &length, 4);
+  std::memcpy(message.data() + 4, entry_name.data(), entry_name.size());
+  if (args.size > 0) std::memcpy(message.data() + 4 + entry_name.size(), args.data, args.size);
+  for (int rank = 1; rank < g.size; ++rank) send_bytes(message, rank, kCallTag);
+}
+
+void send_outcome_to_leader(bool ok, ByteSpan bytes) {
+  std::vector<char> message(1 + bytes.size);
+  message[0] = ok ? 1 : 0;
+  if (bytes.size > 0) std::memcpy(message.data() + 1, bytes.data, bytes.size);
+  send_bytes(message, 0, kOutcomeTag);
+}
+
+std::vector<RankOutcome> gather_follower_outcomes() {
+  const Group& g = group();
+  std::vector<RankOutcome> outcomes(static_cast<std::size_t>(g.size - 1));
+  Backoff backoff(quiet_polling());
+  auto next_look = clock::now() + kLivenessInterval;
+  for (int rank = 1; rank < g.size;) {
+    int found = 0;
+    MPI_Message message;
+    MPI_Status status;
+    {
+      auto lock = mpi_lock();
+      SPAWNPOOL_MPI(MPI_Improbe(rank, kOutcomeTag, g.own_comm, &found, &message, &status));
+      if (found) {
+        int count = 0;
+        MPI_Get_count(&status, MPI_BYTE, &count);
+        std::vector<char> bytes(static_cast<std::size_t>(count));
+        SPAWNPOOL_MPI(MPI_Mrecv(bytes.data(), count, MPI_BYTE, &message, MPI_STATUS_IGNORE));
+        RankOutcome& o = outcomes[static_cast<std::size_t>(rank - 1)];
+        o.ok = count > 0 && bytes[0] == 1;
+        o.bytes.assign(bytes.begin() + (count > 0 ? 1 : 0), bytes.end());
+      }
+    }
+    if (found) {
+      ++rank;
+      backoff.activity();
+      continue;
+    }
+    if (clock::now() >= next_look) {
+      for (int r = rank; r < g.size; ++r) {
+        if (!process_exists(g.pids[static_cast<std::size_t>(r)])) end_group_without(r);
+      }
+      next_look = clock::now() + kLivenessInterval;
+    }
+    backoff.pause();
+  }
+  return outcomes;
+}
+
+int serve_as_follower() noexcept {
+  Group& g = group();
+  Backoff backoff(quiet_polling());
+  auto next_look = clock::now() + kLivenessInterval;
+  try {
+    for (;;) {
+      int found = 0;
+      MPI_Message message;
+      MPI_Status status;
+      std::vector<char> bytes;
+      {
+        auto lock = mpi_lock();
+        SPAWNPOOL_MPI(MPI_Improbe(0, MPI_ANY_TAG, g.own_comm, &found, &message, &status));
+        if (found) {
+          int count = 0;
+          MPI_Get_count(&status, MPI_BYTE, &count);
+          bytes.resize(static_cast<std::size_t>(count));
+          SPAWNPOOL_MPI(MPI_Mrecv(bytes.data(), count, MPI_BYTE, &message, MPI_STATUS_IGNORE));
+        }
+      }
+      if (!found) {
+        if (clock::now() >= next_look) {
+          if (!process_exists(g.pids[0])) end_group_without(0);
+          next_look = clock::now() + kLivenessInterval;
+        }
+        backoff.pause();
+        continue;
+      }
+      backoff.activity();
+      if (status.MPI_TAG == kSetupTag) {
+        const std::string failure = apply_setup(bytes);
+        send_outcome_to_leader(failure.empty(), ByteSpan{failure.data(), failure.size()});
+        continue;
+      }
+      if (status.MPI_TAG == kEndTag) {
+        g_ending = true;
+        int exit_status = 1;
+        if (bytes.size() >= sizeof(int)) std::memcpy(&exit_status, bytes.data(), sizeof(int));
+        return exit_status;
+      }
+      std::uint32_t length = 0;
+      if (bytes.size() >= 4) std::memcpy(&length, bytes.data(), 4);
+      const std::string name(bytes.data() + 4, std::min<std::size_t>(length, bytes.size() - 4));
+      const TaskEntry* entry = find_task(name);
+      std::string failure;
+      if (entry == nullptr) {
+        failure = "the task '" + name + "' is not registered in this process";
+      } else {
+        try {
+          const std::size_t offset = 4 + name.size();
+          entry->invoke(ByteSpan{bytes.data() + offset, bytes.size() - offset}, nullptr, 0, false);
+        } catch (const BadArguments& bad) {
+          failure = "the arguments did not decode: " + bad.what;
+        }
+      }
+      if (!failure.empty()) send_outcome_to_leader(false, ByteSpan{failure.data(), failure.size()});
+    }
+  } catch (const std::exception& e) {
+    log().error("group rank {}: {}", g.rank, e.what());
+    return 1;
+  }
+}
+
+std::string set_up_followers(const std::vector<std::pair<std::string, std::string>>& environment,
+                             const std::string& working_directory,
+                             const std::string& initializer) noexcept {
+  const Group& g = group();
+  if (!g.joined || g.rank != 0 || g.size < 2) return "";
+  try {
+    const Buffer bytes =
+        serialize_owned(WorkerSetup{environment, working_directory, initializer}, 0, nullptr);
+    const std::vector<char> message(bytes.data(), bytes.data() + bytes.size());
+    for (int rank = 1; rank < g.size; ++rank) send_bytes(message, rank, kSetupTag);
+    const std::vector<RankOutcome> outcomes = gather_follower_outcomes();
+    for (std::size_t i = 0; i < outcomes.size(); ++i) {
+      if (!outcomes[i].ok) {
+        return "rank " + std::to_string(i + 1) + " of the group: " +
+               std::string(outcomes[i].bytes.begin(), outcomes[i].bytes.end());
+      }
+    }
+    return "";
+  } catch (const std::exception& e) {
+    return std::string("setting up the group's other ranks failed: ") + e.what();
+  }
+}
+
+void dismiss_followers(int status) noexcept {
+  const Group& g = group();
+  if (!g.joined || g.rank != 0) return;
+  g_ending = true;
+  std::vector<char> message(sizeof(int));
+  std::memcpy(message.data(), &status, sizeof(int));
+  for (int rank = 1; rank < g.size; ++rank) {
+    try {
+      send_bytes(message, rank, kEndTag);
+    } catch (const std::exception& e) {
+      log().warn("group rank 0: could not dismiss rank {}: {}", rank, e.what());
+    }
+  }
+}
+
+}  // namespace spawnpool::detail

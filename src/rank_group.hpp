@@ -1,0 +1,45 @@
+#pragma once
+// The worker side of a group: k processes started together by one MPI_Comm_spawn (maxprocs = k)
+// to run k-rank tasks (task_comm.hpp). Rank 0 of their MPI_COMM_WORLD, the leader, serves the
+// manager like any spawned worker (serve_as_worker); the others, the followers, never talk to the
+// manager: they wait for the leader to forward a call, run their share of it and send their
+// outcome back (ranked_task.hpp). Everything waits quietly (nonblocking MPI and backoff.hpp):
+// groups share oversubscribed cores with the other workers.
+//
+// Every member watches the others' processes (by pid, every 100 ms, on a thread of its own, so
+// also while a task is stuck in a collective): when a follower is gone, the leader reports the
+// group lost (the running call fails with WorkerLost naming the rank) and ends; when the leader is
+// gone, the followers end. So a group never leaves a process behind, and the manager replaces it
+// as it replaces a lost worker. The pid checks assume the group shares one host (it is started by
+// one spawn; groups across hosts are not supported yet).
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace spawnpool::detail {
+
+/// In a spawned process whose MPI_COMM_WORLD has more than one rank: joins the group (collective
+/// over that world: duplicates it for the tasks and for spawnpool's own messages, and learns the
+/// members' pids). Returns this process's rank. Call once, before serving.
+/// @throws MpiError when MPI fails
+int join_rank_group();
+
+/// A follower (rank > 0): runs the calls the leader forwards until the leader dismisses the group.
+/// Returns the exit status the leader passed on (0: disconnect from the manager and finalize MPI
+/// with the group), or 1 when MPI fails. Ends the process when the leader is gone. Never throws.
+int serve_as_follower() noexcept;
+
+/// The leader, greeted by the manager: has every follower apply the same worker set-up (the
+/// Hello's environment, working directory and initializer, an encoded call entry or empty) and
+/// waits for them. Returns "" (also when this process leads no group) or what failed, naming the
+/// rank. Never throws.
+std::string set_up_followers(const std::vector<std::pair<std::string, std::string>>& environment,
+                             const std::string& working_directory,
+                             const std::string& initializer) noexcept;
+
+/// The leader, after serving: tells every follower to end with `status` and waits quietly
+/// until each took the message or is gone. Never throws.
+void dismiss_followers(int status) noexcept;
+
+}  // namespace spawnpool::detail

@@ -1,0 +1,316 @@
+// k-rank tasks (task_comm.hpp) on an Executor in spawn mode: k = 1, 2, 3 each rank contributing,
+// every rank's result in rank order, mixed with ordinary tasks in one pool, two k-rank tasks side
+// by side, a rank that throws, and the groups' processes ending with the pool. Started without
+// mpiexec (it relaunches itself), like the executor suite.
+#include "process_checks.hpp"
+
+#include <spawnpool/spawnpool.hpp>
+
+#include <gtest/gtest.h>
+#include <mpi.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+/// Every rank contributes rank + 1: the sum over k ranks is k(k+1)/2, times `scale`.
+long sum_of_ranks(spawnpool::TaskComm comm, long scale) {
+  long mine = (comm.rank() + 1) * scale;
+  long total = 0;
+  MPI_Allreduce(&mine, &total, 1, MPI_LONG, MPI_SUM, comm.mpi());
+  return total;
+}
+SPAWNPOOL_TASK(sum_of_ranks);
+
+/// rank * 10 + size, after a barrier over the task's ranks.
+int rank_and_size(spawnpool::TaskComm comm) {
+  MPI_Barrier(comm.mpi());
+  return comm.rank() * 10 + comm.size();
+}
+SPAWNPOOL_TASK(rank_and_size);
+
+long pid_of_rank(spawnpool::TaskComm comm) {
+  MPI_Barrier(comm.mpi());
+  return static_cast<long>(::getpid());
+}
+SPAWNPOOL_TASK(pid_of_rank);
+
+/// Rank 0 leaves a mark `dir/me` and waits (at most 60 s) for the mark of `other`: true only when
+/// both tasks ran at the same time. The other ranks wait for rank 0 at the barrier.
+bool meet(spawnpool::TaskComm comm, std::string dir, int me, int other) {
+  bool met = false;
+  if (comm.rank() == 0) {
+    std::ofstream(dir + "/" + std::to_string(me)) << "here";
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (!met && std::chrono::steady_clock::now() < give_up) {
+      met = std::filesystem::exists(dir + "/" + std::to_string(other));
+      if (!met) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  MPI_Barrier(comm.mpi());
+  return met;
+}
+SPAWNPOOL_TASK(meet);
+
+/// Throws on `failing_rank` (after a barrier, so every rank is in the task).
+int fail_on_rank(spawnpool::TaskComm comm, int failing_rank) {
+  MPI_Barrier(comm.mpi());
+  if (comm.rank() == failing_rank) {
+    throw std::invalid_argument("rank " + std::to_string(comm.rank()) + " refuses");
+  }
+  return comm.rank();
+}
+SPAWNPOOL_TASK(fail_on_rank);
+
+void sum_into_file(spawnpool::TaskComm comm, std::string path) {
+  long mine = comm.rank() + 1;
+  long total = 0;
+  MPI_Reduce(&mine, &total, 1, MPI_LONG, MPI_SUM, 0, comm.mpi());
+  if (comm.rank() == 0) std::ofstream(path) << total;
+}
+SPAWNPOOL_TASK(sum_into_file);
+
+/// Rank `dying_rank` aborts once every rank is in the task; the others then wait for it in a
+/// barrier that never completes.
+int die_on_rank(spawnpool::TaskComm comm, int dying_rank) {
+  MPI_Barrier(comm.mpi());
+  if (comm.rank() == dying_rank) std::abort();
+  MPI_Barrier(comm.mpi());
+  return comm.rank();
+}
+SPAWNPOOL_TASK(die_on_rank);
+
+/// Ranks 0 and 1 each wait for a message from the other first: a deadlock.
+int deadlock(spawnpool::TaskComm comm) {
+  int value = 0;
+  MPI_Recv(&value, 1, MPI_INT, 1 - comm.rank(), 7, comm.mpi(), MPI_STATUS_IGNORE);
+  MPI_Send(&value, 1, MPI_INT, 1 - comm.rank(), 7, comm.mpi());
+  return value;
+}
+SPAWNPOOL_TASK(deadlock);
+
+int g_initialized = 0;
+void initialize(int value) { g_initialized = value; }
+SPAWNPOOL_TASK(initialize);
+
+/// The worker set-up as this rank sees it: the initializer's value, a variable, the directory.
+std::string set_up_here(spawnpool::TaskComm comm, std::string variable) {
+  (void)comm;
+  const char* value = std::getenv(variable.c_str());
+  return std::to_string(g_initialized) + "|" + (value ? value : "(unset)") + "|" +
+         std::filesystem::current_path().string();
+}
+SPAWNPOOL_TASK(set_up_here);
+
+int plain_square(int x) { return x * x; }
+SPAWNPOOL_TASK(plain_square);
+
+namespace {
+
+spawnpool::Executor& pool() {
+  static spawnpool::Executor executor(spawnpool::Options{}.max_workers(2).rank_groups(2));
+  return executor;
+}
+
+spawnpool::TaskOptions ranks(int k) { return spawnpool::TaskOptions{}.ranks(k); }
+
+std::string fresh_directory(const std::string& name) {
+  const std::string dir = std::filesystem::temp_directory_path().string() + "/spawnpool_ranks_" +
+                          name + "_" + std::to_string(::getpid());
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+}  // namespace
+
+TEST(Ranks, EveryRankContributesForOneTwoAndThreeRanks) {
+  for (int k : {1, 2, 3}) {
+    EXPECT_EQ(pool().submit(ranks(k), sum_of_ranks, 1L).get(), k * (k + 1) / 2) << "k = " << k;
+    EXPECT_EQ(pool().submit(ranks(k), sum_of_ranks, 100L).get(), 100L * k * (k + 1) / 2);
+  }
+}
+
+TEST(Ranks, WithoutOptionsATaskRunsOnOneRank) {
+  EXPECT_EQ(pool().submit(sum_of_ranks, 7L).get(), 7);
+  EXPECT_EQ(pool().submit(rank_and_size).get(), 1);
+}
+
+TEST(Ranks, AllRanksGivesEveryRanksResultInRankOrder) {
+  EXPECT_EQ(pool().submit_all_ranks(ranks(3), rank_and_size).get(), (std::vector<int>{3, 13, 23}));
+  EXPECT_EQ(pool().submit_all_ranks(ranks(2), rank_and_size).get(), (std::vector<int>{2, 12}));
+  EXPECT_EQ(pool().submit_all_ranks(ranks(1), rank_and_size).get(), (std::vector<int>{1}));
+}
+
+TEST(Ranks, MixedWithOrdinaryTasksInOnePool) {
+  const int workers = pool().num_workers();
+  std::vector<spawnpool::Future<int>> squares;
+  std::vector<spawnpool::Future<long>> sums;
+  for (int i = 0; i < 20; ++i) {
+    squares.push_back(pool().submit(plain_square, i));
+    sums.push_back(pool().submit(ranks(1 + i % 3), sum_of_ranks, static_cast<long>(i)));
+  }
+  for (int i = 0; i < 20; ++i) {
+    const int k = 1 + i % 3;
+    EXPECT_EQ(squares[static_cast<std::size_t>(i)].get(), i * i);
+    EXPECT_EQ(sums[static_cast<std::size_t>(i)].get(), static_cast<long>(i) * k * (k + 1) / 2);
+  }
+  EXPECT_EQ(pool().map(plain_square, std::vector<int>{1, 2, 3}).get(), (std::vector<int>{1, 4, 9}));
+  EXPECT_EQ(pool().num_workers(), workers) << "groups are not counted as workers";
+}
+
+TEST(Ranks, TwoTasksOfTwoRanksRunSideBySide) {
+  const std::string dir = fresh_directory("meet");
+  auto a = pool().submit(ranks(2), meet, dir, 0, 1);
+  auto b = pool().submit(ranks(2), meet, dir, 1, 0);
+  EXPECT_TRUE(a.get()) << "task 0 never saw task 1 running";
+  EXPECT_TRUE(b.get()) << "task 1 never saw task 0 running";
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Ranks, VoidTaskRuns) {
+  const std::string dir = fresh_directory("void");
+  pool().submit(ranks(3), sum_into_file, dir + "/sum").get();
+  long sum = 0;
+  std::ifstream(dir + "/sum") >> sum;
+  EXPECT_EQ(sum, 6);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Ranks, AFollowerThatThrowsFailsTheFutureNamingItsRank) {
+  try {
+    (void)pool().submit(ranks(3), fail_on_rank, 2).get();
+    FAIL() << "expected an error";
+  } catch (const spawnpool::RemoteError& e) {
+    EXPECT_NE(std::string(e.what()).find("rank 2 of the task's 3 ranks failed"), std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("rank 2 refuses"), std::string::npos) << e.what();
+  }
+  // Rank 0 throwing: its own exception.
+  try {
+    (void)pool().submit(ranks(2), fail_on_rank, 0).get();
+    FAIL() << "expected an error";
+  } catch (const spawnpool::RemoteError& e) {
+    EXPECT_NE(std::string(e.what()).find("rank 0 refuses"), std::string::npos) << e.what();
+  }
+  // The group goes on.
+  EXPECT_EQ(pool().submit(ranks(3), sum_of_ranks, 1L).get(), 6);
+}
+
+TEST(Ranks, InvalidRanksAreAnErrorAtSubmit) {
+  EXPECT_THROW((void)pool().submit(ranks(0), sum_of_ranks, 1L), spawnpool::Error);
+  spawnpool::ThreadExecutor threads(spawnpool::Options{}.max_workers(2));
+  EXPECT_THROW((void)threads.submit(ranks(2), sum_of_ranks, 1L), spawnpool::Error);
+  EXPECT_EQ(threads.submit(ranks(1), sum_of_ranks, 5L).get(), 5) << "MPI_COMM_SELF in this process";
+}
+
+TEST(RankSetUp, EveryRankOfAGroupGetsTheWorkerSetUp) {
+  const std::string dir = fresh_directory("setup");
+  spawnpool::Executor executor(spawnpool::Options{}
+                                   .max_workers(1)
+                                   .rank_groups(1)
+                                   .initializer(initialize, 42)
+                                   .env("SPAWNPOOL_RANKS_TEST", "set")
+                                   .working_directory(dir));
+  const std::string expected =
+      "42|set|" + std::filesystem::canonical(dir).string();
+  EXPECT_EQ(executor.submit_all_ranks(ranks(3), set_up_here, std::string("SPAWNPOOL_RANKS_TEST")).get(),
+            std::vector<std::string>(3, expected));
+  executor.shutdown();
+  std::filesystem::remove_all(dir);
+}
+
+namespace {
+
+bool all_end(const std::vector<long>& pids) {
+  bool ended = true;
+  for (long pid : pids) {
+    const bool gone = test_processes::ends_within(pid, std::chrono::seconds(20));
+    EXPECT_TRUE(gone) << "pid " << pid << " outlived its group";
+    ended = ended && gone;
+  }
+  return ended;
+}
+
+bool disjoint(const std::vector<long>& a, const std::vector<long>& b) {
+  for (long pid : a) {
+    if (std::find(b.begin(), b.end(), pid) != b.end()) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+TEST(RankFailures, ARankThatDiesFailsTheTaskWithWorkerLostAndTheGroupIsReplaced) {
+  spawnpool::Executor executor(spawnpool::Options{}.max_workers(1).rank_groups(1));
+  const std::vector<long> before = executor.submit_all_ranks(ranks(3), pid_of_rank).get();
+  try {
+    (void)executor.submit(ranks(3), die_on_rank, 1).get();
+    FAIL() << "expected WorkerLost";
+  } catch (const spawnpool::WorkerLost& e) {
+    EXPECT_NE(std::string(e.what()).find("rank 1 of its group"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(all_end(before));
+  // The pool goes on, with a new group.
+  EXPECT_EQ(executor.submit(ranks(3), sum_of_ranks, 1L).get(), 6);
+  const std::vector<long> after = executor.submit_all_ranks(ranks(3), pid_of_rank).get();
+  EXPECT_TRUE(disjoint(before, after));
+  EXPECT_EQ(executor.submit(plain_square, 4).get(), 16);
+  executor.shutdown();
+  EXPECT_TRUE(all_end(after));
+}
+
+TEST(RankFailures, RankZeroThatDiesTakesItsGroupWithIt) {
+  spawnpool::Executor executor(spawnpool::Options{}.max_workers(1).rank_groups(1));
+  const std::vector<long> before = executor.submit_all_ranks(ranks(2), pid_of_rank).get();
+  EXPECT_THROW((void)executor.submit(ranks(2), die_on_rank, 0).get(), spawnpool::WorkerLost);
+  EXPECT_TRUE(all_end(before));
+  EXPECT_EQ(executor.submit(ranks(2), sum_of_ranks, 1L).get(), 3);
+}
+
+TEST(RankFailures, ADeadlockedTaskTimesOutAndEveryRankEnds) {
+  spawnpool::Executor executor(spawnpool::Options{}.max_workers(1).rank_groups(1).task_timeout(
+      std::chrono::milliseconds(1500)));
+  const std::vector<long> before = executor.submit_all_ranks(ranks(2), pid_of_rank).get();
+  EXPECT_THROW((void)executor.submit(ranks(2), deadlock).get(), spawnpool::Timeout);
+  EXPECT_TRUE(all_end(before));
+  EXPECT_EQ(executor.submit(ranks(2), sum_of_ranks, 2L).get(), 6);
+}
+
+// Last: shuts the pool down.
+TEST(Ranks, ZGroupProcessesAreDistinctAndEndWithThePool) {
+  std::set<long> pids;
+  for (int k : {2, 3}) {
+    for (int round = 0; round < 2; ++round) {
+      const std::vector<long> group = pool().submit_all_ranks(ranks(k), pid_of_rank).get();
+      ASSERT_EQ(group.size(), static_cast<std::size_t>(k));
+      EXPECT_EQ(std::set<long>(group.begin(), group.end()).size(), group.size());
+      pids.insert(group.begin(), group.end());
+    }
+  }
+  EXPECT_EQ(pids.count(static_cast<long>(::getpid())), 0u);
+  // Two groups of 2 and two of 3: at most 10 processes, and groups are reused.
+  EXPECT_LE(pids.size(), 10u);
+  pool().shutdown();
+  for (long pid : pids) {
+    EXPECT_TRUE(test_processes::ends_within(pid, std::chrono::seconds(20))) << "pid " << pid;
+  }
+  EXPECT_THROW((void)pool().submit(ranks(2), sum_of_ranks, 1L), spawnpool::BrokenExecutor);
+}
+
+int main(int argc, char** argv) {
+  spawnpool::Runtime runtime(argc, argv);  // workers and group members serve here and exit
+  ::testing::InitGoogleTest(&argc, argv);
+  const int status = RUN_ALL_TESTS();
+  pool().shutdown();
+  return status;
+}
