@@ -141,7 +141,7 @@ constexpr int kCrashSignals[] = {SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL};
 /// 3 s, until the leader has reported the group lost and ended, then dies of the signal. Without
 /// it the launcher ends the whole group when the follower dies, before the leader can say which
 /// rank it was. Async-signal-safe.
-void on_follower_crash(int signal_number) {
+void tell_leader_and_wait() {
   union sigval value;
   value.sival_int = g_own_rank;
   if (sigqueue(g_leader_pid, SIGUSR2, value) == 0) {
@@ -150,6 +150,10 @@ void on_follower_crash(int signal_number) {
       nanosleep(&pause, nullptr);
     }
   }
+}
+
+void on_follower_crash(int signal_number) {
+  tell_leader_and_wait();
   ::signal(signal_number, SIG_DFL);
   ::raise(signal_number);
 }
@@ -233,6 +237,25 @@ RankGroupView rank_group_view() noexcept {
   MPI_Initialized(&initialized);
   if (initialized) MPI_Finalized(&finalized);
   return RankGroupView{initialized && !finalized ? MPI_COMM_SELF : MPI_COMM_NULL, 0, 1};
+}
+
+bool is_rank_group_comm(MPI_Comm comm) noexcept {
+  const Group& g = group();
+  if (!g.joined || comm == MPI_COMM_NULL) return false;
+  if (comm == MPI_COMM_WORLD || comm == MPI_COMM_SELF || comm == g.task_comm) return true;
+  int result = MPI_UNEQUAL;
+  return PMPI_Comm_compare(comm, MPI_COMM_WORLD, &result) == MPI_SUCCESS &&
+         (result == MPI_IDENT || result == MPI_CONGRUENT);
+}
+
+bool is_rank_group_follower() noexcept { return group().joined && group().rank > 0; }
+
+void follower_abort(int errorcode) noexcept {
+  std::fprintf(stderr, "spawnpool: rank %d of a group: its task called MPI_Abort (error code %d); "
+               "the group ends\n", group().rank, errorcode);
+  std::fflush(nullptr);
+  tell_leader_and_wait();
+  _exit(errorcode != 0 ? errorcode & 0xff : 1);
 }
 
 int join_rank_group() {

@@ -13,6 +13,8 @@
 // as it replaces a lost worker. The pid checks assume the group shares one host (it is started by
 // one spawn; groups across hosts are not supported yet).
 
+#include <mpi.h>
+
 #include <string>
 #include <utility>
 #include <vector>
@@ -24,6 +26,16 @@ namespace spawnpool::detail {
 /// members' pids). Returns this process's rank. Call once, before serving.
 /// @throws MpiError when MPI fails
 int join_rank_group();
+
+/// True in a member of a joined group for its MPI_COMM_WORLD, MPI_COMM_SELF, the tasks'
+/// communicator or any communicator congruent with the group's world. Never throws.
+bool is_rank_group_comm(MPI_Comm comm) noexcept;
+/// True in a follower (rank > 0) of a joined group. Never throws.
+bool is_rank_group_follower() noexcept;
+/// A follower's task called MPI_Abort on the group: tells the leader (which reports the group lost,
+/// naming this rank, and ends), waits for it at most 3 s, and ends this process with `errorcode`
+/// (the group's MPI job, and the manager with it, would otherwise end).
+[[noreturn]] void follower_abort(int errorcode) noexcept;
 
 /// A follower (rank > 0): runs the calls the leader forwards until the leader dismisses the group.
 /// Returns the exit status the leader passed on (0: disconnect from the manager and finalize MPI

@@ -89,6 +89,15 @@ int die_on_rank(spawnpool::TaskComm comm, int dying_rank) {
 }
 SPAWNPOOL_TASK(die_on_rank);
 
+/// Rank `aborting_rank` calls MPI_Abort on the task's communicator (error code 5).
+int abort_on_rank(spawnpool::TaskComm comm, int aborting_rank) {
+  MPI_Barrier(comm.mpi());
+  if (comm.rank() == aborting_rank) MPI_Abort(comm.mpi(), 5);
+  MPI_Barrier(comm.mpi());
+  return comm.rank();
+}
+SPAWNPOOL_TASK(abort_on_rank);
+
 /// Ranks 0 and 1 each wait for a message from the other first: a deadlock.
 int deadlock(spawnpool::TaskComm comm) {
   int value = 0;
@@ -275,6 +284,25 @@ TEST(RankFailures, RankZeroThatDiesTakesItsGroupWithIt) {
   EXPECT_THROW((void)executor.submit(ranks(2), die_on_rank, 0).get(), spawnpool::WorkerLost);
   EXPECT_TRUE(all_end(before));
   EXPECT_EQ(executor.submit(ranks(2), sum_of_ranks, 1L).get(), 3);
+}
+
+// MPI_Abort on the group's communicator ends the group, not the MPI job with the manager in it
+// (which ended this test program with status 137).
+TEST(RankFailures, MpiAbortOnAnyRankEndsOnlyItsGroup) {
+  spawnpool::Executor executor(spawnpool::Options{}.max_workers(1).rank_groups(1));
+  for (int rank : {1, 0}) {
+    const std::vector<long> before = executor.submit_all_ranks(ranks(2), pid_of_rank).get();
+    try {
+      (void)executor.submit(ranks(2), abort_on_rank, rank).get();
+      FAIL() << "expected WorkerLost";
+    } catch (const spawnpool::WorkerLost& e) {
+      const std::string what = e.what();
+      EXPECT_TRUE(what.find(rank == 0 ? "MPI_Abort" : "rank 1 of its group") != std::string::npos)
+          << what;
+    }
+    EXPECT_TRUE(all_end(before));
+    EXPECT_EQ(executor.submit(ranks(2), sum_of_ranks, 1L).get(), 3);
+  }
 }
 
 TEST(RankFailures, ADeadlockedTaskTimesOutAndEveryRankEnds) {
