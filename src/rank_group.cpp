@@ -3,6 +3,7 @@
 #include "backoff.hpp"
 #include "control_messages.hpp"
 #include "log.hpp"
+#include "task_mpi_finalize.hpp"
 #include "wire.hpp"
 #include "worker_sentinel.hpp"
 
@@ -250,12 +251,17 @@ bool is_rank_group_comm(MPI_Comm comm) noexcept {
 
 bool is_rank_group_follower() noexcept { return group().joined && group().rank > 0; }
 
-void follower_abort(int errorcode) noexcept {
-  std::fprintf(stderr, "spawnpool: rank %d of a group: its task called MPI_Abort (error code %d); "
-               "the group ends\n", group().rank, errorcode);
+/// Set while a follower's main thread runs its share of a call.
+thread_local bool t_follower_in_task = false;
+
+bool is_follower_running_task() noexcept { return t_follower_in_task; }
+
+void follower_task_ends_group(const char* what, int status) noexcept {
+  std::fprintf(stderr, "spawnpool: rank %d of a group: its task %s; the group ends\n",
+               group().rank, what);
   std::fflush(nullptr);
   tell_leader_and_wait();
-  _exit(errorcode != 0 ? errorcode & 0xff : 1);
+  _exit(status);
 }
 
 int join_rank_group() {
@@ -332,6 +338,7 @@ std::vector<RankOutcome> gather_follower_outcomes() {
 
 int serve_as_follower() noexcept {
   Group& g = group();
+  end_worker_when_a_task_finalizes_mpi();  // a task's MPI_Finalize would wait for ever
   Backoff backoff(quiet_polling());
   auto next_look = clock::now() + kLivenessInterval;
   try {
@@ -380,6 +387,10 @@ int serve_as_follower() noexcept {
       } else {
         try {
           const std::size_t offset = 4 + name.size();
+          struct TaskMark {
+            TaskMark() { t_follower_in_task = true; }
+            ~TaskMark() { t_follower_in_task = false; }
+          } task_mark;
           entry->invoke(ByteSpan{bytes.data() + offset, bytes.size() - offset}, nullptr, 0, false);
         } catch (const BadArguments& bad) {
           failure = "the arguments did not decode: " + bad.what;

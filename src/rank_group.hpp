@@ -32,10 +32,13 @@ int join_rank_group();
 bool is_rank_group_comm(MPI_Comm comm) noexcept;
 /// True in a follower (rank > 0) of a joined group. Never throws.
 bool is_rank_group_follower() noexcept;
-/// A follower's task called MPI_Abort on the group: tells the leader (which reports the group lost,
-/// naming this rank, and ends), waits for it at most 3 s, and ends this process with `errorcode`
-/// (the group's MPI job, and the manager with it, would otherwise end).
-[[noreturn]] void follower_abort(int errorcode) noexcept;
+/// True while the calling thread of a follower runs its share of a call. Never throws.
+bool is_follower_running_task() noexcept;
+/// A follower's task did what ends its process (`what`: "called MPI_Abort (error code 5)"):
+/// tells the leader (which reports the group lost, naming this rank, and ends), waits for it at
+/// most 3 s, and ends this process with `status`. For MPI_Abort on the group, which would end the
+/// group's MPI job and the manager with it, and MPI_Finalize, which would wait for ever.
+[[noreturn]] void follower_task_ends_group(const char* what, int status) noexcept;
 
 /// A follower (rank > 0): runs the calls the leader forwards until the leader dismisses the group.
 /// Returns the exit status the leader passed on (0: disconnect from the manager and finalize MPI

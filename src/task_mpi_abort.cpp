@@ -34,7 +34,8 @@ extern "C" int MPI_Abort(MPI_Comm comm, int errorcode) {
   // A group's world (rank_group.hpp) holds only its own processes: the manager is not in it.
   const bool group_world = spawnpool::detail::is_rank_group_comm(comm);
   if (group_world && spawnpool::detail::is_rank_group_follower()) {
-    spawnpool::detail::follower_abort(errorcode);
+    const std::string what = "called MPI_Abort (error code " + std::to_string(errorcode) + ")";
+    spawnpool::detail::follower_task_ends_group(what.c_str(), errorcode != 0 ? errorcode & 0xff : 1);
   }
   const bool own_world = comm == MPI_COMM_SELF || group_world ||
                          (comm == MPI_COMM_WORLD && spawnpool::detail::world_is_this_worker());

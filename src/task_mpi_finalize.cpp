@@ -1,5 +1,6 @@
 #include "task_mpi_finalize.hpp"
 
+#include "rank_group.hpp"
 #include "worker_loop.hpp"
 #include "worker_sentinel.hpp"
 
@@ -14,6 +15,7 @@ namespace spawnpool::detail {
 namespace {
 
 int on_finalize(MPI_Comm, int, void*, void*) {
+  if (is_follower_running_task()) follower_task_ends_group("called MPI_Finalize", 1);
   std::string task;
   if (running_task(&task)) {
     const bool reported = report_worker_end(LossReport::Cause::kMpiFinalize, 0);

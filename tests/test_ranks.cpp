@@ -98,6 +98,15 @@ int abort_on_rank(spawnpool::TaskComm comm, int aborting_rank) {
 }
 SPAWNPOOL_TASK(abort_on_rank);
 
+/// Rank 1 calls MPI_Finalize in the middle of the task.
+int finalize_on_rank_1(spawnpool::TaskComm comm) {
+  MPI_Barrier(comm.mpi());
+  if (comm.rank() == 1) MPI_Finalize();
+  MPI_Barrier(comm.mpi());
+  return comm.rank();
+}
+SPAWNPOOL_TASK(finalize_on_rank_1);
+
 /// Ranks 0 and 1 each wait for a message from the other first: a deadlock.
 int deadlock(spawnpool::TaskComm comm) {
   int value = 0;
@@ -303,6 +312,18 @@ TEST(RankFailures, MpiAbortOnAnyRankEndsOnlyItsGroup) {
     EXPECT_TRUE(all_end(before));
     EXPECT_EQ(executor.submit(ranks(2), sum_of_ranks, 1L).get(), 3);
   }
+}
+
+// A follower's MPI_Finalize waited for ever at 100 % CPU (no task_timeout: the future never
+// completed).
+TEST(RankFailures, MpiFinalizeOnAFollowerEndsItsGroup) {
+  spawnpool::Executor executor(spawnpool::Options{}.max_workers(1).rank_groups(1));
+  const std::vector<long> before = executor.submit_all_ranks(ranks(2), pid_of_rank).get();
+  auto future = executor.submit(ranks(2), finalize_on_rank_1);
+  ASSERT_EQ(future.wait_for(std::chrono::seconds(60)), spawnpool::FutureStatus::ready);
+  EXPECT_THROW((void)future.get(), spawnpool::WorkerLost);
+  EXPECT_TRUE(all_end(before));
+  EXPECT_EQ(executor.submit(ranks(2), sum_of_ranks, 1L).get(), 3);
 }
 
 TEST(RankFailures, ADeadlockedTaskTimesOutAndEveryRankEnds) {
