@@ -67,6 +67,10 @@ std::string LossReport::describe() const {
       return "the task called MPI_Abort (error code " + std::to_string(number) + ")";
     case Cause::kMpiFinalize:
       return "the task called MPI_Finalize";
+    case Cause::kRankStuck:
+      return "rank " + std::to_string(number) + " of its group's task failed and the other ranks " +
+             "did not finish within " + std::to_string(kRankStuckLimit.count()) +
+             " s (waiting for it in a collective?); the group was ended";
     case Cause::kRankLost:
       return "rank " + std::to_string(number) +
              " of its group of processes ended (crashed, killed or exited)";

@@ -28,6 +28,7 @@
 #include <cereal/types/utility.hpp>  // std::pair
 #include <cereal/types/vector.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -71,11 +72,17 @@ struct Ready {
   }
 };
 
+/// After one rank of a k-rank task failed, how long the group's other ranks may take to finish
+/// their part before the group is taken as stuck (ranks waiting in a collective the failed rank
+/// never reaches) and ended (rank_group.hpp).
+inline constexpr std::chrono::seconds kRankStuckLimit{5};
+
 /// worker -> manager on the control tag: the worker is about to die, and why.
 struct LossReport {
   enum class Cause : std::uint8_t {
     kSignal = 0, kExit = 1, kTimeout = 2, kMpiAbort = 3, kMpiFinalize = 4,
     kRankLost = 5,  // a group's rank 0: another rank of the group ended (rank_group.hpp)
+    kRankStuck = 6,  // a group's rank 0: a rank's task failed and the others did not finish
   };
   Cause cause = Cause::kSignal;
   std::int64_t number = 0;     // the signal, the exit status, the task timeout in ms, MPI_Abort's

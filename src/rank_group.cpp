@@ -159,7 +159,33 @@ void on_follower_crash(int signal_number) {
   ::raise(signal_number);
 }
 
-void on_crash_notice(int, siginfo_t* info, void*) { g_crashed_rank.store(info->si_value.sival_int); }
+/// Leader: the rank whose part of the running call failed first (-1: none), and when (steady
+/// clock, ns), and whether a call is running (forwarded, its outcomes not all gathered).
+std::atomic<int> g_failed_rank{-1};
+std::atomic<std::int64_t> g_failed_at_ns{0};
+std::atomic<bool> g_call_running{false};
+
+std::int64_t steady_now_ns() {
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);  // async-signal-safe
+  return static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
+}
+
+void note_failed_rank(int rank) {
+  int none = -1;
+  if (g_failed_rank.compare_exchange_strong(none, rank)) g_failed_at_ns.store(steady_now_ns());
+}
+
+/// Leader, on SIGUSR2 from a follower: a positive value is a crashed rank, a negative one a rank
+/// whose part of the call failed (it sent its outcome and the leader may be stuck without it).
+void on_crash_notice(int, siginfo_t* info, void*) {
+  const int value = info->si_value.sival_int;
+  if (value > 0) {
+    g_crashed_rank.store(value);
+  } else if (value < 0) {
+    note_failed_rank(-value);
+  }
+}
 
 void install_crash_relay(const Group& g) {
   struct sigaction action {};
@@ -187,6 +213,17 @@ void start_watch() {
       std::this_thread::sleep_for(kWatchInterval);
       if (g_ending.load()) return;
       if (const int crashed = g_crashed_rank.load(); crashed > 0) end_group_without(crashed);
+      if (g.rank == 0 && g_call_running.load()) {
+        const int failed = g_failed_rank.load();
+        const auto limit_ns = std::chrono::nanoseconds(kRankStuckLimit).count();
+        if (failed >= 0 && steady_now_ns() - g_failed_at_ns.load() > limit_ns) {
+          log().warn("group rank 0: rank {}'s part of the call failed and the others did not "
+                     "finish within {} s; ending the group", failed, kRankStuckLimit.count());
+          const bool reported = report_worker_end(LossReport::Cause::kRankStuck, failed);
+          std::fflush(nullptr);
+          _exit(reported ? status_after_report(1) : 1);
+        }
+      }
       for (int r = g.rank == 0 ? 1 : 0; r < (g.rank == 0 ? g.size : 1); ++r) {
         if (!process_exists(g.pids[static_cast<std::size_t>(r)]) && !g_ending.load()) {
           end_group_without(r);
@@ -288,13 +325,25 @@ void send_call_to_followers(std::string_view entry_name, ByteSpan args) {
   std::memcpy(message.data(), &length, 4);
   std::memcpy(message.data() + 4, entry_name.data(), entry_name.size());
   if (args.size > 0) std::memcpy(message.data() + 4 + entry_name.size(), args.data, args.size);
+  g_failed_rank.store(-1);
+  g_call_running.store(true);
   for (int rank = 1; rank < g.size; ++rank) send_bytes(message, rank, kCallTag);
+}
+
+void note_leader_part_failed() noexcept {
+  if (group().joined && group().rank == 0) note_failed_rank(0);
 }
 
 void send_outcome_to_leader(bool ok, ByteSpan bytes) {
   std::vector<char> message(1 + bytes.size);
   message[0] = ok ? 1 : 0;
   if (bytes.size > 0) std::memcpy(message.data() + 1, bytes.data, bytes.size);
+  if (!ok) {  // the leader may wait in the task for this rank: it starts the stuck clock (before
+              // the outcome, so that the notice never reaches the leader's next call)
+    union sigval value;
+    value.sival_int = -group().rank;
+    sigqueue(static_cast<pid_t>(group().pids[0]), SIGUSR2, value);
+  }
   send_bytes(message, 0, kOutcomeTag);
 }
 
@@ -333,6 +382,7 @@ std::vector<RankOutcome> gather_follower_outcomes() {
     }
     backoff.pause();
   }
+  g_call_running.store(false);
   return outcomes;
 }
 

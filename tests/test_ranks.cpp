@@ -107,6 +107,16 @@ int finalize_on_rank_1(spawnpool::TaskComm comm) {
 }
 SPAWNPOOL_TASK(finalize_on_rank_1);
 
+/// Rank `failing_rank` throws before the collective the others wait in.
+long throw_before_collective(spawnpool::TaskComm comm, int failing_rank) {
+  if (comm.rank() == failing_rank) throw std::runtime_error("boom");
+  long one = 1;
+  long sum = 0;
+  MPI_Allreduce(&one, &sum, 1, MPI_LONG, MPI_SUM, comm.mpi());
+  return sum;
+}
+SPAWNPOOL_TASK(throw_before_collective);
+
 /// Ranks 0 and 1 each wait for a message from the other first: a deadlock.
 int deadlock(spawnpool::TaskComm comm) {
   int value = 0;
@@ -324,6 +334,26 @@ TEST(RankFailures, MpiFinalizeOnAFollowerEndsItsGroup) {
   EXPECT_THROW((void)future.get(), spawnpool::WorkerLost);
   EXPECT_TRUE(all_end(before));
   EXPECT_EQ(executor.submit(ranks(2), sum_of_ranks, 1L).get(), 3);
+}
+
+// A rank that throws before a collective left the others waiting in it, and the future never
+// completed (without task_timeout): now the group is ended kRankStuckLimit (5 s) after the failure.
+TEST(RankFailures, ARankThatThrowsBeforeACollectiveEndsTheStuckGroup) {
+  spawnpool::Executor executor(spawnpool::Options{}.max_workers(1).rank_groups(1));
+  for (int rank : {0, 1}) {
+    const std::vector<long> before = executor.submit_all_ranks(ranks(2), pid_of_rank).get();
+    auto future = executor.submit(ranks(2), throw_before_collective, rank);
+    ASSERT_EQ(future.wait_for(std::chrono::seconds(60)), spawnpool::FutureStatus::ready);
+    try {
+      (void)future.get();
+      FAIL() << "expected WorkerLost";
+    } catch (const spawnpool::WorkerLost& e) {
+      EXPECT_NE(std::string(e.what()).find("rank " + std::to_string(rank) + " of its group's task failed"),
+                std::string::npos) << e.what();
+    }
+    EXPECT_TRUE(all_end(before));
+    EXPECT_EQ(executor.submit(ranks(2), throw_before_collective, -1).get(), 2);
+  }
 }
 
 TEST(RankFailures, ADeadlockedTaskTimesOutAndEveryRankEnds) {

@@ -39,7 +39,11 @@ struct RankOutcome {
 /// Leader: hands the call (task entry `entry_name`, arguments encoded inline) to every follower.
 /// @throws Error when a follower cannot be reached
 void send_call_to_followers(std::string_view entry_name, ByteSpan args);
-/// Follower: hands its outcome of the current call to the leader.
+/// Leader: its own part of the current call failed; the group is ended if the other ranks do not
+/// finish within kRankStuckLimit (control_messages.hpp). Never throws.
+void note_leader_part_failed() noexcept;
+/// Follower: hands its outcome of the current call to the leader (a failure also starts the
+/// leader's stuck clock).
 void send_outcome_to_leader(bool ok, ByteSpan bytes);
 /// Leader: every follower's outcome of the current call, index 0 being rank 1.
 /// @throws Error when a follower cannot be reached
@@ -93,6 +97,7 @@ class RankedCallOf final : public PreparedCall {
       }
     } catch (...) {
       error = std::current_exception();
+      if (group.rank == 0 && group.size > 1) note_leader_part_failed();
     }
     if (group.rank != 0) {  // a follower: its part goes to the leader, the manager hears nothing
       if (error) {
