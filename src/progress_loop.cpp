@@ -527,7 +527,21 @@ bool PoolCore::poll_turn() {
   bool active = take_queued();
   active |= dispatch();
   // Completed sends are not activity (heartbeats would count); results are.
-  for (auto& link : links_) link->transport().progress_sends();
+  for (std::size_t l = 0; l < links_.size(); ++l) {
+    try {
+      links_[l]->transport().progress_sends();
+    } catch (const MpiError& e) {
+      // A send to a process that died (a spawned worker's or group's link): that link's workers
+      // are lost, not the executor.
+      if (!links_[l]->watched()) throw;
+      links_[l]->transport().abandon_sends();
+      for (std::size_t w = 0; w < roster_.size(); ++w) {
+        if (roster_[w].link == l) {
+          lose_worker(w, std::string("MPI failed sending to it: ") + e.what(), 0, "");
+        }
+      }
+    }
+  }
   active |= receive();
   // Control messages (heartbeats, a dying worker's report) are looked for every kControlInterval,
   // not on every turn: each look is an MPI progress call (with MPICH ch3 a poll() of the sockets),

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 #include <mpi.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -116,6 +117,13 @@ long throw_before_collective(spawnpool::TaskComm comm, int failing_rank) {
   return sum;
 }
 SPAWNPOOL_TASK(throw_before_collective);
+
+/// The length of a large argument, after a pause.
+std::size_t length_of(spawnpool::TaskComm, const std::vector<double>& values) {
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  return values.size();
+}
+SPAWNPOOL_TASK(length_of);
 
 /// Ranks 0 and 1 each wait for a message from the other first: a deadlock.
 int deadlock(spawnpool::TaskComm comm) {
@@ -353,6 +361,23 @@ TEST(RankFailures, ARankThatThrowsBeforeACollectiveEndsTheStuckGroup) {
     }
     EXPECT_TRUE(all_end(before));
     EXPECT_EQ(executor.submit(ranks(2), throw_before_collective, -1).get(), 2);
+  }
+}
+
+// Rank 0 killed while the manager still sends it a large argument: the send failed in the
+// progress loop, which broke the whole executor (BrokenExecutor for every later task).
+TEST(RankFailures, ALeaderKilledWhileItsArgumentIsSentIsALostWorker) {
+  spawnpool::Executor executor(spawnpool::Options{}.max_workers(1).rank_groups(1));
+  const std::vector<double> large(25'000'000, 1.0);  // 200 MB
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    const std::vector<long> pids = executor.submit_all_ranks(ranks(2), pid_of_rank).get();
+    auto future = executor.submit(ranks(2), length_of, large);
+    std::this_thread::sleep_for(std::chrono::milliseconds(attempt == 0 ? 300 : 600));
+    ::kill(static_cast<pid_t>(pids[0]), SIGKILL);
+    EXPECT_THROW((void)future.get(), spawnpool::WorkerLost);
+    EXPECT_TRUE(all_end(pids));
+    EXPECT_EQ(executor.submit(ranks(2), sum_of_ranks, 1L).get(), 3);
+    EXPECT_EQ(executor.submit(plain_square, 3).get(), 9);
   }
 }
 
