@@ -127,25 +127,6 @@ std::vector<MPI_Comm> g_dropped_clients;
 /// Refused clients disconnected side by side at most; more are kept like dropped clients.
 constexpr int kMostRefusalsUnderway = 8;
 
-/// Ends a refused client's connection without trusting it: drains it, then disconnects on a
-/// helper thread (our own client disconnects when refused, and waits for our side). A client that
-/// never disconnects leaves that thread waiting, and its communicator is never freed (so its
-/// context id, and any late message, is never reused). With kMostRefusalsUnderway threads waiting
-/// already (connections that never disconnect), the communicator is just kept.
-void refuse_client(MPI_Comm client) {
-  drain_client(client, std::chrono::milliseconds(200));
-  if (g_refusing.load() >= kMostRefusalsUnderway) {
-    g_dropped_a_client = true;
-    g_dropped_clients.push_back(client);
-    return;
-  }
-  ++g_refusing;
-  std::thread([client]() mutable {
-    MPI_Comm_disconnect(&client);
-    --g_refusing;
-  }).detach();
-}
-
 /// Disconnects `comm` on a helper thread, so that a peer that never takes part in the disconnect
 /// (Open MPI waits for both sides) cannot hold the caller. Counted with the refusals underway;
 /// beyond kMostRefusalsUnderway the communicator is just kept.
@@ -160,6 +141,16 @@ void disconnect_in_background(MPI_Comm comm) {
     MPI_Comm_disconnect(&comm);
     --g_refusing;
   }).detach();
+}
+
+/// Ends a refused client's connection without trusting it: drains it, then disconnects on a
+/// helper thread (our own client disconnects when refused, and waits for our side). A client that
+/// never disconnects leaves that thread waiting, and its communicator is never freed (so its
+/// context id, and any late message, is never reused). With kMostRefusalsUnderway threads waiting
+/// already (connections that never disconnect), the communicator is just kept.
+void refuse_client(MPI_Comm client) {
+  drain_client(client, std::chrono::milliseconds(200));
+  disconnect_in_background(client);
 }
 
 /// Rank 0: opens an MPI port for this turn, has the lobby ask a client in (told that port), and

@@ -203,14 +203,9 @@ constexpr TaskState::ResultDecoder result_decoder() {
 template <class F>
 struct TaskTraits;
 
+/// Compile-time checks of a task's parameter and result types (serializable, default-constructible).
 template <class R, class... P>
-struct TaskTraits<R (*)(P...) noexcept> : TaskTraits<R (*)(P...)> {};
-
-template <class R, class... P>
-struct TaskTraits<R (*)(P...)> {
-  using result_type = R;
-  template <auto Fn>
-  static TaskEntry entry(const char* name) {
+void check_task_types() {
     (require_serializable<stored_t<P>>(), ...);
     if constexpr (!std::is_void_v<R>) {
       require_serializable<std::decay_t<R>>();
@@ -221,6 +216,17 @@ struct TaskTraits<R (*)(P...)> {
     static_assert((std::is_default_constructible_v<stored_t<P>> && ...),
                   "spawnpool: task parameter types must be default-constructible to be decoded "
                   "on the worker");
+}
+
+template <class R, class... P>
+struct TaskTraits<R (*)(P...) noexcept> : TaskTraits<R (*)(P...)> {};
+
+template <class R, class... P>
+struct TaskTraits<R (*)(P...)> {
+  using result_type = R;
+  template <auto Fn>
+  static TaskEntry entry(const char* name) {
+    check_task_types<R, P...>();
     TaskEntry e;
     e.name = name;
     e.invoke = &invoke_task<static_cast<R (*)(P...)>(Fn), R, P...>;

@@ -181,16 +181,7 @@ struct TaskTraits<R (*)(TaskComm, P...)> {
   using result_type = R;
   template <auto Fn>
   static TaskEntry entry(const char* name) {
-    (require_serializable<stored_t<P>>(), ...);
-    if constexpr (!std::is_void_v<R>) {
-      require_serializable<std::decay_t<R>>();
-      static_assert(std::is_default_constructible_v<std::decay_t<R>>,
-                    "spawnpool: a task's result type must be default-constructible to be decoded "
-                    "on the manager");
-    }
-    static_assert((std::is_default_constructible_v<stored_t<P>> && ...),
-                  "spawnpool: task parameter types must be default-constructible to be decoded "
-                  "on the worker");
+    check_task_types<R, P...>();
     constexpr auto fn = static_cast<R (*)(TaskComm, P...)>(Fn);
     TaskEntry e;
     e.name = name;
