@@ -15,6 +15,10 @@
 //     startup  size ignored                  MPI_Comm_spawn of the workers + first round trip
 //     idle     size = seconds                CPU of the idle master + workers (blocked in MPI_Recv)
 //     primes   size = N, extra = pieces      seed 001's primes below N, ranges handed out one by one
+//     ranked   size = round trips            spawn mode only, <workers> = k: ONE MPI_Comm_spawn of
+//              a group of k (maxprocs = k); its rank 0 gets an int, MPI_Bcast inside the group,
+//              MPI_Reduce of rank + 1 to rank 0, which answers: group_start_ms (spawn + first
+//              round trip), median_us, p99_us (spawnpool's counterpart: bench/ranked_latency)
 // Each run prints one `row name=<kind> impl=raw_mpi ...` line (see bench_util.hpp).
 //
 // Buffers are allocated once and reused (except in `echo ... fresh`): this is the best case a
@@ -104,8 +108,34 @@ void serve_primes(MPI_Comm comm, int manager) {
   }
 }
 
+/// A group of k spawned together (their MPI_COMM_WORLD): rank 0 takes each int from the master and
+/// broadcasts it, every rank reduces rank + 1 to rank 0, which answers sum + int.
+void serve_ranked(MPI_Comm parent, int manager) {
+  int group_rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &group_rank);
+  for (;;) {
+    int call[2] = {0, 0};  // {argument, stop}
+    if (group_rank == 0) {
+      MPI_Status status;
+      MPI_Recv(&call[0], 1, MPI_INT, manager, MPI_ANY_TAG, parent, &status);
+      call[1] = status.MPI_TAG == kStopTag;
+    }
+    MPI_Bcast(call, 2, MPI_INT, 0, MPI_COMM_WORLD);
+    if (call[1]) return;
+    const int mine = group_rank + 1;
+    int sum = 0;
+    MPI_Reduce(&mine, &sum, 1, MPI_INT, MPI_SUM, 0, MPI_COMM_WORLD);
+    if (group_rank == 0) {
+      sum += call[0];
+      MPI_Send(&sum, 1, MPI_INT, manager, kTaskTag, parent);
+    }
+  }
+}
+
 void serve(const std::string& kind, MPI_Comm comm, int manager, int map_chunk, bool fresh) {
-  if (kind == "idle") {
+  if (kind == "ranked") {
+    serve_ranked(comm, manager);
+  } else if (kind == "idle") {
     const long pid = getpid();
     MPI_Send(&pid, 1, MPI_LONG, manager, kTaskTag, comm);
     serve_ints(comm, manager, 1);
@@ -278,9 +308,38 @@ std::size_t primes(Link& link, long high, long pieces) {
   return count;
 }
 
+/// Round trips to a spawned group of `ranks` (see serve_ranked); the first one, right after the
+/// spawn, is the group's start-up.
+void ranked(Link& link, int ranks, long iterations, bench::Clock::time_point started) {
+  const int expected = ranks * (ranks + 1) / 2;
+  auto round_trip = [&](int x) {
+    int y = 0;
+    MPI_Send(&x, 1, MPI_INT, 0, kTaskTag, link.comm);
+    MPI_Recv(&y, 1, MPI_INT, 0, kTaskTag, link.comm, MPI_STATUS_IGNORE);
+    if (y != expected + x) std::abort();
+  };
+  round_trip(0);
+  const double group_start_ms = bench::seconds_since(started) * 1e3;
+  for (int i = 0; i < 200; ++i) round_trip(i);  // warm-up
+  std::vector<double> samples;
+  samples.reserve(static_cast<std::size_t>(iterations));
+  for (long i = 0; i < iterations; ++i) {
+    const auto t0 = bench::Clock::now();
+    round_trip(static_cast<int>(i));
+    samples.push_back(bench::micros_between(t0, bench::Clock::now()));
+  }
+  bench::Row("ranked_latency", "raw_mpi")
+      .add("ranks", ranks)
+      .add("group_start_ms", group_start_ms, 1)
+      .add("median_us", bench::quantile(samples, 0.5))
+      .add("p99_us", bench::quantile(samples, 0.99))
+      .add("iterations", iterations)
+      .print();
+}
+
 int usage() {
   std::fprintf(stderr,
-               "usage: raw_mpi <latency|submit|map|echo|startup|idle|primes> <spawn|static> "
+               "usage: raw_mpi <latency|submit|map|echo|startup|idle|primes|ranked> <spawn|static> "
                "<workers> <size> [extra]\n");
   return 2;
 }
@@ -328,6 +387,11 @@ int main(int argc, char** argv) {
     MPI_Finalize();
     return usage();
   }
+  if (kind == "ranked" && mode != "spawn") {
+    std::fprintf(stderr, "raw_mpi: ranked runs in spawn mode only\n");
+    MPI_Finalize();
+    return usage();
+  }
 
   const auto started = bench::Clock::now();
   Link link;
@@ -362,6 +426,9 @@ int main(int argc, char** argv) {
         .print();
   } else if (kind == "idle") {
     idle(link, size);
+  } else if (kind == "ranked") {
+    ranked(link, workers, tasks, started);
+    link.workers = {0};  // only the group's rank 0 listens to the master
   } else if (kind == "primes") {
     const std::size_t count = primes(link, static_cast<long>(size), std::max(1L, extra));
     bench::Row("primes", impl)

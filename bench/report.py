@@ -161,6 +161,14 @@ def build_table(res):
             "lower", *vals)
     speedups = [ratio(a, b) for a, b in zip(secs[1], secs[2])]
     add("7. primes speed-up, 2 workers over 1", "×", "higher", *speedups)
+    # k-rank tasks (mpi4py.futures has none): rows carry ranks=, not workers=.
+    add("8. 2-rank task group start-up (MPI_Comm_spawn of 2 + first task)", "ms", "lower",
+        res.get("ranked_latency", "spawnpool", "group_start_ms", ""),
+        res.get("ranked_latency", "raw_mpi", "group_start_ms", ""), None)
+    for stat in ("median", "p99"):
+        add(f"8. trivial 2-rank task round trip (MPI_Reduce over the group), {stat}", "µs", "lower",
+            res.get("ranked_latency", "spawnpool", f"{stat}_us", ""),
+            res.get("ranked_latency", "raw_mpi", f"{stat}_us", ""), None)
     return rows
 
 

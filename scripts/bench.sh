@@ -58,7 +58,8 @@ if ((${#missing[@]})); then
   fi
 fi
 
-BENCH_TARGETS=(latency submit_throughput map_throughput echo_bandwidth startup idle_cpu raw_mpi primes)
+BENCH_TARGETS=(latency submit_throughput map_throughput echo_bandwidth startup idle_cpu ranked_latency raw_mpi
+  primes)
 say "building spawnpool + benchmarks against MPICH in $BUILD/"
 cmake -S . -B $BUILD -DSPAWNPOOL_MPI=mpich >"$ROOT/.bench-cmake.log" 2>&1 || {
   cat "$ROOT/.bench-cmake.log" >&2; exit 1; }
@@ -75,6 +76,7 @@ tiny_runs() {
     SPAWNPOOL_QUIET=1 timeout 120 $b/echo_bandwidth 1 1 &&
     SPAWNPOOL_QUIET=1 timeout 120 $b/startup 1 &&
     SPAWNPOOL_QUIET=1 timeout 120 $b/idle_cpu 1 0.1 &&
+    SPAWNPOOL_QUIET=1 timeout 120 $b/ranked_latency 2 10 &&
     SPAWNPOOL_QUIET=1 timeout 120 $BUILD/examples/primes 1000 10
 } >/dev/null 2>&1
 if ! tiny_runs; then
@@ -231,6 +233,12 @@ for w in 1 2; do
     <<<"$out" | tee -a "$ROWS" >&2
   run 600 $RAW primes spawn $w $PRIMES_N 1000
   ((HAVE_MPI4PY)) && run 900 $PY primes spawn $w $PRIMES_N_PY 1000
+done
+
+say "8. k-rank tasks: a group of 2 processes (spawn + first task, then trivial round trips)"
+for ((i = 0; i < REPEAT; ++i)); do
+  run 300 $B/ranked_latency 2 $((LAT / 10))
+  run 300 $RAW ranked spawn 2 $((LAT / 10))
 done
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
