@@ -4,7 +4,7 @@
 # Cases: setup (start the cluster when enabled), stop (stop it), static_three_nodes,
 #   spawn_placement, worker_killed_remote, node_cut, node_cut_no_kill, placement,
 #   node_cut_placement, manager_killed, manager_cut, static_node_cut, static_node_cut_no_kill,
-#   primes_sbatch, primes_spawn (each described below); ssh_setup (start an sshd in every node),
+#   primes_sbatch, primes_spawn, ranks_spawn (each described below); ssh_setup (start an sshd in every node),
 #   ssh_static, ssh_spawn_mpiexec, ssh_spawn_env.
 #
 # The cluster: 3 nodes x 2 CPUs of Slurm 22.05, each node a set of namespaces on this machine
@@ -577,6 +577,26 @@ case "$CASE" in
       log "ok: job exit code 0:0" || fail "job $JID: $(job_state "$JID")"
     ;;
   # --- end of brief f's cases ---
+
+  ranks_spawn)
+    # k-rank tasks (issue 17) in a 3-node allocation, spawn mode: 6 tasks of 2 ranks side by side
+    # with ordinary tasks; each task's ranks run on one node (a group is spawned on one host: its
+    # members watch each other by PID), the MPI_Allreduce over them is right, main's status is 0.
+    submit -N 3 -n 6 --wrap "PROBE_RANKS=2 '$PROBE' ranks 0; echo \"program exit code \$?\""
+    wait_job "$JID" 90 || fail "job $JID did not end within 90 s (hang?)"
+    log "job $JID: $(job_state "$JID")"
+    show_file "$OUT"
+    expect "$OUT" '^mode spawn$' "spawn mode"
+    expect "$OUT" '^allreduce ok$' "every task's MPI_Allreduce over its 2 ranks was right"
+    expect "$OUT" '^served 100$' "ordinary tasks ran beside them"
+    split=$(grep -oE '^ranked task [0-9]+ rank [0-9]+ host [^ ]+' "$OUT" | awk '{print $3, $7}' |
+              sort -u | awk '{n[$1]++} END {for (t in n) if (n[t] > 1) print t}')
+    tasks=$(grep -cE '^ranked task [0-9]+ rank 0 host ' "$OUT")
+    [ "$tasks" = 6 ] && log "ok: 6 tasks answered for every rank" || fail "$tasks tasks answered, not 6"
+    [ -z "$split" ] && log "ok: each task's ranks on one node" || fail "tasks split over nodes: $split"
+    log "task hosts: $(grep -oE '^ranked task [0-9]+ rank 0 host [^ ]+' "$OUT" | awk '{print $7}' | sort | uniq -c | tr -s ' \n' ' ')"
+    expect "$OUT" '^program exit code 0$' "the program ended with main's status"
+    ;;
 
   *) fail "unknown case $CASE" ;;
 esac

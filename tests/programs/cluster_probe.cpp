@@ -22,6 +22,11 @@
 //                                      waits (at most 120 s) for the test script to kill this
 //                                      process or cut its node off: the workers must end by
 //                                      themselves
+//   cluster_probe ranks RESULT         k-rank tasks (k = PROBE_RANKS, default 2): 6 tasks side by
+//                                      side, each returning every rank's host (submit_all_ranks)
+//                                      after an MPI_Allreduce over the task's ranks; prints
+//                                      "ranked task I rank R host H" per rank, "allreduce ok",
+//                                      then the ordinary tasks' "served 100"
 // Placement, for every verb (else the defaults): PROBE_HOSTS=h1+h2+... (Options::hosts; not
 // commas, which sbatch --export splits on),
 // PROBE_PLACEMENT=spread|pack, PROBE_MAX_PER_HOST=n (Options::max_workers_per_host).
@@ -29,6 +34,7 @@
 // Exit codes of its own: 60 a check failed (the line before says which), 61 timed out waiting.
 #include <spawnpool/spawnpool.hpp>
 
+#include <mpi.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -74,6 +80,15 @@ SPAWNPOOL_TASK(hold);
 
 long square(long x) { return x * x; }
 SPAWNPOOL_TASK(square);
+
+/// A k-rank task: this rank's host, or "allreduce-wrong" when the ranks' sum of rank + 1 is not
+/// k(k+1)/2 (every rank of the task takes part).
+std::string host_of_rank(spawnpool::TaskComm comm, int) {
+  int mine = comm.rank() + 1, sum = 0;
+  MPI_Allreduce(&mine, &sum, 1, MPI_INT, MPI_SUM, comm.mpi());
+  return sum == comm.size() * (comm.size() + 1) / 2 ? this_host() : "allreduce-wrong";
+}
+SPAWNPOOL_TASK(host_of_rank);
 
 [[noreturn]] void fail(const std::string& why, int code = 60) {
   std::printf("FAIL: %s\n", why.c_str());
@@ -244,6 +259,28 @@ void placement_from_environment(spawnpool::Options& options) {
   }
 }
 
+void ranks_verb(spawnpool::Executor& pool) {
+  print_workers(pool);
+  const char* k_text = std::getenv("PROBE_RANKS");
+  const int k = k_text != nullptr ? std::atoi(k_text) : 2;
+  std::vector<spawnpool::Future<std::vector<std::string>>> tasks;
+  for (int i = 0; i < 6; ++i) {
+    tasks.push_back(pool.submit_all_ranks(spawnpool::TaskOptions{}.ranks(k), host_of_rank, i));
+  }
+  serve_squares(pool, 100);  // ordinary tasks beside them
+  bool allreduce_ok = true;
+  for (std::size_t i = 0; i < tasks.size(); ++i) {
+    const std::vector<std::string> hosts = tasks[i].get();
+    if (hosts.size() != static_cast<std::size_t>(k)) fail("a task returned the wrong rank count");
+    for (std::size_t r = 0; r < hosts.size(); ++r) {
+      if (hosts[r] == "allreduce-wrong") allreduce_ok = false;
+      std::printf("ranked task %zu rank %zu host %s\n", i, r, hosts[r].c_str());
+    }
+  }
+  if (!allreduce_ok) fail("an MPI_Allreduce over a task's ranks gave the wrong sum");
+  std::printf("allreduce ok\n");
+}
+
 void manager_loss_verb(spawnpool::Executor& pool) {
   print_workers(pool);
   std::printf("manager %s pid %ld\n", this_host().c_str(), static_cast<long>(getpid()));
@@ -260,7 +297,7 @@ void manager_loss_verb(spawnpool::Executor& pool) {
 
 int main(int argc, char** argv) {
   spawnpool::Runtime runtime(argc, argv);
-  if (argc < 3) fail("usage: cluster_probe hosts|kill-remote|cut-node|manager-loss RESULT", 2);
+  if (argc < 3) fail("usage: cluster_probe hosts|kill-remote|cut-node|manager-loss|ranks RESULT", 2);
   const std::string verb = argv[1];
   const int result = std::atoi(argv[2]);
   {
@@ -277,6 +314,8 @@ int main(int argc, char** argv) {
       cut_node_verb(pool);
     } else if (verb == "manager-loss") {
       manager_loss_verb(pool);
+    } else if (verb == "ranks") {
+      ranks_verb(pool);
     } else {
       fail("unknown verb " + verb, 2);
     }
