@@ -43,10 +43,10 @@ unsigned available_cores() {
 }
 
 /// The manager mostly sleeps while workers compute, so only workers beyond the cores count.
-void warn_if_oversubscribed(int workers) {
+void warn_if_oversubscribed(long workers) {
   static std::atomic<bool> warned{false};
   const unsigned cores = available_cores();
-  if (cores == 0 || static_cast<unsigned>(workers) <= cores) return;
+  if (cores == 0 || workers <= static_cast<long>(cores)) return;
   if (detail::env_flag("SPAWNPOOL_QUIET") || warned.exchange(true)) return;
   const char* what = detail::slurm_allocation_slots() ? "slots of the Slurm allocation" : "cores";
   detail::log().warn("{} workers on {} {}: workers will share cores (oversubscribed)", workers,
@@ -111,13 +111,14 @@ std::unique_ptr<detail::PoolCore> start_spawned(const Options& options, int rank
     throw Error("spawnpool::Executor: max_workers must be at least 1, got " +
                 std::to_string(workers));
   }
-  if (ranks_per_worker == 1) hosts.check_room(workers);
+  hosts.place_groups_of(ranks_per_worker);
+  hosts.check_room(workers);
   detail::SpawnRequest request;
   request.program = options.worker_program().empty() ? state.program : options.worker_program();
   request.args = options.worker_args().value_or(state.args);
   request.mpi_stuck = &state.mpi_stuck;
   check_slurm_allows_spawning();
-  warn_if_oversubscribed(workers * ranks_per_worker);
+  warn_if_oversubscribed(static_cast<long>(workers) * ranks_per_worker);
   detail::PoolSetup setup;
   setup.mode = Mode::spawn;
   setup.tag = detail::wire::session_tag(0);
@@ -203,6 +204,10 @@ Executor::Executor(Options options) {
   }
   // An invalid environment variable this executor would read fails here, before anything starts.
   detail::check_executor_environment(options, options.connect().empty());
+  if (options.rank_groups() && *options.rank_groups() < 1) {
+    throw Error("spawnpool::Executor: Options::rank_groups must be at least 1, got " +
+                std::to_string(*options.rank_groups()));
+  }
   if (!options.connect().empty()) {
     core_ = start_connected(options);
   } else {
@@ -211,10 +216,6 @@ Executor::Executor(Options options) {
   if (core_->mode() == Mode::spawn) {
     const int workers = core_->num_workers();
     groups_ = std::make_unique<detail::RankGroups>([options, workers](int ranks) {
-      if (options.rank_groups() && *options.rank_groups() < 1) {
-        throw Error("spawnpool: Options::rank_groups must be at least 1, got " +
-                    std::to_string(*options.rank_groups()));
-      }
       return start_spawned(options, ranks,
                            options.rank_groups().value_or(std::max(1, workers / ranks)));
     });

@@ -5,6 +5,7 @@
 
 #include <spawnpool/errors.hpp>
 
+#include <algorithm>
 #include <cctype>
 #include <fstream>
 #include <limits>
@@ -14,25 +15,30 @@ namespace spawnpool::detail {
 
 namespace {
 
-bool usable(const PlacementHost& h, std::optional<int> limit) {
-  return !h.lost && (!limit || h.workers < *limit);
+/// Not lost, and room under the limit for `processes` more.
+bool usable(const PlacementHost& h, std::optional<int> limit, int processes) {
+  return !h.lost && (!limit || h.workers + processes <= *limit);
 }
 
-bool has_free_slot(const PlacementHost& h) {
+bool has_free_slots(const PlacementHost& h, int processes) {
   const auto free = h.free_slots();
-  return !free || *free > 0;
+  return !free || *free >= processes;
 }
 
 /// Processes on a host that count for spreading: its workers and the manager.
 int load(const PlacementHost& h) { return h.workers + h.reserved; }
 
-/// The usable host with the fewest workers (first on a tie), among those with a free slot when
-/// `free_slot_only`.
+/// The usable host with the fewest workers (first on a tie), among those with `processes` free
+/// slots when `free_slot_only`.
 std::optional<std::size_t> fewest_workers(const std::vector<PlacementHost>& hosts,
-                                          std::optional<int> limit, bool free_slot_only) {
+                                          std::optional<int> limit, int processes,
+                                          bool free_slot_only) {
   std::optional<std::size_t> best;
   for (std::size_t i = 0; i < hosts.size(); ++i) {
-    if (!usable(hosts[i], limit) || (free_slot_only && !has_free_slot(hosts[i]))) continue;
+    if (!usable(hosts[i], limit, processes) ||
+        (free_slot_only && !has_free_slots(hosts[i], processes))) {
+      continue;
+    }
     if (!best || load(hosts[i]) < load(hosts[*best])) best = i;
   }
   return best;
@@ -95,15 +101,18 @@ std::string read_file(const std::string& path) {
 }  // namespace
 
 std::optional<std::size_t> next_host(const std::vector<PlacementHost>& hosts, Placement policy,
-                                     std::optional<int> per_host_limit) {
+                                     std::optional<int> per_host_limit, int processes) {
   if (policy == Placement::pack) {
     for (std::size_t i = 0; i < hosts.size(); ++i) {
-      if (usable(hosts[i], per_host_limit) && has_free_slot(hosts[i])) return i;
+      if (usable(hosts[i], per_host_limit, processes) && has_free_slots(hosts[i], processes)) {
+        return i;
+      }
     }
-  } else if (auto host = fewest_workers(hosts, per_host_limit, true)) {
+  } else if (auto host = fewest_workers(hosts, per_host_limit, processes, true)) {
     return host;
   }
-  return fewest_workers(hosts, per_host_limit, false);  // every slot taken: oversubscribe evenly
+  // every slot taken: oversubscribe evenly
+  return fewest_workers(hosts, per_host_limit, processes, false);
 }
 
 PlacementHost parse_host_entry(std::string_view entry, std::string_view where) {
@@ -201,14 +210,16 @@ HostPlan::HostPlan(std::vector<PlacementHost> hosts, Placement policy,
     : hosts_(std::move(hosts)), policy_(policy), limit_(per_host_limit) {}
 
 std::optional<std::size_t> HostPlan::place() {
-  const auto host = next_host(hosts_, policy_, limit_);
-  if (host) ++hosts_[*host].workers;
+  const auto host = next_host(hosts_, policy_, limit_, processes_per_worker_);
+  if (host) hosts_[*host].workers += processes_per_worker_;
   return host;
 }
 
 void HostPlan::release(std::size_t host) {
-  if (hosts_[host].workers > 0) --hosts_[host].workers;
+  hosts_[host].workers = std::max(0, hosts_[host].workers - processes_per_worker_);
 }
+
+void HostPlan::place_groups_of(int processes) { processes_per_worker_ = std::max(1, processes); }
 
 bool HostPlan::mark_lost(std::size_t host) {
   if (hosts_[host].lost) return false;
@@ -229,13 +240,19 @@ std::optional<int> HostPlan::free_slots() const {
 
 void HostPlan::check_room(int workers) const {
   if (!limit_ || hosts_.empty()) return;
-  const long room = static_cast<long>(hosts_.size()) * *limit_;
-  if (workers > room) {
-    throw ConfigError("spawnpool::Executor: " + std::to_string(workers) + " workers do not fit on " +
-                      std::to_string(hosts_.size()) + " host(s) of " + source_ +
+  const long room = static_cast<long>(hosts_.size()) * (*limit_ / processes_per_worker_);
+  if (workers <= room) return;
+  if (processes_per_worker_ > 1) {
+    throw ConfigError("spawnpool: " + std::to_string(workers) + " groups of " +
+                      std::to_string(processes_per_worker_) + " ranks (each group on one host) do " +
+                      "not fit on " + std::to_string(hosts_.size()) + " host(s) of " + source_ +
                       " with max_workers_per_host " + std::to_string(*limit_) + " (room for " +
-                      std::to_string(room) + ")");
+                      std::to_string(room) + "); lower Options::rank_groups or the ranks");
   }
+  throw ConfigError("spawnpool::Executor: " + std::to_string(workers) + " workers do not fit on " +
+                    std::to_string(hosts_.size()) + " host(s) of " + source_ +
+                    " with max_workers_per_host " + std::to_string(*limit_) + " (room for " +
+                    std::to_string(room) + ")");
 }
 
 HostPlan plan_placement(const Options& options) {

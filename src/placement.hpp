@@ -39,15 +39,16 @@ struct PlacementHost {
   }
 };
 
-/// The host for the next worker: an index into `hosts`, or nullopt when no host that is not lost
-/// has room under `per_host_limit` (nullopt: no limit). A pure function.
+/// The host for the next worker (`processes` > 1: a group of that many processes that must share
+/// one host): an index into `hosts`, or nullopt when no host that is not lost has room for
+/// `processes` under `per_host_limit` (nullopt: no limit). A pure function.
 ///   spread: among the usable hosts with a free slot (or unknown slots), the one with the fewest
 ///           processes (workers, and the manager where it holds a slot), the first on a tie: round robin when the pool starts; when every
 ///           slot is taken, the same over every usable host (oversubscribed evenly).
 ///   pack:   the first usable host in the list with a free slot (or unknown slots, then it takes
 ///           every worker up to the limit); when every slot is taken, as spread.
 std::optional<std::size_t> next_host(const std::vector<PlacementHost>& hosts, Placement policy,
-                                     std::optional<int> per_host_limit);
+                                     std::optional<int> per_host_limit, int processes = 1);
 
 /// Parses one host entry, "name" or "name:n" (n slots, >= 1).
 /// @throws ConfigError for an empty name or a slot count that is not a positive number
@@ -72,6 +73,10 @@ class HostPlan {
 
   /// False when the launcher places the workers.
   bool placing() const noexcept { return !hosts_.empty(); }
+  /// Every "worker" of this plan is a group of `processes` on one host (k-rank tasks): place()
+  /// needs that much room on one host and counts it there, release() gives it back, check_room()
+  /// counts groups.
+  void place_groups_of(int processes);
   /// Chooses the next worker's host and counts the worker there; nullopt when none is usable.
   std::optional<std::size_t> place();
   /// A worker placed on `host` is gone (lost, or never started).
@@ -85,7 +90,8 @@ class HostPlan {
   const std::string& source() const noexcept { return source_; }
   /// The slots of every host, the manager's taken, when each host's slots are known.
   std::optional<int> free_slots() const;
-  /// @throws ConfigError when `workers` do not fit on the hosts under the per-host limit
+  /// @throws ConfigError when `workers` (groups, see place_groups_of) do not fit on the hosts
+  ///         under the per-host limit
   void check_room(int workers) const;
 
  private:
@@ -94,6 +100,7 @@ class HostPlan {
   std::string source_;
   Placement policy_ = Placement::spread;
   std::optional<int> limit_;
+  int processes_per_worker_ = 1;
 };
 
 /// The hosts and policy `options` ask for (spawn mode); check_room() then checks the worker count.

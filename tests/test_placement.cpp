@@ -57,6 +57,24 @@ TEST(Placement, PackFillsSlotsThenOversubscribesEvenly) {
   EXPECT_EQ(place(plan, 8), "a a b b b a a b");  // then the fewest workers first
 }
 
+TEST(Placement, AGroupOfRanksNeedsRoomForAllOfThemOnOneHost) {
+  // k-rank tasks: each "worker" of the plan is a group of 2 processes on one host.
+  HostPlan plan(hosts({{"a", 0}, {"b", 0}}), Placement::spread, 3);
+  plan.place_groups_of(2);
+  EXPECT_NO_THROW(plan.check_room(2));
+  EXPECT_THROW(plan.check_room(3), spawnpool::ConfigError);  // 3 // 2 = one group per host
+  EXPECT_EQ(place(plan, 3), "a b -");
+  plan.release(0);  // the group on a ended: its 2 processes' room is free again
+  EXPECT_EQ(place(plan, 1), "a");
+  // Slots: a group goes where 2 slots are free, then spreads evenly when none has 2.
+  HostPlan slots(hosts({{"a", 1}, {"b", 3}}), Placement::pack, std::nullopt);
+  slots.place_groups_of(2);
+  EXPECT_EQ(place(slots, 3), "b a a");  // then the fewest processes, the first on a tie
+  HostPlan too_small(hosts({{"a", 0}}), Placement::spread, 1);
+  too_small.place_groups_of(2);
+  EXPECT_THROW(too_small.check_room(1), spawnpool::ConfigError);
+}
+
 TEST(Placement, WithoutSlotsOrLimitPackPutsEveryWorkerOnTheFirstHost) {
   HostPlan plan(hosts({{"a", 0}, {"b", 0}}), Placement::pack, std::nullopt);
   EXPECT_EQ(place(plan, 3), "a a a");

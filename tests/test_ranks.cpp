@@ -249,6 +249,12 @@ TEST(Ranks, InvalidRanksAreAnErrorAtSubmit) {
   EXPECT_EQ(threads.submit(ranks(1), sum_of_ranks, 5L).get(), 5) << "MPI_COMM_SELF in this process";
 }
 
+TEST(Ranks, RankGroupsBelowOneIsRefusedWhenThePoolIsMade) {
+  // Before: accepted, and refused only at the first k-rank submit, long after the options.
+  EXPECT_THROW(spawnpool::Executor(spawnpool::Options{}.max_workers(1).rank_groups(0)),
+               spawnpool::Error);
+}
+
 TEST(RankSetUp, EveryRankOfAGroupGetsTheWorkerSetUp) {
   const std::string dir = fresh_directory("setup");
   spawnpool::Executor executor(spawnpool::Options{}
