@@ -7,6 +7,8 @@
 #include "wire.hpp"
 #include "worker_sentinel.hpp"
 
+#include "spawn/group_reaper.hpp"
+
 #include <spawnpool/detail/mpi_call.hpp>
 #include <spawnpool/detail/ranked_task.hpp>
 #include <spawnpool/detail/serialize.hpp>
@@ -119,13 +121,16 @@ std::atomic<bool> g_ending{false};
 /// then see it gone and end too. On a follower (the leader is gone): it ends.
 [[noreturn]] void end_group_without(int lost_rank) {
   const Group& g = group();
-  std::fflush(nullptr);
   if (g.rank == 0) {
-    log().warn("group rank 0: rank {} of the group is gone; ending the group", lost_rank);
+    // Report first, write after: hydra's proxy SIGKILLs every process of the group as soon as it
+    // wakes up (any output of the group is an event for it) and finds one of them killed by a
+    // signal, and then the report would never leave.
     const bool reported = report_worker_end(LossReport::Cause::kRankLost, lost_rank);
+    log().warn("group rank 0: rank {} of the group is gone; ended the group", lost_rank);
     std::fflush(nullptr);
     _exit(reported ? status_after_report(1) : 1);
   }
+  std::fflush(nullptr);
   _exit(1);
 }
 
@@ -187,7 +192,19 @@ void on_crash_notice(int, siginfo_t* info, void*) {
   }
 }
 
+/// SIGUSR1: hydra's proxy sends it to the other processes of a spawn (this group) when one of them
+/// ends abnormally (a follower killed with SIGKILL, which no handler can relay); by default it
+/// would end them at once, before rank 0's watch can say which rank ended. The watch threads see
+/// the member gone by its pid and end the group themselves. A handler, not SIG_IGN, so that
+/// programs a task starts get the default back at exec.
+void on_launcher_notice(int) {}
+
 void install_crash_relay(const Group& g) {
+  struct sigaction notice {};
+  sigemptyset(&notice.sa_mask);
+  notice.sa_handler = on_launcher_notice;
+  notice.sa_flags = SA_RESTART;
+  sigaction(SIGUSR1, &notice, nullptr);
   struct sigaction action {};
   sigemptyset(&action.sa_mask);
   if (g.rank == 0) {
@@ -313,6 +330,7 @@ int join_rank_group() {
   const int mine = static_cast<int>(::getpid());
   SPAWNPOOL_MPI(MPI_Allgather(&mine, 1, MPI_INT, g.pids.data(), 1, MPI_INT, g.own_comm));
   g.joined = true;
+  if (g.rank > 0) tell_group_reaper(g.rank, g.pids[0]);  // spawn/group_reaper.hpp
   install_crash_relay(g);
   start_watch();
   return g.rank;

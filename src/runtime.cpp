@@ -8,6 +8,7 @@
 #include "log.hpp"
 #include "pool_core.hpp"
 #include "runtime_state.hpp"
+#include "spawn/group_reaper.hpp"
 #include "spawn/launch.hpp"
 #include "rank_group.hpp"
 #include "worker_loop.hpp"
@@ -98,6 +99,7 @@ Runtime::Runtime(int& argc, char**& argv, RuntimeOptions options) {
 
   int provided = MPI_THREAD_SINGLE;
   if (!initialized) {
+    detail::start_group_reaper();    // a member of a k-rank group spawned under hydra
     detail::start_launcher_guard();  // a worker spawned under hydra: before MPI_Init
     SPAWNPOOL_MPI(MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided));
     state.initialized_mpi = true;

@@ -118,6 +118,15 @@ long throw_before_collective(spawnpool::TaskComm comm, int failing_rank) {
 }
 SPAWNPOOL_TASK(throw_before_collective);
 
+/// Every rank waits in a barrier, sleeps `ms`, and meets the others in a second barrier.
+int hold_between_barriers(spawnpool::TaskComm comm, int ms) {
+  MPI_Barrier(comm.mpi());
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  MPI_Barrier(comm.mpi());
+  return comm.rank();
+}
+SPAWNPOOL_TASK(hold_between_barriers);
+
 /// The length of a large argument, after a pause.
 std::size_t length_of(spawnpool::TaskComm, const std::vector<double>& values) {
   std::this_thread::sleep_for(std::chrono::seconds(2));
@@ -309,6 +318,27 @@ TEST(RankFailures, ARankThatDiesFailsTheTaskWithWorkerLostAndTheGroupIsReplaced)
   EXPECT_EQ(executor.submit(plain_square, 4).get(), 16);
   executor.shutdown();
   EXPECT_TRUE(all_end(after));
+}
+
+// SIGKILL leaves a follower no handler to tell rank 0 with: the loss was reported as rank 0's own
+// ("worker N ... was lost"), without the rank that died.
+TEST(RankFailures, AFollowerKilledWithSigkillIsNamedInWorkerLost) {
+  spawnpool::Executor executor(spawnpool::Options{}.max_workers(1).rank_groups(1));
+  for (int follower = 1; follower <= 2; ++follower) {
+    const std::vector<long> pids = executor.submit_all_ranks(ranks(3), pid_of_rank).get();
+    auto held = executor.submit(ranks(3), hold_between_barriers, 3000);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    ::kill(static_cast<pid_t>(pids[static_cast<std::size_t>(follower)]), SIGKILL);
+    try {
+      (void)held.get();
+      FAIL() << "expected WorkerLost";
+    } catch (const spawnpool::WorkerLost& e) {
+      const std::string expected = "rank " + std::to_string(follower) + " of its group";
+      EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
+    }
+    EXPECT_TRUE(all_end(pids));
+    EXPECT_EQ(executor.submit(ranks(3), sum_of_ranks, 1L).get(), 6);
+  }
 }
 
 TEST(RankFailures, RankZeroThatDiesTakesItsGroupWithIt) {

@@ -4,7 +4,7 @@
 # Cases: setup (start the cluster when enabled), stop (stop it), static_three_nodes,
 #   spawn_placement, worker_killed_remote, node_cut, node_cut_no_kill, placement,
 #   node_cut_placement, manager_killed, manager_cut, static_node_cut, static_node_cut_no_kill,
-#   primes_sbatch, primes_spawn, ranks_spawn (each described below); ssh_setup (start an sshd in every node),
+#   primes_sbatch, primes_spawn, ranks_spawn, ranks_killed_remote (each described below); ssh_setup (start an sshd in every node),
 #   ssh_static, ssh_spawn_mpiexec, ssh_spawn_env.
 #
 # The cluster: 3 nodes x 2 CPUs of Slurm 22.05, each node a set of namespaces on this machine
@@ -239,6 +239,23 @@ case "$CASE" in
     if grep -q oversubscri "$OUT"; then fail "an oversubscription warning for 5 workers in 6 slots"
     else log "ok: no oversubscription warning"; fi
     expect "$OUT" '^sum ok$' "the pool computed the right squares"
+    expect "$OUT" '^program exit code 0$' "the program ended with main's status"
+    ;;
+
+  ranks_killed_remote)
+    # A rank of a 2-rank task on another node is SIGKILLed mid-task: the task fails with
+    # WorkerLost naming that rank (spawn/group_reaper.hpp) within the heartbeat bound, the group's
+    # other process ends, a new group serves, main's status is 0.
+    submit -N 3 -n 6 --wrap "'$PROBE' ranks-kill 0; echo \"program exit code \$?\""
+    wait_job "$JID" 90 || fail "job $JID did not end within 90 s (hang?)"
+    log "job $JID: $(job_state "$JID")"
+    show_file "$OUT"
+    expect "$OUT" '^killed rank 1 at ' "rank 1 was killed"
+    expect "$OUT" '^lost after [0-9]+ ms: .*rank 1 of its group' "the task failed with WorkerLost naming rank 1"
+    ms=$(grep -oE '^lost after [0-9]+' "$OUT" | awk '{print $3}')
+    [ -n "$ms" ] && [ "$ms" -lt 35000 ] && log "ok: lost after $ms ms" || fail "lost after '${ms:-?}' ms"
+    expect "$OUT" '^regrouped on ([^,]+),\1$' "a new group serves, on one node"
+    expect "$OUT" '^served 100$' "ordinary tasks go on"
     expect "$OUT" '^program exit code 0$' "the program ended with main's status"
     ;;
 

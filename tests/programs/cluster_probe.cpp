@@ -27,6 +27,13 @@
 //                                      after an MPI_Allreduce over the task's ranks; prints
 //                                      "ranked task I rank R host H" per rank, "allreduce ok",
 //                                      then the ordinary tasks' "served 100"
+//   cluster_probe ranks-kill RESULT    one group of 2 ranks (Options::rank_groups(1)), on another
+//                                      node than the manager's: prints "group rank R host H pid P";
+//                                      runs a 2-rank task holding 20 s, SIGKILLs rank 1 (PIDs are
+//                                      shared by the namespace nodes) and prints "killed rank 1
+//                                      at MS", then "lost after MS ms: WHAT" once the task fails
+//                                      with WorkerLost; then a new group serves: "regrouped on
+//                                      H,H" and "served 100"
 // Placement, for every verb (else the defaults): PROBE_HOSTS=h1+h2+... (Options::hosts; not
 // commas, which sbatch --export splits on),
 // PROBE_PLACEMENT=spread|pack, PROBE_MAX_PER_HOST=n (Options::max_workers_per_host).
@@ -281,6 +288,52 @@ void ranks_verb(spawnpool::Executor& pool) {
   std::printf("allreduce ok\n");
 }
 
+/// "host pid" of this rank.
+std::string where_is_rank(spawnpool::TaskComm, int) {
+  return this_host() + " " + std::to_string(static_cast<long>(getpid()));
+}
+SPAWNPOOL_TASK(where_is_rank);
+
+/// Holds every rank of the task for `ms` milliseconds between two barriers.
+int hold_ranks(spawnpool::TaskComm comm, int ms) {
+  MPI_Barrier(comm.mpi());
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  MPI_Barrier(comm.mpi());
+  return comm.rank();
+}
+SPAWNPOOL_TASK(hold_ranks);
+
+void ranks_kill_verb(spawnpool::Executor& pool) {
+  print_workers(pool);
+  const auto two = spawnpool::TaskOptions{}.ranks(2);
+  const std::vector<std::string> where = pool.submit_all_ranks(two, where_is_rank, 0).get();
+  for (std::size_t r = 0; r < where.size(); ++r) {
+    std::printf("group rank %zu host %s\n", r, where[r].c_str());
+  }
+  const std::string follower_host = where[1].substr(0, where[1].find(' '));
+  const long follower_pid = std::atol(where[1].substr(where[1].find(' ') + 1).c_str());
+  if (follower_host == this_host()) fail("the group is on the manager's host " + this_host());
+  auto held = pool.submit(two, hold_ranks, 20000);
+  std::this_thread::sleep_for(1s);  // both ranks are in the task
+  const auto killed_at = std::chrono::steady_clock::now();
+  if (kill(static_cast<pid_t>(follower_pid), SIGKILL) != 0) fail("kill failed");
+  std::printf("killed rank 1 at %lld\n", epoch_ms());
+  std::fflush(stdout);
+  try {
+    (void)held.get();
+    fail("the task whose rank 1 was killed returned");
+  } catch (const spawnpool::WorkerLost& e) {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - killed_at)
+                        .count();
+    std::printf("lost after %lld ms: %s\n", static_cast<long long>(ms), e.what());
+  }
+  const std::vector<std::string> again = pool.submit_all_ranks(two, where_is_rank, 0).get();
+  std::printf("regrouped on %s,%s\n", again[0].substr(0, again[0].find(' ')).c_str(),
+              again[1].substr(0, again[1].find(' ')).c_str());
+  serve_squares(pool, 100);
+}
+
 void manager_loss_verb(spawnpool::Executor& pool) {
   print_workers(pool);
   std::printf("manager %s pid %ld\n", this_host().c_str(), static_cast<long>(getpid()));
@@ -297,13 +350,14 @@ void manager_loss_verb(spawnpool::Executor& pool) {
 
 int main(int argc, char** argv) {
   spawnpool::Runtime runtime(argc, argv);
-  if (argc < 3) fail("usage: cluster_probe hosts|kill-remote|cut-node|manager-loss|ranks RESULT", 2);
+  if (argc < 3) fail("usage: cluster_probe hosts|kill-remote|cut-node|manager-loss|ranks|ranks-kill RESULT", 2);
   const std::string verb = argv[1];
   const int result = std::atoi(argv[2]);
   {
     spawnpool::Options options;
     options.pipeline_depth(1);  // one task per worker at a time: each hold lands on its own worker
     placement_from_environment(options);
+    if (verb == "ranks-kill") options.rank_groups(1);
     spawnpool::Executor pool(options);
     std::printf("mode %s\n", spawnpool::to_string(pool.mode()));
     if (verb == "hosts") {
@@ -316,6 +370,8 @@ int main(int argc, char** argv) {
       manager_loss_verb(pool);
     } else if (verb == "ranks") {
       ranks_verb(pool);
+    } else if (verb == "ranks-kill") {
+      ranks_kill_verb(pool);
     } else {
       fail("unknown verb " + verb, 2);
     }
