@@ -2,6 +2,7 @@
 
 #include "backoff.hpp"
 #include "control_messages.hpp"
+#include "environment.hpp"
 #include "log.hpp"
 #include "task_mpi_finalize.hpp"
 #include "wire.hpp"
@@ -27,6 +28,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -91,6 +93,7 @@ constexpr std::chrono::milliseconds kWatchInterval{20};
 
 struct Group {
   bool joined = false;
+  bool for_one_call = false;  // a static group (join_static_group): its comms are freed after it
   MPI_Comm task_comm = MPI_COMM_NULL;  // handed to the tasks (TaskComm::mpi)
   MPI_Comm own_comm = MPI_COMM_NULL;   // spawnpool's messages between the members
   int rank = 0;
@@ -110,6 +113,13 @@ PollSettings quiet_polling() {
 }
 
 bool process_exists(int pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM); }
+
+/// Whether group member `rank` is known to be gone: its pid is checked when it shares this host
+/// (a static group's member on another host has pid 0: not checked).
+bool member_gone(const std::vector<int>& pids, int rank) {
+  const int pid = pids[static_cast<std::size_t>(rank)];
+  return pid != 0 && !process_exists(pid);
+}
 
 /// Set once the group ends in order (the leader dismisses it): members leaving are expected then.
 std::atomic<bool> g_ending{false};
@@ -143,6 +153,7 @@ constexpr int kCrashSignals[] = {SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL};
 /// it the launcher ends the whole group when the follower dies, before the leader can say which
 /// rank it was. Async-signal-safe.
 void tell_leader_and_wait() {
+  if (g_leader_pid <= 0) return;  // no relay (a static group: its leader has no handler)
   union sigval value;
   value.sival_int = g_own_rank;
   if (sigqueue(g_leader_pid, SIGUSR2, value) == 0) {
@@ -245,7 +256,7 @@ void wait_quietly(MPI_Request& request, int peer) {
     }
     if (done) return;
     if (clock::now() >= next_look) {
-      if (!process_exists(group().pids[static_cast<std::size_t>(peer)]) && !g_ending.load()) {
+      if (member_gone(group().pids, peer) && !g_ending.load()) {
         end_group_without(peer);
       }
       next_look = clock::now() + kLivenessInterval;
@@ -280,13 +291,18 @@ RankGroupView rank_group_view() noexcept {
 bool is_rank_group_comm(MPI_Comm comm) noexcept {
   const Group& g = group();
   if (!g.joined || comm == MPI_COMM_NULL) return false;
-  if (comm == MPI_COMM_WORLD || comm == MPI_COMM_SELF || comm == g.task_comm) return true;
+  if (comm == MPI_COMM_SELF || comm == g.task_comm) return true;
+  if (g.for_one_call) return false;  // a static group's world holds the manager and other ranks
+  if (comm == MPI_COMM_WORLD) return true;
   int result = MPI_UNEQUAL;
   return PMPI_Comm_compare(comm, MPI_COMM_WORLD, &result) == MPI_SUCCESS &&
          (result == MPI_IDENT || result == MPI_CONGRUENT);
 }
 
-bool is_rank_group_follower() noexcept { return group().joined && group().rank > 0; }
+bool is_rank_group_follower() noexcept {
+  // A static group's follower ends like any static rank: its leader has no crash relay.
+  return group().joined && !group().for_one_call && group().rank > 0;
+}
 
 /// Set while a follower's main thread runs its share of a call.
 thread_local bool t_follower_in_task = false;
@@ -318,6 +334,56 @@ int join_rank_group() {
   return g.rank;
 }
 
+void join_static_group(MPI_Comm parent, const std::vector<int>& ranks, int tag) {
+  Group& g = group();
+  if (g.joined) throw Error("spawnpool: this rank is already in a group of a k-rank task");
+  auto lock = mpi_lock();
+  MPI_Group parent_group = MPI_GROUP_NULL;
+  MPI_Group members = MPI_GROUP_NULL;
+  MPI_Comm created = MPI_COMM_NULL;
+  SPAWNPOOL_MPI(MPI_Comm_group(parent, &parent_group));
+  const int made = MPI_Group_incl(parent_group, static_cast<int>(ranks.size()), ranks.data(), &members);
+  MPI_Group_free(&parent_group);
+  check_mpi(made, "MPI_Group_incl");
+  // Collective over the k members only; returns when all of them have called it.
+  const int created_status = MPI_Comm_create_group(parent, members, tag, &created);
+  MPI_Group_free(&members);
+  check_mpi(created_status, "MPI_Comm_create_group");
+  SPAWNPOOL_MPI(MPI_Comm_dup(created, &g.task_comm));
+  SPAWNPOOL_MPI(MPI_Comm_dup(created, &g.own_comm));
+  MPI_Comm_free(&created);
+  MPI_Comm_set_errhandler(g.own_comm, MPI_ERRORS_RETURN);
+  SPAWNPOOL_MPI(MPI_Comm_rank(g.own_comm, &g.rank));
+  SPAWNPOOL_MPI(MPI_Comm_size(g.own_comm, &g.size));
+  // Each member's pid, and a hash of its host: pids are checked only for members on this host.
+  const std::string here = host_name();
+  const int mine[2] = {static_cast<int>(::getpid()),
+                       static_cast<int>(std::hash<std::string>{}(here) & 0x7fffffff)};
+  std::vector<int> all(2 * static_cast<std::size_t>(g.size));
+  SPAWNPOOL_MPI(MPI_Allgather(mine, 2, MPI_INT, all.data(), 2, MPI_INT, g.own_comm));
+  g.pids.assign(static_cast<std::size_t>(g.size), 0);
+  for (int r = 0; r < g.size; ++r) {
+    const auto i = static_cast<std::size_t>(r);
+    if (all[2 * i + 1] == mine[1]) g.pids[i] = all[2 * i];
+  }
+  g_ending = false;
+  g_failed_rank = -1;
+  g_call_running = false;
+  g.for_one_call = true;
+  g.joined = true;
+}
+
+void leave_static_group() noexcept {
+  Group& g = group();
+  if (!g.joined || !g.for_one_call) return;
+  auto lock = mpi_lock();
+  MPI_Comm_free(&g.task_comm);
+  MPI_Comm_free(&g.own_comm);
+  g = Group{};
+}
+
+bool in_static_group() noexcept { return group().joined && group().for_one_call; }
+
 void send_call_to_followers(std::string_view entry_name, ByteSpan args) {
   const Group& g = group();
   std::vector<char> message(4 + entry_name.size() + args.size);
@@ -338,7 +404,7 @@ void send_outcome_to_leader(bool ok, ByteSpan bytes) {
   std::vector<char> message(1 + bytes.size);
   message[0] = ok ? 1 : 0;
   if (bytes.size > 0) std::memcpy(message.data() + 1, bytes.data, bytes.size);
-  if (!ok) {  // the leader may wait in the task for this rank: it starts the stuck clock (before
+  if (!ok && !group().for_one_call) {  // the leader may wait in the task for this rank: it starts the stuck clock (before
               // the outcome, so that the notice never reaches the leader's next call)
     union sigval value;
     value.sival_int = -group().rank;
@@ -376,7 +442,7 @@ std::vector<RankOutcome> gather_follower_outcomes() {
     }
     if (clock::now() >= next_look) {
       for (int r = rank; r < g.size; ++r) {
-        if (!process_exists(g.pids[static_cast<std::size_t>(r)])) end_group_without(r);
+        if (member_gone(g.pids, r)) end_group_without(r);
       }
       next_look = clock::now() + kLivenessInterval;
     }
@@ -409,7 +475,7 @@ int serve_as_follower() noexcept {
       }
       if (!found) {
         if (clock::now() >= next_look) {
-          if (!process_exists(g.pids[0])) end_group_without(0);
+          if (member_gone(g.pids, 0)) end_group_without(0);
           next_look = clock::now() + kLivenessInterval;
         }
         backoff.pause();

@@ -27,6 +27,20 @@ namespace spawnpool::detail {
 /// @throws MpiError when MPI fails
 int join_rank_group();
 
+/// Static and communicator mode: joins the group of a k-rank call, the ranks `ranks` of `parent`
+/// (the pool's communicator; this rank among them), with MPI_Comm_create_group and `tag` (unique
+/// to this group among the groups formed on `parent`). Collective over those ranks only: returns
+/// when every one of them has called it. The task's communicator and spawnpool's own one between
+/// the members are duplicates of the new communicator; ranks are those of `ranks`' order. The
+/// group then serves one call as a spawned group does (the first rank leads, the others follow:
+/// serve_as_follower); leave_static_group ends it. Pids are watched only among members on one host.
+/// @throws MpiError when MPI fails; Error when this rank is in a group already
+void join_static_group(MPI_Comm parent, const std::vector<int>& ranks, int tag);
+/// Frees what join_static_group made; this process is in no group afterwards. Never throws.
+void leave_static_group() noexcept;
+/// True between join_static_group and leave_static_group. Never throws.
+bool in_static_group() noexcept;
+
 /// True in a member of a joined group for its MPI_COMM_WORLD, MPI_COMM_SELF, the tasks'
 /// communicator or any communicator congruent with the group's world. Never throws.
 bool is_rank_group_comm(MPI_Comm comm) noexcept;
