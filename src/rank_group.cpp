@@ -21,6 +21,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -126,12 +128,14 @@ std::atomic<bool> g_ending{false};
 
 /// A member of the group is gone: the group cannot run another task. On the leader, the manager
 /// is told (WorkerLost naming the rank, for the call running) and the leader ends; the followers
-/// then see it gone and end too. On a follower (the leader is gone): it ends.
+/// then see it gone and end too. On a follower (the leader is gone): it ends. A static group's
+/// member may be stuck in a collective with the one that is gone: every member reports its end
+/// (a static rank that reported exits 0: the job goes on without it).
 [[noreturn]] void end_group_without(int lost_rank) {
   const Group& g = group();
   std::fflush(nullptr);
-  if (g.rank == 0) {
-    log().warn("group rank 0: rank {} of the group is gone; ending the group", lost_rank);
+  if (g.rank == 0 || g.for_one_call) {
+    log().warn("group rank {}: rank {} of the group is gone; ending the group", g.rank, lost_rank);
     const bool reported = report_worker_end(LossReport::Cause::kRankLost, lost_rank);
     std::fflush(nullptr);
     _exit(reported ? status_after_report(1) : 1);
@@ -334,6 +338,44 @@ int join_rank_group() {
   return g.rank;
 }
 
+/// A static group's watch (join_static_group to leave_static_group): every kLivenessInterval,
+/// whatever the main thread does (a task stuck in a collective with a member that is gone), looks
+/// whether the other members' processes still exist; one that is gone ends this member.
+class StaticGroupWatch {
+ public:
+  void start(std::vector<int> pids, int own_rank) {
+    stop_ = false;
+    thread_ = std::thread([this, pids = std::move(pids), own_rank] {
+      std::unique_lock<std::mutex> lock(mutex_);
+      while (!wake_.wait_for(lock, kLivenessInterval, [this] { return stop_; })) {
+        for (int r = 0; r < static_cast<int>(pids.size()); ++r) {
+          if (r != own_rank && member_gone(pids, r)) end_group_without(r);
+        }
+      }
+    });
+  }
+  void stop() noexcept {
+    if (!thread_.joinable()) return;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_one();
+    thread_.join();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+StaticGroupWatch& static_group_watch() {
+  static StaticGroupWatch watch;
+  return watch;
+}
+
 void join_static_group(MPI_Comm parent, const std::vector<int>& ranks, int tag) {
   Group& g = group();
   if (g.joined) throw Error("spawnpool: this rank is already in a group of a k-rank task");
@@ -371,11 +413,13 @@ void join_static_group(MPI_Comm parent, const std::vector<int>& ranks, int tag) 
   g_call_running = false;
   g.for_one_call = true;
   g.joined = true;
+  static_group_watch().start(g.pids, g.rank);
 }
 
 void leave_static_group() noexcept {
   Group& g = group();
   if (!g.joined || !g.for_one_call) return;
+  static_group_watch().stop();
   auto lock = mpi_lock();
   MPI_Comm_free(&g.task_comm);
   MPI_Comm_free(&g.own_comm);

@@ -2,7 +2,8 @@
 // manager, ranks 1..4 the workers. Each k-rank call gets a group of k idle ranks, its communicator
 // made with MPI_Comm_create_group: k = 1, 2, 3 each rank contributing, every rank's result in rank
 // order, mixed with ordinary tasks, two groups side by side, a rank that throws, a k-rank task not
-// starved by a stream of ordinary ones, and more ranks than the pool has refused at submit.
+// starved by a stream of ordinary ones, more ranks than the pool has refused at submit, and a rank
+// that dies (last: its group's ranks are gone for the rest of the job).
 #include <spawnpool/spawnpool.hpp>
 
 #include <gtest/gtest.h>
@@ -11,6 +12,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -62,6 +64,14 @@ int rank_one_throws(spawnpool::TaskComm comm) {
   return comm.rank();
 }
 SPAWNPOOL_TASK(rank_one_throws);
+
+/// Rank 1 dies (SIGABRT) while rank 0 waits for it in a barrier.
+int rank_one_dies(spawnpool::TaskComm comm) {
+  if (comm.rank() == 1) std::abort();
+  MPI_Barrier(comm.mpi());
+  return comm.rank();
+}
+SPAWNPOOL_TASK(rank_one_dies);
 
 /// Rank 0 leaves a mark `dir/me` and waits (at most 60 s) for the mark of `other`: true only when
 /// both tasks ran at the same time. The other ranks wait for rank 0 at the barrier.
@@ -190,6 +200,28 @@ TEST(StaticRanks, TwoExecutorsFormGroupsOnTheSameRanks) {
   }
   for (auto& f : mine) EXPECT_EQ(f.get(), 6);
   for (auto& f : theirs) EXPECT_EQ(f.get(), 12);
+}
+
+// Last: it loses two of the job's ranks for good. The rank that died reports its end (a static
+// rank that did exits 0, so the job goes on); rank 0, stuck in the barrier, sees its process gone
+// and ends too. The call fails with WorkerLost naming rank 1; the pool goes on with the others.
+TEST(StaticRanks, ZARankThatDiesFailsTheTaskWithWorkerLostNamingItAndThePoolGoesOn) {
+  const int before = pool().num_workers();
+  try {
+    (void)pool().submit(ranks(2), rank_one_dies).get();
+    FAIL() << "expected WorkerLost";
+  } catch (const spawnpool::WorkerLost& e) {
+    EXPECT_NE(std::string(e.what()).find("rank 1 of"), std::string::npos) << e.what();
+  }
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (pool().num_workers() > before - 2 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(pool().num_workers(), before - 2) << "both ranks of the group end";
+  EXPECT_EQ(pool().submit(ranks(before - 2), sum_of_ranks, 1L).get(),
+            (before - 2) * (before - 1) / 2);
+  EXPECT_EQ(pool().submit(multiply, 6L, 7L).get(), 42);
+  EXPECT_THROW((void)pool().submit(ranks(before - 1), sum_of_ranks, 1L), spawnpool::Error);
 }
 
 }  // namespace
