@@ -55,9 +55,12 @@ LossReport read_loss_report(ByteSpan message) {
 
 StaticGroup read_static_group(ByteSpan message) {
   StaticGroup group = decode<StaticGroup>(message, wire::Kind::kGroup, "group");
-  if (group.ranks.size() < 2) {
+  if (group.ranks.size() < 2 || group.pids.size() != group.ranks.size() ||
+      group.hosts.size() != group.ranks.size()) {
     throw wire::ProtocolError("spawnpool: a group message names " +
-                              std::to_string(group.ranks.size()) + " ranks (at least 2)");
+                              std::to_string(group.ranks.size()) + " ranks (at least 2), " +
+                              std::to_string(group.pids.size()) + " pids and " +
+                              std::to_string(group.hosts.size()) + " hosts");
   }
   return group;
 }

@@ -108,10 +108,12 @@ struct LossReport {
 struct StaticGroup {
   std::int32_t tag = 0;            // MPI_Comm_create_group's tag, unique per group
   std::vector<std::int32_t> ranks;  // the members' ranks in the pool's communicator, leader first
+  std::vector<std::int64_t> pids;   // the members' pids, by rank (from their Ready)
+  std::vector<std::string> hosts;   // the members' hosts, by rank
 
   template <class Archive>
   void serialize(Archive& ar, std::uint32_t /*version*/) {
-    ar(tag, ranks);
+    ar(tag, ranks, pids, hosts);
   }
 };
 

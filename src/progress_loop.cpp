@@ -174,7 +174,11 @@ bool PoolCore::dispatch_group() {
   if (!claim(item, roster_)) return true;
   StaticGroup formed;
   formed.tag = next_static_group_tag();
-  for (std::size_t i : members) formed.ranks.push_back(roster_[i].rank);
+  for (std::size_t i : members) {
+    formed.ranks.push_back(roster_[i].rank);
+    formed.pids.push_back(roster_[i].pid);
+    formed.hosts.push_back(roster_[i].host);
+  }
   const auto now = clock::now();
   try {
     // Every member takes its kGroup messages in one order (the executors of this process send

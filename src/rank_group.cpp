@@ -20,6 +20,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -376,9 +377,59 @@ StaticGroupWatch& static_group_watch() {
   return watch;
 }
 
-void join_static_group(MPI_Comm parent, const std::vector<int>& ranks, int tag) {
+int join_static_group(MPI_Comm parent, const std::vector<int>& ranks,
+                      const std::vector<int>& pids, int tag) {
   Group& g = group();
   if (g.joined) throw Error("spawnpool: this rank is already in a group of a k-rank task");
+  int me = -1;
+  {
+    auto lock = mpi_lock();
+    SPAWNPOOL_MPI(MPI_Comm_rank(parent, &me));
+  }
+  const auto mine = std::find(ranks.begin(), ranks.end(), me);
+  if (mine == ranks.end() || pids.size() != ranks.size()) {
+    throw Error("spawnpool: a group message for rank " + std::to_string(me) +
+                " that does not name it, or names fewer pids than ranks");
+  }
+  g.rank = static_cast<int>(mine - ranks.begin());
+  g.size = static_cast<int>(ranks.size());
+  g.pids = pids;
+  g_ending = false;
+  g_failed_rank = -1;
+  g_call_running = false;
+  g.for_one_call = true;
+  // From here on a member that is gone ends this one, also while it waits for the others below.
+  static_group_watch().start(g.pids, g.rank);
+
+  // Wait quietly until every member has arrived (one may still run another executor's task):
+  // MPICH's MPI_Comm_create_group would wait at full speed.
+  {
+    const int token = me;
+    std::vector<int> arrived(ranks.size(), -1);
+    std::vector<MPI_Request> requests;
+    {
+      auto lock = mpi_lock();
+      for (std::size_t r = 0; r < ranks.size(); ++r) {
+        if (ranks[r] == me) continue;
+        requests.emplace_back();
+        SPAWNPOOL_MPI(MPI_Irecv(&arrived[r], 1, MPI_INT, ranks[r], tag, parent, &requests.back()));
+        requests.emplace_back();
+        SPAWNPOOL_MPI(MPI_Isend(&token, 1, MPI_INT, ranks[r], tag, parent, &requests.back()));
+      }
+    }
+    Backoff backoff(quiet_polling());
+    for (;;) {
+      int done = 0;
+      {
+        auto lock = mpi_lock();
+        SPAWNPOOL_MPI(MPI_Testall(static_cast<int>(requests.size()), requests.data(), &done,
+                                  MPI_STATUSES_IGNORE));
+      }
+      if (done) break;
+      backoff.pause();
+    }
+  }
+
   auto lock = mpi_lock();
   MPI_Group parent_group = MPI_GROUP_NULL;
   MPI_Group members = MPI_GROUP_NULL;
@@ -387,7 +438,7 @@ void join_static_group(MPI_Comm parent, const std::vector<int>& ranks, int tag) 
   const int made = MPI_Group_incl(parent_group, static_cast<int>(ranks.size()), ranks.data(), &members);
   MPI_Group_free(&parent_group);
   check_mpi(made, "MPI_Group_incl");
-  // Collective over the k members only; returns when all of them have called it.
+  // Collective over the k members only (all of them have arrived: it returns at once).
   const int created_status = MPI_Comm_create_group(parent, members, tag, &created);
   MPI_Group_free(&members);
   check_mpi(created_status, "MPI_Comm_create_group");
@@ -395,25 +446,8 @@ void join_static_group(MPI_Comm parent, const std::vector<int>& ranks, int tag) 
   SPAWNPOOL_MPI(MPI_Comm_dup(created, &g.own_comm));
   MPI_Comm_free(&created);
   MPI_Comm_set_errhandler(g.own_comm, MPI_ERRORS_RETURN);
-  SPAWNPOOL_MPI(MPI_Comm_rank(g.own_comm, &g.rank));
-  SPAWNPOOL_MPI(MPI_Comm_size(g.own_comm, &g.size));
-  // Each member's pid, and a hash of its host: pids are checked only for members on this host.
-  const std::string here = host_name();
-  const int mine[2] = {static_cast<int>(::getpid()),
-                       static_cast<int>(std::hash<std::string>{}(here) & 0x7fffffff)};
-  std::vector<int> all(2 * static_cast<std::size_t>(g.size));
-  SPAWNPOOL_MPI(MPI_Allgather(mine, 2, MPI_INT, all.data(), 2, MPI_INT, g.own_comm));
-  g.pids.assign(static_cast<std::size_t>(g.size), 0);
-  for (int r = 0; r < g.size; ++r) {
-    const auto i = static_cast<std::size_t>(r);
-    if (all[2 * i + 1] == mine[1]) g.pids[i] = all[2 * i];
-  }
-  g_ending = false;
-  g_failed_rank = -1;
-  g_call_running = false;
-  g.for_one_call = true;
   g.joined = true;
-  static_group_watch().start(g.pids, g.rank);
+  return g.rank;
 }
 
 void leave_static_group() noexcept {
@@ -425,8 +459,6 @@ void leave_static_group() noexcept {
   MPI_Comm_free(&g.own_comm);
   g = Group{};
 }
-
-bool in_static_group() noexcept { return group().joined && group().for_one_call; }
 
 void send_call_to_followers(std::string_view entry_name, ByteSpan args) {
   const Group& g = group();

@@ -328,10 +328,14 @@ std::string apply_hello(const Hello& hello, WorkerSentinel* sentinel) {
 /// true: the call follows on `tag` (kTasks), and the group is left after it.
 bool join_group_of_call(MPI_Comm comm, Transport& transport, int manager_rank, int tag,
                         const StaticGroup& formed) {
-  int me = -1;
-  SPAWNPOOL_MPI(MPI_Comm_rank(comm, &me));
-  join_static_group(comm, std::vector<int>(formed.ranks.begin(), formed.ranks.end()), formed.tag);
-  if (formed.ranks.front() != me) {
+  const std::string here = host_name();
+  std::vector<int> pids(formed.ranks.size(), 0);  // checked on this host only
+  for (std::size_t r = 0; r < pids.size(); ++r) {
+    if (formed.hosts[r] == here) pids[r] = static_cast<int>(formed.pids[r]);
+  }
+  const int rank_in_group = join_static_group(
+      comm, std::vector<int>(formed.ranks.begin(), formed.ranks.end()), pids, formed.tag);
+  if (rank_in_group != 0) {
     const int status = serve_as_follower();
     leave_static_group();
     if (status != 0) log().warn("a k-rank call's group ended with status {}", status);
