@@ -291,7 +291,7 @@ void Executor::enqueue_ranked(int ranks, detail::WorkItem item) {
   if (!groups_) {
     throw Error("spawnpool: k-rank tasks with k > 1 (TaskOptions::ranks(" + std::to_string(ranks) +
                 ")) are not yet supported in " + to_string(core_->mode()) +
-                " mode, only in spawn mode");
+                " mode, only in spawn, static and communicator mode");
   }
   groups_->pool_for(ranks).enqueue(std::move(item));
 }

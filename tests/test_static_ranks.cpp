@@ -202,7 +202,7 @@ TEST(StaticRanks, TwoExecutorsFormGroupsOnTheSameRanks) {
   for (auto& f : theirs) EXPECT_EQ(f.get(), 12);
 }
 
-// Last: it loses two of the job's ranks for good. The rank that died reports its end (a static
+// Last (and run alone by ctest, MPICH only): it loses two of the job's ranks for good. The rank that died reports its end (a static
 // rank that did exits 0, so the job goes on); rank 0, stuck in the barrier, sees its process gone
 // and ends too. The call fails with WorkerLost naming rank 1; the pool goes on with the others.
 TEST(StaticRanks, ZARankThatDiesFailsTheTaskWithWorkerLostNamingItAndThePoolGoesOn) {
