@@ -17,6 +17,7 @@ std::shared_ptr<Buffer> encode_control(const Body& body) {
 template std::shared_ptr<Buffer> encode_control(const Hello&);
 template std::shared_ptr<Buffer> encode_control(const Ready&);
 template std::shared_ptr<Buffer> encode_control(const LossReport&);
+template std::shared_ptr<Buffer> encode_control(const StaticGroup&);
 
 namespace {
 
@@ -50,6 +51,18 @@ Ready read_ready(ByteSpan message) { return decode<Ready>(message, wire::Kind::k
 
 LossReport read_loss_report(ByteSpan message) {
   return decode<LossReport>(message, wire::Kind::kLost, "loss report");
+}
+
+StaticGroup read_static_group(ByteSpan message) {
+  StaticGroup group = decode<StaticGroup>(message, wire::Kind::kGroup, "group");
+  if (group.ranks.size() < 2 || group.pids.size() != group.ranks.size() ||
+      group.hosts.size() != group.ranks.size()) {
+    throw wire::ProtocolError("spawnpool: a group message names " +
+                              std::to_string(group.ranks.size()) + " ranks (at least 2), " +
+                              std::to_string(group.pids.size()) + " pids and " +
+                              std::to_string(group.hosts.size()) + " hosts");
+  }
+  return group;
 }
 
 std::string LossReport::describe() const {

@@ -102,6 +102,21 @@ struct LossReport {
   }
 };
 
+/// manager -> each of k static or communicator-mode ranks (kGroup, on the session's tag): form the
+/// group of a k-rank call (rank_group.hpp, join_static_group). The first of `ranks` leads: the call
+/// follows as kTasks, answered as usual; the others answer kResults with no entries when done.
+struct StaticGroup {
+  std::int32_t tag = 0;            // MPI_Comm_create_group's tag, unique per group
+  std::vector<std::int32_t> ranks;  // the members' ranks in the pool's communicator, leader first
+  std::vector<std::int64_t> pids;   // the members' pids, by rank (from their Ready)
+  std::vector<std::string> hosts;   // the members' hosts, by rank
+
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t /*version*/) {
+    ar(tag, ranks, pids, hosts);
+  }
+};
+
 /// A message of `kind` with `body` (a Hello, Ready or LossReport) encoded after the header space.
 template <class Body>
 std::shared_ptr<Buffer> encode_control(const Body& body);
@@ -135,6 +150,14 @@ void send_loss_report(Transport& transport, int rank, const LossReport& report,
 /// @throws wire::ProtocolError as read_hello
 LossReport read_loss_report(ByteSpan message);
 
+// ---- StaticGroup: the manager forms a group, each member reads --------------------------------
+template <class Transport>
+void send_static_group(Transport& transport, int rank, int tag, const StaticGroup& group) {
+  transport.send(rank, tag, wire::Kind::kGroup, 0, encode_control(group));
+}
+/// @throws wire::ProtocolError as read_hello
+StaticGroup read_static_group(ByteSpan message);
+
 // ---- Messages without a body: Shutdown, Bye, Exit, Heartbeat -----------------------------------
 /// Sends a bare header of `kind` (one of the body-less kinds).
 template <class Transport>
@@ -155,3 +178,4 @@ bool is(const Incoming& message, wire::Kind kind) {
 CEREAL_CLASS_VERSION(spawnpool::detail::Hello, 2)
 CEREAL_CLASS_VERSION(spawnpool::detail::Ready, 1)
 CEREAL_CLASS_VERSION(spawnpool::detail::LossReport, 1)
+CEREAL_CLASS_VERSION(spawnpool::detail::StaticGroup, 1)

@@ -274,10 +274,25 @@ void Executor::enqueue(detail::WorkItem item) {
 void Executor::enqueue_ranked(int ranks, detail::WorkItem item) {
   if (!core_) throw BrokenExecutor("spawnpool: this Executor was moved from");
   if (ranks == 1) return core_->enqueue(std::move(item));
+  const Mode mode = core_->mode();
+  if (mode == Mode::static_world || mode == Mode::communicator) {
+    // Groups are formed from idle ranks (PoolCore::dispatch_group); ranks lost are not replaced.
+    const int workers = core_->num_workers();
+    if (ranks > workers) {
+      throw Error("spawnpool: a task of " + std::to_string(ranks) + " ranks (TaskOptions::ranks) "
+                  "cannot run on this " + to_string(mode) + "-mode pool of " +
+                  std::to_string(workers) + " worker ranks: " +
+                  (mode == Mode::static_world ? "start the job with at least " +
+                                                    std::to_string(ranks + 1) + " ranks"
+                                              : std::string("serve it on more ranks")));
+    }
+    item.ranks = ranks;
+    return core_->enqueue(std::move(item));
+  }
   if (!groups_) {
     throw Error("spawnpool: k-rank tasks with k > 1 (TaskOptions::ranks(" + std::to_string(ranks) +
                 ")) are not yet supported in " + to_string(core_->mode()) +
-                " mode, only in spawn mode");
+                " mode, only in spawn, static and communicator mode");
   }
   groups_->pool_for(ranks).enqueue(std::move(item));
 }

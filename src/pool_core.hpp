@@ -138,6 +138,10 @@ class PoolCore final : public ProgressDriver {
   bool dispatch_now() noexcept;
   bool take_queued();
   bool dispatch();
+  /// The queue's front item is a k-rank call (static, communicator mode): sends it to a group of k
+  /// idle ranks (kGroup to each, then the call to the first). False when fewer than k are idle: it
+  /// waits, and so does everything queued behind it (no stream of ordinary tasks starves it).
+  bool dispatch_group();
   void send_message(std::size_t worker, SentMessage message);
   bool receive();
   bool receive_control();
@@ -154,6 +158,10 @@ class PoolCore final : public ProgressDriver {
   /// `reported`: the worker sent a LossReport (it is ending by itself).
   void lose_worker(std::size_t worker, const std::string& cause, std::uint64_t running_call,
                    const std::string& timeout_predicate, bool reported = false);
+  /// Worker `index`, a follower in a k-rank call's group, is lost (`cause`, `timeout_predicate`
+  /// as lose_worker's): the call fails with WorkerLost naming its rank (or Timeout).
+  void lose_group_member(std::size_t index, const std::string& cause,
+                         const std::string& timeout_predicate);
   bool replace_lost_workers();
   /// A worker on another host went silent past the heartbeat timeout: its host is lost unless
   /// another worker there was heard from lately (placement.hpp).

@@ -9,6 +9,7 @@
 #include "result_delivery.hpp"
 #include "runtime_state.hpp"
 #include "static_rank_heartbeats.hpp"
+#include "control_messages.hpp"
 
 #include <spawnpool/detail/packed_chunk.hpp>
 #include <spawnpool/errors.hpp>
@@ -35,6 +36,19 @@ struct InProgressWork {
   InProgressWork() { t_in_progress_work = true; }
   ~InProgressWork() { t_in_progress_work = false; }
 };
+
+/// MPI_Comm_create_group's tag of the next static group: unique among the groups in flight (any
+/// executor of this process), within the 32767 every MPI allows.
+int next_static_group_tag() {
+  static std::atomic<unsigned> next{0};
+  return static_cast<int>(1 + next.fetch_add(1) % 32000);
+}
+
+/// Held while an executor sends a group's kGroup messages (see dispatch_group).
+std::mutex& static_group_send_order() {
+  static std::mutex order;
+  return order;
+}
 
 /// Claims the calls of `item` for sending: false when every one was cancelled meanwhile.
 bool claim(WorkItem& item, WorkerRoster& roster) {
@@ -84,8 +98,15 @@ bool PoolCore::dispatch() {
   bool sent = false;
   if (broken_) return false;
   while (!queue_.empty()) {
+    if (queue_.front().ranks > 1) {
+      if (!dispatch_group()) break;
+      sent = true;
+      continue;
+    }
     const auto choice = policy_.choose(roster_.size(), [this](std::size_t i) -> std::optional<int> {
       if (roster_[i].state != WorkerState::kReady) return std::nullopt;
+      // A member of a k-rank call's group takes nothing else until the call is over.
+      if (!roster_[i].sent.empty() && !roster_[i].sent.front().group.empty()) return std::nullopt;
       return static_cast<int>(roster_[i].sent.size());
     });
     if (!choice) break;
@@ -100,7 +121,7 @@ bool PoolCore::dispatch() {
     const std::size_t share = policy_.calls_per_message(with_first, choice->free_slots);
     std::size_t batch_bytes = first.message.size();
     while (first.calls.size() == 1 && first.out_of_band.empty() && batch.size() + 1 < share &&
-           !queue_.empty() && queue_.front().calls.size() == 1 &&
+           !queue_.empty() && queue_.front().calls.size() == 1 && queue_.front().ranks == 1 &&
            queue_.front().out_of_band.empty() &&
            SchedulingPolicy::fits(batch_bytes, queue_.front().message.size())) {
       WorkItem next = queue_.pop_front();
@@ -128,6 +149,64 @@ bool PoolCore::dispatch() {
     sent = true;
   }
   return sent;
+}
+
+bool PoolCore::dispatch_group() {
+  const auto ranks = static_cast<std::size_t>(queue_.front().ranks);
+  std::vector<std::size_t> members;
+  for (std::size_t i = 0; i < roster_.size() && members.size() < ranks; ++i) {
+    if (roster_[i].state == WorkerState::kReady && roster_[i].sent.empty()) members.push_back(i);
+  }
+  if (members.size() < ranks) {
+    if (static_cast<std::size_t>(roster_.live()) < ranks) {
+      // Ranks were lost since it was submitted: it can never run.
+      WorkItem item = queue_.pop_front();
+      const auto error = std::make_exception_ptr(WorkerLost(
+          "spawnpool: a task of " + std::to_string(ranks) + " ranks cannot run: only " +
+          std::to_string(roster_.live()) + " workers of the pool are left"));
+      roster_.count_failed(calls_held(item.calls));
+      for (auto& call : item.calls) call.state->set_error(error);
+      return true;
+    }
+    return false;
+  }
+  WorkItem item = queue_.pop_front();
+  if (!claim(item, roster_)) return true;
+  StaticGroup formed;
+  formed.tag = next_static_group_tag();
+  for (std::size_t i : members) {
+    formed.ranks.push_back(roster_[i].rank);
+    formed.pids.push_back(roster_[i].pid);
+    formed.hosts.push_back(roster_[i].host);
+  }
+  const auto now = clock::now();
+  try {
+    // Every member takes its kGroup messages in one order (the executors of this process send
+    // them under one lock), so that two groups sharing ranks never wait for each other.
+    std::lock_guard<std::mutex> order(static_group_send_order());
+    for (std::size_t i : members) {
+      Worker& w = roster_[i];
+      send_static_group(links_[w.link]->transport(), w.rank, setup_.tag, formed);
+    }
+    for (std::size_t m = 1; m < members.size(); ++m) {
+      Worker& w = roster_[members[m]];
+      SentMessage share;
+      share.group = members;
+      w.front_started = now;
+      w.sent.push_back(std::move(share));
+    }
+    SentMessage message;
+    message.message = std::make_shared<Buffer>(std::move(item.message));
+    message.out_of_band = std::move(item.out_of_band);
+    message.calls = std::move(item.calls);
+    message.group = members;
+    send_message(members[0], std::move(message));
+  } catch (const MpiError& e) {
+    for (std::size_t i : members) {
+      lose_worker(i, std::string("MPI failed sending to it: ") + e.what(), 0, "");
+    }
+  }
+  return true;
 }
 
 void PoolCore::send_message(std::size_t index, SentMessage message) {
@@ -372,6 +451,11 @@ void PoolCore::lose_worker(std::size_t index, const std::string& cause, std::uin
   // report names no call when it was running another executor's message (or none), and then
   // nothing it had from this executor ever started.
   const bool front_ran = !(reported && running_call == 0 && !links_[w.link]->owned());
+  if (!w.sent.empty() && !w.sent.front().group.empty() && w.sent.front().group.front() != index) {
+    // A follower of a k-rank call: the call (its leader's) fails naming it. The leader and the
+    // other members end or come back by themselves (rank_group.hpp).
+    lose_group_member(index, cause, timeout_predicate);
+  }
   if (!w.sent.empty() && front_ran) {
     // The oldest message was being run: its calls are lost with the worker.
     for (const PendingCall& call : w.sent.front().calls) {
@@ -390,7 +474,9 @@ void PoolCore::lose_worker(std::size_t index, const std::string& cause, std::uin
   if (!w.sent.empty()) {
     // Later messages never started: send them again, in their order, to other workers.
     for (auto it = w.sent.rbegin(); it != w.sent.rend(); ++it) {
+      if (!it->message) continue;  // a follower's share of a k-rank call: nothing to send again
       WorkItem again;
+      if (!it->group.empty()) again.ranks = static_cast<int>(it->group.size());
       again.message = Buffer(it->message->size());
       std::memcpy(again.message.data(), it->message->data(), it->message->size());
       again.out_of_band = std::move(it->out_of_band);
@@ -419,6 +505,25 @@ void PoolCore::lose_worker(std::size_t index, const std::string& cause, std::uin
   if (!w.same_host && !reported) runtime_state().peer_unreachable = true;
   health_.note_dying(w, may_end);
   if (may_end && !reported) end_process(w.pid);
+}
+
+void PoolCore::lose_group_member(std::size_t index, const std::string& cause,
+                                 const std::string& timeout_predicate) {
+  const std::vector<std::size_t>& members = roster_[index].sent.front().group;
+  const Worker& leader = roster_[members.front()];
+  if (leader.sent.empty() || leader.sent.front().group != members) return;
+  const auto position = std::find(members.begin(), members.end(), index) - members.begin();
+  for (const PendingCall& call : leader.sent.front().calls) {
+    if (!timeout_predicate.empty()) {
+      call.state->set_error(std::make_exception_ptr(
+          Timeout("spawnpool: task \"" + call.state->task_name() + "\" " + timeout_predicate)));
+    } else {
+      call.state->set_error(std::make_exception_ptr(WorkerLost(
+          "spawnpool: rank " + std::to_string(position) + " of the task's " +
+          std::to_string(members.size()) + " ranks, " + roster_[index].describe() +
+          ", was lost while running task \"" + call.state->task_name() + "\": " + cause)));
+    }
+  }
 }
 
 // Advances the start of a replacement worker by one step without blocking (worker_replacement.hpp)

@@ -2,6 +2,7 @@
 
 #include "backoff.hpp"
 #include "control_messages.hpp"
+#include "environment.hpp"
 #include "log.hpp"
 #include "task_mpi_finalize.hpp"
 #include "wire.hpp"
@@ -21,7 +22,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -29,6 +33,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -93,6 +98,7 @@ constexpr std::chrono::milliseconds kWatchInterval{20};
 
 struct Group {
   bool joined = false;
+  bool for_one_call = false;  // a static group (join_static_group): its comms are freed after it
   MPI_Comm task_comm = MPI_COMM_NULL;  // handed to the tasks (TaskComm::mpi)
   MPI_Comm own_comm = MPI_COMM_NULL;   // spawnpool's messages between the members
   int rank = 0;
@@ -113,20 +119,29 @@ PollSettings quiet_polling() {
 
 bool process_exists(int pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM); }
 
+/// Whether group member `rank` is known to be gone: its pid is checked when it shares this host
+/// (a static group's member on another host has pid 0: not checked).
+bool member_gone(const std::vector<int>& pids, int rank) {
+  const int pid = pids[static_cast<std::size_t>(rank)];
+  return pid != 0 && !process_exists(pid);
+}
+
 /// Set once the group ends in order (the leader dismisses it): members leaving are expected then.
 std::atomic<bool> g_ending{false};
 
 /// A member of the group is gone: the group cannot run another task. On the leader, the manager
 /// is told (WorkerLost naming the rank, for the call running) and the leader ends; the followers
-/// then see it gone and end too. On a follower (the leader is gone): it ends.
+/// then see it gone and end too. On a follower (the leader is gone): it ends. A static group's
+/// member may be stuck in a collective with the one that is gone: every member reports its end
+/// (a static rank that reported exits 0: the job goes on without it).
 [[noreturn]] void end_group_without(int lost_rank) {
   const Group& g = group();
-  if (g.rank == 0) {
-    // Report first, write after: hydra's proxy SIGKILLs every process of the group as soon as it
-    // wakes up (any output of the group is an event for it) and finds one of them killed by a
-    // signal, and then the report would never leave.
+  if (g.rank == 0 || g.for_one_call) {
+    // Report first, write after: hydra's proxy SIGKILLs every process of a spawned group as soon
+    // as it wakes up (any output of the group is an event for it) and finds one of them killed by
+    // a signal, and then the report would never leave.
     const bool reported = report_worker_end(LossReport::Cause::kRankLost, lost_rank);
-    log().warn("group rank 0: rank {} of the group is gone; ended the group", lost_rank);
+    log().warn("group rank {}: rank {} of the group is gone; ended the group", g.rank, lost_rank);
     std::fflush(nullptr);
     _exit(reported ? status_after_report(1) : 1);
   }
@@ -148,6 +163,7 @@ constexpr int kCrashSignals[] = {SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL};
 /// it the launcher ends the whole group when the follower dies, before the leader can say which
 /// rank it was. Async-signal-safe.
 void tell_leader_and_wait() {
+  if (g_leader_pid <= 0) return;  // no relay (a static group: its leader has no handler)
   union sigval value;
   value.sival_int = g_own_rank;
   if (sigqueue(g_leader_pid, SIGUSR2, value) == 0) {
@@ -262,7 +278,7 @@ void wait_quietly(MPI_Request& request, int peer) {
     }
     if (done) return;
     if (clock::now() >= next_look) {
-      if (!process_exists(group().pids[static_cast<std::size_t>(peer)]) && !g_ending.load()) {
+      if (member_gone(group().pids, peer) && !g_ending.load()) {
         end_group_without(peer);
       }
       next_look = clock::now() + kLivenessInterval;
@@ -297,13 +313,18 @@ RankGroupView rank_group_view() noexcept {
 bool is_rank_group_comm(MPI_Comm comm) noexcept {
   const Group& g = group();
   if (!g.joined || comm == MPI_COMM_NULL) return false;
-  if (comm == MPI_COMM_WORLD || comm == MPI_COMM_SELF || comm == g.task_comm) return true;
+  if (comm == MPI_COMM_SELF || comm == g.task_comm) return true;
+  if (g.for_one_call) return false;  // a static group's world holds the manager and other ranks
+  if (comm == MPI_COMM_WORLD) return true;
   int result = MPI_UNEQUAL;
   return PMPI_Comm_compare(comm, MPI_COMM_WORLD, &result) == MPI_SUCCESS &&
          (result == MPI_IDENT || result == MPI_CONGRUENT);
 }
 
-bool is_rank_group_follower() noexcept { return group().joined && group().rank > 0; }
+bool is_rank_group_follower() noexcept {
+  // A static group's follower ends like any static rank: its leader has no crash relay.
+  return group().joined && !group().for_one_call && group().rank > 0;
+}
 
 /// Set while a follower's main thread runs its share of a call.
 thread_local bool t_follower_in_task = false;
@@ -336,6 +357,127 @@ int join_rank_group() {
   return g.rank;
 }
 
+/// A static group's watch (join_static_group to leave_static_group): every kLivenessInterval,
+/// whatever the main thread does (a task stuck in a collective with a member that is gone), looks
+/// whether the other members' processes still exist; one that is gone ends this member.
+class StaticGroupWatch {
+ public:
+  void start(std::vector<int> pids, int own_rank) {
+    stop_ = false;
+    thread_ = std::thread([this, pids = std::move(pids), own_rank] {
+      std::unique_lock<std::mutex> lock(mutex_);
+      while (!wake_.wait_for(lock, kLivenessInterval, [this] { return stop_; })) {
+        for (int r = 0; r < static_cast<int>(pids.size()); ++r) {
+          if (r != own_rank && member_gone(pids, r)) end_group_without(r);
+        }
+      }
+    });
+  }
+  void stop() noexcept {
+    if (!thread_.joinable()) return;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_one();
+    thread_.join();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+StaticGroupWatch& static_group_watch() {
+  static StaticGroupWatch watch;
+  return watch;
+}
+
+int join_static_group(MPI_Comm parent, const std::vector<int>& ranks,
+                      const std::vector<int>& pids, int tag) {
+  Group& g = group();
+  if (g.joined) throw Error("spawnpool: this rank is already in a group of a k-rank task");
+  int me = -1;
+  {
+    auto lock = mpi_lock();
+    SPAWNPOOL_MPI(MPI_Comm_rank(parent, &me));
+  }
+  const auto mine = std::find(ranks.begin(), ranks.end(), me);
+  if (mine == ranks.end() || pids.size() != ranks.size()) {
+    throw Error("spawnpool: a group message for rank " + std::to_string(me) +
+                " that does not name it, or names fewer pids than ranks");
+  }
+  g.rank = static_cast<int>(mine - ranks.begin());
+  g.size = static_cast<int>(ranks.size());
+  g.pids = pids;
+  g_ending = false;
+  g_failed_rank = -1;
+  g_call_running = false;
+  g.for_one_call = true;
+  // From here on a member that is gone ends this one, also while it waits for the others below.
+  static_group_watch().start(g.pids, g.rank);
+
+  // Wait quietly until every member has arrived (one may still run another executor's task):
+  // MPICH's MPI_Comm_create_group would wait at full speed.
+  {
+    const int token = me;
+    std::vector<int> arrived(ranks.size(), -1);
+    std::vector<MPI_Request> requests;
+    {
+      auto lock = mpi_lock();
+      for (std::size_t r = 0; r < ranks.size(); ++r) {
+        if (ranks[r] == me) continue;
+        requests.emplace_back();
+        SPAWNPOOL_MPI(MPI_Irecv(&arrived[r], 1, MPI_INT, ranks[r], tag, parent, &requests.back()));
+        requests.emplace_back();
+        SPAWNPOOL_MPI(MPI_Isend(&token, 1, MPI_INT, ranks[r], tag, parent, &requests.back()));
+      }
+    }
+    Backoff backoff(quiet_polling());
+    for (;;) {
+      int done = 0;
+      {
+        auto lock = mpi_lock();
+        SPAWNPOOL_MPI(MPI_Testall(static_cast<int>(requests.size()), requests.data(), &done,
+                                  MPI_STATUSES_IGNORE));
+      }
+      if (done) break;
+      backoff.pause();
+    }
+  }
+
+  auto lock = mpi_lock();
+  MPI_Group parent_group = MPI_GROUP_NULL;
+  MPI_Group members = MPI_GROUP_NULL;
+  MPI_Comm created = MPI_COMM_NULL;
+  SPAWNPOOL_MPI(MPI_Comm_group(parent, &parent_group));
+  const int made = MPI_Group_incl(parent_group, static_cast<int>(ranks.size()), ranks.data(), &members);
+  MPI_Group_free(&parent_group);
+  check_mpi(made, "MPI_Group_incl");
+  // Collective over the k members only (all of them have arrived: it returns at once).
+  const int created_status = MPI_Comm_create_group(parent, members, tag, &created);
+  MPI_Group_free(&members);
+  check_mpi(created_status, "MPI_Comm_create_group");
+  SPAWNPOOL_MPI(MPI_Comm_dup(created, &g.task_comm));
+  SPAWNPOOL_MPI(MPI_Comm_dup(created, &g.own_comm));
+  MPI_Comm_free(&created);
+  MPI_Comm_set_errhandler(g.own_comm, MPI_ERRORS_RETURN);
+  g.joined = true;
+  return g.rank;
+}
+
+void leave_static_group() noexcept {
+  Group& g = group();
+  if (!g.joined || !g.for_one_call) return;
+  static_group_watch().stop();
+  auto lock = mpi_lock();
+  MPI_Comm_free(&g.task_comm);
+  MPI_Comm_free(&g.own_comm);
+  g = Group{};
+}
+
 void send_call_to_followers(std::string_view entry_name, ByteSpan args) {
   const Group& g = group();
   std::vector<char> message(4 + entry_name.size() + args.size);
@@ -356,7 +498,7 @@ void send_outcome_to_leader(bool ok, ByteSpan bytes) {
   std::vector<char> message(1 + bytes.size);
   message[0] = ok ? 1 : 0;
   if (bytes.size > 0) std::memcpy(message.data() + 1, bytes.data, bytes.size);
-  if (!ok) {  // the leader may wait in the task for this rank: it starts the stuck clock (before
+  if (!ok && !group().for_one_call) {  // the leader may wait in the task for this rank: it starts the stuck clock (before
               // the outcome, so that the notice never reaches the leader's next call)
     union sigval value;
     value.sival_int = -group().rank;
@@ -394,7 +536,7 @@ std::vector<RankOutcome> gather_follower_outcomes() {
     }
     if (clock::now() >= next_look) {
       for (int r = rank; r < g.size; ++r) {
-        if (!process_exists(g.pids[static_cast<std::size_t>(r)])) end_group_without(r);
+        if (member_gone(g.pids, r)) end_group_without(r);
       }
       next_look = clock::now() + kLivenessInterval;
     }
@@ -427,7 +569,7 @@ int serve_as_follower() noexcept {
       }
       if (!found) {
         if (clock::now() >= next_look) {
-          if (!process_exists(g.pids[0])) end_group_without(0);
+          if (member_gone(g.pids, 0)) end_group_without(0);
           next_look = clock::now() + kLivenessInterval;
         }
         backoff.pause();

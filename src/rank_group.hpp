@@ -27,6 +27,23 @@ namespace spawnpool::detail {
 /// @throws MpiError when MPI fails
 int join_rank_group();
 
+/// Static and communicator mode: joins the group of a k-rank call, the ranks `ranks` of `parent`
+/// (the pool's communicator; this rank among them; its rank in the group is its index there), with
+/// MPI_Comm_create_group and `tag` (unique to this group among the groups formed on `parent`).
+/// `pids`: the members' pids, 0 for a member on another host. First waits quietly (point-to-point
+/// on `parent` with `tag`, and backoff) until every member has arrived, then makes the
+/// communicator (collective over the members only). The task's communicator and spawnpool's own
+/// one between the members are duplicates of it. Until leave_static_group a thread watches the
+/// other members' pids (same host only): one that is gone ends this process after reporting its
+/// end (kRankLost), also while it waits for the members or runs a task stuck in a collective. The
+/// group serves one call as a spawned group does (the first rank leads, the others follow:
+/// serve_as_follower). Returns this member's rank in the group.
+/// @throws MpiError when MPI fails; Error when this rank is in a group already or not in `ranks`
+int join_static_group(MPI_Comm parent, const std::vector<int>& ranks, const std::vector<int>& pids,
+                      int tag);
+/// Frees what join_static_group made; this process is in no group afterwards. Never throws.
+void leave_static_group() noexcept;
+
 /// True in a member of a joined group for its MPI_COMM_WORLD, MPI_COMM_SELF, the tasks'
 /// communicator or any communicator congruent with the group's world. Never throws.
 bool is_rank_group_comm(MPI_Comm comm) noexcept;

@@ -15,6 +15,7 @@
 #include "wire.hpp"
 #include "worker_sentinel.hpp"
 
+#include <spawnpool/detail/mpi_call.hpp>
 #include <spawnpool/detail/registry.hpp>
 #include <spawnpool/detail/serialize.hpp>
 
@@ -321,6 +322,30 @@ std::string apply_hello(const Hello& hello, WorkerSentinel* sentinel) {
   return set_up_followers(hello.environment, hello.working_directory, hello.initializer);
 }
 
+/// A kGroup message (static and communicator mode, `tag` its session's): joins the group of a
+/// k-rank call (collective over its ranks only). A follower serves its share of the call, leaves
+/// the group and answers the manager with an empty kResults; returns false. The leader returns
+/// true: the call follows on `tag` (kTasks), and the group is left after it.
+bool join_group_of_call(MPI_Comm comm, Transport& transport, int manager_rank, int tag,
+                        const StaticGroup& formed) {
+  const std::string here = host_name();
+  std::vector<int> pids(formed.ranks.size(), 0);  // checked on this host only
+  for (std::size_t r = 0; r < pids.size(); ++r) {
+    if (formed.hosts[r] == here) pids[r] = static_cast<int>(formed.pids[r]);
+  }
+  const int rank_in_group = join_static_group(
+      comm, std::vector<int>(formed.ranks.begin(), formed.ranks.end()), pids, formed.tag);
+  if (rank_in_group != 0) {
+    const int status = serve_as_follower();
+    leave_static_group();
+    if (status != 0) log().warn("a k-rank call's group ended with status {}", status);
+    transport.send(manager_rank, tag, wire::Kind::kResults, 0,
+                   std::make_shared<Buffer>(wire::kHeaderSize));
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 void set_builtin_tasks_allowed(bool allowed) { g_builtin_tasks_allowed = allowed; }
@@ -365,6 +390,8 @@ int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
     const auto hello_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
     Backoff backoff(poll);
     bool leaving = false;
+    // A static group's leader (kGroup): the session whose call it waits for, else -1.
+    int group_session = -1;
     auto next_heartbeat = std::chrono::steady_clock::now();
     // A pool service's rank watches its client: it must hear from it (heartbeats every second),
     // and a client on this host must still exist. Otherwise the client is dropped.
@@ -418,7 +445,8 @@ int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
         send_signal(transport, manager_rank, wire::kControlTag, wire::Kind::kHeartbeat);
       }
       bool active = transport.progress_sends();
-      if (auto in = transport.try_receive(manager_rank, listen_tag)) {
+      if (auto in = transport.try_receive(manager_rank,
+                                          group_session >= 0 ? group_session : listen_tag)) {
         active = true;
         last_from_client = std::chrono::steady_clock::now();
         switch (static_cast<wire::Kind>(in->header.kind)) {
@@ -471,6 +499,11 @@ int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
             OutOfBand out_of_band;
             if (sentinel) sentinel->set_running_session(in->tag);
             auto results = run_message(transport, *in, sentinel.get(), out_of_band);
+            if (group_session == in->tag) {  // the group's call is over: the followers come back
+              dismiss_followers(0);
+              leave_static_group();
+              group_session = -1;
+            }
             const auto busy = std::chrono::duration_cast<std::chrono::nanoseconds>(
                 std::chrono::steady_clock::now() - started);
             transport.send(manager_rank, in->tag, wire::Kind::kResults, in->header.count,
@@ -481,6 +514,12 @@ int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
             last_from_client = std::chrono::steady_clock::now();
             break;
           }
+          case wire::Kind::kGroup:
+            if (join_group_of_call(comm, transport, manager_rank, in->tag,
+                                   read_static_group(in->bytes()))) {
+              group_session = in->tag;
+            }
+            break;
           case wire::Kind::kShutdown:
             sessions.erase(in->tag);
             if (sentinel) sentinel->set_sessions({sessions.begin(), sessions.end()});

@@ -32,6 +32,9 @@ struct SentMessage {
   std::shared_ptr<Buffer> message;
   OutOfBand out_of_band;  // kept (with its owners) to send again if the worker is lost
   std::vector<PendingCall> calls;
+  /// Part of a k-rank call on a static group (PoolCore::dispatch_group): the members' indices in
+  /// the roster, leader first (its message holds the call; the others' hold none). Empty otherwise.
+  std::vector<std::size_t> group;
 };
 
 enum class WorkerState { kStarting, kReady, kLost, kLeft };

@@ -16,6 +16,24 @@ int rank_in_world(int offset) {
 }
 SPAWNPOOL_TASK(rank_in_world);
 
+/// Every rank contributes rank + 1 (its rank in the task): k(k+1)/2 over k ranks.
+long sum_over_task(spawnpool::TaskComm comm) {
+  long mine = comm.rank() + 1;
+  long total = 0;
+  MPI_Allreduce(&mine, &total, 1, MPI_LONG, MPI_SUM, comm.mpi());
+  return total;
+}
+SPAWNPOOL_TASK(sum_over_task);
+
+/// The world rank of each rank of the task.
+int world_rank_in_task(spawnpool::TaskComm comm) {
+  MPI_Barrier(comm.mpi());
+  int rank = -1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  return rank;
+}
+SPAWNPOOL_TASK(world_rank_in_task);
+
 namespace {
 
 int world_rank() {
@@ -71,6 +89,30 @@ TEST(Communicator, ExceptionFromTheBodyReachesTheRootAfterTheWorkersAreReleased)
   }
   EXPECT_EQ(thrown, world_rank() == 1);
   MPI_Barrier(MPI_COMM_WORLD);  // every rank got here
+}
+
+TEST(Communicator, KRankTasksRunOnGroupsOfTheCommunicatorsRanks) {
+  int world = 0;
+  MPI_Comm_size(MPI_COMM_WORLD, &world);
+  const int root = world - 2;  // not rank 0, so that groups are not simply the first ranks
+  spawnpool::serve(MPI_COMM_WORLD, root, [&](spawnpool::Executor& pool) {
+    const int workers = world - 1;
+    for (int k = 1; k <= workers; ++k) {
+      EXPECT_EQ(pool.submit(spawnpool::TaskOptions{}.ranks(k), sum_over_task).get(),
+                k * (k + 1) / 2);
+    }
+    std::vector<int> expected;
+    for (int r = 0; r < world; ++r) {
+      if (r != root) expected.push_back(r);
+    }
+    EXPECT_EQ(pool.submit_all_ranks(spawnpool::TaskOptions{}.ranks(workers), world_rank_in_task)
+                  .get(),
+              expected);
+    EXPECT_THROW((void)pool.submit(spawnpool::TaskOptions{}.ranks(workers + 1), sum_over_task),
+                 spawnpool::Error);
+    EXPECT_EQ(pool.submit(rank_in_world, 0).get() == root, false) << "the pool goes on";
+  });
+  MPI_Barrier(MPI_COMM_WORLD);
 }
 
 TEST(Communicator, TooSmallACommunicatorIsAnError) {

@@ -100,6 +100,29 @@ TEST(ControlMessages, LossReportRoundTripAndDescription) {
   EXPECT_EQ(timed_out.describe(), "the task ran longer than the task timeout (500 ms)");
 }
 
+TEST(ControlMessages, StaticGroupRoundTripAndChecks) {
+  sd::StaticGroup group;
+  group.tag = 42;
+  group.ranks = {2, 5};
+  group.pids = {100, 200};
+  group.hosts = {"a", "b"};
+  RecordingTransport transport;
+  sd::send_static_group(transport, 2, 7, group);
+  EXPECT_EQ(transport.tag, 7);
+  const sd::StaticGroup read = sd::read_static_group(transport.bytes());
+  EXPECT_EQ(read.tag, 42);
+  EXPECT_EQ(read.ranks, group.ranks);
+  EXPECT_EQ(read.pids, group.pids);
+  EXPECT_EQ(read.hosts, group.hosts);
+  // A group of one, or pids and hosts that do not match the ranks, is not a group.
+  group.ranks = {2};
+  sd::send_static_group(transport, 2, 7, group);
+  EXPECT_THROW(sd::read_static_group(transport.bytes()), wire::ProtocolError);
+  group.ranks = {2, 5, 6};
+  sd::send_static_group(transport, 2, 7, group);
+  EXPECT_THROW(sd::read_static_group(transport.bytes()), wire::ProtocolError);
+}
+
 TEST(ControlMessages, AMessageOfAnotherKindIsRefused) {
   sd::Ready ready;
   RecordingTransport transport;

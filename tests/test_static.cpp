@@ -119,15 +119,22 @@ int rank_count(spawnpool::TaskComm comm) {
 }
 SPAWNPOOL_TASK(rank_count);
 
-TEST(Static, KRankTasksRunOnOneRankAndRefuseMoreForNow) {
+TEST(Static, KRankTasksRunOnGroupsOfRanksAndRefuseMoreThanThePoolHas) {
   spawnpool::Executor pool;
   // k = 1: one worker rank, over MPI_COMM_SELF (not the job's world).
   EXPECT_EQ(pool.submit(spawnpool::TaskOptions{}.ranks(1), rank_count).get(), 1);
+  // k = 2 on a group of two idle ranks (test_static_ranks.cpp has the rest) when there are two.
+  if (pool.num_workers() >= 2) {
+    EXPECT_EQ(pool.submit(spawnpool::TaskOptions{}.ranks(2), rank_count).get(), 2);
+  }
+  const int too_many = pool.num_workers() + 1;
   try {
-    (void)pool.submit(spawnpool::TaskOptions{}.ranks(2), rank_count);
+    (void)pool.submit(spawnpool::TaskOptions{}.ranks(too_many), rank_count);
     FAIL() << "expected an error at submit";
   } catch (const spawnpool::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("not yet supported in static mode"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("cannot run on this static-mode pool of " +
+                                         std::to_string(pool.num_workers()) + " worker ranks"),
+              std::string::npos)
         << e.what();
   }
   EXPECT_EQ(pool.submit(rank_count).get(), 1) << "the pool goes on";

@@ -239,10 +239,12 @@ class TaskOptions {
 
   /// Processes that run a k-rank task together (a task whose first parameter is a
   /// spawnpool::TaskComm, task_comm.hpp). Default 1: the task runs on one worker like any other,
-  /// with MPI_COMM_SELF. k > 1 (Executor in spawn mode only): the task runs on a group of k
-  /// processes started together for tasks of this k (Options::rank_groups). Ignored for ordinary
-  /// tasks. Checked at submit: k < 1, or k > 1 on a ThreadExecutor or a pool not in spawn mode,
-  /// is an Error there.
+  /// with MPI_COMM_SELF. k > 1 on an Executor: in spawn mode the task runs on a group of k
+  /// processes started together for tasks of this k (Options::rank_groups); in static and
+  /// communicator mode on k idle worker ranks, grouped for this one call (it waits until k are
+  /// idle, and tasks submitted after it wait for it). Ignored for ordinary tasks. Checked at
+  /// submit: k < 1, k > 1 on a ThreadExecutor or a pool service, or k above a static or
+  /// communicator-mode pool's worker ranks, is an Error there.
   TaskOptions& ranks(int k) { ranks_ = k; return *this; }
   int ranks() const { return ranks_; }
 

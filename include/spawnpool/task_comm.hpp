@@ -26,6 +26,10 @@
 ///    MPI_Comm_spawn with maxprocs = k. mpi() is a duplicate of their MPI_COMM_WORLD made when the
 ///    group started (spawnpool's own traffic between them uses another one), so ranks are the
 ///    group's world ranks, rank 0 being the process that answers the manager.
+///  - k > 1 (Executor, static or communicator mode): k idle worker ranks, grouped for this one
+///    call. mpi() is a duplicate of the communicator MPI_Comm_create_group made over them (freed
+///    when the call is over); rank r of the task is the r-th of those ranks in the pool's order
+///    (Executor::workers(), by rank), rank 0 again the one that answers the manager.
 ///  - k = 1 (any executor, any mode): the process that runs the task alone; mpi() is
 ///    MPI_COMM_SELF. On a ThreadExecutor, tasks running at once on several threads share it, and
 ///    mpi() throws when the program has not initialized MPI (a ThreadExecutor never does).

@@ -97,7 +97,8 @@ class TaskSubmitter {
   ///   auto f = pool.submit(spawnpool::TaskOptions{}.ranks(3), partial_sum, 1000L);
   /// @endcode
   /// @throws Error            options.ranks() < 1, or > 1 where groups cannot be had (a
-  ///                          ThreadExecutor; an Executor not in spawn mode: "not yet")
+  ///                          ThreadExecutor; a pool service: "not yet"; a static or
+  ///                          communicator-mode Executor with fewer worker ranks than that)
   /// @throws SpawnError       the groups for this k could not be started
   /// @throws UnregisteredTask, BrokenExecutor as submit()
   template <class R, class... P, class... A>

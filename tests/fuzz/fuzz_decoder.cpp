@@ -7,7 +7,7 @@
 //
 // Input: any bytes. They are fed, whole, to
 //   - wire::decode_header, then decode_calls and decode_results (whatever the header's kind),
-//     read_hello, read_ready and read_loss_report (control_messages.hpp), decode_error_payload on each result payload and the argument decoding of each
+//     read_hello, read_ready, read_loss_report and read_static_group (control_messages.hpp), decode_error_payload on each result payload and the argument decoding of each
 //     call whose name is a task registered below;
 //   - decode_error_payload on the raw bytes;
 //   - read_packed_results (packed_chunk.hpp) on the raw bytes, for results of 0, 4 and 8 bytes;
@@ -142,6 +142,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   expect_decode_or_reject("read_hello", [&] { (void)sd::read_hello(message); });
   expect_decode_or_reject("read_ready", [&] { (void)sd::read_ready(message); });
   expect_decode_or_reject("read_loss_report", [&] { (void)sd::read_loss_report(message).describe(); });
+  expect_decode_or_reject("read_static_group", [&] { (void)sd::read_static_group(message); });
 
   expect_decode_or_reject("error payload", [&] { (void)wire::decode_error_payload(message); });
   for (std::size_t value_size : {0, 4, 8}) {

@@ -129,6 +129,12 @@ int main(int argc, char** argv) {
   lost.task_name = "scalar";
   write("lost", control(wire::Kind::kLost, sd::encode_control(lost)));
   write("bye", header(wire::Kind::kBye, 0, 0));
+  sd::StaticGroup group;
+  group.tag = 17;
+  group.ranks = {3, 1, 4};
+  group.pids = {1001, 1002, 1003};
+  group.hosts = {"node1", "node1", "node2"};
+  write("group", control(wire::Kind::kGroup, sd::encode_control(group)));
 
   // Bare argument blobs, first byte picks the task (index into fuzz_decoder.cpp's kTaskNames).
   write("args_scalar", std::string(1, '\0') + scalar);

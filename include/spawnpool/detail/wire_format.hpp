@@ -68,6 +68,10 @@ enum class Kind : std::uint16_t {
   // On the control tag of a spawned worker's intercommunicator:
   kHeartbeat = 8,  // both ways, about once a second: "still here"
   kLost = 9,       // worker -> manager: LossReport: this worker is about to die, and why
+  // Static and communicator mode, on the session's tag:
+  kGroup = 10,  // manager -> each of k ranks: StaticGroup (static_group.hpp): form a group for the
+                // next call; its rank 0 then gets the call (kTasks), the others answer kResults
+                // with no entries when the call is over
 };
 
 /// Tag of control messages (heartbeats, loss reports) on a spawned worker's intercommunicator.

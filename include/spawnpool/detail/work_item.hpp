@@ -23,6 +23,9 @@ struct WorkItem {
   OutOfBand out_of_band;  // the entries' out-of-band blocks (wire_format.hpp), in entry order
   std::vector<PendingCall> calls;
   bool requeued = false;  // sent once to a worker that was lost before starting it
+  /// Processes that run the item's one call together (a k-rank task, TaskOptions::ranks); > 1
+  /// only in static and communicator mode, where the pool forms a group of idle ranks for it.
+  int ranks = 1;
 };
 
 /// The calls `calls` stand for, as Stats counts them: a packed chunk counts each call it holds.
