@@ -1,0 +1,231 @@
+// run_mpi_program: k ranks of an MPI program started with one MPI_Comm_spawn under launchers
+// (spawn/mpi_program_launcher.hpp), their reports read from a private directory.
+#include <spawnpool/errors.hpp>
+#include <spawnpool/mpi_program.hpp>
+#include <spawnpool/task.hpp>
+
+#include "command_program.hpp"
+#include "environment.hpp"
+#include "log.hpp"
+#include "runtime_state.hpp"
+#include "spawn/mpi_program_launcher.hpp"
+#include "spawn/spawn_workers.hpp"
+
+#include <dirent.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <future>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <thread>
+
+namespace spawnpool {
+
+namespace detail {
+const int mpi_program_task_anchor = 0;
+}  // namespace detail
+
+namespace {
+
+constexpr const char* kCaller = "spawnpool::run_mpi_program";
+/// How long the ranks may take to report after their timeout (killing, MPI_Finalize, writing).
+constexpr std::chrono::seconds kReportGrace{30};
+/// How long the worker's MPI_Comm_disconnect of the ranks may take once all have reported.
+constexpr std::chrono::seconds kDisconnectGrace{10};
+
+/// A private directory for the launchers' reports, removed with everything in it.
+class ReportDirectory {
+ public:
+  ReportDirectory() {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string pattern = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") +
+                          "/spawnpool-mpi-program-XXXXXX";
+    if (mkdtemp(pattern.data()) == nullptr) {
+      throw Error(std::string(kCaller) + ": cannot create the report directory " + pattern + ": " +
+                  std::strerror(errno) + " (set TMPDIR to a writable directory)");
+    }
+    path_ = pattern;
+  }
+  ~ReportDirectory() {
+    if (DIR* dir = opendir(path_.c_str())) {
+      while (const dirent* entry = readdir(dir)) {
+        if (std::strcmp(entry->d_name, ".") == 0 || std::strcmp(entry->d_name, "..") == 0) continue;
+        unlink((path_ + "/" + entry->d_name).c_str());
+      }
+      closedir(dir);
+    }
+    rmdir(path_.c_str());
+  }
+  ReportDirectory(const ReportDirectory&) = delete;
+  ReportDirectory& operator=(const ReportDirectory&) = delete;
+
+  const std::string& path() const noexcept { return path_; }
+  std::string file(int rank, const char* suffix) const {
+    return path_ + "/" + std::to_string(rank) + "." + suffix;
+  }
+
+ private:
+  std::string path_;
+};
+
+std::optional<std::string> read_whole(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+/// Rank `rank`'s report, when its launcher has written it.
+std::optional<CommandResult> read_report(const ReportDirectory& dir, int rank) {
+  const auto status = read_whole(dir.file(rank, "status"));
+  if (!status) return std::nullopt;
+  CommandResult result;
+  std::istringstream lines(*status);
+  int timed_out = 0;
+  lines >> result.exit_code >> result.signal >> timed_out;
+  result.timed_out = timed_out != 0;
+  result.out = read_whole(dir.file(rank, "out")).value_or("");
+  result.err = read_whole(dir.file(rank, "err")).value_or("");
+  std::string reason;
+  std::getline(lines, reason);  // the rest of the first line
+  if (std::getline(lines, reason) && !reason.empty()) {
+    result.err += "spawnpool::run_mpi_program: " + reason + "\n";
+  }
+  return result;
+}
+
+/// The pid of rank `rank`'s launcher, when it has written it.
+std::optional<pid_t> launcher_pid(const ReportDirectory& dir, int rank) {
+  const auto text = read_whole(dir.file(rank, "pid"));
+  if (!text) return std::nullopt;
+  const long pid = std::atol(text->c_str());
+  if (pid <= 0) return std::nullopt;
+  return static_cast<pid_t>(pid);
+}
+
+bool alive(pid_t pid) { return ::kill(pid, 0) == 0 || errno != ESRCH; }
+
+/// An absolute path for `file` (run_command's resolution is relative to this process's directory
+/// for a program without working directory; the launcher starts it from the working directory).
+std::string absolute(const std::string& file) {
+  if (!file.empty() && file.front() == '/') return file;
+  char here[4096];
+  if (::getcwd(here, sizeof here) == nullptr) return file;
+  return std::string(here) + "/" + file;
+}
+
+}  // namespace
+
+MpiProgramResult run_mpi_program(int ranks, const Command& command) {
+  if (ranks < 1) {
+    throw Error(std::string(kCaller) + ": ranks must be at least 1, got " + std::to_string(ranks));
+  }
+  const std::string file = absolute(detail::resolve_command_program(command, kCaller));
+  for (const auto& [name, value] : command.env) {
+    if (name.empty() || name.find('=') != std::string::npos) {
+      throw Error(std::string(kCaller) + ": invalid environment variable name '" + name + "'");
+    }
+  }
+  detail::RuntimeState& state = detail::runtime_state();
+  if (state.program.empty()) {
+    throw Error(std::string(kCaller) + ": this process's executable cannot be started again "
+                "(it is the launcher of the ranks); is there a spawnpool::Runtime?");
+  }
+
+  ReportDirectory dir;
+  detail::MpiLaunch launch;
+  launch.directory = dir.path();
+  launch.watched_pid = static_cast<long>(::getpid());
+  launch.watched_host = detail::host_name();
+  launch.timeout = command.timeout;
+  launch.working_directory = command.working_directory;
+  launch.env = command.env;
+  launch.program = file;
+  launch.args = command.args;
+
+  detail::SpawnRequest request;
+  request.program = state.program;
+  request.args = detail::mpi_launcher_args(launch);
+  request.count = ranks;
+  request.timeout = detail::seconds_setting(std::nullopt, detail::env::kSpawnTimeout, 60);
+  request.mpi_stuck = &state.mpi_stuck;
+  MPI_Comm ranks_comm = detail::spawn_workers(request);  // throws SpawnError
+
+  // The ranks' MPI_Finalize waits for this side's disconnect; it waits for theirs: a helper thread.
+  auto disconnected = std::make_shared<std::promise<void>>();
+  std::future<void> disconnect_done = disconnected->get_future();
+  std::thread([ranks_comm, disconnected]() mutable {
+    auto lock = detail::mpi_lock();
+    MPI_Comm_disconnect(&ranks_comm);
+    disconnected->set_value();
+  }).detach();
+
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+  if (command.timeout.count() > 0) {
+    deadline = std::chrono::steady_clock::now() + command.timeout + kReportGrace;
+  }
+  MpiProgramResult result;
+  result.ranks.resize(static_cast<std::size_t>(ranks));
+  std::vector<bool> reported(static_cast<std::size_t>(ranks), false);
+  std::chrono::milliseconds pause{1};
+  for (int left = ranks; left > 0;) {
+    for (int rank = 0; rank < ranks; ++rank) {
+      if (reported[rank]) continue;
+      auto report = read_report(dir, rank);
+      if (!report) {
+        const auto pid = launcher_pid(dir, rank);
+        if (pid && !alive(*pid)) {
+          report = read_report(dir, rank);  // written just before it ended?
+          if (!report) {
+            report = CommandResult{};
+            report->signal = SIGKILL;
+            report->exit_code = 128 + SIGKILL;
+            report->err = "spawnpool::run_mpi_program: the launcher of rank " +
+                          std::to_string(rank) + " ended without a report (killed by the MPI "
+                          "process manager after another rank failed?)\n";
+          }
+        }
+      }
+      if (report) {
+        result.ranks[rank] = std::move(*report);
+        reported[rank] = true;
+        --left;
+        pause = std::chrono::milliseconds(1);
+      }
+    }
+    if (left == 0) break;
+    if (deadline && std::chrono::steady_clock::now() >= *deadline) {
+      for (int rank = 0; rank < ranks; ++rank) {
+        if (const auto pid = launcher_pid(dir, rank); pid && !reported[rank]) ::kill(*pid, SIGKILL);
+      }
+      throw Timeout(std::string(kCaller) + ": " + std::to_string(left) + " of " +
+                    std::to_string(ranks) + " ranks of '" + command.program +
+                    "' did not report within the timeout plus " +
+                    std::to_string(kReportGrace.count()) + " s; their launchers were killed");
+    }
+    std::this_thread::sleep_for(pause);  // no busy polling: back off to 50 ms
+    pause = std::min(pause * 2, std::chrono::milliseconds(50));
+  }
+  if (disconnect_done.wait_for(kDisconnectGrace) != std::future_status::ready) {
+    // Its thread stays inside MPI: MPI must not be finalized.
+    state.mpi_stuck = true;
+    detail::log().warn("{}: the {} ranks of '{}' ended, but disconnecting from them did not "
+                       "finish within {} s; MPI will not be finalized in this process",
+                       kCaller, ranks, command.program, kDisconnectGrace.count());
+  }
+  return result;
+}
+
+}  // namespace spawnpool
+
+// A built-in task, offered by a pool service only when asked (as run_command): it runs any program.
+static const spawnpool::detail::Registration<&spawnpool::run_mpi_program>
+    run_mpi_program_registration{"spawnpool.run_mpi_program", true};

@@ -1,0 +1,171 @@
+// MPI programs as tasks: spawnpool::run_mpi_program runs a plain MPI program (no spawnpool,
+// programs/plain_mpi_program.cpp) on k ranks from a spawn-mode executor's worker: one
+// MPI_COMM_WORLD of exactly k ranks, every rank's output and exit status, a timeout that ends
+// every rank, programs that never reach MPI_Init, missing programs; the pool goes on after each.
+// Started by ctest without mpiexec (the Runtime relaunches it).
+#include "process_checks.hpp"
+
+#include <spawnpool/spawnpool.hpp>
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+spawnpool::Executor* g_pool = nullptr;
+
+spawnpool::MpiProgramResult run(int ranks, const spawnpool::Command& cmd) {
+  return g_pool->submit(spawnpool::run_mpi_program, ranks, cmd).get();
+}
+
+spawnpool::Command plain(std::vector<std::string> args) {
+  spawnpool::Command cmd;
+  cmd.program = PLAIN_MPI_PROGRAM_PATH;
+  cmd.args = std::move(args);
+  return cmd;
+}
+
+/// An ordinary command task still runs on the pool.
+void expect_pool_goes_on() {
+  spawnpool::Command echo;
+  echo.program = "echo";
+  echo.args = {"still", "here"};
+  EXPECT_EQ(g_pool->submit(spawnpool::run_command, echo).get().out, "still here\n");
+}
+
+/// The pid a plain_mpi_program rank printed ("rank R of S sum N pid P").
+long printed_pid(const std::string& out) {
+  const auto at = out.find(" pid ");
+  return at == std::string::npos ? 0 : std::stol(out.substr(at + 5));
+}
+
+}  // namespace
+
+TEST(MpiProgram, OneRank) {
+  const auto r = run(1, plain({"0"}));
+  ASSERT_EQ(r.ranks.size(), 1u);
+  EXPECT_EQ(r.ranks[0].out.substr(0, 22), "rank 0 of 1 sum 1 pid ");
+  EXPECT_EQ(r.ranks[0].err, "stderr of rank 0\n");
+  EXPECT_EQ(r.ranks[0].exit_code, 0);
+  EXPECT_TRUE(r.ok());
+  EXPECT_EQ(r.exit_code(), 0);
+  expect_pool_goes_on();
+}
+
+TEST(MpiProgram, TwoRanksShareOneWorldAndReportTheirExitCode) {
+  const auto r = run(2, plain({"3"}));
+  ASSERT_EQ(r.ranks.size(), 2u);
+  for (int rank = 0; rank < 2; ++rank) {
+    const std::string head = "rank " + std::to_string(rank) + " of 2 sum 2 pid ";
+    EXPECT_EQ(r.ranks[rank].out.substr(0, head.size()), head) << r.ranks[rank].out;
+    EXPECT_EQ(r.ranks[rank].err, "stderr of rank " + std::to_string(rank) + "\n");
+    EXPECT_EQ(r.ranks[rank].exit_code, 3);
+    EXPECT_EQ(r.ranks[rank].signal, 0);
+    EXPECT_FALSE(r.ranks[rank].timed_out);
+  }
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.exit_code(), 3);
+  expect_pool_goes_on();
+}
+
+TEST(MpiProgram, TimeoutEndsEveryRank) {
+  auto cmd = plain({"0", "sleep"});
+  cmd.timeout = std::chrono::seconds(3);
+  const auto r = run(2, cmd);
+  ASSERT_EQ(r.ranks.size(), 2u);
+  EXPECT_TRUE(r.timed_out());
+  for (const auto& rank : r.ranks) {
+    EXPECT_TRUE(rank.timed_out);
+    EXPECT_EQ(rank.signal, SIGKILL);
+    const long pid = printed_pid(rank.out);
+    ASSERT_GT(pid, 0) << rank.out;
+    EXPECT_TRUE(test_processes::ends_within(pid, std::chrono::seconds(10))) << "pid " << pid;
+  }
+  expect_pool_goes_on();
+}
+
+TEST(MpiProgram, ProgramThatNeverCallsMpiInitStillEnds) {
+  // sh never speaks to the process manager: the launchers complete the spawn in its place.
+  spawnpool::Command cmd;
+  cmd.program = "sh";
+  cmd.args = {"-c", "printf '%s|' \"$@\"; echo \"$SPAWNPOOL_TEST_A\" >&2; exit 4", "sh", "a b",
+              "$HOME", "*"};
+  cmd.env = {{"SPAWNPOOL_TEST_A", "alpha beta"}};
+  const auto r = run(2, cmd);
+  ASSERT_EQ(r.ranks.size(), 2u);
+  for (const auto& rank : r.ranks) {
+    EXPECT_EQ(rank.out, "a b|$HOME|*|");
+    EXPECT_EQ(rank.err, "alpha beta\n");
+    EXPECT_EQ(rank.exit_code, 4);
+  }
+  expect_pool_goes_on();
+}
+
+TEST(MpiProgram, SleepBeforeMpiInitTimesOut) {
+  spawnpool::Command cmd;
+  cmd.program = "sleep";
+  cmd.args = {"600"};
+  cmd.timeout = std::chrono::seconds(2);
+  const auto r = run(2, cmd);
+  ASSERT_EQ(r.ranks.size(), 2u);
+  for (const auto& rank : r.ranks) {
+    EXPECT_TRUE(rank.timed_out);
+    EXPECT_EQ(rank.signal, SIGKILL);
+  }
+  expect_pool_goes_on();
+}
+
+TEST(MpiProgram, MissingProgramIsAClearError) {
+  auto cmd = plain({});
+  cmd.program = "/nonexistent/spawnpool-no-such-program";
+  try {
+    run(2, cmd);
+    FAIL() << "no error";
+  } catch (const spawnpool::RemoteError& e) {
+    EXPECT_NE(std::string(e.what()).find("spawnpool::run_mpi_program: cannot run program "
+                                         "'/nonexistent/spawnpool-no-such-program'"),
+              std::string::npos)
+        << e.what();
+  }
+  cmd.program = "spawnpool-no-such-program-in-path";
+  try {
+    run(1, cmd);
+    FAIL() << "no error";
+  } catch (const spawnpool::RemoteError& e) {
+    EXPECT_NE(std::string(e.what()).find("not found in PATH"), std::string::npos) << e.what();
+  }
+  expect_pool_goes_on();
+}
+
+TEST(MpiProgram, ZeroRanksIsAnError) {
+  EXPECT_THROW(run(0, plain({})), spawnpool::RemoteError);
+  expect_pool_goes_on();
+}
+
+TEST(MpiProgram, SeveralProgramsSideBySide) {
+  std::vector<spawnpool::Future<spawnpool::MpiProgramResult>> futures;
+  for (int i = 0; i < 2; ++i) {
+    futures.push_back(g_pool->submit(spawnpool::run_mpi_program, 2, plain({std::to_string(i)})));
+  }
+  for (int i = 0; i < 2; ++i) {
+    const auto r = futures[i].get();
+    ASSERT_EQ(r.ranks.size(), 2u);
+    EXPECT_EQ(r.exit_code(), i);
+    EXPECT_EQ(r.ranks[1].out.substr(0, 18), "rank 1 of 2 sum 2 ");
+  }
+}
+
+int main(int argc, char** argv) {
+  spawnpool::Runtime runtime(argc, argv);  // workers serve here and exit
+  ::testing::InitGoogleTest(&argc, argv);
+  spawnpool::Executor pool(spawnpool::Options{}.max_workers(2));
+  g_pool = &pool;
+  const int status = RUN_ALL_TESTS();
+  g_pool = nullptr;
+  return status;
+}
