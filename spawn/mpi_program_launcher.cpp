@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -43,6 +44,18 @@ int open_pidfd(long pid) {
 bool write_all(int fd, const char* data, std::size_t length) {
   while (length > 0) {
     const ssize_t n = write(fd, data, length);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data += n;
+    length -= static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+/// write_all for a socket whose peer may be gone: an error, never SIGPIPE.
+bool send_all(int fd, const char* data, std::size_t length) {
+  while (length > 0) {
+    const ssize_t n = send(fd, data, length, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return false;
     data += n;
@@ -87,6 +100,88 @@ bool same_host(const char* host) {
   return gethostname(name, sizeof name - 1) == 0 && std::strcmp(name, host) == 0;
 }
 
+/// What the program said to the process manager through the relay.
+enum class MpiState { never_spoke = 0, inside = 1, finalized = 2 };
+
+/// The program's side of the PMI relay, line by line (PMI-1 commands end with '\n'): forwarded to
+/// hydra, except `cmd=abort`, which the launcher handles (hydra would end the whole job, the
+/// pool's manager and workers included).
+struct ProgramLines {
+  char line[8192];
+  std::size_t length = 0;
+  MpiState state = MpiState::never_spoke;
+  bool aborted = false;
+  int abort_code = 0;
+
+  void take(const char* data, std::size_t n, int hydra_fd) {
+    if (state == MpiState::never_spoke) state = MpiState::inside;
+    for (std::size_t i = 0; i < n; ++i) {
+      line[length++] = data[i];
+      if (data[i] == '\n' || length == sizeof line) finish_line(hydra_fd);
+    }
+  }
+
+ private:
+  void finish_line(int hydra_fd) {
+    static constexpr char kAbort[] = "cmd=abort";
+    static constexpr char kFinalize[] = "cmd=finalize";
+    if (length >= sizeof kAbort - 1 && std::memcmp(line, kAbort, sizeof kAbort - 1) == 0) {
+      aborted = true;
+      const char* code = static_cast<const char*>(memmem(line, length, "exitcode=", 9));
+      if (code != nullptr) abort_code = std::atoi(code + 9);
+    } else {
+      if (length >= sizeof kFinalize - 1 && std::memcmp(line, kFinalize, sizeof kFinalize - 1) == 0) {
+        state = MpiState::finalized;
+      }
+      send_all(hydra_fd, line, length);
+    }
+    length = 0;
+  }
+};
+
+/// Says `cmd=finalize` to hydra for a program that ended without (so that hydra sees an orderly
+/// end and signals no one, as the launcher guard does for workers) and waits for the answer,
+/// at most 2 s.
+void finalize_in_its_place(int hydra_fd) {
+  static constexpr char kFinalize[] = "cmd=finalize\n";
+  if (!send_all(hydra_fd, kFinalize, sizeof kFinalize - 1)) return;
+  char answer[4096];
+  std::size_t length = 0;
+  const long deadline = now_ms() + 2000;
+  while (now_ms() < deadline) {
+    pollfd fd{hydra_fd, POLLIN, 0};
+    if (poll(&fd, 1, static_cast<int>(deadline - now_ms())) <= 0) continue;
+    const ssize_t n = read(hydra_fd, answer + length, sizeof answer - 1 - length);
+    if (n <= 0) return;
+    length += static_cast<std::size_t>(n);
+    answer[length] = '\0';
+    if (std::strstr(answer, "finalize_ack") != nullptr) return;
+    if (length > sizeof answer / 2) {  // other answers first: keep the tail
+      std::memmove(answer, answer + length - 64, 64);
+      length = 64;
+    }
+  }
+}
+
+std::atomic<pid_t> g_program{0};
+volatile sig_atomic_t g_ended_by_worker = 0;
+static_assert(std::atomic<pid_t>::is_always_lock_free, "the signal handler needs a lock-free pid");
+
+/// SIGUSR2 (from the spawning worker: another rank failed) kills the program's group; the
+/// termination signals hydra or a user send are passed on to it.
+extern "C" void pass_on_to_program(int sig) {
+  const int saved_errno = errno;
+  const pid_t program = g_program.load();
+  if (sig == SIGUSR2) g_ended_by_worker = 1;
+  if (program > 0) {
+    killpg(program, sig == SIGUSR2 ? SIGKILL : sig);
+    if (sig == SIGUSR2) kill(program, SIGKILL);
+  }
+  errno = saved_errno;
+}
+
+constexpr int kPassedOnSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+
 [[noreturn]] void launch(const char* directory, int argc, char** argv) {
   // argv: watched pid, watched host, timeout ms, working directory or "-", n, n x NAME=VALUE,
   // program, args.
@@ -122,11 +217,25 @@ bool same_host(const char* host) {
   int exec_failure[2] = {-1, -1};
   if (pipe2(exec_failure, O_CLOEXEC) != 0) exec_failure[0] = exec_failure[1] = -1;
 
+  // Signals are held until the program's pid is known, and the program starts with the old mask.
+  sigset_t passed_on, previous_mask;
+  sigemptyset(&passed_on);
+  for (int sig : kPassedOnSignals) sigaddset(&passed_on, sig);
+  sigprocmask(SIG_BLOCK, &passed_on, &previous_mask);
+  struct sigaction handler {};
+  handler.sa_handler = pass_on_to_program;
+  sigemptyset(&handler.sa_mask);
+  for (int sig : kPassedOnSignals) sigaction(sig, &handler, nullptr);
+
   const pid_t child = fork();
   if (child == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != launcher) _exit(128 + SIGKILL);
     setpgid(0, 0);
+    struct sigaction default_action {};
+    default_action.sa_handler = SIG_DFL;
+    for (int sig : kPassedOnSignals) sigaction(sig, &default_action, nullptr);
+    sigprocmask(SIG_SETMASK, &previous_mask, nullptr);
     if (null_fd >= 0) dup2(null_fd, 0);
     if (out_fd >= 0) dup2(out_fd, 1);
     if (err_fd >= 0) dup2(err_fd, 2);
@@ -143,13 +252,18 @@ bool same_host(const char* host) {
     if (exec_failure[1] >= 0) (void)!write(exec_failure[1], &error, sizeof error);
     _exit(127);
   }
+  if (child > 0) {
+    setpgid(child, child);  // also here: no signal to its group may miss it
+    g_program.store(child);
+  }
+  sigprocmask(SIG_SETMASK, &previous_mask, nullptr);
+
   int exec_error = 0;
   bool timed_out = false;
-  bool stand_in = false;  // the program never spoke PMI: this launcher does MPI_Init in its place
+  static ProgramLines program_lines;  // static: 8 KiB off the stack
   int status = 0;
   if (child < 0) {
     exec_error = errno;
-    stand_in = relay[0] >= 0;
   } else {
     for (int fd : {relay[1], out_fd, err_fd, null_fd, exec_failure[1]}) {
       if (fd >= 0) close(fd);
@@ -163,7 +277,6 @@ bool same_host(const char* host) {
     const int child_fd = open_pidfd(child);
     const int watched_fd = same_host(watched_host) ? open_pidfd(watched_pid) : -1;
     const long deadline = timeout_ms > 0 ? now_ms() + timeout_ms : -1;
-    bool program_spoke = false;  // wrote to the PMI relay
     int hydra_side = relay[0] >= 0 ? pmi_fd : -1;
     int program_side = relay[0];
     bool exited = false;
@@ -186,10 +299,11 @@ bool same_host(const char* host) {
       }
       const int ready = poll(fds, static_cast<nfds_t>(count), wait_ms);
       if (ready < 0 && errno != EINTR) break;
+      if (ready < 0) continue;  // a signal: passed on by its handler
       if (hydra_at >= 0 && fds[hydra_at].revents != 0) {
         const ssize_t n = read(hydra_side, buffer, sizeof buffer);
         if (n > 0 && program_side >= 0) {
-          write_all(program_side, buffer, static_cast<std::size_t>(n));
+          send_all(program_side, buffer, static_cast<std::size_t>(n));
         } else if (n == 0 || (n < 0 && errno != EINTR)) {
           hydra_side = -1;  // hydra closed its side: nothing more to relay that way
         }
@@ -197,8 +311,12 @@ bool same_host(const char* host) {
       if (program_at >= 0 && fds[program_at].revents != 0) {
         const ssize_t n = read(program_side, buffer, sizeof buffer);
         if (n > 0) {
-          program_spoke = true;
-          write_all(pmi_fd, buffer, static_cast<std::size_t>(n));
+          program_lines.take(buffer, static_cast<std::size_t>(n), pmi_fd);
+          if (program_lines.aborted) {
+            // MPI_Abort waits to be killed by hydra: ended here instead, as one failed rank.
+            killpg(child, SIGKILL);
+            kill(child, SIGKILL);
+          }
         } else if (n == 0 || (n < 0 && errno != EINTR)) {
           close(program_side);
           program_side = -1;
@@ -209,6 +327,7 @@ bool same_host(const char* host) {
         killpg(child, SIGKILL);
         kill(child, SIGKILL);
         waitpid(child, &status, 0);
+        if (program_lines.state == MpiState::inside) finalize_in_its_place(pmi_fd);
         _exit(0);
       }
       if (deadline >= 0 && !timed_out && now_ms() >= deadline) {
@@ -220,42 +339,59 @@ bool same_host(const char* host) {
         exited = waitpid(child, &status, child_fd >= 0 ? 0 : WNOHANG) == child;
       }
     }
+    g_program.store(0);
     // What the program wrote last (its PMI finalize) still goes to hydra.
     while (program_side >= 0) {
       const ssize_t n = recv(program_side, buffer, sizeof buffer, MSG_DONTWAIT);
       if (n <= 0) break;
-      program_spoke = true;
-      write_all(pmi_fd, buffer, static_cast<std::size_t>(n));
+      program_lines.take(buffer, static_cast<std::size_t>(n), pmi_fd);
     }
     if (program_side >= 0) close(program_side);
-    stand_in = !program_spoke && relay[0] >= 0;
   }
+  const bool relayed = relay[0] >= 0;
 
-  char report[PATH_MAX + 256];
+  char report[PATH_MAX + 512];
   int exit_code = 0, sig = 0;
   if (exec_error != 0) {
     exit_code = 127;
+  } else if (program_lines.aborted) {
+    exit_code = program_lines.abort_code;
   } else if (WIFSIGNALED(status)) {
     sig = WTERMSIG(status);
     exit_code = 128 + sig;
   } else {
     exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
   }
-  int length = std::snprintf(report, sizeof report, "%d %d %d\n", exit_code, sig, timed_out ? 1 : 0);
-  if (exec_error != 0 && length > 0 && length < static_cast<int>(sizeof report)) {
-    std::snprintf(report + length, sizeof report - static_cast<std::size_t>(length),
-                  "cannot start program '%s'%s%s: %s\n", program_argv[0],
-                  working_directory != nullptr ? " in " : "",
-                  working_directory != nullptr ? working_directory : "", std::strerror(exec_error));
+  const int mpi_state = relayed ? static_cast<int>(program_lines.state)
+                                : static_cast<int>(MpiState::finalized);  // unknown: no claim
+  int length = std::snprintf(report, sizeof report, "%d %d %d %d\n", exit_code, sig,
+                             timed_out ? 1 : 0, mpi_state);
+  const auto note = [&](const char* format, const char* a, const char* b, const char* c) {
+    if (length > 0 && length < static_cast<int>(sizeof report)) {
+      length += std::snprintf(report + length, sizeof report - static_cast<std::size_t>(length),
+                              format, a, b, c);
+    }
+  };
+  if (exec_error != 0) {
+    note("cannot start program '%s'%s%s: ", program_argv[0],
+         working_directory != nullptr ? " in " : "",
+         working_directory != nullptr ? working_directory : "");
+    note("%s%s%s\n", std::strerror(exec_error), "", "");
+  }
+  if (program_lines.aborted) note("rank %s called MPI_Abort%s%s\n", rank, "", "");
+  if (g_ended_by_worker != 0 && !timed_out) {
+    note("rank %s was ended because another rank of the program failed%s%s\n", rank, "", "");
   }
   char name[64];
   std::snprintf(name, sizeof name, "%s.status", rank);
   write_file(directory, name, report);
 
-  if (stand_in) {
+  if (relayed && program_lines.state == MpiState::never_spoke) {
     // The program never reached MPI_Init: take its place in the spawn, so that it completes.
     MPI_Init(nullptr, nullptr);
     MPI_Finalize();
+  } else if (relayed && program_lines.state == MpiState::inside) {
+    finalize_in_its_place(pmi_fd);
   }
   _exit(0);
 }

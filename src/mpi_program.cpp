@@ -83,21 +83,24 @@ std::optional<std::string> read_whole(const std::string& path) {
   return text.str();
 }
 
-/// Rank `rank`'s report, when its launcher has written it.
-std::optional<CommandResult> read_report(const ReportDirectory& dir, int rank) {
+/// Rank `rank`'s report, when its launcher has written it; `ended_inside_mpi`: whether the rank
+/// ended after MPI_Init without MPI_Finalize (crashed, killed, MPI_Abort, exit).
+std::optional<CommandResult> read_report(const ReportDirectory& dir, int rank,
+                                         bool* ended_inside_mpi = nullptr) {
   const auto status = read_whole(dir.file(rank, "status"));
   if (!status) return std::nullopt;
   CommandResult result;
   std::istringstream lines(*status);
-  int timed_out = 0;
-  lines >> result.exit_code >> result.signal >> timed_out;
+  int timed_out = 0, mpi_state = 2;
+  lines >> result.exit_code >> result.signal >> timed_out >> mpi_state;
   result.timed_out = timed_out != 0;
+  if (ended_inside_mpi != nullptr) *ended_inside_mpi = mpi_state == 1;
   result.out = read_whole(dir.file(rank, "out")).value_or("");
   result.err = read_whole(dir.file(rank, "err")).value_or("");
   std::string reason;
   std::getline(lines, reason);  // the rest of the first line
-  if (std::getline(lines, reason) && !reason.empty()) {
-    result.err += "spawnpool::run_mpi_program: " + reason + "\n";
+  while (std::getline(lines, reason)) {
+    if (!reason.empty()) result.err += "spawnpool::run_mpi_program: " + reason + "\n";
   }
   return result;
 }
@@ -176,22 +179,37 @@ MpiProgramResult run_mpi_program(int ranks, const Command& command) {
   result.ranks.resize(static_cast<std::size_t>(ranks));
   std::vector<bool> reported(static_cast<std::size_t>(ranks), false);
   std::chrono::milliseconds pause{1};
+  bool ending_the_others = false;
   for (int left = ranks; left > 0;) {
     for (int rank = 0; rank < ranks; ++rank) {
       if (reported[rank]) continue;
-      auto report = read_report(dir, rank);
+      bool ended_inside_mpi = false;
+      auto report = read_report(dir, rank, &ended_inside_mpi);
       if (!report) {
         const auto pid = launcher_pid(dir, rank);
         if (pid && !alive(*pid)) {
           report = read_report(dir, rank);  // written just before it ended?
           if (!report) {
+            // Hydra kills the other ranks' launchers when one rank ends without MPI_Finalize;
+            // the rank itself then got SIGKILL (it dies with its launcher).
             report = CommandResult{};
             report->signal = SIGKILL;
             report->exit_code = 128 + SIGKILL;
-            report->err = "spawnpool::run_mpi_program: the launcher of rank " +
-                          std::to_string(rank) + " ended without a report (killed by the MPI "
+            report->out = read_whole(dir.file(rank, "out")).value_or("");
+            report->err = read_whole(dir.file(rank, "err")).value_or("") +
+                          "spawnpool::run_mpi_program: the launcher of rank " +
+                          std::to_string(rank) + " was ended before the rank (killed by the MPI "
                           "process manager after another rank failed?)\n";
           }
+        }
+      }
+      if (report && ended_inside_mpi && !report->timed_out && !ending_the_others) {
+        // The others would wait for it in their next collective for ever: end them now (a
+        // timed-out rank's peers reach the same deadline by themselves).
+        ending_the_others = true;
+        for (int other = 0; other < ranks; ++other) {
+          if (reported[other] || other == rank) continue;
+          if (const auto pid = launcher_pid(dir, other)) ::kill(*pid, SIGUSR2);
         }
       }
       if (report) {

@@ -80,12 +80,45 @@ TEST(MpiProgram, TimeoutEndsEveryRank) {
   ASSERT_EQ(r.ranks.size(), 2u);
   EXPECT_TRUE(r.timed_out());
   for (const auto& rank : r.ranks) {
-    EXPECT_TRUE(rank.timed_out);
+    EXPECT_TRUE(rank.timed_out) << rank.err;
     EXPECT_EQ(rank.signal, SIGKILL);
     const long pid = printed_pid(rank.out);
     ASSERT_GT(pid, 0) << rank.out;
     EXPECT_TRUE(test_processes::ends_within(pid, std::chrono::seconds(10))) << "pid " << pid;
   }
+  expect_pool_goes_on();
+}
+
+TEST(MpiProgram, OneRankKilledEndsTheOthers) {
+  auto cmd = plain({"0", "crash-last"});
+  cmd.timeout = std::chrono::seconds(120);  // a limit for the test only: the task ends before
+  const auto r = run(2, cmd);
+  ASSERT_EQ(r.ranks.size(), 2u);
+  EXPECT_EQ(r.ranks[1].signal, SIGKILL);
+  // Rank 0 waited in MPI_Barrier for ever: ended (SIGKILL) because rank 1 failed, not by the timeout.
+  EXPECT_EQ(r.ranks[0].signal, SIGKILL) << r.ranks[0].err;
+  EXPECT_NE(r.ranks[0].err.find("rank 0 was ended because another rank of the program failed"),
+            std::string::npos)
+      << r.ranks[0].err;
+  for (const auto& rank : r.ranks) {
+    EXPECT_FALSE(rank.timed_out);
+    const long pid = printed_pid(rank.out);
+    ASSERT_GT(pid, 0) << rank.out;
+    EXPECT_TRUE(test_processes::ends_within(pid, std::chrono::seconds(10))) << "pid " << pid;
+  }
+  expect_pool_goes_on();
+}
+
+TEST(MpiProgram, MpiAbortEndsTheProgramNotThePool) {
+  auto cmd = plain({"0", "abort-last"});
+  cmd.timeout = std::chrono::seconds(120);  // a limit for the test only: the task ends before
+  const auto r = run(2, cmd);
+  ASSERT_EQ(r.ranks.size(), 2u);
+  EXPECT_EQ(r.ranks[1].exit_code, 5) << r.ranks[1].err;
+  EXPECT_NE(r.ranks[1].err.find("rank 1 called MPI_Abort"), std::string::npos) << r.ranks[1].err;
+  EXPECT_EQ(r.ranks[0].signal, SIGKILL) << r.ranks[0].err;
+  EXPECT_EQ(r.exit_code(), 128 + SIGKILL);
+  for (const auto& rank : r.ranks) EXPECT_FALSE(rank.timed_out);
   expect_pool_goes_on();
 }
 

@@ -1,10 +1,13 @@
 // A plain MPI program that knows nothing of spawnpool, run as a task by test_mpi_program:
-//   plain_mpi_program <exit code> [sleep]
+//   plain_mpi_program <exit code> [sleep | crash-last | abort-last]
 // MPI_Init, MPI_Allreduce of 1 over MPI_COMM_WORLD, prints "rank R of S sum N pid P" on stdout and
-// "stderr of rank R" on stderr, then (with "sleep") sleeps for ever, else MPI_Finalize and exits
-// with <exit code>.
+// "stderr of rank R" on stderr, then with "sleep" sleeps for ever; with "crash-last" the last rank
+// kills itself (SIGKILL), with "abort-last" it calls MPI_Abort(MPI_COMM_WORLD, 5), while the others
+// wait in MPI_Barrier; else MPI_Finalize and exits with
+// <exit code>.
 #include <mpi.h>
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -22,6 +25,14 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "stderr of rank %d\n", rank);
   if (argc > 2 && std::strcmp(argv[2], "sleep") == 0) {
     for (;;) pause();
+  }
+  if (argc > 2 && std::strcmp(argv[2], "crash-last") == 0) {
+    if (rank == size - 1) raise(SIGKILL);
+    MPI_Barrier(MPI_COMM_WORLD);
+  }
+  if (argc > 2 && std::strcmp(argv[2], "abort-last") == 0) {
+    if (rank == size - 1) MPI_Abort(MPI_COMM_WORLD, 5);
+    MPI_Barrier(MPI_COMM_WORLD);
   }
   MPI_Finalize();
   return argc > 1 ? std::atoi(argv[1]) : 0;
