@@ -323,10 +323,17 @@ constexpr int kPassedOnSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, S
         }
       }
       if (watched_at >= 0 && fds[watched_at].revents != 0) {
-        // The worker that spawned this rank is gone: nobody waits for the report.
+        // The worker that spawned this rank is gone: nobody waits for the report, and nobody
+        // removes the directory but the last launcher.
         killpg(child, SIGKILL);
         kill(child, SIGKILL);
         waitpid(child, &status, 0);
+        for (const char* suffix : {"out", "err", "pid"}) {
+          char path[PATH_MAX];
+          std::snprintf(path, sizeof path, "%s/%s.%s", directory, rank, suffix);
+          unlink(path);
+        }
+        rmdir(directory);  // fails while other ranks' files are there
         if (program_lines.state == MpiState::inside) finalize_in_its_place(pmi_fd);
         _exit(0);
       }

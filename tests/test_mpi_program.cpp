@@ -11,6 +11,9 @@
 #include <signal.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -36,6 +39,38 @@ void expect_pool_goes_on() {
   echo.program = "echo";
   echo.args = {"still", "here"};
   EXPECT_EQ(g_pool->submit(spawnpool::run_command, echo).get().out, "still here\n");
+}
+
+/// The arguments of process `pid` (empty when it is gone).
+std::vector<std::string> arguments_of(long pid) {
+  std::ifstream file("/proc/" + std::to_string(pid) + "/cmdline");
+  std::vector<std::string> args;
+  std::string arg;
+  while (std::getline(file, arg, '\0')) args.push_back(arg);
+  return args;
+}
+
+/// The parent of process `pid`, 0 when it is gone.
+long parent_of(long pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return 0;
+  std::istringstream rest(line.substr(line.rfind(')') + 2));
+  char state = 0;
+  long parent = 0;
+  rest >> state >> parent;
+  return parent;
+}
+
+/// The pids of the running processes whose arguments are exactly `args`.
+std::vector<long> processes_with_arguments(const std::vector<std::string>& args) {
+  std::vector<long> found;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (arguments_of(std::stol(name)) == args) found.push_back(std::stol(name));
+  }
+  return found;
 }
 
 /// The pid a plain_mpi_program rank printed ("rank R of S sum N pid P").
@@ -119,6 +154,45 @@ TEST(MpiProgram, MpiAbortEndsTheProgramNotThePool) {
   EXPECT_EQ(r.ranks[0].signal, SIGKILL) << r.ranks[0].err;
   EXPECT_EQ(r.exit_code(), 128 + SIGKILL);
   for (const auto& rank : r.ranks) EXPECT_FALSE(rank.timed_out);
+  expect_pool_goes_on();
+}
+
+TEST(MpiProgram, RanksEndWithTheWorkerThatStartedThem) {
+  const auto cmd = plain({"9", "sleep"});  // no timeout: only the worker's death ends it
+  auto future = g_pool->submit(spawnpool::run_mpi_program, 2, cmd);
+  std::vector<std::string> rank_args = {cmd.program, "9", "sleep"};
+  std::vector<long> ranks;
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (ranks.size() < 2 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ranks = processes_with_arguments(rank_args);
+  }
+  ASSERT_EQ(ranks.size(), 2u);
+  // rank -> its launcher, whose arguments name the report directory and the worker it watches
+  // (spawn/mpi_program_launcher.hpp).
+  const auto launcher_args = arguments_of(parent_of(ranks[0]));
+  ASSERT_GE(launcher_args.size(), 3u);
+  const std::string marker = "--spawnpool-mpi-launcher=";
+  ASSERT_EQ(launcher_args[1].rfind(marker, 0), 0u) << launcher_args[1];
+  const std::filesystem::path reports = launcher_args[1].substr(marker.size());
+  const long worker = std::stol(launcher_args[2]);
+  // Both ranks are past MPI_Init and MPI_Allreduce (they printed), sleeping.
+  while (std::chrono::steady_clock::now() < give_up &&
+         !(std::filesystem::file_size(reports / "0.out") > 0 &&
+           std::filesystem::file_size(reports / "1.out") > 0)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_GT(std::filesystem::file_size(reports / "1.out"), 0u);
+  ASSERT_EQ(::kill(static_cast<pid_t>(worker), SIGKILL), 0);
+  EXPECT_THROW(future.get(), spawnpool::WorkerLost);
+  for (long pid : ranks) {
+    EXPECT_TRUE(test_processes::ends_within(pid, std::chrono::seconds(10))) << "pid " << pid;
+  }
+  // The last launcher removed the report directory.
+  for (int i = 0; i < 100 && std::filesystem::exists(reports); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_FALSE(std::filesystem::exists(reports));
   expect_pool_goes_on();
 }
 
