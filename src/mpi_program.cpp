@@ -160,6 +160,9 @@ MpiProgramResult run_mpi_program(int ranks, const Command& command) {
   request.count = ranks;
   request.timeout = detail::seconds_setting(std::nullopt, detail::env::kSpawnTimeout, 60);
   request.mpi_stuck = &state.mpi_stuck;
+  // A launcher may end before this side's MPI_Comm_spawn returns (a short program): no start
+  // watch, the launchers complete the spawn themselves when the program does not.
+  request.watch_start = false;
   MPI_Comm ranks_comm = detail::spawn_workers(request);  // throws SpawnError
 
   // The ranks' MPI_Finalize waits for this side's disconnect; it waits for theirs: a helper thread.

@@ -26,12 +26,12 @@ int main(int argc, char** argv) {
   if (argc > 2 && std::strcmp(argv[2], "sleep") == 0) {
     for (;;) pause();
   }
-  if (argc > 2 && std::strcmp(argv[2], "crash-last") == 0) {
-    if (rank == size - 1) raise(SIGKILL);
-    MPI_Barrier(MPI_COMM_WORLD);
-  }
-  if (argc > 2 && std::strcmp(argv[2], "abort-last") == 0) {
-    if (rank == size - 1) MPI_Abort(MPI_COMM_WORLD, 5);
+  const bool crash = argc > 2 && std::strcmp(argv[2], "crash-last") == 0;
+  const bool abort = argc > 2 && std::strcmp(argv[2], "abort-last") == 0;
+  if (crash || abort) {
+    MPI_Barrier(MPI_COMM_WORLD);  // every rank has printed before the last one fails
+    if (rank == size - 1 && crash) raise(SIGKILL);
+    if (rank == size - 1 && abort) MPI_Abort(MPI_COMM_WORLD, 5);
     MPI_Barrier(MPI_COMM_WORLD);
   }
   MPI_Finalize();
