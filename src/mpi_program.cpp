@@ -12,6 +12,8 @@
 #include "spawn/spawn_workers.hpp"
 
 #include <dirent.h>
+#include <poll.h>
+#include <sys/inotify.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -37,6 +39,8 @@ namespace {
 constexpr const char* kCaller = "spawnpool::run_mpi_program";
 /// How long the ranks may take to report after their timeout (killing, MPI_Finalize, writing).
 constexpr std::chrono::seconds kReportGrace{30};
+/// How often the worker looks at the launchers' pids while no report comes.
+constexpr std::chrono::milliseconds kLivenessCheckInterval{100};
 /// How long the worker's MPI_Comm_disconnect of the ranks may take once all have reported.
 constexpr std::chrono::seconds kDisconnectGrace{10};
 
@@ -73,6 +77,41 @@ class ReportDirectory {
 
  private:
   std::string path_;
+};
+
+/// Wakes the worker when a report arrives (a launcher renames it into the directory), through
+/// inotify; without inotify, wait() just sleeps its limit.
+class ReportNotice {
+ public:
+  explicit ReportNotice(const std::string& directory) {
+    fd_ = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+    if (fd_ >= 0 && inotify_add_watch(fd_, directory.c_str(), IN_MOVED_TO) < 0) {
+      ::close(fd_);
+      fd_ = -1;
+    }
+  }
+  ~ReportNotice() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  ReportNotice(const ReportNotice&) = delete;
+  ReportNotice& operator=(const ReportNotice&) = delete;
+
+  /// Returns when something was renamed into the directory, or after `limit`.
+  void wait(std::chrono::milliseconds limit) {
+    if (fd_ < 0) {
+      std::this_thread::sleep_for(limit);
+      return;
+    }
+    pollfd watch{fd_, POLLIN, 0};
+    if (::poll(&watch, 1, static_cast<int>(limit.count())) > 0) {
+      char events[4096];
+      while (::read(fd_, events, sizeof events) > 0) {
+      }
+    }
+  }
+
+ private:
+  int fd_ = -1;
 };
 
 std::optional<std::string> read_whole(const std::string& path) {
@@ -181,7 +220,7 @@ MpiProgramResult run_mpi_program(int ranks, const Command& command) {
   MpiProgramResult result;
   result.ranks.resize(static_cast<std::size_t>(ranks));
   std::vector<bool> reported(static_cast<std::size_t>(ranks), false);
-  std::chrono::milliseconds pause{1};
+  ReportNotice notice(dir.path());
   bool ending_the_others = false;
   for (int left = ranks; left > 0;) {
     for (int rank = 0; rank < ranks; ++rank) {
@@ -219,7 +258,6 @@ MpiProgramResult run_mpi_program(int ranks, const Command& command) {
         result.ranks[rank] = std::move(*report);
         reported[rank] = true;
         --left;
-        pause = std::chrono::milliseconds(1);
       }
     }
     if (left == 0) break;
@@ -232,8 +270,7 @@ MpiProgramResult run_mpi_program(int ranks, const Command& command) {
                     "' did not report within the timeout plus " +
                     std::to_string(kReportGrace.count()) + " s; their launchers were killed");
     }
-    std::this_thread::sleep_for(pause);  // no busy polling: back off to 50 ms
-    pause = std::min(pause * 2, std::chrono::milliseconds(50));
+    notice.wait(kLivenessCheckInterval);
   }
   if (disconnect_done.wait_for(kDisconnectGrace) != std::future_status::ready) {
     // Its thread stays inside MPI: MPI must not be finalized.

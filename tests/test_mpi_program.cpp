@@ -216,12 +216,12 @@ TEST(MpiProgram, ProgramThatNeverCallsMpiInitStillEnds) {
   spawnpool::Command cmd;
   cmd.program = "sh";
   cmd.args = {"-c", "printf '%s|' \"$@\"; echo \"$SPAWNPOOL_TEST_A\" >&2; exit 4", "sh", "a b",
-              "$HOME", "*"};
+              "", "$HOME", "*"};
   cmd.env = {{"SPAWNPOOL_TEST_A", "alpha beta"}};
   const auto r = run(2, cmd);
   ASSERT_EQ(r.ranks.size(), 2u);
   for (const auto& rank : r.ranks) {
-    EXPECT_EQ(rank.out, "a b|$HOME|*|");
+    EXPECT_EQ(rank.out, "a b||$HOME|*|");
     EXPECT_EQ(rank.err, "alpha beta\n");
     EXPECT_EQ(rank.exit_code, 4);
   }
