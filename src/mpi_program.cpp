@@ -8,8 +8,7 @@
 #include "environment.hpp"
 #include "log.hpp"
 #include "runtime_state.hpp"
-#include "spawn/mpi_program_launcher.hpp"
-#include "spawn/spawn_workers.hpp"
+#include "spawn/launch.hpp"
 
 #include <dirent.h>
 #include <poll.h>
@@ -213,6 +212,15 @@ MpiProgramResult run_mpi_program(int ranks, const Command& command) {
     disconnected->set_value();
   }).detach();
 
+  const auto end_disconnect = [&] {
+    if (disconnect_done.wait_for(kDisconnectGrace) != std::future_status::ready) {
+      // Its thread stays inside MPI: MPI must not be finalized.
+      state.mpi_stuck = true;
+      detail::log().warn("{}: the {} ranks of '{}' ended, but disconnecting from them did not "
+                         "finish within {} s; MPI will not be finalized in this process",
+                         kCaller, ranks, command.program, kDisconnectGrace.count());
+    }
+  };
   std::optional<std::chrono::steady_clock::time_point> deadline;
   if (command.timeout.count() > 0) {
     deadline = std::chrono::steady_clock::now() + command.timeout + kReportGrace;
@@ -265,6 +273,7 @@ MpiProgramResult run_mpi_program(int ranks, const Command& command) {
       for (int rank = 0; rank < ranks; ++rank) {
         if (const auto pid = launcher_pid(dir, rank); pid && !reported[rank]) ::kill(*pid, SIGKILL);
       }
+      end_disconnect();
       throw Timeout(std::string(kCaller) + ": " + std::to_string(left) + " of " +
                     std::to_string(ranks) + " ranks of '" + command.program +
                     "' did not report within the timeout plus " +
@@ -272,13 +281,7 @@ MpiProgramResult run_mpi_program(int ranks, const Command& command) {
     }
     notice.wait(kLivenessCheckInterval);
   }
-  if (disconnect_done.wait_for(kDisconnectGrace) != std::future_status::ready) {
-    // Its thread stays inside MPI: MPI must not be finalized.
-    state.mpi_stuck = true;
-    detail::log().warn("{}: the {} ranks of '{}' ended, but disconnecting from them did not "
-                       "finish within {} s; MPI will not be finalized in this process",
-                       kCaller, ranks, command.program, kDisconnectGrace.count());
-  }
+  end_disconnect();
   return result;
 }
 
