@@ -33,6 +33,8 @@
 ///    detected with MPICH's PMI (PMI_FD): the launcher then completes the spawn in its place. With
 ///    another process manager such a program leaves the spawn waiting until the spawn timeout
 ///    (SPAWNPOOL_SPAWN_TIMEOUT, 60 s): SpawnError, and that worker's MPI is left unusable.
+///  - Every rank must reach MPI_Init (or end, or run out of its timeout) within the spawn timeout
+///    (SPAWNPOOL_SPAWN_TIMEOUT, 60 s): the worker's MPI_Comm_spawn returns only then.
 ///  - Spawning from workers needs an MPI that can spawn there (spawn mode, or static mode under
 ///    MPICH's mpiexec).
 
