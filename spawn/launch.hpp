@@ -15,6 +15,10 @@
 //                      (report_exit_status_to_relaunch_parent, called by the Runtime)
 //   launcher_guard.hpp a spawned worker's guard process: hydra sees an orderly end however the
 //                      worker ends, and what its tasks left running is ended (start_launcher_guard)
+//   mpi_program_launcher.hpp
+//                      the launcher of one rank of an MPI program run as a task (run_mpi_program):
+//                      its constructor is what a launcher process runs; mpi_launcher_args builds
+//                      its arguments
 //   worker_main.cpp    the main() of dedicated worker programs (spawnpool_add_worker); compiled
 //                      into those programs, not into the library
 //
@@ -30,5 +34,6 @@
 
 #include "exit_status.hpp"
 #include "launcher_guard.hpp"
+#include "mpi_program_launcher.hpp"
 #include "relaunch.hpp"
 #include "spawn_workers.hpp"

@@ -24,6 +24,9 @@ struct SpawnRequest {
   std::chrono::milliseconds timeout{60000};
   std::string host;      // MPI_Info "host": where to start them ("" = the launcher's choice)
   std::string hostfile;  // MPI_Info "hostfile"
+  /// false: no start watch (start_watch.hpp), for processes that may end soon after MPI_Init, and
+  /// that complete the spawn themselves when their program does not (run_mpi_program's launchers).
+  bool watch_start = true;
   /// Set to true when MPI_Comm_spawn does not return within the timeout: its helper thread is left
   /// inside MPI, so MPI must not be finalized (the Runtime's flag). Not owned; may be null.
   std::atomic<bool>* mpi_stuck = nullptr;

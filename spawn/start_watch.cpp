@@ -219,7 +219,7 @@ void remove_directory(const std::string& directory) {
 }  // namespace
 
 bool start_watch_applies(const SpawnRequest& request) noexcept {
-  if (!kWatchWorkerStart) return false;
+  if (!kWatchWorkerStart || !request.watch_start) return false;
   const char* setting = std::getenv("SPAWNPOOL_START_WATCH");
   if (setting != nullptr && std::strcmp(setting, "0") == 0) return false;
   try {

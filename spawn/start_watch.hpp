@@ -40,7 +40,7 @@ struct SpawnRequest;
 inline constexpr const char* kStartWatchMarker = "--spawnpool-start-watch";
 
 /// Whether a spawn of `request` runs its workers under a start watch: with MPICH
-/// (kWatchWorkerStart), unless SPAWNPOOL_START_WATCH=0, when this process's executable can be
+/// (kWatchWorkerStart), unless SPAWNPOOL_START_WATCH=0 or request.watch_start is false, when this process's executable can be
 /// read, and when the manager's executable is surely there wherever the workers start: the worker
 /// program is the manager's own executable, or no host or hostfile was asked for and this is not
 /// a Slurm allocation of several nodes (where hydra may place workers elsewhere). Never throws.

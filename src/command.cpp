@@ -5,6 +5,8 @@
 #include <spawnpool/errors.hpp>
 #include <spawnpool/task.hpp>
 
+#include "command_program.hpp"
+
 // Boost.Process v1 paths as std::filesystem::path, so that boost_filesystem need not be linked
 // (every file that includes Boost.Process must agree; see spawn/relaunch.cpp).
 #ifndef BOOST_PROCESS_USE_STD_FS
@@ -32,6 +34,7 @@
 
 #include <array>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -99,9 +102,10 @@ std::string this_host() {
 }
 
 /// The file to execute: `program` itself when it contains a '/', else its first match in `path`.
-std::string resolve_program(const Command& command, const std::string& path) {
+std::string resolve_program(const Command& command, const std::string& path,
+                            const std::string& caller = "spawnpool::run_command") {
   const std::string& program = command.program;
-  if (program.empty()) throw Error("spawnpool::run_command: Command::program is empty");
+  if (program.empty()) throw Error(caller + ": Command::program is empty");
   if (program.find('/') != std::string::npos) {
     std::string file = program;
     if (program.front() != '/' && !command.working_directory.empty()) {
@@ -109,7 +113,7 @@ std::string resolve_program(const Command& command, const std::string& path) {
     }
     if (::access(file.c_str(), X_OK) != 0) {
       const int error = errno;
-      throw Error("spawnpool::run_command: cannot run program '" + program + "' (" + file +
+      throw Error(caller + ": cannot run program '" + program + "' (" + file +
                   ") on host " + this_host() + ": " + std::strerror(error));
     }
     return file;
@@ -128,7 +132,7 @@ std::string resolve_program(const Command& command, const std::string& path) {
     if (colon == std::string_view::npos) break;
     rest.remove_prefix(colon + 1);
   }
-  throw Error("spawnpool::run_command: program '" + program + "' not found in PATH on host " +
+  throw Error(caller + ": program '" + program + "' not found in PATH on host " +
               this_host() + " (PATH=" + path +
               "); give its full path in Command::program, or set PATH in Command::env");
 }
@@ -228,17 +232,37 @@ class ExitWatch {
   bool exited_ = false;
 };
 
-}  // namespace
-
-CommandResult run_command(const Command& command) {
+void check_working_directory(const Command& command, const std::string& caller) {
   if (!command.working_directory.empty()) {
     struct stat info {};
     if (::stat(command.working_directory.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) {
-      throw Error("spawnpool::run_command: working directory '" + command.working_directory +
+      throw Error(caller + ": working directory '" + command.working_directory +
                   "' of program '" + command.program + "' is not a directory on host " +
                   this_host());
     }
   }
+}
+
+}  // namespace
+
+namespace detail {
+
+std::string resolve_command_program(const Command& command, const std::string& caller) {
+  check_working_directory(command, caller);
+  std::string path;
+  const auto set = command.env.find("PATH");
+  if (set != command.env.end()) {
+    path = set->second;
+  } else if (const char* own = std::getenv("PATH")) {
+    path = own;
+  }
+  return resolve_program(command, path, caller);
+}
+
+}  // namespace detail
+
+CommandResult run_command(const Command& command) {
+  check_working_directory(command, "spawnpool::run_command");
   const std::vector<std::string> env_entries = command_environment(command.env);
   const std::string file = resolve_program(command, variable(env_entries, "PATH"));
   std::vector<char*> env_pointers;

@@ -28,6 +28,7 @@
 #include <spawnpool/executor_concept.hpp>
 #include <spawnpool/future.hpp>
 #include <spawnpool/map_result.hpp>
+#include <spawnpool/mpi_program.hpp>
 #include <spawnpool/options.hpp>
 #include <spawnpool/runtime.hpp>
 #include <spawnpool/service.hpp>
