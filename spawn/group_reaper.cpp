@@ -85,8 +85,15 @@ int thread_count() {
   }
   if (!WIFSIGNALED(status)) _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
   GroupNote note;
-  if (read(note_fd, &note, sizeof note) == static_cast<ssize_t>(sizeof note) && note.rank > 0 &&
-      note.leader_pid > 0) {
+  const bool joined = read(note_fd, &note, sizeof note) == static_cast<ssize_t>(sizeof note);
+  if (!joined) {
+    // Killed before it joined its group (or rank 0, which sends no note): nobody to tell. Die of
+    // the same signal, so that the start watch and hydra report what happened.
+    signal(WTERMSIG(status), SIG_DFL);
+    raise(WTERMSIG(status));
+    _exit(128 + WTERMSIG(status));
+  }
+  if (note.rank > 0 && note.leader_pid > 0) {
     union sigval value;
     value.sival_int = note.rank;
     if (sigqueue(static_cast<pid_t>(note.leader_pid), SIGUSR2, value) == 0) {

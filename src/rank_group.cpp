@@ -4,6 +4,7 @@
 #include "control_messages.hpp"
 #include "environment.hpp"
 #include "log.hpp"
+#include "process_check.hpp"
 #include "task_mpi_finalize.hpp"
 #include "wire.hpp"
 #include "worker_sentinel.hpp"
@@ -117,7 +118,8 @@ PollSettings quiet_polling() {
   return settings;
 }
 
-bool process_exists(int pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM); }
+/// A zombie counts as gone: a member whose reaper (or other parent) is stopped stays one.
+bool process_exists(int pid) { return pid > 0 && !process_gone(pid); }
 
 /// Whether group member `rank` is known to be gone: its pid is checked when it shares this host
 /// (a static group's member on another host has pid 0: not checked).
