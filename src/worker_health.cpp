@@ -28,15 +28,19 @@ bool WorkerHealth::check_due(clock::time_point now) {
 WorkerHealth::Verdict WorkerHealth::examine(const Worker& w, bool watched, clock::time_point heard,
                                             bool busy_is_silent, clock::time_point now) const {
   if (w.state != WorkerState::kReady) return Verdict::kAlive;
-  if (w.same_host && process_gone(w.pid)) return Verdict::kProcessGone;
-  if (task_timeout_.count() > 0 && !w.sent.empty() && now - w.last_heard > kOverdueGrace) {
-    // Silent too: a worker whose sentinel runs ends the task itself, and keeps talking meanwhile
-    // (large arguments or results on the way, a long first call) .
+  const auto overran = [&](std::chrono::milliseconds grace) {
+    if (task_timeout_.count() <= 0 || w.sent.empty()) return false;
     const auto calls = static_cast<long>(w.sent.front().calls.size());
-    if (now - w.front_started > task_timeout_ * std::max(calls, 1L) + kOverdueGrace) {
-      return Verdict::kOverdue;
-    }
+    return now - w.front_started > task_timeout_ * std::max(calls, 1L) + grace;
+  };
+  if (w.same_host && process_gone(w.pid)) {
+    // Gone past its task's timeout: its sentinel ended it for that, and its report did not get
+    // through (a busy MPI on a loaded host may hold it past the sentinel's 1 s): a Timeout still.
+    return overran(std::chrono::milliseconds(0)) ? Verdict::kOverdue : Verdict::kProcessGone;
   }
+  // Silent too: a worker whose sentinel runs ends the task itself, and keeps talking meanwhile
+  // (large arguments or results on the way, a long first call).
+  if (now - w.last_heard > kOverdueGrace && overran(kOverdueGrace)) return Verdict::kOverdue;
   // A busy worker may be silent where its serve loop sends the heartbeats, but not a stopped one.
   if (watched && now - heard > heartbeat_timeout_ &&
       (!(busy_is_silent && !w.sent.empty()) || (w.same_host && process_stopped(w.pid)))) {
