@@ -343,9 +343,11 @@ bool PoolCore::watch_workers() {
       state.lost_static_ranks.insert(w.rank);
     }
     if (verdict == WorkerHealth::Verdict::kProcessGone) {
-      // Its own report, if it sent one, is already on the way: give it a moment to arrive.
+      // Its own report, if it sent one, is already on the way: give it a moment to arrive (a
+      // static or communicator-mode rank's comes on its session's tag, with the results).
       for (int attempt = 0; attempt < 20 && w.state == WorkerState::kReady; ++attempt) {
         receive_control();
+        if (!links_[w.link]->watched()) receive();
         if (w.state == WorkerState::kReady) std::this_thread::sleep_for(std::chrono::milliseconds(5));
       }
     }
@@ -462,7 +464,8 @@ void PoolCore::lose_worker(std::size_t index, const std::string& cause, std::uin
       if (!timeout_predicate.empty() && (call.id == running_call || running_call == 0)) {
         call.state->set_error(std::make_exception_ptr(
             Timeout("spawnpool: task \"" + call.state->task_name() + "\" " + timeout_predicate +
-                    "; its worker was ended and replaced")));
+                    (setup_.spawn ? "; its worker was ended and replaced"
+                                  : "; its rank was ended (the pool goes on without it)"))));
       } else {
         call.state->set_error(std::make_exception_ptr(
             WorkerLost("spawnpool: " + w.describe() + " was lost while running task \"" +

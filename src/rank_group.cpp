@@ -359,9 +359,24 @@ int join_rank_group() {
   return g.rank;
 }
 
+/// A static group's member whose own part of the call failed: true when the others have not
+/// finished within kRankStuckLimit since (they wait for it in a collective it never reaches).
+/// The leader knows the call is over when it has every outcome, a follower when it is dismissed.
+/// Each member keeps only its own failure: a static group has no crash relay between members
+/// (they may be on different hosts), so the member that failed is the one that sees it stuck.
+bool own_failure_stuck(int own_rank) {
+  const bool running = own_rank == 0 ? g_call_running.load() : !g_ending.load();
+  const auto limit_ns = std::chrono::nanoseconds(kRankStuckLimit).count();
+  return running && g_failed_rank.load() == own_rank &&
+         steady_now_ns() - g_failed_at_ns.load() > limit_ns;
+}
+
 /// A static group's watch (join_static_group to leave_static_group): every kLivenessInterval,
 /// whatever the main thread does (a task stuck in a collective with a member that is gone), looks
-/// whether the other members' processes still exist; one that is gone ends this member.
+/// whether the other members' processes still exist; one that is gone ends this member. The
+/// member whose part failed runs the stuck clock: when the others are not done within
+/// kRankStuckLimit, it reports the group stuck (WorkerLost, as a spawned group's leader does) and
+/// ends; the others then see it gone (or run into their task timeout).
 class StaticGroupWatch {
  public:
   void start(std::vector<int> pids, int own_rank) {
@@ -369,6 +384,13 @@ class StaticGroupWatch {
     thread_ = std::thread([this, pids = std::move(pids), own_rank] {
       std::unique_lock<std::mutex> lock(mutex_);
       while (!wake_.wait_for(lock, kLivenessInterval, [this] { return stop_; })) {
+        if (own_failure_stuck(own_rank)) {
+          log().warn("group rank {}: its part of the call failed and the others did not finish "
+                     "within {} s; ending the group", own_rank, kRankStuckLimit.count());
+          const bool reported = report_worker_end(LossReport::Cause::kRankStuck, own_rank);
+          std::fflush(nullptr);
+          _exit(reported ? status_after_report(1) : 1);
+        }
         for (int r = 0; r < static_cast<int>(pids.size()); ++r) {
           if (r != own_rank && member_gone(pids, r)) end_group_without(r);
         }
@@ -500,8 +522,10 @@ void send_outcome_to_leader(bool ok, ByteSpan bytes) {
   std::vector<char> message(1 + bytes.size);
   message[0] = ok ? 1 : 0;
   if (bytes.size > 0) std::memcpy(message.data() + 1, bytes.data, bytes.size);
-  if (!ok && !group().for_one_call) {  // the leader may wait in the task for this rank: it starts the stuck clock (before
-              // the outcome, so that the notice never reaches the leader's next call)
+  if (!ok && group().for_one_call) {
+    note_failed_rank(group().rank);  // this member runs the stuck clock (StaticGroupWatch)
+  } else if (!ok) {  // the leader may wait in the task for this rank: it starts the stuck clock
+                     // (before the outcome, so that the notice never reaches the leader's next call)
     union sigval value;
     value.sival_int = -group().rank;
     sigqueue(static_cast<pid_t>(group().pids[0]), SIGUSR2, value);
@@ -585,10 +609,12 @@ int serve_as_follower() noexcept {
       }
       if (status.MPI_TAG == kEndTag) {
         g_ending = true;
+        if (g.for_one_call) group_share_finished();
         int exit_status = 1;
         if (bytes.size() >= sizeof(int)) std::memcpy(&exit_status, bytes.data(), sizeof(int));
         return exit_status;
       }
+      if (g.for_one_call) group_share_started();  // the task timeout runs until the dismissal
       std::uint32_t length = 0;
       if (bytes.size() >= 4) std::memcpy(&length, bytes.data(), 4);
       const std::string name(bytes.data() + 4, std::min<std::size_t>(length, bytes.size() - 4));

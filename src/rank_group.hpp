@@ -37,7 +37,9 @@ int join_rank_group();
 /// other members' pids (same host only): one that is gone ends this process after reporting its
 /// end (kRankLost), also while it waits for the members or runs a task stuck in a collective. The
 /// group serves one call as a spawned group does (the first rank leads, the others follow:
-/// serve_as_follower). Returns this member's rank in the group.
+/// serve_as_follower). A member whose part of the call failed ends the group when the others
+/// have not finished within kRankStuckLimit (the stuck clock; the future fails with WorkerLost).
+/// Returns this member's rank in the group.
 /// @throws MpiError when MPI fails; Error when this rank is in a group already or not in `ranks`
 int join_static_group(MPI_Comm parent, const std::vector<int>& ranks, const std::vector<int>& pids,
                       int tag);

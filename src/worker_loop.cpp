@@ -32,6 +32,7 @@
 #include <chrono>
 #include <climits>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -325,9 +326,11 @@ std::string apply_hello(const Hello& hello, WorkerSentinel* sentinel) {
 /// A kGroup message (static and communicator mode, `tag` its session's): joins the group of a
 /// k-rank call (collective over its ranks only). A follower serves its share of the call, leaves
 /// the group and answers the manager with an empty kResults; returns false. The leader returns
-/// true: the call follows on `tag` (kTasks), and the group is left after it.
+/// true: the call follows on `tag` (kTasks), and the group is left after it. A follower's share
+/// is held to `task_timeout` (its session's; the leader's call is, as any call).
 bool join_group_of_call(MPI_Comm comm, Transport& transport, int manager_rank, int tag,
-                        const StaticGroup& formed) {
+                        const StaticGroup& formed, WorkerSentinel* sentinel,
+                        std::chrono::milliseconds task_timeout) {
   const std::string here = host_name();
   std::vector<int> pids(formed.ranks.size(), 0);  // checked on this host only
   for (std::size_t r = 0; r < pids.size(); ++r) {
@@ -336,6 +339,10 @@ bool join_group_of_call(MPI_Comm comm, Transport& transport, int manager_rank, i
   const int rank_in_group = join_static_group(
       comm, std::vector<int>(formed.ranks.begin(), formed.ranks.end()), pids, formed.tag);
   if (rank_in_group != 0) {
+    if (sentinel) {
+      sentinel->set_running_session(tag);
+      sentinel->set_task_timeout(task_timeout);
+    }
     const int status = serve_as_follower();
     leave_static_group();
     if (status != 0) log().warn("a k-rank call's group ended with status {}", status);
@@ -385,6 +392,8 @@ int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
     const bool one_session = spawned || until == ServeUntil::kClientLeaves;
     const int listen_tag = one_session ? wire::session_tag(0) : MPI_ANY_TAG;
     std::set<int> sessions;  // tags of the executors currently served
+    // A shared rank: each executor's task timeout (Options::task_timeout), by session tag.
+    std::map<int, std::chrono::milliseconds> task_timeouts;
     bool greeted = false;
     // A spawned worker that never hears from its manager must not wait forever.
     const auto hello_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
@@ -479,6 +488,8 @@ int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
               sentinel = std::make_unique<WorkerSentinel>(watch);
             }
             sessions.insert(in->tag);
+            task_timeouts[in->tag] =
+                std::chrono::milliseconds(std::max<std::int64_t>(hello.task_timeout_ms, 0));
             if (sentinel) sentinel->set_sessions({sessions.begin(), sessions.end()});
             if (watch_client) {
               // A client that gives another pid only gets itself dropped.
@@ -497,7 +508,10 @@ int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
           case wire::Kind::kTasks: {
             const auto started = std::chrono::steady_clock::now();
             OutOfBand out_of_band;
-            if (sentinel) sentinel->set_running_session(in->tag);
+            if (sentinel) {
+              sentinel->set_running_session(in->tag);
+              if (!spawned) sentinel->set_task_timeout(task_timeouts[in->tag]);
+            }
             auto results = run_message(transport, *in, sentinel.get(), out_of_band);
             if (group_session == in->tag) {  // the group's call is over: the followers come back
               dismiss_followers(0);
@@ -516,12 +530,14 @@ int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
           }
           case wire::Kind::kGroup:
             if (join_group_of_call(comm, transport, manager_rank, in->tag,
-                                   read_static_group(in->bytes()))) {
+                                   read_static_group(in->bytes()), sentinel.get(),
+                                   task_timeouts[in->tag])) {
               group_session = in->tag;
             }
             break;
           case wire::Kind::kShutdown:
             sessions.erase(in->tag);
+            task_timeouts.erase(in->tag);
             if (sentinel) sentinel->set_sessions({sessions.begin(), sessions.end()});
             send_signal(transport, manager_rank, in->tag, wire::Kind::kBye);
             if (one_session) leaving = true;

@@ -41,6 +41,7 @@ std::atomic<bool> g_armed{false};
 pid_t g_sentinel_pid = 0;  // the worker; a task's forked copy inherits the handlers, never reports
 bool g_shared_rank = false;  // Settings::shared_rank: the world holds the manager too
 bool g_static_rank = false;  // Settings::static_rank: exit 0 after a delivered report
+WorkerSentinel* g_sentinel = nullptr;  // the armed one (group_share_started)
 
 constexpr int kFatalSignals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTERM};
 struct sigaction g_previous_actions[std::size(kFatalSignals)];
@@ -98,7 +99,16 @@ int status_after_report(int status) noexcept { return g_static_rank ? 0 : status
 
 bool world_is_this_worker() noexcept { return !g_shared_rank; }
 
+void group_share_started() noexcept {
+  if (g_sentinel != nullptr && getpid() == g_sentinel_pid) g_sentinel->call_started(0, "");
+}
+
+void group_share_finished() noexcept {
+  if (g_sentinel != nullptr && getpid() == g_sentinel_pid) g_sentinel->call_finished();
+}
+
 WorkerSentinel::WorkerSentinel(Settings settings) : settings_(std::move(settings)) {
+  task_timeout_ms_ = settings_.task_timeout.count();
   if (pipe2(g_report_pipe, O_CLOEXEC) != 0 || pipe2(g_ack_pipe, O_CLOEXEC) != 0) {
     log().error("cannot create the sentinel's pipes: {}", std::strerror(errno));
     return;
@@ -125,6 +135,7 @@ WorkerSentinel::WorkerSentinel(Settings settings) : settings_(std::move(settings
   g_shared_rank = settings_.shared_rank;
   g_static_rank = settings_.shared_rank && settings_.static_rank;
   g_armed = true;
+  g_sentinel = this;
   thread_ = std::thread([this] { watch(); });
 }
 
@@ -134,6 +145,7 @@ WorkerSentinel::~WorkerSentinel() {
   g_armed = false;
   stop_ = true;
   if (thread_.joinable()) thread_.join();
+  g_sentinel = nullptr;
   // The program's own handlers again (a communicator-mode rank goes back to the caller's code).
   for (std::size_t i = 0; i < std::size(kFatalSignals); ++i) {
     sigaction(kFatalSignals[i], &g_previous_actions[i], nullptr);
@@ -156,7 +168,7 @@ void WorkerSentinel::set_sessions(std::vector<int> session_tags) {
   sessions_ = std::move(session_tags);
 }
 
-void WorkerSentinel::report_and_release(LossReport::Cause cause, long number) {
+bool WorkerSentinel::report_and_release(LossReport::Cause cause, long number) {
   LossReport report;
   report.cause = cause;
   report.number = number;
@@ -193,6 +205,26 @@ void WorkerSentinel::report_and_release(LossReport::Cause cause, long number) {
     log().debug("could not report its end: {}", e.what());
   }
   (void)!write(g_ack_pipe[1], &delivered, 1);
+  return delivered == 1;
+}
+
+void WorkerSentinel::end_past_timeout() {
+  g_armed = false;  // a crash from now on is not reported again
+  const bool delivered =
+      report_and_release(LossReport::Cause::kTimeout, static_cast<long>(task_timeout_ms_.load()));
+  if (delivered && g_static_rank) {
+    // As a static rank that died in a task: the job goes on without this rank (see above).
+    std::fflush(nullptr);
+    permit_orderly_end();
+    _exit(0);
+  }
+  _exit(124);
+}
+
+bool WorkerSentinel::past_timeout() const noexcept {
+  const std::int64_t started = call_started_ns_.load();
+  const std::int64_t timeout_ms = task_timeout_ms_.load();
+  return timeout_ms > 0 && started != 0 && now_ns() - started > timeout_ms * 1'000'000;
 }
 
 void WorkerSentinel::watch() {
@@ -225,6 +257,7 @@ void WorkerSentinel::watch() {
           next_heartbeat = now + std::chrono::seconds(1);
         }
         control.progress_sends();
+        if (past_timeout()) end_past_timeout();
         continue;
       }
       if (!kOneSendingThread && now >= next_heartbeat) {
@@ -241,14 +274,7 @@ void WorkerSentinel::watch() {
         log().warn("no word from the manager for {} s; exiting", settings_.manager_silence_limit.count() / 1000);
         _exit(1);
       }
-      const std::int64_t started = call_started_ns_.load();
-      if (settings_.task_timeout.count() > 0 && started != 0 &&
-          now_ns() - started > std::chrono::nanoseconds(settings_.task_timeout).count()) {
-        g_armed = false;
-        report_and_release(LossReport::Cause::kTimeout,
-                           static_cast<long>(settings_.task_timeout.count()));
-        _exit(124);
-      }
+      if (past_timeout()) end_past_timeout();
     }
   } catch (const std::exception& e) {
     // MPI failed talking to the manager: it is gone. Without this thread nothing would end the

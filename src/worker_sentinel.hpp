@@ -4,15 +4,19 @@
 //  - watches the manager: when the manager's process is gone (same host) or silent for longer than
 //    the heartbeat timeout, the worker exits: no orphan outlives its manager;
 //  - enforces the task timeout: a call running longer is reported and the worker exits, so that the
-//    manager fails that call with Timeout and starts a replacement;
+//    manager fails that call with Timeout and starts a replacement (a spawned worker);
 //  - reports the worker's own death: a crash signal (SIGSEGV, SIGABRT, ...) or exit() called by a
 //    task is caught, the cause and the running call are sent to the manager, then the worker dies
 //    as it would have. SIGKILL cannot be caught; the manager notices the process is gone instead.
 // A rank of a static job or communicator pool (Settings::shared_rank) gets a smaller sentinel: its
 // communicator is shared by the manager's executors, so it reports a death to every executor it
 // serves, and a static job's rank sends a heartbeat every second to the manager as a whole
-// (static_rank_heartbeats.hpp). It watches no heartbeats from the manager (its launcher ends it)
-// and no task timeout (such a rank is not replaced). A static rank
+// (static_rank_heartbeats.hpp). It watches no heartbeats from the manager (its launcher ends it).
+// It enforces the task timeout of the executor whose call runs (set_task_timeout: executors
+// sharing the rank may differ): the call is reported as a timeout and the rank ends, since a task
+// cannot be stopped any other way and the rank cannot serve again while it runs; a static rank is
+// not replaced (the pool goes on without it), and a communicator-mode rank's process ends with
+// status 124 (it could never come back from spawnpool::serve). A static rank
 // (Settings::static_rank) whose report reached the manager then exits 0 and permits its launcher
 // guard to tell hydra it ended in order: its launcher (mpiexec, srun) combines every rank's exit
 // status into the job's, which so stays what the manager's main made it, and the manager's
@@ -45,6 +49,13 @@ bool report_worker_end(LossReport::Cause cause, int number) noexcept;
 /// (see above).
 int status_after_report(int status) noexcept;
 
+/// A static group's follower (rank_group.hpp) brackets its share of a k-rank call, from the call's
+/// arrival until the leader dismisses the group, with these: the task timeout then runs on it too,
+/// so that every rank of a deadlocked group ends on its own clock. No-ops without an armed
+/// sentinel in this process (a spawned group's follower).
+void group_share_started() noexcept;
+void group_share_finished() noexcept;
+
 /// False in a static or communicator-mode rank with an armed sentinel, whose MPI_COMM_WORLD holds
 /// the manager and the other ranks too; true otherwise.
 bool world_is_this_worker() noexcept;
@@ -55,7 +66,7 @@ class WorkerSentinel {
     MPI_Comm control = MPI_COMM_NULL;  // the worker's intercommunicator (control tag); manager is rank 0
     long manager_pid = 0;
     std::string manager_host;
-    std::chrono::milliseconds task_timeout{0};  // 0: no limit
+    std::chrono::milliseconds task_timeout{0};  // 0: no limit; a shared rank: set_task_timeout
     std::chrono::milliseconds manager_silence_limit{30000};
     bool shared_rank = false;  // a static or communicator-mode rank (see above)
     bool static_rank = false;  // with shared_rank: a static job's rank (see above)
@@ -77,10 +88,21 @@ class WorkerSentinel {
   /// serves (its loss report goes to each), and the tag of the message it is running.
   void set_sessions(std::vector<int> session_tags);
   void set_running_session(int tag) noexcept { running_session_ = tag; }
+  /// A shared rank's serve loop sets the task timeout of the executor whose message runs next
+  /// (0: no limit).
+  void set_task_timeout(std::chrono::milliseconds timeout) noexcept {
+    task_timeout_ms_ = timeout.count();
+  }
 
  private:
   void watch();
-  void report_and_release(LossReport::Cause cause, long number);
+  /// Sends the loss report; true when it was delivered.
+  bool report_and_release(LossReport::Cause cause, long number);
+  /// Whether a call runs and has run longer than the task timeout.
+  bool past_timeout() const noexcept;
+  /// The running call is past its task timeout: reports it and ends the process (status 124, or
+  /// 0 for a static rank whose report was delivered).
+  [[noreturn]] void end_past_timeout();
 
   Settings settings_;
   std::atomic<bool> stop_{false};
@@ -90,6 +112,7 @@ class WorkerSentinel {
   std::string task_name_;
   std::vector<int> sessions_;  // under task_mutex_
   std::atomic<int> running_session_{-1};
+  std::atomic<std::int64_t> task_timeout_ms_{0};  // 0: no limit
   std::thread thread_;
 };
 

@@ -136,8 +136,14 @@ class Options {
   /// (seconds), else 60 s.
   Options& spawn_timeout(std::chrono::milliseconds t) { spawn_timeout_ = t; return *this; }
 
-  /// Longest time one task may run. A task that runs longer fails with Timeout and its worker is
-  /// replaced (spawn mode). Default: no limit.
+  /// Longest time one task may run (a k-rank task: on every rank, from the call's start until
+  /// every rank is done). A task that runs longer fails with Timeout and the process(es) running
+  /// it end, since a running task cannot be stopped otherwise: in spawn mode its worker (or
+  /// group) is replaced; in static mode its rank(s) report and exit with status 0 and the pool
+  /// goes on without them for the rest of the job (static ranks are never replaced); over
+  /// spawnpool::serve's communicator its rank's process ends with status 124 (it could never
+  /// come back from serve; your launcher decides what happens to the job). A pool service's
+  /// ranks do not enforce it. Default: no limit.
   Options& task_timeout(std::chrono::milliseconds t) { task_timeout_ = t; return *this; }
 
   /// How long a spawned worker may stay silent (no heartbeat, sent every second even while a task

@@ -43,7 +43,7 @@ void send_call_to_followers(std::string_view entry_name, ByteSpan args);
 /// finish within kRankStuckLimit (control_messages.hpp). Never throws.
 void note_leader_part_failed() noexcept;
 /// Follower: hands its outcome of the current call to the leader (a failure also starts the
-/// leader's stuck clock).
+/// stuck clock: the leader's in a spawned group, this follower's own in a static group).
 void send_outcome_to_leader(bool ok, ByteSpan bytes);
 /// Leader: every follower's outcome of the current call, index 0 being rank 1.
 /// @throws Error when a follower cannot be reached
