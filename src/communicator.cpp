@@ -74,6 +74,16 @@ void serve(MPI_Comm comm, int root, const std::function<void(Executor&)>& body,
   std::exception_ptr error;
   try {
     detail::check_executor_environment(options, false);  // the worker count is the communicator's
+    if (options.task_timeout().count() > 0) {
+      // A task cannot be stopped but by ending its process: here one of the application's own
+      // ranks, which ends the application's job (MPICH's mpiexec) or leaves its other ranks
+      // waiting for the lost one in MPI_Finalize.
+      throw ConfigError(
+          "spawnpool::serve: Options::task_timeout is not offered over your own communicator: a "
+          "task past it could be ended only with the rank running it, one of your application's "
+          "processes (which would end your MPI job or leave its other ranks waiting for that one "
+          "in MPI_Finalize); leave it unset, or run the pool in spawn or static mode");
+    }
     detail::PoolSetup setup;
     setup.mode = Mode::communicator;
     setup.tag = detail::wire::session_tag(1);

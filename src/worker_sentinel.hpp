@@ -15,8 +15,8 @@
 // It enforces the task timeout of the executor whose call runs (set_task_timeout: executors
 // sharing the rank may differ): the call is reported as a timeout and the rank ends, since a task
 // cannot be stopped any other way and the rank cannot serve again while it runs; a static rank is
-// not replaced (the pool goes on without it), and a communicator-mode rank's process ends with
-// status 124 (it could never come back from spawnpool::serve). A static rank
+// not replaced (the pool goes on without it). (spawnpool::serve refuses a task timeout, so a
+// communicator-mode rank meets none; were it to, it would end with status 124.) A static rank
 // (Settings::static_rank) whose report reached the manager then exits 0 and permits its launcher
 // guard to tell hydra it ended in order: its launcher (mpiexec, srun) combines every rank's exit
 // status into the job's, which so stays what the manager's main made it, and the manager's

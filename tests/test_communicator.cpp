@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 #include <mpi.h>
 
+#include <chrono>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 int rank_in_world(int offset) {
@@ -113,6 +115,24 @@ TEST(Communicator, KRankTasksRunOnGroupsOfTheCommunicatorsRanks) {
     EXPECT_EQ(pool.submit(rank_in_world, 0).get() == root, false) << "the pool goes on";
   });
   MPI_Barrier(MPI_COMM_WORLD);
+}
+
+// A task past its timeout could be ended only with its rank, one of the application's processes:
+// refused on the root, and every rank comes back from serve.
+TEST(Communicator, ATaskTimeoutIsAConfigErrorOnTheRootAndEveryRankReturns) {
+  bool refused = false;
+  bool body_ran = false;
+  try {
+    spawnpool::serve(
+        MPI_COMM_WORLD, 0, [&](spawnpool::Executor&) { body_ran = true; },
+        spawnpool::Options{}.task_timeout(std::chrono::milliseconds(1000)));
+  } catch (const spawnpool::ConfigError& e) {
+    refused = true;
+    EXPECT_NE(std::string(e.what()).find("task_timeout"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(refused, world_rank() == 0);
+  EXPECT_FALSE(body_ran);
+  MPI_Barrier(MPI_COMM_WORLD);  // every rank got here
 }
 
 TEST(Communicator, TooSmallACommunicatorIsAnError) {

@@ -28,7 +28,9 @@ namespace spawnpool {
 /// spawnpool::Runtime). Tasks must be registered in every rank's program.
 /// @throws on root: whatever `body` throws (rethrown after the workers have been released), or
 ///         SpawnError when the workers do not answer, or ConfigError when a spawnpool environment
-///         variable the pool reads holds an invalid value
+///         variable the pool reads holds an invalid value or Options::task_timeout is set (a
+///         task past it could be ended only with one of your application's ranks); every rank
+///         returns
 /// @throws Error on every rank when `comm` has fewer than two ranks or MPI is not initialized
 void serve(MPI_Comm comm, int root, const std::function<void(Executor&)>& body,
            const Options& options = {});

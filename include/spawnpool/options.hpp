@@ -140,10 +140,9 @@ class Options {
   /// every rank is done). A task that runs longer fails with Timeout and the process(es) running
   /// it end, since a running task cannot be stopped otherwise: in spawn mode its worker (or
   /// group) is replaced; in static mode its rank(s) report and exit with status 0 and the pool
-  /// goes on without them for the rest of the job (static ranks are never replaced); over
-  /// spawnpool::serve's communicator its rank's process ends with status 124 (it could never
-  /// come back from serve; your launcher decides what happens to the job). A pool service's
-  /// ranks do not enforce it. Default: no limit.
+  /// goes on without them for the rest of the job (static ranks are never replaced).
+  /// spawnpool::serve refuses it (ConfigError): there the rank is one of your application's
+  /// processes. A pool service's ranks do not enforce it. Default: no limit.
   Options& task_timeout(std::chrono::milliseconds t) { task_timeout_ = t; return *this; }
 
   /// How long a spawned worker may stay silent (no heartbeat, sent every second even while a task
