@@ -128,6 +128,9 @@ bool member_gone(const std::vector<int>& pids, int rank) {
   return pid != 0 && !process_exists(pid);
 }
 
+/// How long a static group's member that saw another one gone waits before its own report.
+constexpr std::chrono::milliseconds kEchoReportDelay{300};
+
 /// Set once the group ends in order (the leader dismisses it): members leaving are expected then.
 std::atomic<bool> g_ending{false};
 
@@ -138,6 +141,12 @@ std::atomic<bool> g_ending{false};
 /// (a static rank that reported exits 0: the job goes on without it).
 [[noreturn]] void end_group_without(int lost_rank) {
   const Group& g = group();
+  if (g.for_one_call) {
+    // A static member that is gone reported its own end before it exited (its cause: a crash, its
+    // task timeout, the stuck clock); reports from different ranks reach the manager in no set
+    // order, so give that one a head start: the future then names what happened, not this echo.
+    std::this_thread::sleep_for(kEchoReportDelay);
+  }
   if (g.rank == 0 || g.for_one_call) {
     // Report first, write after: hydra's proxy SIGKILLs every process of a spawned group as soon
     // as it wakes up (any output of the group is an event for it) and finds one of them killed by

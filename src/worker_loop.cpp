@@ -501,6 +501,9 @@ int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
             ready.pid = getpid();
             ready.host = host_name();
             ready.program = runtime_state().program;
+            // A shared rank's initializer is not held to a task timeout (the manager's start
+            // timeout bounds the greeting); another executor's may still be set from its last call.
+            if (sentinel && !spawned) sentinel->set_task_timeout(std::chrono::milliseconds(0));
             ready.setup_error = apply_hello(hello, sentinel.get());
             send_ready(transport, manager_rank, in->tag, ready);
             break;
