@@ -1,8 +1,8 @@
 // Tasks that never end in static mode: Options::task_timeout and the stuck clock of a k-rank
-// task's group. Run under MPICH's `mpiexec -n 4` (ctest), rank 0 the manager, ranks 1..3 the
+// task's group. Run under `mpiexec -n 4` (ctest), rank 0 the manager, ranks 1..3 the
 // workers, one test per job (each loses ranks for the rest of its job: a static rank that ends is
-// not replaced). A rank that ends here reports its end and exits 0, so the job goes on; Open MPI's
-// mpirun would end the job (README: orte_allowed_exit_without_sync), hence MPICH only.
+// not replaced). A rank that ends here reports its end and exits 0, so the job goes on (Open MPI's
+// mpirun needs orte_allowed_exit_without_sync for that: tests/CMakeLists.txt sets it).
 #include <spawnpool/spawnpool.hpp>
 
 #include <gtest/gtest.h>
