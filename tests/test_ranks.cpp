@@ -90,6 +90,15 @@ int die_on_rank(spawnpool::TaskComm comm, int dying_rank) {
 }
 SPAWNPOOL_TASK(die_on_rank);
 
+/// Rank 0 ends its process with _exit(0) once every rank is in the task (no exit handler runs).
+int quick_end_on_rank_0(spawnpool::TaskComm comm) {
+  MPI_Barrier(comm.mpi());
+  if (comm.rank() == 0) _exit(0);
+  MPI_Barrier(comm.mpi());
+  return comm.rank();
+}
+SPAWNPOOL_TASK(quick_end_on_rank_0);
+
 /// Rank `aborting_rank` calls MPI_Abort on the task's communicator (error code 5).
 int abort_on_rank(spawnpool::TaskComm comm, int aborting_rank) {
   MPI_Barrier(comm.mpi());
@@ -345,6 +354,21 @@ TEST(RankFailures, RankZeroThatDiesTakesItsGroupWithIt) {
   spawnpool::Executor executor(spawnpool::Options{}.max_workers(1).rank_groups(1));
   const std::vector<long> before = executor.submit_all_ranks(ranks(2), pid_of_rank).get();
   EXPECT_THROW((void)executor.submit(ranks(2), die_on_rank, 0).get(), spawnpool::WorkerLost);
+  EXPECT_TRUE(all_end(before));
+  EXPECT_EQ(executor.submit(ranks(2), sum_of_ranks, 1L).get(), 3);
+}
+
+// _exit(0) leaves no report and no status the manager can read (it is not the process's parent):
+// the message claimed the process was killed by a signal.
+TEST(RankFailures, RankZeroThatCallsUnderscoreExitIsNotSaidToBeKilled) {
+  spawnpool::Executor executor(spawnpool::Options{}.max_workers(1).rank_groups(1));
+  const std::vector<long> before = executor.submit_all_ranks(ranks(2), pid_of_rank).get();
+  try {
+    (void)executor.submit(ranks(2), quick_end_on_rank_0).get();
+    FAIL() << "expected WorkerLost";
+  } catch (const spawnpool::WorkerLost& e) {
+    EXPECT_NE(std::string(e.what()).find("a task called _exit"), std::string::npos) << e.what();
+  }
   EXPECT_TRUE(all_end(before));
   EXPECT_EQ(executor.submit(ranks(2), sum_of_ranks, 1L).get(), 3);
 }
