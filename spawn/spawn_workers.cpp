@@ -160,12 +160,13 @@ MPI_Comm PendingSpawn::take() {
                        "MPI_Comm_spawn is left waiting for it, so MPI will not be finalized.");
     }
     const bool in_slurm = std::getenv("SLURM_JOB_ID") != nullptr;
+    // A spawn after others of one start had only what they left of the start's limit: say both.
+    const bool after_others =
+        shared_timeout_.count() > 0 && shared_timeout_ - timeout_ >= std::chrono::seconds(1);
     const std::string limit =
-        shared_timeout_.count() > 0
-            ? "the spawn timeout (" + seconds_text(shared_timeout_) +
-                  " for the whole start of the pool, of which " + seconds_text(timeout_) +
-                  " were left for this spawn)"
-            : seconds_text(timeout_);
+        after_others ? "the " + seconds_text(timeout_) + " left of the spawn timeout (" +
+                           seconds_text(shared_timeout_) + " for the whole start of the pool)"
+                     : std::to_string((timeout_.count() + 500) / 1000) + " s";
     throw SpawnError(
         "spawnpool: MPI_Comm_spawn of " + std::to_string(count_) + " x '" + program_ +
         "' did not return within " + limit + ": the processes did not all reach MPI_Init (" +
