@@ -44,6 +44,17 @@ MPI_Info spawn_info(const std::string& host, const std::string& hostfile) {
   return info;
 }
 
+/// "3 s", "2.5 s", "0.001 s".
+std::string seconds_text(std::chrono::milliseconds ms) {
+  std::string text = std::to_string(ms.count() / 1000);
+  if (const auto rest = ms.count() % 1000; rest != 0) {
+    std::string fraction = std::to_string(1000 + rest).substr(1);
+    while (fraction.back() == '0') fraction.pop_back();
+    text += "." + fraction;
+  }
+  return text + " s";
+}
+
 }  // namespace
 
 struct PendingSpawn::Outcome {
@@ -87,6 +98,8 @@ PendingSpawn start_spawn(const SpawnRequest& request) {
   pending.program_ = request.program;
   pending.count_ = request.count;
   pending.timeout_ = request.timeout;
+  pending.shared_timeout_ = request.shared_timeout;
+  pending.timeout_setting_ = request.timeout_setting;
   pending.deadline_ = std::chrono::steady_clock::now() + request.timeout;
   pending.mpi_stuck_ = request.mpi_stuck;
   const std::string program = started.program;
@@ -147,10 +160,16 @@ MPI_Comm PendingSpawn::take() {
                        "MPI_Comm_spawn is left waiting for it, so MPI will not be finalized.");
     }
     const bool in_slurm = std::getenv("SLURM_JOB_ID") != nullptr;
+    // A spawn after others of one start had only what they left of the start's limit: say both.
+    const bool after_others =
+        shared_timeout_.count() > 0 && shared_timeout_ - timeout_ >= std::chrono::seconds(1);
+    const std::string limit =
+        after_others ? "the " + seconds_text(timeout_) + " left of the spawn timeout (" +
+                           seconds_text(shared_timeout_) + " for the whole start of the pool)"
+                     : std::to_string((timeout_.count() + 500) / 1000) + " s";
     throw SpawnError(
         "spawnpool: MPI_Comm_spawn of " + std::to_string(count_) + " x '" + program_ +
-        "' did not return within " + std::to_string((timeout_.count() + 500) / 1000) +
-        " s: the processes did not all reach MPI_Init (" +
+        "' did not return within " + limit + ": the processes did not all reach MPI_Init (" +
         (shared_->start_watch
              ? std::string("none of them ended, so: a worker program that waits or hangs before "
                            "it, ")
@@ -160,7 +179,7 @@ MPI_Comm PendingSpawn::take() {
                                 "spawnpool sets SLURM_OVERLAP=1 when it relaunches itself, check "
                                 "that it is not overridden")
                   : std::string()) +
-        "). Raise the limit with SPAWNPOOL_SPAWN_TIMEOUT (seconds), or run in static mode: " +
+        "). Raise the limit with " + timeout_setting_ + ", or run in static mode: " +
         (in_slurm ? "srun -n <workers+1>." : "mpiexec -n <workers+1>."));
   }
   Outcome o = shared_->result.get();

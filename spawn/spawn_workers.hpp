@@ -22,6 +22,11 @@ struct SpawnRequest {
   std::vector<std::string> args;
   int count = 1;
   std::chrono::milliseconds timeout{60000};
+  /// For messages: what sets the limit, and the limit a start of several spawns shares (a pool's
+  /// start: Options::spawn_timeout for all its workers), of which `timeout` is what was left for
+  /// this spawn (0: `timeout` is this spawn's own).
+  std::string timeout_setting = "SPAWNPOOL_SPAWN_TIMEOUT (seconds)";
+  std::chrono::milliseconds shared_timeout{0};
   std::string host;      // MPI_Info "host": where to start them ("" = the launcher's choice)
   std::string hostfile;  // MPI_Info "hostfile"
   /// false: no start watch (start_watch.hpp), for processes that may end soon after MPI_Init, and
@@ -57,6 +62,8 @@ class PendingSpawn {
   std::string program_;
   int count_ = 1;
   std::chrono::milliseconds timeout_{0};
+  std::chrono::milliseconds shared_timeout_{0};
+  std::string timeout_setting_;
   std::chrono::steady_clock::time_point deadline_;
   std::atomic<bool>* mpi_stuck_ = nullptr;
 };

@@ -84,6 +84,10 @@ std::string LossReport::describe() const {
       return "rank " + std::to_string(number) + " of its group's task failed and the other ranks " +
              "did not finish within " + std::to_string(kRankStuckLimit.count()) +
              " s (waiting for it in a collective?); the group was ended";
+    case Cause::kRankSetUpStuck:
+      return "rank " + std::to_string(number) + " of its group of processes did not finish the " +
+             "worker set-up (initializer, environment, working directory) within the spawn " +
+             "timeout (its process stopped or hung?); the group was ended";
     case Cause::kRankLost:
       return "rank " + std::to_string(number) +
              " of its group of processes ended (crashed, killed or exited)";

@@ -50,12 +50,17 @@ struct Hello {
   std::string initializer;                // an encoded call entry (wire_format.hpp), or ""
   std::vector<std::pair<std::string, std::string>> environment;
   std::int64_t worker_id = -1;  // since version 2 (protocol 5); -1: not given
+  /// Since version 3: how long the rank 0 of a group for k-rank tasks may wait for the other ranks
+  /// to apply this set-up, from when it reads this Hello (what the manager's start deadline leaves,
+  /// less a margin for the answer: greeting.hpp); 0: no limit.
+  std::int64_t setup_limit_ms = 0;
 
   template <class Archive>
   void serialize(Archive& ar, std::uint32_t version) {
     ar(poll_spin_us, poll_max_sleep_us, manager_pid, manager_host, task_timeout_ms,
        heartbeat_timeout_ms, working_directory, initializer, environment);
     if (version >= 2) ar(worker_id);
+    if (version >= 3) ar(setup_limit_ms);
   }
 };
 
@@ -83,10 +88,11 @@ struct LossReport {
     kSignal = 0, kExit = 1, kTimeout = 2, kMpiAbort = 3, kMpiFinalize = 4,
     kRankLost = 5,  // a group's rank 0: another rank of the group ended (rank_group.hpp)
     kRankStuck = 6,  // a group's rank 0: a rank's task failed and the others did not finish
+    kRankSetUpStuck = 7,  // a group's rank 0: a rank did not apply the worker set-up in time
   };
   Cause cause = Cause::kSignal;
   std::int64_t number = 0;     // the signal, the exit status, the task timeout in ms, MPI_Abort's
-                               // code, the group rank that ended
+                               // code, the group rank that ended or did not finish its set-up
   std::uint64_t call_id = 0;   // the call that was running, 0: none
   std::string task_name;       // its task ("" : none)
 
@@ -175,7 +181,7 @@ bool is(const Incoming& message, wire::Kind kind) {
 
 // Each message carries its class version (cereal writes it once per message): a later version may
 // add fields and read either.
-CEREAL_CLASS_VERSION(spawnpool::detail::Hello, 2)
+CEREAL_CLASS_VERSION(spawnpool::detail::Hello, 3)
 CEREAL_CLASS_VERSION(spawnpool::detail::Ready, 1)
 CEREAL_CLASS_VERSION(spawnpool::detail::LossReport, 1)
 CEREAL_CLASS_VERSION(spawnpool::detail::StaticGroup, 1)

@@ -117,6 +117,9 @@ std::unique_ptr<detail::PoolCore> start_spawned(const Options& options, int rank
   request.program = options.worker_program().empty() ? state.program : options.worker_program();
   request.args = options.worker_args().value_or(state.args);
   request.mpi_stuck = &state.mpi_stuck;
+  request.timeout_setting = options.spawn_timeout()
+                                ? "Options::spawn_timeout"
+                                : "Options::spawn_timeout or SPAWNPOOL_SPAWN_TIMEOUT (seconds)";
   check_slurm_allows_spawning();
   warn_if_oversubscribed(static_cast<long>(workers) * ranks_per_worker);
   detail::PoolSetup setup;

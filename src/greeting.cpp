@@ -5,7 +5,27 @@
 #include <spawnpool/errors.hpp>
 #include <spawnpool/version.hpp>
 
+#include <algorithm>
+#include <cstdint>
+
 namespace spawnpool::detail {
+
+Hello Greeting::hello_for(int worker_id, std::chrono::steady_clock::time_point deadline) const {
+  Hello h = hello;
+  h.worker_id = worker_id;
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
+  h.setup_limit_ms = std::max<std::int64_t>(
+      1, std::max(left.count() * 3 / 4, left.count() - std::int64_t{1000}));
+  return h;
+}
+
+std::optional<LossReport> receive_loss_report(Transport& transport, int source) {
+  while (auto in = transport.try_receive(source, wire::kControlTag)) {
+    if (is(*in, wire::Kind::kLost)) return read_loss_report(in->bytes());
+  }
+  return std::nullopt;
+}
 
 std::optional<std::pair<int, Ready>> receive_ready(Transport& transport, int source,
                                                    const Greeting& greeting) {
@@ -27,7 +47,7 @@ void greet_workers(std::vector<std::unique_ptr<WorkerLink>>& links, WorkerRoster
                    const std::function<void(Worker&, const Ready&)>& on_ready) {
   for (std::size_t i : which) {
     send_hello(links[roster[i].link]->transport(), roster[i].rank, greeting.tag,
-               greeting.hello_for(roster[i].id));
+               greeting.hello_for(roster[i].id, deadline));
   }
   std::size_t waiting = which.size();
   Backoff backoff(poll);
@@ -36,6 +56,20 @@ void greet_workers(std::vector<std::unique_ptr<WorkerLink>>& links, WorkerRoster
     for (std::size_t l = 0; l < links.size(); ++l) {
       Transport& transport = links[l]->transport();
       active |= transport.progress_sends();
+      // A spawned worker's link holds that one worker (rank 0): its report, while it starts.
+      if (links[l]->watched() && roster[roster.index_of(l, 0)].state == WorkerState::kStarting) {
+        std::optional<LossReport> lost;
+        try {
+          lost = receive_loss_report(transport, MPI_ANY_SOURCE);
+        } catch (const wire::ProtocolError& e) {
+          throw SpawnError(std::string("spawnpool: a worker ended while it started, and its report "
+                                       "cannot be read: ") + e.what());
+        }
+        if (lost) {
+          throw SpawnError("spawnpool: a worker ('" + greeting.program + "') ended while it " +
+                           "started, before it answered: " + lost->describe());
+        }
+      }
       const auto answer = receive_ready(transport, MPI_ANY_SOURCE, greeting);
       if (!answer) continue;
       active = true;
@@ -49,8 +83,9 @@ void greet_workers(std::vector<std::unique_ptr<WorkerLink>>& links, WorkerRoster
     } else if (std::chrono::steady_clock::now() > deadline) {
       throw SpawnError("spawnpool: " + std::to_string(waiting) + " of " +
                        std::to_string(which.size()) + " workers ('" + greeting.program +
-                       "') did not answer in time after starting. A worker program must create "
-                       "a spawnpool::Runtime at the top of main().");
+                       "') did not answer within the spawn timeout after starting. A worker "
+                       "program must create a spawnpool::Runtime at the top of main(), and its "
+                       "set-up (Options::initializer) must finish within the spawn timeout.");
     } else {
       backoff.pause();
     }

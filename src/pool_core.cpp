@@ -70,15 +70,18 @@ PoolCore::PoolCore(PoolSetup setup, const Options& options)
   if (!trace_file.empty()) observer_ = make_chrome_trace(trace_file, setup_.mode);
   try {
     start_workers();
+  } catch (const SpawnError& e) {
+    end_started_workers();
+    if (setup_.ranks_per_worker < 2) throw;
+    // Say which start failed: the first k-rank task of that k is what the caller did.
+    std::string what = e.what();
+    if (what.rfind("spawnpool: ", 0) == 0) what.erase(0, 11);
+    throw SpawnError("spawnpool: cannot start the groups of " +
+                     std::to_string(setup_.ranks_per_worker) +
+                     " processes for k-rank tasks (TaskOptions::ranks(" +
+                     std::to_string(setup_.ranks_per_worker) + ")): " + what);
   } catch (...) {
-    // Leave no started worker behind: tell each to leave, then let go of its link.
-    for (const Worker& w : roster_) {
-      WorkerLink& link = *links_[w.link];
-      if (!link.owned()) continue;
-      link.dismiss(w.rank, setup_.tag);
-      if (w.same_host && w.pid > 0) kill(static_cast<pid_t>(w.pid), SIGKILL);
-    }
-    for (auto& link : links_) link->close(WorkerLink::Ending::kAbandon);
+    end_started_workers();
     throw;
   }
   {
@@ -86,6 +89,35 @@ PoolCore::PoolCore(PoolSetup setup, const Options& options)
     runtime_state().pools.insert(this);
   }
   progress_ = std::thread([this] { run(); });
+}
+
+void PoolCore::end_started_workers() noexcept {
+  // Leave no started worker behind: tell each to leave (one not greeted yet leaves too)...
+  for (const Worker& w : roster_) {
+    WorkerLink& link = *links_[w.link];
+    if (!link.owned()) continue;
+    link.dismiss(w.rank, setup_.tag);
+    if (w.same_host && w.pid > 0) kill(static_cast<pid_t>(w.pid), SIGKILL);
+  }
+  // ...and give the goodbyes a moment to leave: the first message to a new worker waits for its
+  // connection, and a goodbye cancelled with the link leaves a worker not greeted yet waiting for
+  // a hello for 120 s (and MPI_Finalize waiting for that worker).
+  const auto until = clock::now() + kStartGoodbyeLimit;
+  Backoff backoff(poll_);
+  for (bool pending = true; pending && clock::now() < until;) {
+    pending = false;
+    for (auto& link : links_) {
+      if (!link->owned()) continue;
+      try {
+        link->transport().progress_sends();
+        pending |= link->transport().sends_pending();
+      } catch (const std::exception&) {  // a worker that is gone: its goodbye is moot
+        link->transport().abandon_sends();
+      }
+    }
+    if (pending) backoff.pause();
+  }
+  for (auto& link : links_) link->close(WorkerLink::Ending::kAbandon);
 }
 
 PoolCore::~PoolCore() {
@@ -100,6 +132,10 @@ void PoolCore::start_workers() {
   if (setup_.spawn) {
     for (int i = 0; i < setup_.workers; ++i) {
       try {
+        if (i > 0 && deadline - clock::now() < std::min<clock::duration>(
+                                                    kLeastTimeForASpawn, setup_.start_timeout / 4)) {
+          throw SpawnError(start_out_of_time(i));
+        }
         add_spawned_worker(deadline);
       } catch (const SpawnError& e) {
         if (i == 0 || i < setup_.min_workers || runtime_state().mpi_stuck) throw;
@@ -129,6 +165,16 @@ void PoolCore::start_workers() {
                 });
 }
 
+std::string PoolCore::start_out_of_time(int started) const {
+  const SpawnRequest& request = *setup_.spawn;
+  const char* what =
+      setup_.ranks_per_worker > 1 ? "groups (Options::rank_groups)" : "workers";
+  return "spawnpool: started only " + std::to_string(started) + " of " +
+         std::to_string(setup_.workers) + " " + std::string(what) + " within the spawn timeout (" +
+         std::to_string(setup_.start_timeout.count() / 1000) + " s for them all, set by " +
+         request.timeout_setting + "); raise it, or ask for fewer";
+}
+
 std::optional<PoolCore::PlacedRequest> PoolCore::request_for_next_worker() {
   PlacedRequest placed{*setup_.spawn, std::nullopt};
   placed.request.count = setup_.ranks_per_worker;
@@ -149,6 +195,7 @@ void PoolCore::add_spawned_worker(clock::time_point deadline) {
   SpawnRequest& request = placed->request;
   request.timeout = std::max(std::chrono::milliseconds(1),
                              std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()));
+  request.shared_timeout = setup_.start_timeout;  // for its message: the limit is the pool's
   try {
     links_.push_back(
         std::make_unique<WorkerLink>(spawn_workers(request), WorkerLink::Ownership::kWatched));
@@ -223,7 +270,13 @@ void PoolCore::say_goodbye() {
   auto lock = mpi_lock();
   for (const Worker& w : roster_) {
     if (w.state != WorkerState::kReady) continue;
-    send_signal(links_[w.link]->transport(), w.rank, setup_.tag, wire::Kind::kShutdown);
+    try {
+      send_signal(links_[w.link]->transport(), w.rank, setup_.tag, wire::Kind::kShutdown);
+    } catch (const MpiError& e) {
+      // Its process is gone and MPI knows it (a group whose reaper was killed): the loop below
+      // finds it lost, as it would have without the goodbye.
+      log().debug("{} cannot be told to leave: {}", w.describe(), e.what());
+    }
   }
   const auto deadline = clock::now() + shutdown_timeout_;
   Backoff backoff(poll_);
@@ -233,7 +286,14 @@ void PoolCore::say_goodbye() {
   };
   while (someone_still_here() && clock::now() < deadline) {
     bool active = false;
-    for (auto& link : links_) active |= link->transport().progress_sends();
+    for (auto& link : links_) {
+      try {
+        active |= link->transport().progress_sends();
+      } catch (const MpiError& e) {  // a goodbye to a process that is gone, as above
+        log().debug("a goodbye did not leave: {}", e.what());
+        link->transport().abandon_sends();
+      }
+    }
     active |= receive();
     active |= receive_control();
     active |= watch_workers();

@@ -119,7 +119,17 @@ class PoolCore final : public ProgressDriver {
  private:
   // Starting and ending (pool_core.cpp).
   void start_workers();
+  /// After a failed start: tells every started worker to leave, waits at most
+  /// kStartGoodbyeLimit until those messages have left, and lets go of the links.
+  void end_started_workers() noexcept;
+  static constexpr std::chrono::seconds kStartGoodbyeLimit{2};
   void add_spawned_worker(std::chrono::steady_clock::time_point deadline);
+  /// A spawn is not begun with less of the start's time left (or a quarter of the spawn timeout,
+  /// when that is less): it would most likely time out and leave its helper thread inside
+  /// MPI_Comm_spawn (and MPI unfinalizable).
+  static constexpr std::chrono::milliseconds kLeastTimeForASpawn{1000};
+  /// Why the start ends after `started` workers: the spawn timeout is used up (naming it).
+  std::string start_out_of_time(int started) const;
   /// A request for one worker and the host the plan chose for it (none: the launcher chooses).
   struct PlacedRequest {
     SpawnRequest request;

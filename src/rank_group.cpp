@@ -542,7 +542,30 @@ void send_outcome_to_leader(bool ok, ByteSpan bytes) {
   send_bytes(message, 0, kOutcomeTag);
 }
 
-std::vector<RankOutcome> gather_follower_outcomes() {
+namespace {
+
+/// The leader: follower `rank` did not apply the worker set-up before the limit (stopped, or its
+/// initializer hangs). Tells the manager (its start fails naming the rank), ends the followers
+/// that have not answered (a stopped one would otherwise stay behind, and with it the group's MPI
+/// job), and ends; the followers that answered see it gone and end.
+[[noreturn]] void end_group_after_slow_set_up(int rank) {
+  const Group& g = group();
+  g_ending = true;  // the followers ended below are no news for the watch
+  const long pid = g.pids[static_cast<std::size_t>(rank)];
+  const bool stopped = process_stopped(pid);
+  const bool reported = report_worker_end(LossReport::Cause::kRankSetUpStuck, rank);
+  for (int r = rank; r < g.size; ++r) end_process(g.pids[static_cast<std::size_t>(r)]);
+  log().warn("group rank 0: rank {} (pid {}) did not finish the worker set-up in time{}; ended "
+             "the group", rank, pid, stopped ? " (its process is stopped)" : "");
+  std::fflush(nullptr);
+  _exit(reported ? status_after_report(1) : 1);
+}
+
+/// Gathers each follower's outcome of the call (or set-up) sent to them, in rank order. A follower
+/// whose process is gone ends the group (end_group_without); one that has not answered by `until`
+/// too (end_group_after_slow_set_up: only the set-up has a limit here, a call has the task
+/// timeout).
+std::vector<RankOutcome> gather_follower_outcomes(clock::time_point until) {
   const Group& g = group();
   std::vector<RankOutcome> outcomes(static_cast<std::size_t>(g.size - 1));
   Backoff backoff(quiet_polling());
@@ -575,10 +598,17 @@ std::vector<RankOutcome> gather_follower_outcomes() {
       }
       next_look = clock::now() + kLivenessInterval;
     }
+    if (clock::now() >= until) end_group_after_slow_set_up(rank);
     backoff.pause();
   }
   g_call_running.store(false);
   return outcomes;
+}
+
+}  // namespace
+
+std::vector<RankOutcome> gather_follower_outcomes() {
+  return gather_follower_outcomes(clock::time_point::max());
 }
 
 int serve_as_follower() noexcept {
@@ -653,7 +683,8 @@ int serve_as_follower() noexcept {
 
 std::string set_up_followers(const std::vector<std::pair<std::string, std::string>>& environment,
                              const std::string& working_directory,
-                             const std::string& initializer) noexcept {
+                             const std::string& initializer,
+                             std::chrono::steady_clock::time_point deadline) noexcept {
   const Group& g = group();
   if (!g.joined || g.rank != 0 || g.size < 2) return "";
   try {
@@ -661,7 +692,7 @@ std::string set_up_followers(const std::vector<std::pair<std::string, std::strin
         serialize_owned(WorkerSetup{environment, working_directory, initializer}, 0, nullptr);
     const std::vector<char> message(bytes.data(), bytes.data() + bytes.size());
     for (int rank = 1; rank < g.size; ++rank) send_bytes(message, rank, kSetupTag);
-    const std::vector<RankOutcome> outcomes = gather_follower_outcomes();
+    const std::vector<RankOutcome> outcomes = gather_follower_outcomes(deadline);
     for (std::size_t i = 0; i < outcomes.size(); ++i) {
       if (!outcomes[i].ok) {
         return "rank " + std::to_string(i + 1) + " of the group: " +

@@ -15,6 +15,7 @@
 
 #include <mpi.h>
 
+#include <chrono>
 #include <string>
 #include <utility>
 #include <vector>
@@ -66,11 +67,14 @@ int serve_as_follower() noexcept;
 
 /// The leader, greeted by the manager: has every follower apply the same worker set-up (the
 /// Hello's environment, working directory and initializer, an encoded call entry or empty) and
-/// waits for them. Returns "" (also when this process leads no group) or what failed, naming the
-/// rank. Never throws.
+/// waits for them, until `deadline` at most. Returns "" (also when this process leads no group) or
+/// what failed, naming the rank. A follower that has not answered by `deadline` (stopped, or its
+/// initializer hangs) ends the group: the manager is told (LossReport kRankSetUpStuck, naming the
+/// rank), the followers that have not answered get SIGKILL and this process ends; so does a
+/// follower that is gone (kRankLost), as always. Never throws.
 std::string set_up_followers(const std::vector<std::pair<std::string, std::string>>& environment,
-                             const std::string& working_directory,
-                             const std::string& initializer) noexcept;
+                             const std::string& working_directory, const std::string& initializer,
+                             std::chrono::steady_clock::time_point deadline) noexcept;
 
 /// The leader, after serving: tells every follower to end with `status` and waits quietly
 /// until each took the message or is gone. Never throws.

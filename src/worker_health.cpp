@@ -69,8 +69,9 @@ std::string WorkerHealth::cause(Verdict verdict, const Worker& worker) const {
   const std::string stopped = stopped_note(worker);
   switch (verdict) {
     case Verdict::kProcessGone:
-      return "its process ended without a report (killed by SIGKILL, the out-of-memory killer, "
-             "or another signal that cannot be caught)";
+      // No exit status reaches the manager: it is not the process's parent.
+      return "its process ended without a report (killed by SIGKILL, the out-of-memory killer "
+             "or another signal that cannot be caught, or a task called _exit or quick_exit)";
     case Verdict::kSilent:
       return "no heartbeat for " + std::to_string(heartbeat_timeout_.count() / 1000) + " s" +
              stopped;

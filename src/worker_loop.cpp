@@ -301,6 +301,11 @@ std::shared_ptr<Buffer> run_message(Transport& transport, const Transport::Incom
 /// Applies a hello's worker set-up: environment, working directory, initializer. Returns "" or
 /// what went wrong, for the manager.
 std::string apply_hello(const Hello& hello, WorkerSentinel* sentinel) {
+  // A group's rank 0 has this long, with its own set-up, to set up the other ranks.
+  const auto setup_deadline =
+      hello.setup_limit_ms > 0
+          ? std::chrono::steady_clock::now() + std::chrono::milliseconds(hello.setup_limit_ms)
+          : std::chrono::steady_clock::time_point::max();
   for (const auto& [name, value] : hello.environment) {
     if (setenv(name.c_str(), value.c_str(), 1) != 0) {
       return "cannot set the environment variable '" + name + "': " + std::strerror(errno);
@@ -320,7 +325,8 @@ std::string apply_hello(const Hello& hello, WorkerSentinel* sentinel) {
     }
   }
   // Rank 0 of a group for k-rank tasks: the other ranks get the same set-up.
-  return set_up_followers(hello.environment, hello.working_directory, hello.initializer);
+  return set_up_followers(hello.environment, hello.working_directory, hello.initializer,
+                          setup_deadline);
 }
 
 /// A kGroup message (static and communicator mode, `tag` its session's): joins the group of a

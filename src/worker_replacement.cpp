@@ -1,5 +1,7 @@
 #include "worker_replacement.hpp"
 
+#include "wire.hpp"
+
 #include <spawnpool/errors.hpp>
 
 namespace spawnpool::detail {
@@ -30,13 +32,24 @@ bool WorkerReplacement::step() {
   if (!link_) {
     if (!spawn_.finished()) return false;
     link_ = std::make_unique<WorkerLink>(spawn_.take(), WorkerLink::Ownership::kWatched);
-    send_hello(link_->transport(), 0, greeting_.tag, greeting_.hello_for(worker_id_));
+    send_hello(link_->transport(), 0, greeting_.tag, greeting_.hello_for(worker_id_, deadline_));
     return true;
   }
   bool any = link_->transport().progress_sends();
   if (auto answer = receive_ready(link_->transport(), 0, greeting_)) {
     answer_ = std::move(answer->second);
     return true;
+  }
+  std::optional<LossReport> lost;
+  try {
+    lost = receive_loss_report(link_->transport(), 0);
+  } catch (const wire::ProtocolError& e) {
+    throw SpawnError(std::string("spawnpool: a replacement worker ended while it started, and its "
+                                 "report cannot be read: ") + e.what());
+  }
+  if (lost) {
+    throw SpawnError("spawnpool: a replacement worker ('" + greeting_.program +
+                     "') ended while it started, before it answered: " + lost->describe());
   }
   if (std::chrono::steady_clock::now() > deadline_) {
     throw SpawnError("spawnpool: a replacement worker ('" + greeting_.program +

@@ -7,6 +7,7 @@
 #include <spawnpool/spawnpool.hpp>
 
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <mpi.h>
 #include <signal.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -44,6 +46,13 @@ long pid_of_rank(spawnpool::TaskComm comm) {
   return static_cast<long>(::getpid());
 }
 SPAWNPOOL_TASK(pid_of_rank);
+
+/// This rank's parent: its spawnpool-reaper under hydra (spawn/group_reaper.hpp).
+long parent_of_rank(spawnpool::TaskComm comm) {
+  MPI_Barrier(comm.mpi());
+  return static_cast<long>(::getppid());
+}
+SPAWNPOOL_TASK(parent_of_rank);
 
 /// Rank 0 leaves a mark `dir/me` and waits (at most 60 s) for the mark of `other`: true only when
 /// both tasks ran at the same time. The other ranks wait for rank 0 at the barrier.
@@ -89,6 +98,15 @@ int die_on_rank(spawnpool::TaskComm comm, int dying_rank) {
   return comm.rank();
 }
 SPAWNPOOL_TASK(die_on_rank);
+
+/// Rank 0 ends its process with _exit(0) once every rank is in the task (no exit handler runs).
+int quick_end_on_rank_0(spawnpool::TaskComm comm) {
+  MPI_Barrier(comm.mpi());
+  if (comm.rank() == 0) _exit(0);
+  MPI_Barrier(comm.mpi());
+  return comm.rank();
+}
+SPAWNPOOL_TASK(quick_end_on_rank_0);
 
 /// Rank `aborting_rank` calls MPI_Abort on the task's communicator (error code 5).
 int abort_on_rank(spawnpool::TaskComm comm, int aborting_rank) {
@@ -349,6 +367,21 @@ TEST(RankFailures, RankZeroThatDiesTakesItsGroupWithIt) {
   EXPECT_EQ(executor.submit(ranks(2), sum_of_ranks, 1L).get(), 3);
 }
 
+// _exit(0) leaves no report and no status the manager can read (it is not the process's parent):
+// the message claimed the process was killed by a signal.
+TEST(RankFailures, RankZeroThatCallsUnderscoreExitIsNotSaidToBeKilled) {
+  spawnpool::Executor executor(spawnpool::Options{}.max_workers(1).rank_groups(1));
+  const std::vector<long> before = executor.submit_all_ranks(ranks(2), pid_of_rank).get();
+  try {
+    (void)executor.submit(ranks(2), quick_end_on_rank_0).get();
+    FAIL() << "expected WorkerLost";
+  } catch (const spawnpool::WorkerLost& e) {
+    EXPECT_NE(std::string(e.what()).find("a task called _exit"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(all_end(before));
+  EXPECT_EQ(executor.submit(ranks(2), sum_of_ranks, 1L).get(), 3);
+}
+
 // MPI_Abort on the group's communicator ends the group, not the MPI job with the manager in it
 // (which ended this test program with status 137).
 TEST(RankFailures, MpiAbortOnAnyRankEndsOnlyItsGroup) {
@@ -424,6 +457,35 @@ TEST(RankFailures, ADeadlockedTaskTimesOutAndEveryRankEnds) {
   EXPECT_THROW((void)executor.submit(ranks(2), deadlock).get(), spawnpool::Timeout);
   EXPECT_TRUE(all_end(before));
   EXPECT_EQ(executor.submit(ranks(2), sum_of_ranks, 2L).get(), 6);
+}
+
+// A group gone just before shutdown (a reaper killed: hydra then ends the whole group): the
+// goodbye to it failed and the executor logged "the executor broke: ... MPI_Isend failed" (in
+// about one of three tries here, depending on whether MPI saw the group's connection close first:
+// hence several tries, with several pauses).
+TEST(RankFailures, ShutdownRightAfterAGroupIsGoneSaysNothingBroke) {
+  for (int pause_ms : {0, 15, 30, 60}) {
+    spawnpool::Executor executor(spawnpool::Options{}.max_workers(1).rank_groups(1));
+    const std::vector<long> pids = executor.submit_all_ranks(ranks(2), pid_of_rank).get();
+    const std::vector<long> parents = executor.submit_all_ranks(ranks(2), parent_of_rank).get();
+    if (parents[1] == parents[0]) GTEST_SKIP() << "no reaper: both ranks are children of hydra";
+    ::kill(static_cast<pid_t>(parents[1]), SIGKILL);  // rank 1's reaper
+    std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
+    const std::string log_file = fresh_directory("goodbye") + "/stderr";
+    std::fflush(stderr);
+    const int saved = ::dup(2);
+    const int file = ::open(log_file.c_str(), O_CREAT | O_WRONLY | O_TRUNC, 0600);
+    ::dup2(file, 2);
+    executor.shutdown();
+    std::fflush(stderr);
+    ::dup2(saved, 2);
+    ::close(file);
+    ::close(saved);
+    std::ifstream in(log_file);
+    const std::string logged((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(logged.find("broke"), std::string::npos) << "pause " << pause_ms << " ms: " << logged;
+    EXPECT_TRUE(all_end(pids));
+  }
 }
 
 // Last: shuts the pool down.
