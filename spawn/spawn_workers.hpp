@@ -23,6 +23,10 @@ struct SpawnRequest {
   int count = 1;
   std::chrono::milliseconds timeout{60000};
   std::string host;      // MPI_Info "host": where to start them ("" = the launcher's choice)
+  /// Non-empty (then `count` entries): the host of each process. They are started by one
+  /// MPI_Comm_spawn_multiple of `count` commands (the same program and args, maxprocs 1, a "host"
+  /// each), so they still share one MPI_COMM_WORLD, in this order. `host` is not used then.
+  std::vector<std::string> hosts;
   std::string hostfile;  // MPI_Info "hostfile"
   /// false: no start watch (start_watch.hpp), for processes that may end soon after MPI_Init, and
   /// that complete the spawn themselves when their program does not (run_mpi_program's launchers).
