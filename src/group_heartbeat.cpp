@@ -17,7 +17,7 @@ constexpr int kBeatTag = 1;
 /// The timeout in ms; 0 until set_group_heartbeat_timeout (or a leader's heartbeat).
 std::atomic<long long> g_timeout_ms{0};
 
-std::chrono::milliseconds heartbeat_timeout() {
+std::chrono::milliseconds heartbeat_timeout() noexcept {
   if (const long long ms = g_timeout_ms.load(); ms > 0) return std::chrono::milliseconds(ms);
   if (const auto seconds = env_integer_or_default(env::kHeartbeatTimeout); seconds && *seconds > 0) {
     return std::chrono::seconds(*seconds);
@@ -26,6 +26,8 @@ std::chrono::milliseconds heartbeat_timeout() {
 }
 
 }  // namespace
+
+std::chrono::milliseconds group_heartbeat_timeout() noexcept { return heartbeat_timeout(); }
 
 void set_group_heartbeat_timeout(std::chrono::milliseconds timeout) noexcept {
   if (timeout.count() > 0) g_timeout_ms.store(timeout.count());
@@ -51,6 +53,15 @@ GroupHeartbeat::~GroupHeartbeat() {
   }
 }
 
+int GroupHeartbeat::unreachable(int rank, int code) const noexcept {
+  try {
+    log().warn("group rank {}: MPI cannot reach rank {} on another host: {}", rank_, rank,
+               mpi_error_text(code));
+  } catch (...) {
+  }
+  return rank;
+}
+
 int GroupHeartbeat::check() noexcept {
   if (peers_.empty()) return -1;
   const auto now = clock::now();
@@ -61,13 +72,15 @@ int GroupHeartbeat::check() noexcept {
       int found = 0;
       MPI_Message message;
       MPI_Status status;
-      if (MPI_Improbe(p.rank, kBeatTag, comm_, &found, &message, &status) != MPI_SUCCESS) {
-        return p.rank;
+      if (const int code = MPI_Improbe(p.rank, kBeatTag, comm_, &found, &message, &status);
+          code != MPI_SUCCESS) {
+        return unreachable(p.rank, code);
       }
       if (!found) break;
       long long value = 0;
-      if (MPI_Mrecv(&value, 1, MPI_LONG_LONG, &message, MPI_STATUS_IGNORE) != MPI_SUCCESS) {
-        return p.rank;
+      if (const int code = MPI_Mrecv(&value, 1, MPI_LONG_LONG, &message, MPI_STATUS_IGNORE);
+          code != MPI_SUCCESS) {
+        return unreachable(p.rank, code);
       }
       p.last_heard = now;
       if (p.rank == 0 && value > 0) g_timeout_ms.store(value);
@@ -75,7 +88,9 @@ int GroupHeartbeat::check() noexcept {
     // A heartbeat MPI could not deliver: the member's process is gone.
     if (p.send != MPI_REQUEST_NULL) {
       int done = 0;
-      if (MPI_Test(&p.send, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS) return p.rank;
+      if (const int code = MPI_Test(&p.send, &done, MPI_STATUS_IGNORE); code != MPI_SUCCESS) {
+        return unreachable(p.rank, code);
+      }
     }
   }
   const auto timeout = heartbeat_timeout();
@@ -91,8 +106,9 @@ int GroupHeartbeat::check() noexcept {
   for (Peer& p : peers_) {
     if (p.send != MPI_REQUEST_NULL) continue;  // the last one is not out yet: no pile-up
     p.payload = rank_ == 0 ? static_cast<long long>(timeout.count()) : 0;
-    if (MPI_Isend(&p.payload, 1, MPI_LONG_LONG, p.rank, kBeatTag, comm_, &p.send) != MPI_SUCCESS) {
-      return p.rank;
+    if (const int code = MPI_Isend(&p.payload, 1, MPI_LONG_LONG, p.rank, kBeatTag, comm_, &p.send);
+        code != MPI_SUCCESS) {
+      return unreachable(p.rank, code);
     }
   }
   return -1;
@@ -103,7 +119,7 @@ void drain_group_heartbeats(MPI_Comm comm) noexcept {
   for (;;) {
     int found = 0;
     MPI_Message message;
-    if (MPI_Improbe(MPI_ANY_SOURCE, kBeatTag, comm, &found, &message, MPI_STATUS_IGNORE) !=
+    if (MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm, &found, &message, MPI_STATUS_IGNORE) !=
             MPI_SUCCESS ||
         !found) {
       return;

@@ -26,6 +26,8 @@ namespace spawnpool::detail {
 /// took (the pool's Options::heartbeat_timeout). Until one is set: $SPAWNPOOL_HEARTBEAT_TIMEOUT,
 /// else 25 s. Thread-safe; never throws.
 void set_group_heartbeat_timeout(std::chrono::milliseconds timeout) noexcept;
+/// The timeout in force (see set_group_heartbeat_timeout). Thread-safe; never throws.
+std::chrono::milliseconds group_heartbeat_timeout() noexcept;
 
 class GroupHeartbeat {
  public:
@@ -57,6 +59,8 @@ class GroupHeartbeat {
     MPI_Request send = MPI_REQUEST_NULL;
     long long payload = 0;  // the sent heartbeat (must live until it completes)
   };
+  /// Logs that MPI refused a heartbeat with or from `rank` (`code`); returns `rank`.
+  int unreachable(int rank, int code) const noexcept;
   MPI_Comm comm_;
   int rank_;
   std::vector<int> watched_;

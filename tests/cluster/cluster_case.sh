@@ -5,7 +5,8 @@
 #   spawn_placement, worker_killed_remote, node_cut, node_cut_no_kill, placement,
 #   node_cut_placement, manager_killed, manager_cut, static_node_cut, static_node_cut_no_kill,
 #   primes_sbatch, primes_spawn, ranks_spawn, ranks_killed_remote, ranks_spread,
-#   ranks_spread_static, ranks_static, ranks_spread_killed (each described below); ssh_setup (start an sshd in every node),
+#   ranks_spread_static, ranks_static, ranks_spread_killed, ranks_spread_killed_in_collective
+#   (each described below); ssh_setup (start an sshd in every node),
 #   ssh_static, ssh_spawn_mpiexec, ssh_spawn_env.
 #
 # The cluster: 3 nodes x 2 CPUs of Slurm 22.05, each node a set of namespaces on this machine
@@ -632,13 +633,18 @@ case "$CASE" in
     expect "$OUT" '^program exit code 0$' "the program ended with main's status"
     ;;
 
-  ranks_spread_killed)
+  ranks_spread_killed | ranks_spread_killed_in_collective)
     # A spread group (rank 0 and rank 1 on two nodes, neither the manager's... rank 1 at least):
     # rank 1 is SIGKILLed mid-task. Its pid means nothing on rank 0's node, so rank 0 hears of it
     # through the group's heartbeats (MPI refuses the next one, or the silence passes the 10 s
     # heartbeat timeout): the task fails with WorkerLost naming rank 1 within that bound, the
     # group's other process ends, a new spread group serves, main's status is 0.
-    submit -N 3 -n 6 --export="ALL,PROBE_SPREAD=1,SPAWNPOOL_HEARTBEAT_TIMEOUT=10" \
+    # ..._in_collective: rank 0 waits in MPI_Barrier with rank 1 when it is killed, so MPI fails
+    # rank 0's barrier (the connection closed) before a heartbeat notices: the task
+    # communicator's error handler must name rank 1 too (rank_group.cpp on_task_comm_error).
+    collective=0; [ "$CASE" = ranks_spread_killed_in_collective ] && collective=1
+    submit -N 3 -n 6 \
+      --export="ALL,PROBE_SPREAD=1,SPAWNPOOL_HEARTBEAT_TIMEOUT=10,PROBE_KILL_IN_COLLECTIVE=$collective" \
       --wrap "'$PROBE' ranks-kill 0; echo \"program exit code \$?\""
     wait_job "$JID" 90 || fail "job $JID did not end within 90 s (hang?)"
     log "job $JID: $(job_state "$JID")"

@@ -36,6 +36,7 @@
 //                                      H,H" and "served 100"
 // k-rank verbs: PROBE_SPREAD=1 spreads each task's ranks over the nodes (TaskOptions::spread);
 // ranks-kill then wants its two ranks on two nodes, and kills rank 1, on another node than rank 0.
+// PROBE_KILL_IN_COLLECTIVE=1: ranks-kill kills rank 1 while rank 0 waits for it in MPI_Barrier.
 // Placement, for every verb (else the defaults): PROBE_HOSTS=h1+h2+... (Options::hosts; not
 // commas, which sbatch --export splits on),
 // PROBE_PLACEMENT=spread|pack, PROBE_MAX_PER_HOST=n (Options::max_workers_per_host).
@@ -310,6 +311,15 @@ int hold_ranks(spawnpool::TaskComm comm, int ms) {
 }
 SPAWNPOOL_TASK(hold_ranks);
 
+/// Rank 0 waits in MPI_Barrier at once, the others hold `ms` milliseconds first: a rank killed
+/// meanwhile leaves rank 0 in a collective with it.
+int barrier_after_others_hold(spawnpool::TaskComm comm, int ms) {
+  if (comm.rank() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  MPI_Barrier(comm.mpi());
+  return comm.rank();
+}
+SPAWNPOOL_TASK(barrier_after_others_hold);
+
 void ranks_kill_verb(spawnpool::Executor& pool) {
   print_workers(pool);
   const auto two = spawnpool::TaskOptions{}.ranks(2).spread(spread_ranks());
@@ -324,7 +334,10 @@ void ranks_kill_verb(spawnpool::Executor& pool) {
   if (spread_ranks() && follower_host == leader_host) {
     fail("a spread group's two ranks share host " + leader_host);
   }
-  auto held = pool.submit(two, hold_ranks, 20000);
+  const char* in_collective = std::getenv("PROBE_KILL_IN_COLLECTIVE");
+  auto held = in_collective != nullptr && std::string(in_collective) == "1"
+                  ? pool.submit(two, barrier_after_others_hold, 20000)
+                  : pool.submit(two, hold_ranks, 20000);
   std::this_thread::sleep_for(1s);  // both ranks are in the task
   const auto killed_at = std::chrono::steady_clock::now();
   if (kill(static_cast<pid_t>(follower_pid), SIGKILL) != 0) fail("kill failed");
