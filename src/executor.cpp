@@ -3,10 +3,10 @@
 #include <spawnpool/detail/mpi_call.hpp>
 
 #include "environment.hpp"
+#include "group_ranks.hpp"
 #include "log.hpp"
 #include "placement.hpp"
 #include "pool_core.hpp"
-#include "group_ranks.hpp"
 #include "rank_groups.hpp"
 #include "runtime_state.hpp"
 #include "service/connect.hpp"

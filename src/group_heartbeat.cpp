@@ -6,18 +6,20 @@
 
 #include <spawnpool/detail/mpi_call.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <climits>
 
 namespace spawnpool::detail {
 
 namespace {
 
-constexpr int kBeatTag = 1;
-
 /// The timeout in ms; 0 until set_group_heartbeat_timeout (or a leader's heartbeat).
 std::atomic<long long> g_timeout_ms{0};
 
-std::chrono::milliseconds heartbeat_timeout() noexcept {
+}  // namespace
+
+std::chrono::milliseconds group_heartbeat_timeout() noexcept {
   if (const long long ms = g_timeout_ms.load(); ms > 0) return std::chrono::milliseconds(ms);
   if (const auto seconds = env_integer_or_default(env::kHeartbeatTimeout); seconds && *seconds > 0) {
     return std::chrono::seconds(*seconds);
@@ -25,24 +27,29 @@ std::chrono::milliseconds heartbeat_timeout() noexcept {
   return std::chrono::seconds(25);
 }
 
-}  // namespace
-
-std::chrono::milliseconds group_heartbeat_timeout() noexcept { return heartbeat_timeout(); }
-
 void set_group_heartbeat_timeout(std::chrono::milliseconds timeout) noexcept {
   if (timeout.count() > 0) g_timeout_ms.store(timeout.count());
 }
 
-GroupHeartbeat::GroupHeartbeat(MPI_Comm comm, int rank, std::vector<int> watched)
-    : comm_(comm), rank_(rank), next_send_(clock::now()) {
-  if (runtime_state().thread_level < MPI_THREAD_MULTIPLE) return;
-  watched_ = std::move(watched);
-  for (int r : watched_) peers_.push_back(Peer{r, clock::now(), MPI_REQUEST_NULL, 0});
+GroupHeartbeat::GroupHeartbeat(Route route, int rank, const std::vector<int>& watched)
+    : route_(std::move(route)), rank_(rank), next_send_(clock::now()) {
+  // A second sending thread, as static ranks' heartbeats need (static_rank_heartbeats.hpp).
+  if (runtime_state().thread_level < MPI_THREAD_MULTIPLE || kOneSendingThread) return;
+  for (int r : watched) {
+    Peer p;
+    p.rank = r;
+    p.comm_rank = route_.comm_ranks.empty() ? r : route_.comm_ranks[static_cast<std::size_t>(r)];
+    p.last_heard = clock::now();
+    peers_.push_back(p);
+  }
 }
 
 GroupHeartbeat::~GroupHeartbeat() {
+  if (peers_.empty()) return;
+  const auto now = clock::now();
   auto lock = mpi_lock();
   for (Peer& p : peers_) {
+    take_in(p, now);
     if (p.send == MPI_REQUEST_NULL) continue;
     int done = 0;
     MPI_Test(&p.send, &done, MPI_STATUS_IGNORE);
@@ -62,29 +69,34 @@ int GroupHeartbeat::unreachable(int rank, int code) const noexcept {
   return rank;
 }
 
+bool GroupHeartbeat::take_in(Peer& p, clock::time_point now) noexcept {
+  for (;;) {
+    int found = 0;
+    MPI_Message message;
+    MPI_Status status;
+    if (const int code = MPI_Improbe(p.comm_rank, route_.tag, route_.comm, &found, &message, &status);
+        code != MPI_SUCCESS) {
+      unreachable(p.rank, code);
+      return false;
+    }
+    if (!found) return true;
+    int value = 0;
+    if (const int code = MPI_Mrecv(&value, 1, MPI_INT, &message, MPI_STATUS_IGNORE);
+        code != MPI_SUCCESS) {
+      unreachable(p.rank, code);
+      return false;
+    }
+    p.last_heard = now;
+    if (p.rank == 0 && value > 0) g_timeout_ms.store(value);  // the leader's timeout
+  }
+}
+
 int GroupHeartbeat::check() noexcept {
   if (peers_.empty()) return -1;
   const auto now = clock::now();
   auto lock = mpi_lock();
   for (Peer& p : peers_) {
-    // Take in what it sent (a leader's heartbeat carries its timeout).
-    for (;;) {
-      int found = 0;
-      MPI_Message message;
-      MPI_Status status;
-      if (const int code = MPI_Improbe(p.rank, kBeatTag, comm_, &found, &message, &status);
-          code != MPI_SUCCESS) {
-        return unreachable(p.rank, code);
-      }
-      if (!found) break;
-      long long value = 0;
-      if (const int code = MPI_Mrecv(&value, 1, MPI_LONG_LONG, &message, MPI_STATUS_IGNORE);
-          code != MPI_SUCCESS) {
-        return unreachable(p.rank, code);
-      }
-      p.last_heard = now;
-      if (p.rank == 0 && value > 0) g_timeout_ms.store(value);
-    }
+    if (!take_in(p, now)) return p.rank;
     // A heartbeat MPI could not deliver: the member's process is gone.
     if (p.send != MPI_REQUEST_NULL) {
       int done = 0;
@@ -93,11 +105,14 @@ int GroupHeartbeat::check() noexcept {
       }
     }
   }
-  const auto timeout = heartbeat_timeout();
+  const auto timeout = group_heartbeat_timeout();
   for (const Peer& p : peers_) {
     if (now - p.last_heard > timeout) {
-      log().warn("group rank {}: rank {} on another host was silent for {} ms", rank_, p.rank,
-                 std::chrono::duration_cast<std::chrono::milliseconds>(now - p.last_heard).count());
+      try {
+        log().warn("group rank {}: rank {} on another host was silent for {} ms", rank_, p.rank,
+                   std::chrono::duration_cast<std::chrono::milliseconds>(now - p.last_heard).count());
+      } catch (...) {
+      }
       return p.rank;
     }
   }
@@ -105,28 +120,14 @@ int GroupHeartbeat::check() noexcept {
   next_send_ = now + kInterval;
   for (Peer& p : peers_) {
     if (p.send != MPI_REQUEST_NULL) continue;  // the last one is not out yet: no pile-up
-    p.payload = rank_ == 0 ? static_cast<long long>(timeout.count()) : 0;
-    if (const int code = MPI_Isend(&p.payload, 1, MPI_LONG_LONG, p.rank, kBeatTag, comm_, &p.send);
+    p.payload = rank_ == 0 ? static_cast<int>(std::min<long long>(timeout.count(), INT_MAX)) : 0;
+    if (const int code = MPI_Isend(&p.payload, 1, MPI_INT, p.comm_rank, route_.tag, route_.comm,
+                                   &p.send);
         code != MPI_SUCCESS) {
       return unreachable(p.rank, code);
     }
   }
   return -1;
-}
-
-void drain_group_heartbeats(MPI_Comm comm) noexcept {
-  auto lock = mpi_lock();
-  for (;;) {
-    int found = 0;
-    MPI_Message message;
-    if (MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm, &found, &message, MPI_STATUS_IGNORE) !=
-            MPI_SUCCESS ||
-        !found) {
-      return;
-    }
-    long long value = 0;
-    MPI_Mrecv(&value, 1, MPI_LONG_LONG, &message, MPI_STATUS_IGNORE);
-  }
 }
 
 }  // namespace spawnpool::detail

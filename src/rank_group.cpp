@@ -104,7 +104,7 @@ struct Group {
   bool for_one_call = false;  // a static group (join_static_group): its comms are freed after it
   MPI_Comm task_comm = MPI_COMM_NULL;  // handed to the tasks (TaskComm::mpi)
   MPI_Comm own_comm = MPI_COMM_NULL;   // spawnpool's messages between the members
-  MPI_Comm beat_comm = MPI_COMM_NULL;  // heartbeats between members on different hosts
+  MPI_Comm beat_comm = MPI_COMM_NULL;  // a spawned group's heartbeats across hosts
   int rank = 0;
   int size = 1;
   std::vector<int> pids;  // by rank; 0 for a member on another host (not checked by pid)
@@ -251,64 +251,14 @@ std::vector<int> members_on_other_hosts(const Group& g) {
   return watched;
 }
 
-/// When the task's communicator of a group with members on other hosts last gave an MPI error
-/// (steady clock, ns; 0: none since the group formed), and its code.
-std::atomic<std::int64_t> g_task_error_at_ns{0};
-std::atomic<int> g_task_error_code{MPI_SUCCESS};
-
-/// The task communicator's error handler in a group with members on other hosts. A member whose
-/// process ends there closes its connections, and a task waiting in a collective with it gets an
-/// MPI error before the watch thread's next heartbeat can say which member it was. The handler
-/// runs inside MPI, which holds its lock (MPICH asserts on an MPI call from here), so it only
-/// notes the error and lets the call return it: the watch thread then finds the member MPI cannot
-/// reach and ends the group naming it (group_heartbeat.hpp), or, when it finds none within
-/// task_error_grace(), ends this member as MPI_ERRORS_ARE_FATAL would have (check_task_error).
-void on_task_comm_error(MPI_Comm*, int* code, ...) {
-  std::int64_t none = 0;
-  if (g_task_error_at_ns.compare_exchange_strong(none, steady_now_ns())) {
-    g_task_error_code.store(*code);
-  }
-}
-
-/// How long after a task's MPI error the watch thread waits for a member found gone: the leader a
-/// few heartbeats; a follower until the leader, which names the member, has ended (it ends then).
-std::chrono::milliseconds task_error_grace(const Group& g) {
-  if (g.rank == 0) return std::chrono::milliseconds(5000);
-  return group_heartbeat_timeout() + std::chrono::milliseconds(5000);
-}
-
-/// On the watch thread: a task's MPI error (on_task_comm_error) for which no member was found gone
-/// within the grace ends this member, naming the error.
-void check_task_error(const Group& g) {
-  const std::int64_t at = g_task_error_at_ns.load();
-  if (at == 0 || g_ending.load()) return;
-  const auto grace_ns = std::chrono::nanoseconds(task_error_grace(g)).count();
-  if (steady_now_ns() - at < grace_ns) return;
-  log().error("group rank {}: MPI error in the task's communicator, and no member of the group "
-              "was found gone: {}; ending this member", g.rank,
-              mpi_error_text(g_task_error_code.load()));
-  end_group_without(g.rank);
-}
-
-/// Gives the task's communicator on_task_comm_error when the group has members on other hosts.
-void handle_task_errors_across_hosts(const Group& g) {
-  if (std::all_of(g.pids.begin(), g.pids.end(), [](int pid) { return pid != 0; })) return;
-  g_task_error_at_ns = 0;
-  static MPI_Errhandler handler = [] {
-    MPI_Errhandler created = MPI_ERRHANDLER_NULL;
-    MPI_Comm_create_errhandler(on_task_comm_error, &created);
-    return created;
-  }();
-  MPI_Comm_set_errhandler(g.task_comm, handler);
-}
-
 /// Checks every kWatchInterval, whatever the member's main thread does (a task may be stuck in
 /// a collective waiting for the one that is gone): the leader watches every follower, a follower
 /// the leader; by pid on this host, by heartbeats across hosts (group_heartbeat.hpp).
 void start_watch() {
   std::thread([] {
     const Group& g = group();
-    GroupHeartbeat heartbeat(g.beat_comm, g.rank, members_on_other_hosts(g));
+    GroupHeartbeat heartbeat(GroupHeartbeat::Route{g.beat_comm, 1, {}}, g.rank,
+                             members_on_other_hosts(g));
     for (;;) {
       std::this_thread::sleep_for(kWatchInterval);
       if (g_ending.load()) return;
@@ -330,7 +280,6 @@ void start_watch() {
       if (const int lost = heartbeat.check(); lost >= 0 && !g_ending.load()) {
         end_group_without(lost);
       }
-      check_task_error(g);
     }
   }).detach();
 }
@@ -434,7 +383,6 @@ int join_rank_group() {
   }
   SPAWNPOOL_MPI(MPI_Comm_dup(MPI_COMM_WORLD, &g.beat_comm));
   MPI_Comm_set_errhandler(g.beat_comm, MPI_ERRORS_RETURN);
-  handle_task_errors_across_hosts(g);
   g.joined = true;
   if (g.rank > 0) tell_group_reaper(g.rank, g.pids[0]);  // spawn/group_reaper.hpp
   install_crash_relay(g);
@@ -457,15 +405,15 @@ class StaticGroupWatch {
         }
         if (heartbeat_) {
           if (const int lost = heartbeat_->check(); lost >= 0) end_group_without(lost);
-          check_task_error(group());
         }
       }
     });
   }
-  /// Once the group's communicators exist: heartbeats with the members on other hosts too.
-  void watch_other_hosts(MPI_Comm beat_comm, int own_rank, std::vector<int> watched) {
+  /// Heartbeats with the members on other hosts too, once the group is formed.
+  void watch_other_hosts(GroupHeartbeat::Route route, int own_rank,
+                         const std::vector<int>& watched) {
     std::lock_guard<std::mutex> lock(mutex_);
-    heartbeat_ = std::make_unique<GroupHeartbeat>(beat_comm, own_rank, std::move(watched));
+    heartbeat_ = std::make_unique<GroupHeartbeat>(std::move(route), own_rank, watched);
   }
   void stop() noexcept {
     if (!thread_.joinable()) return;
@@ -558,14 +506,13 @@ int join_static_group(MPI_Comm parent, const std::vector<int>& ranks,
   check_mpi(created_status, "MPI_Comm_create_group");
   SPAWNPOOL_MPI(MPI_Comm_dup(created, &g.task_comm));
   SPAWNPOOL_MPI(MPI_Comm_dup(created, &g.own_comm));
-  SPAWNPOOL_MPI(MPI_Comm_dup(created, &g.beat_comm));
   MPI_Comm_free(&created);
   MPI_Comm_set_errhandler(g.own_comm, MPI_ERRORS_RETURN);
-  MPI_Comm_set_errhandler(g.beat_comm, MPI_ERRORS_RETURN);
-  handle_task_errors_across_hosts(g);
   g.joined = true;
   if (lock.owns_lock()) lock.unlock();
-  static_group_watch().watch_other_hosts(g.beat_comm, g.rank, members_on_other_hosts(g));
+  // Across hosts: heartbeats on `parent` (group_heartbeat.hpp says why not on a group's own).
+  static_group_watch().watch_other_hosts(
+      GroupHeartbeat::Route{parent, kStaticGroupBeatTag, ranks}, g.rank, members_on_other_hosts(g));
   return g.rank;
 }
 
@@ -573,11 +520,9 @@ void leave_static_group() noexcept {
   Group& g = group();
   if (!g.joined || !g.for_one_call) return;
   static_group_watch().stop();
-  drain_group_heartbeats(g.beat_comm);
   auto lock = mpi_lock();
   MPI_Comm_free(&g.task_comm);
   MPI_Comm_free(&g.own_comm);
-  MPI_Comm_free(&g.beat_comm);
   g = Group{};
 }
 

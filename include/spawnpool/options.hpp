@@ -149,9 +149,10 @@ class Options {
   /// such tasks run side by side. A group is k processes started by one MPI_Comm_spawn with
   /// maxprocs = k (they share one MPI_COMM_WORLD); the groups of a k are started when the first
   /// task of that k is submitted (that submit waits for them, at most spawn_timeout) and are kept
-  /// for later tasks of the same k until shutdown. Groups run only k-rank tasks of their k: they
-  /// are not counted in max_workers, num_workers(), workers() or stats(). A lost group is replaced
-  /// as a lost worker is. Default: max_workers / k, at least 1.
+  /// for later tasks of the same k until shutdown; tasks of that k whose ranks are spread over the
+  /// hosts (TaskOptions::spread) get this many groups of their own. Groups run only k-rank tasks
+  /// of their k: they are not counted in max_workers, num_workers(), workers() or stats(). A lost
+  /// group is replaced as a lost worker is. Default: max_workers / k, at least 1.
   Options& rank_groups(int n) { rank_groups_ = n; return *this; }
 
   /// Writes a timeline of every task (worker, start, end) to `path` as results arrive, in Chrome's

@@ -5,7 +5,8 @@
 #   spawn_placement, worker_killed_remote, node_cut, node_cut_no_kill, placement,
 #   node_cut_placement, manager_killed, manager_cut, static_node_cut, static_node_cut_no_kill,
 #   primes_sbatch, primes_spawn, ranks_spawn, ranks_killed_remote, ranks_spread,
-#   ranks_spread_static, ranks_static, ranks_spread_killed, ranks_spread_killed_in_collective
+#   ranks_spread_static, ranks_static, ranks_static_one_per_node, ranks_spread_killed,
+#   ranks_spread_killed_in_collective
 #   (each described below); ssh_setup (start an sshd in every node),
 #   ssh_static, ssh_spawn_mpiexec, ssh_spawn_env.
 #
@@ -633,15 +634,30 @@ case "$CASE" in
     expect "$OUT" '^program exit code 0$' "the program ended with main's status"
     ;;
 
+  ranks_static_one_per_node)
+    # Static mode, srun -N 3 -n 3 (one rank per node: the manager and two workers on two nodes):
+    # a packed 2-rank task is an Error at submit naming TaskOptions::spread (no node has two
+    # worker ranks); spread, the same task runs on the two nodes.
+    OUT=$WORK/srun.out
+    (cd "$WORK" && on_ctl timeout -k 5 60 srun -J "$JOB" --mpi=pmi2 -N 3 -n 3 "$PROBE" ranks-packed-error 0) \
+      > "$OUT" 2>&1 < /dev/null
+    rc=$?
+    show_file "$OUT"
+    [ "$rc" = 0 ] || fail "srun exit code $rc, not main's 0 (124/137: timeout, hang)"
+    expect "$OUT" '^packed error: .*no host .* has 2 worker ranks.*TaskOptions::spread' "a packed task is an Error at submit naming the spread option"
+    expect "$OUT" '^spread hosts (node[0-9]),(node[0-9])$' "a spread task ran"
+    grep -qE '^spread hosts (node[0-9]),\1$' "$OUT" && fail "the spread task ran on one node"
+    expect "$OUT" '^main returns 0 ' "main ran to its end"
+    ;;
+
   ranks_spread_killed | ranks_spread_killed_in_collective)
     # A spread group (rank 0 and rank 1 on two nodes, neither the manager's... rank 1 at least):
     # rank 1 is SIGKILLed mid-task. Its pid means nothing on rank 0's node, so rank 0 hears of it
     # through the group's heartbeats (MPI refuses the next one, or the silence passes the 10 s
     # heartbeat timeout): the task fails with WorkerLost naming rank 1 within that bound, the
     # group's other process ends, a new spread group serves, main's status is 0.
-    # ..._in_collective: rank 0 waits in MPI_Barrier with rank 1 when it is killed, so MPI fails
-    # rank 0's barrier (the connection closed) before a heartbeat notices: the task
-    # communicator's error handler must name rank 1 too (rank_group.cpp on_task_comm_error).
+    # ..._in_collective: rank 0 waits in MPI_Barrier with rank 1 when it is killed (MPICH's
+    # barrier keeps waiting, it returns no error): rank 0's watch thread names rank 1 all the same.
     collective=0; [ "$CASE" = ranks_spread_killed_in_collective ] && collective=1
     submit -N 3 -n 6 \
       --export="ALL,PROBE_SPREAD=1,SPAWNPOOL_HEARTBEAT_TIMEOUT=10,PROBE_KILL_IN_COLLECTIVE=$collective" \

@@ -27,6 +27,9 @@
 //                                      after an MPI_Allreduce over the task's ranks; prints
 //                                      "ranked task I rank R host H" per rank, "allreduce ok",
 //                                      then the ordinary tasks' "served 100"
+//   cluster_probe ranks-packed-error RESULT  static mode, one worker rank per node: a packed
+//                                      2-rank task fails at submit ("packed error: WHAT"), a
+//                                      spread one runs ("spread hosts H,H")
 //   cluster_probe ranks-kill RESULT    one group of 2 ranks (Options::rank_groups(1)), rank 1 on
 //                                      another node than the manager's: prints "group rank R host H pid P";
 //                                      runs a 2-rank task holding 20 s, SIGKILLs rank 1 (PIDs are
@@ -296,6 +299,21 @@ void ranks_verb(spawnpool::Executor& pool) {
   std::printf("allreduce ok\n");
 }
 
+/// Static mode with one worker rank per node: a packed 2-rank task is an Error at submit that
+/// names TaskOptions::spread ("packed error: WHAT"); spread, it runs ("spread hosts H,H").
+void ranks_packed_error_verb(spawnpool::Executor& pool) {
+  print_workers(pool);
+  try {
+    (void)pool.submit_all_ranks(spawnpool::TaskOptions{}.ranks(2), host_of_rank, 0);
+    fail("a packed 2-rank task was accepted on a pool with one worker rank per node");
+  } catch (const spawnpool::Error& e) {
+    std::printf("packed error: %s\n", e.what());
+  }
+  const std::vector<std::string> hosts =
+      pool.submit_all_ranks(spawnpool::TaskOptions{}.ranks(2).spread(), host_of_rank, 0).get();
+  std::printf("spread hosts %s,%s\n", hosts[0].c_str(), hosts[1].c_str());
+}
+
 /// "host pid" of this rank.
 std::string where_is_rank(spawnpool::TaskComm, int) {
   return this_host() + " " + std::to_string(static_cast<long>(getpid()));
@@ -396,6 +414,8 @@ int main(int argc, char** argv) {
       ranks_verb(pool);
     } else if (verb == "ranks-kill") {
       ranks_kill_verb(pool);
+    } else if (verb == "ranks-packed-error") {
+      ranks_packed_error_verb(pool);
     } else {
       fail("unknown verb " + verb, 2);
     }
