@@ -23,7 +23,7 @@ std::vector<std::vector<std::size_t>> ranks_by_host(const std::vector<std::strin
 
 std::vector<std::size_t> choose_group_ranks(const std::vector<std::string>& hosts,
                                             const std::vector<bool>& free, std::size_t k,
-                                            bool spread) {
+                                            bool spread, std::size_t spread_hosts) {
   const auto by_host = ranks_by_host(hosts);
   std::vector<std::size_t> chosen;
   if (!spread) {
@@ -46,8 +46,14 @@ std::vector<std::size_t> choose_group_ranks(const std::vector<std::string>& host
       took = true;
     }
   }
-  if (chosen.size() < k) return {};
+  std::vector<std::string> chosen_hosts;
+  for (std::size_t i : chosen) chosen_hosts.push_back(hosts[i]);
+  if (chosen.size() < k || distinct_hosts(chosen_hosts) < spread_hosts) return {};
   return chosen;
+}
+
+std::size_t distinct_hosts(const std::vector<std::string>& hosts) {
+  return ranks_by_host(hosts).size();
 }
 
 std::size_t most_ranks_on_one_host(const std::vector<std::string>& hosts) {

@@ -164,7 +164,10 @@ bool PoolCore::dispatch_group() {
     idle.push_back(w.state == WorkerState::kReady && w.sent.empty());
     if (w.state == WorkerState::kReady) live_hosts.push_back(w.host);
   }
-  const std::vector<std::size_t> members = choose_group_ranks(hosts, idle, ranks, spread);
+  // Spread: on as many hosts as the live ranks allow (it waits for ranks there to be idle).
+  const std::size_t spread_hosts = std::min(ranks, distinct_hosts(live_hosts));
+  const std::vector<std::size_t> members =
+      choose_group_ranks(hosts, idle, ranks, spread, spread_hosts);
   if (members.empty()) {
     const std::size_t usable = spread ? live_hosts.size() : most_ranks_on_one_host(live_hosts);
     if (usable < ranks) {

@@ -104,9 +104,9 @@ TEST(GroupPlacement, APackedGroupsProcessesShareOneHost) {
 }
 
 std::string chosen(const std::vector<std::string>& hosts, const std::vector<bool>& free,
-                   std::size_t k, bool spread) {
+                   std::size_t k, bool spread, std::size_t spread_hosts = 1) {
   std::string out;
-  for (std::size_t i : choose_group_ranks(hosts, free, k, spread)) {
+  for (std::size_t i : choose_group_ranks(hosts, free, k, spread, spread_hosts)) {
     out += (out.empty() ? "" : " ") + std::to_string(i);
   }
   return out.empty() ? "-" : out;
@@ -130,9 +130,14 @@ TEST(StaticGroupRanks, SpreadTakesOneIdleRankPerHostInTurn) {
   EXPECT_EQ(chosen(hosts, {false, true, false, false, true}, 2, true), "1 4");
   EXPECT_EQ(chosen(hosts, {false, false, true, true, false}, 2, true), "2 3");  // one host left
   EXPECT_EQ(chosen(hosts, {false, false, true, false, false}, 2, true), "-");
+  // On at least 2 hosts (the live ranks span 3): two idle ranks of one host do not do; it waits.
+  EXPECT_EQ(chosen(hosts, {false, false, true, true, false}, 2, true, 2), "-");
+  EXPECT_EQ(chosen(hosts, {false, true, true, true, false}, 3, true, 2), "1 2 3");
+  EXPECT_EQ(chosen(hosts, {false, true, true, true, false}, 3, true, 3), "-");
 }
 
-TEST(StaticGroupRanks, MostRanksOnOneHost) {
+TEST(StaticGroupRanks, MostRanksOnOneHostAndDistinctHosts) {
+  EXPECT_EQ(spawnpool::detail::distinct_hosts({"n1", "n2", "n1", "n3"}), 3u);
   EXPECT_EQ(most_ranks_on_one_host({"n1", "n2", "n1", "n3"}), 2u);
   EXPECT_EQ(most_ranks_on_one_host({"n1", "n2", "n3"}), 1u);
   EXPECT_EQ(most_ranks_on_one_host({}), 0u);

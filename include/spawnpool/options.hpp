@@ -260,7 +260,8 @@ class TaskOptions {
   ///    Options::max_workers_per_host. Without known hosts (Options::hosts, hostfile, a Slurm
   ///    allocation of several nodes) the launcher places the processes, packed or not.
   ///  - Static and communicator mode: packed takes k idle ranks of one host (an Error at submit
-  ///    when no host has k worker ranks), spread takes k idle ranks on as many hosts as it can.
+  ///    when no host has k worker ranks), spread k idle ranks on as many hosts as the pool's live
+  ///    ranks span, up to k (it waits for idle ranks there).
   /// A member on another host that dies is noticed by the group itself (its heartbeats stop, or
   /// MPI refuses the next one): the task fails with WorkerLost naming the rank, within
   /// Options::heartbeat_timeout. Ignored for k = 1.
