@@ -651,8 +651,8 @@ case "$CASE" in
     ;;
 
   ranks_spread_killed | ranks_spread_killed_in_collective)
-    # A spread group (rank 0 and rank 1 on two nodes, neither the manager's... rank 1 at least):
-    # rank 1 is SIGKILLed mid-task. Its pid means nothing on rank 0's node, so rank 0 hears of it
+    # A spread group (rank 0 and rank 1 on two nodes, rank 1 not on the manager's): rank 1 is
+    # SIGKILLed mid-task. Its pid means nothing on rank 0's node, so rank 0 hears of it
     # through the group's heartbeats (MPI refuses the next one, or the silence passes the 10 s
     # heartbeat timeout): the task fails with WorkerLost naming rank 1 within that bound, the
     # group's other process ends, a new spread group serves, main's status is 0.
