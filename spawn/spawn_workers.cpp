@@ -105,17 +105,34 @@ PendingSpawn start_spawn(const SpawnRequest& request) {
   const std::string program = started.program;
   const int count = request.count;
   const std::string host = request.host, hostfile = request.hostfile;
-  std::thread([argv_storage, outcome, program, count, host, hostfile] {
+  const std::vector<std::string> hosts = request.hosts;
+  std::thread([argv_storage, outcome, program, count, host, hostfile, hosts] {
     std::vector<char*> argv;
     for (auto& a : *argv_storage) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
     PendingSpawn::Outcome o;
     o.errcodes.assign(static_cast<std::size_t>(count), MPI_SUCCESS);
     auto lock = mpi_lock();
-    MPI_Info info = spawn_info(host, hostfile);
-    o.code = MPI_Comm_spawn(program.c_str(), argv.data(), count, info, 0, MPI_COMM_SELF, &o.comm,
-                            o.errcodes.data());
-    if (info != MPI_INFO_NULL) MPI_Info_free(&info);
+    if (hosts.empty()) {
+      MPI_Info info = spawn_info(host, hostfile);
+      o.code = MPI_Comm_spawn(program.c_str(), argv.data(), count, info, 0, MPI_COMM_SELF, &o.comm,
+                              o.errcodes.data());
+      if (info != MPI_INFO_NULL) MPI_Info_free(&info);
+    } else {
+      // One command per process, each on its own host (a group spread over hosts).
+      const int commands = static_cast<int>(hosts.size());
+      std::vector<char*> programs(hosts.size(), const_cast<char*>(program.c_str()));
+      std::vector<char**> argvs(hosts.size(), argv.data());
+      std::vector<int> maxprocs(hosts.size(), 1);
+      std::vector<MPI_Info> infos;
+      for (const std::string& h : hosts) infos.push_back(spawn_info(h, hostfile));
+      o.errcodes.assign(hosts.size(), MPI_SUCCESS);
+      o.code = MPI_Comm_spawn_multiple(commands, programs.data(), argvs.data(), maxprocs.data(),
+                                       infos.data(), 0, MPI_COMM_SELF, &o.comm, o.errcodes.data());
+      for (MPI_Info& info : infos) {
+        if (info != MPI_INFO_NULL) MPI_Info_free(&info);
+      }
+    }
     if (o.code == MPI_SUCCESS) MPI_Comm_set_errhandler(o.comm, MPI_ERRORS_RETURN);
     outcome->set_value(std::move(o));
   }).detach();

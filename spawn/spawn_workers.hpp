@@ -28,6 +28,10 @@ struct SpawnRequest {
   std::string timeout_setting = "SPAWNPOOL_SPAWN_TIMEOUT (seconds)";
   std::chrono::milliseconds shared_timeout{0};
   std::string host;      // MPI_Info "host": where to start them ("" = the launcher's choice)
+  /// Non-empty (then `count` entries): the host of each process. They are started by one
+  /// MPI_Comm_spawn_multiple of `count` commands (the same program and args, maxprocs 1, a "host"
+  /// each), so they still share one MPI_COMM_WORLD, in this order. `host` is not used then.
+  std::vector<std::string> hosts;
   std::string hostfile;  // MPI_Info "hostfile"
   /// false: no start watch (start_watch.hpp), for processes that may end soon after MPI_Init, and
   /// that complete the spawn themselves when their program does not (run_mpi_program's launchers).

@@ -226,7 +226,8 @@ bool start_watch_applies(const SpawnRequest& request) noexcept {
     const std::string exe = own_executable();
     if (exe.empty()) return false;
     if (same_file(request.program, exe)) return true;
-    return request.host.empty() && request.hostfile.empty() && !slurm_allocation_of_several_nodes();
+    return request.host.empty() && request.hosts.empty() && request.hostfile.empty() &&
+           !slurm_allocation_of_several_nodes();
   } catch (...) {
     return false;
   }

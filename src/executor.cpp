@@ -3,6 +3,7 @@
 #include <spawnpool/detail/mpi_call.hpp>
 
 #include "environment.hpp"
+#include "group_ranks.hpp"
 #include "log.hpp"
 #include "placement.hpp"
 #include "pool_core.hpp"
@@ -88,9 +89,9 @@ int default_worker_count(std::optional<int> plan_slots) {
 }
 
 /// `ranks_per_worker` > 1: the pool of groups for k-rank tasks of that k (rank_groups.hpp), with
-/// `groups` groups.
+/// `groups` groups, each on one host or `spread` over the hosts (TaskOptions::spread).
 std::unique_ptr<detail::PoolCore> start_spawned(const Options& options, int ranks_per_worker = 1,
-                                                int groups = 0) {
+                                                int groups = 0, bool spread = false) {
   detail::RuntimeState& state = detail::runtime_state();
   if (!state.cannot_spawn_reason.empty()) {
     throw SpawnError(
@@ -111,7 +112,7 @@ std::unique_ptr<detail::PoolCore> start_spawned(const Options& options, int rank
     throw Error("spawnpool::Executor: max_workers must be at least 1, got " +
                 std::to_string(workers));
   }
-  hosts.place_groups_of(ranks_per_worker);
+  hosts.place_groups_of(ranks_per_worker, spread);
   hosts.check_room(workers);
   detail::SpawnRequest request;
   request.program = options.worker_program().empty() ? state.program : options.worker_program();
@@ -218,9 +219,9 @@ Executor::Executor(Options options) {
   }
   if (core_->mode() == Mode::spawn) {
     const int workers = core_->num_workers();
-    groups_ = std::make_unique<detail::RankGroups>([options, workers](int ranks) {
+    groups_ = std::make_unique<detail::RankGroups>([options, workers](int ranks, bool spread) {
       return start_spawned(options, ranks,
-                           options.rank_groups().value_or(std::max(1, workers / ranks)));
+                           options.rank_groups().value_or(std::max(1, workers / ranks)), spread);
     });
   }
 }
@@ -289,6 +290,19 @@ void Executor::enqueue_ranked(int ranks, detail::WorkItem item) {
                                                     std::to_string(ranks + 1) + " ranks"
                                               : std::string("serve it on more ranks")));
     }
+    if (!item.spread_ranks) {
+      // Packed: the k ranks must share a host (group_ranks.hpp).
+      std::vector<std::string> hosts;
+      for (const WorkerInfo& w : core_->worker_infos()) hosts.push_back(w.host);
+      const std::size_t most = detail::most_ranks_on_one_host(hosts);
+      if (most < static_cast<std::size_t>(ranks)) {
+        throw Error("spawnpool: a task of " + std::to_string(ranks) + " ranks (TaskOptions::ranks) "
+                    "cannot run packed on one host: no host of this " + to_string(mode) +
+                    "-mode pool has " + std::to_string(ranks) + " worker ranks (at most " +
+                    std::to_string(most) + "); spread its ranks over the hosts with "
+                    "TaskOptions::spread(), or start more ranks per node");
+      }
+    }
     item.ranks = ranks;
     return core_->enqueue(std::move(item));
   }
@@ -297,7 +311,8 @@ void Executor::enqueue_ranked(int ranks, detail::WorkItem item) {
                 ")) are not yet supported in " + to_string(core_->mode()) +
                 " mode, only in spawn, static and communicator mode");
   }
-  groups_->pool_for(ranks).enqueue(std::move(item));
+  const bool spread = item.spread_ranks;
+  groups_->pool_for(ranks, spread).enqueue(std::move(item));
 }
 
 }  // namespace spawnpool

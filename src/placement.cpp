@@ -219,7 +219,47 @@ void HostPlan::release(std::size_t host) {
   hosts_[host].workers = std::max(0, hosts_[host].workers - processes_per_worker_);
 }
 
-void HostPlan::place_groups_of(int processes) { processes_per_worker_ = std::max(1, processes); }
+void HostPlan::place_groups_of(int processes, bool spread) {
+  processes_per_worker_ = std::max(1, processes);
+  spread_groups_ = spread && processes_per_worker_ > 1;
+}
+
+std::optional<std::vector<std::size_t>> HostPlan::place_processes() {
+  if (!spread_groups_) {
+    const auto host = place();
+    if (!host) return std::nullopt;
+    return std::vector<std::size_t>(static_cast<std::size_t>(processes_per_worker_), *host);
+  }
+  std::vector<std::size_t> placed;
+  std::vector<int> of_group(hosts_.size(), 0);  // processes of this group on each host
+  for (int p = 0; p < processes_per_worker_; ++p) {
+    std::optional<std::size_t> best;
+    for (const bool free_slot_only : {true, false}) {
+      for (std::size_t i = 0; i < hosts_.size(); ++i) {
+        if (!usable(hosts_[i], limit_, 1) || (free_slot_only && !has_free_slots(hosts_[i], 1))) {
+          continue;
+        }
+        if (!best || of_group[i] < of_group[*best] ||
+            (of_group[i] == of_group[*best] && load(hosts_[i]) < load(hosts_[*best]))) {
+          best = i;
+        }
+      }
+      if (best) break;
+    }
+    if (!best) {
+      release_processes(placed);
+      return std::nullopt;
+    }
+    ++hosts_[*best].workers;
+    ++of_group[*best];
+    placed.push_back(*best);
+  }
+  return placed;
+}
+
+void HostPlan::release_processes(const std::vector<std::size_t>& hosts) {
+  for (std::size_t host : hosts) hosts_[host].workers = std::max(0, hosts_[host].workers - 1);
+}
 
 bool HostPlan::mark_lost(std::size_t host) {
   if (hosts_[host].lost) return false;
@@ -240,14 +280,24 @@ std::optional<int> HostPlan::free_slots() const {
 
 void HostPlan::check_room(int workers) const {
   if (!limit_ || hosts_.empty()) return;
-  const long room = static_cast<long>(hosts_.size()) * (*limit_ / processes_per_worker_);
+  const long room =
+      spread_groups_ ? static_cast<long>(hosts_.size()) * *limit_ / processes_per_worker_
+                     : static_cast<long>(hosts_.size()) * (*limit_ / processes_per_worker_);
   if (workers <= room) return;
+  if (spread_groups_) {
+    throw ConfigError("spawnpool: " + std::to_string(workers) + " groups of " +
+                      std::to_string(processes_per_worker_) + " ranks (spread over the hosts) do " +
+                      "not fit on " + std::to_string(hosts_.size()) + " host(s) of " + source_ +
+                      " with max_workers_per_host " + std::to_string(*limit_) + " (room for " +
+                      std::to_string(room) + "); lower Options::rank_groups or the ranks");
+  }
   if (processes_per_worker_ > 1) {
     throw ConfigError("spawnpool: " + std::to_string(workers) + " groups of " +
                       std::to_string(processes_per_worker_) + " ranks (each group on one host) do " +
                       "not fit on " + std::to_string(hosts_.size()) + " host(s) of " + source_ +
                       " with max_workers_per_host " + std::to_string(*limit_) + " (room for " +
-                      std::to_string(room) + "); lower Options::rank_groups or the ranks");
+                      std::to_string(room) + "); lower Options::rank_groups or the ranks, or " +
+                      "spread each task's ranks over the hosts (TaskOptions::spread)");
   }
   throw ConfigError("spawnpool::Executor: " + std::to_string(workers) + " workers do not fit on " +
                     std::to_string(hosts_.size()) + " host(s) of " + source_ +

@@ -73,14 +73,25 @@ class HostPlan {
 
   /// False when the launcher places the workers.
   bool placing() const noexcept { return !hosts_.empty(); }
-  /// Every "worker" of this plan is a group of `processes` on one host (k-rank tasks): place()
-  /// needs that much room on one host and counts it there, release() gives it back, check_room()
-  /// counts groups.
-  void place_groups_of(int processes);
-  /// Chooses the next worker's host and counts the worker there; nullopt when none is usable.
+  /// Every "worker" of this plan is a group of `processes` (k-rank tasks), packed on one host or
+  /// `spread` over the hosts (TaskOptions::spread): place() and place_processes() need that much
+  /// room (on one host, or in all), release() gives it back, check_room() counts groups.
+  void place_groups_of(int processes, bool spread = false);
+  /// Whether a group's processes are placed one by one over the hosts (place_groups_of).
+  bool spreads_groups() const noexcept { return spread_groups_; }
+  /// Chooses the next worker's (packed group's) host and counts the worker there; nullopt when
+  /// none is usable. Not for spread groups (place_processes).
   std::optional<std::size_t> place();
+  /// The host of each process of the next worker or group, counted there: one entry for a
+  /// worker, k equal ones for a packed group, and for a spread group one process after the other
+  /// on the usable host with a free slot (else any usable host) that holds the fewest processes
+  /// of this group, then the fewest processes, the first listed on a tie: round robin over the
+  /// hosts with room. nullopt (nothing counted) when they do not fit.
+  std::optional<std::vector<std::size_t>> place_processes();
   /// A worker placed on `host` is gone (lost, or never started).
   void release(std::size_t host);
+  /// The processes place_processes placed are gone.
+  void release_processes(const std::vector<std::size_t>& hosts);
   /// Marks `host` lost (true the first time).
   bool mark_lost(std::size_t host);
   const std::string& name(std::size_t host) const { return hosts_[host].name; }
@@ -101,6 +112,7 @@ class HostPlan {
   Placement policy_ = Placement::spread;
   std::optional<int> limit_;
   int processes_per_worker_ = 1;
+  bool spread_groups_ = false;
 };
 
 /// The hosts and policy `options` ask for (spawn mode); check_room() then checks the worker count.

@@ -176,12 +176,18 @@ std::string PoolCore::start_out_of_time(int started) const {
 }
 
 std::optional<PoolCore::PlacedRequest> PoolCore::request_for_next_worker() {
-  PlacedRequest placed{*setup_.spawn, std::nullopt};
+  PlacedRequest placed{*setup_.spawn, {}};
   placed.request.count = setup_.ranks_per_worker;
   if (setup_.hosts.placing()) {
-    placed.host = setup_.hosts.place();
-    if (!placed.host) return std::nullopt;
-    placed.request.host = setup_.hosts.name(*placed.host);
+    auto hosts = setup_.hosts.place_processes();
+    if (!hosts) return std::nullopt;
+    placed.hosts = std::move(*hosts);
+    if (setup_.hosts.spreads_groups()) {
+      // A spread group: one MPI_Comm_spawn_multiple command per process, each with its host.
+      for (std::size_t host : placed.hosts) placed.request.hosts.push_back(setup_.hosts.name(host));
+    } else {
+      placed.request.host = setup_.hosts.name(placed.hosts.front());
+    }
   }
   return placed;
 }
@@ -200,14 +206,14 @@ void PoolCore::add_spawned_worker(clock::time_point deadline) {
     links_.push_back(
         std::make_unique<WorkerLink>(spawn_workers(request), WorkerLink::Ownership::kWatched));
   } catch (...) {
-    if (placed->host) setup_.hosts.release(*placed->host);
+    setup_.hosts.release_processes(placed->hosts);
     throw;
   }
   Worker w;
   w.id = next_spawned_id_++;
   w.link = links_.size() - 1;
   w.rank = 0;
-  w.placed_on = placed->host;
+  w.placed_on = std::move(placed->hosts);
   roster_.add(std::move(w));
 }
 

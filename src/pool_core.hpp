@@ -133,7 +133,7 @@ class PoolCore final : public ProgressDriver {
   /// A request for one worker and the host the plan chose for it (none: the launcher chooses).
   struct PlacedRequest {
     SpawnRequest request;
-    std::optional<std::size_t> host;  // in setup_.hosts, counted there until released
+    std::vector<std::size_t> hosts;  // of each process in setup_.hosts, counted there until released
   };
   /// The next worker's request; nullopt when the plan has no live host with room left.
   std::optional<PlacedRequest> request_for_next_worker();
@@ -149,8 +149,9 @@ class PoolCore final : public ProgressDriver {
   bool take_queued();
   bool dispatch();
   /// The queue's front item is a k-rank call (static, communicator mode): sends it to a group of k
-  /// idle ranks (kGroup to each, then the call to the first). False when fewer than k are idle: it
-  /// waits, and so does everything queued behind it (no stream of ordinary tasks starves it).
+  /// idle ranks, of one host or spread over the hosts (group_ranks.hpp; kGroup to each, then the
+  /// call to the first). False when there are not such k idle ranks: it waits, and so does
+  /// everything queued behind it (no stream of ordinary tasks starves it).
   bool dispatch_group();
   void send_message(std::size_t worker, SentMessage message);
   bool receive();
@@ -210,7 +211,7 @@ class PoolCore final : public ProgressDriver {
   std::chrono::steady_clock::time_point next_control_look_{};
   std::size_t replacements_wanted_ = 0;
   std::unique_ptr<WorkerReplacement> replacement_;  // at most one started at a time
-  std::optional<std::size_t> replacement_host_;     // its host in setup_.hosts, if placed
+  std::vector<std::size_t> replacement_hosts_;      // its processes' hosts in setup_.hosts, if placed
   std::string replacement_failure_;  // why the last replacement could not be started
 
   // Who polls. engine_ is held by whoever polls and guards everything of "the engine" above.

@@ -2,6 +2,7 @@
 // and replacing workers; run by the progress thread, or by a thread waiting for a future (drive).
 #include "pool_core.hpp"
 
+#include "group_ranks.hpp"
 #include "log.hpp"
 #include "one_line_reason.hpp"
 #include <spawnpool/detail/mpi_call.hpp>
@@ -153,17 +154,31 @@ bool PoolCore::dispatch() {
 
 bool PoolCore::dispatch_group() {
   const auto ranks = static_cast<std::size_t>(queue_.front().ranks);
-  std::vector<std::size_t> members;
-  for (std::size_t i = 0; i < roster_.size() && members.size() < ranks; ++i) {
-    if (roster_[i].state == WorkerState::kReady && roster_[i].sent.empty()) members.push_back(i);
+  const bool spread = queue_.front().spread_ranks;
+  // Packed on one host, or spread over the hosts (group_ranks.hpp).
+  std::vector<std::string> hosts;
+  std::vector<bool> idle;
+  std::vector<std::string> live_hosts;
+  for (const Worker& w : roster_) {
+    hosts.push_back(w.host);
+    idle.push_back(w.state == WorkerState::kReady && w.sent.empty());
+    if (w.state == WorkerState::kReady) live_hosts.push_back(w.host);
   }
-  if (members.size() < ranks) {
-    if (static_cast<std::size_t>(roster_.live()) < ranks) {
+  // Spread: on as many hosts as the live ranks allow (it waits for ranks there to be idle).
+  const std::size_t spread_hosts = std::min(ranks, distinct_hosts(live_hosts));
+  const std::vector<std::size_t> members =
+      choose_group_ranks(hosts, idle, ranks, spread, spread_hosts);
+  if (members.empty()) {
+    const std::size_t usable = spread ? live_hosts.size() : most_ranks_on_one_host(live_hosts);
+    if (usable < ranks) {
       // Ranks were lost since it was submitted: it can never run.
       WorkItem item = queue_.pop_front();
       const auto error = std::make_exception_ptr(WorkerLost(
           "spawnpool: a task of " + std::to_string(ranks) + " ranks cannot run: only " +
-          std::to_string(roster_.live()) + " workers of the pool are left"));
+          std::to_string(roster_.live()) + " workers of the pool are left" +
+          (spread ? std::string()
+                  : ", at most " + std::to_string(usable) + " of them on one host (a packed " +
+                        "task's ranks share a host; TaskOptions::spread lifts that)")));
       roster_.count_failed(calls_held(item.calls));
       for (auto& call : item.calls) call.state->set_error(error);
       return true;
@@ -200,6 +215,7 @@ bool PoolCore::dispatch_group() {
     message.out_of_band = std::move(item.out_of_band);
     message.calls = std::move(item.calls);
     message.group = members;
+    message.spread_ranks = spread;
     send_message(members[0], std::move(message));
   } catch (const MpiError& e) {
     for (std::size_t i : members) {
@@ -479,7 +495,10 @@ void PoolCore::lose_worker(std::size_t index, const std::string& cause, std::uin
     for (auto it = w.sent.rbegin(); it != w.sent.rend(); ++it) {
       if (!it->message) continue;  // a follower's share of a k-rank call: nothing to send again
       WorkItem again;
-      if (!it->group.empty()) again.ranks = static_cast<int>(it->group.size());
+      if (!it->group.empty()) {
+        again.ranks = static_cast<int>(it->group.size());
+        again.spread_ranks = it->spread_ranks;
+      }
       again.message = Buffer(it->message->size());
       std::memcpy(again.message.data(), it->message->data(), it->message->size());
       again.out_of_band = std::move(it->out_of_band);
@@ -489,7 +508,7 @@ void PoolCore::lose_worker(std::size_t index, const std::string& cause, std::uin
     }
     w.sent.clear();
   }
-  if (w.placed_on) setup_.hosts.release(*w.placed_on);
+  setup_.hosts.release_processes(std::exchange(w.placed_on, {}));
   log().warn("{} was lost: {}", w.describe(), cause);
   if (observer_) observer_->worker_lost(w, cause);
   if (setup_.spawn) ++replacements_wanted_;
@@ -541,7 +560,7 @@ bool PoolCore::replace_lost_workers() {
       return true;
     }
     placed->request.timeout = setup_.start_timeout;
-    replacement_host_ = placed->host;
+    replacement_hosts_ = std::move(placed->hosts);
     try {
       replacement_ = std::make_unique<WorkerReplacement>(placed->request, greeting_,
                                                          next_spawned_id_++, setup_.start_timeout);
@@ -558,7 +577,7 @@ bool PoolCore::replace_lost_workers() {
         w.id = replacement_->worker_id();
         w.link = links_.size() - 1;
         w.rank = 0;
-        w.placed_on = std::exchange(replacement_host_, std::nullopt);
+        w.placed_on = std::exchange(replacement_hosts_, {});
         const std::size_t index = roster_.add(std::move(w));
         take_ready(roster_[index], replacement_->answer());
         log().debug("{} ready (replacement)", roster_[index].describe());
@@ -580,7 +599,7 @@ bool PoolCore::replace_lost_workers() {
 
 void PoolCore::give_up_replacing(const std::string& reason) {
   log().error("could not start a replacement worker: {}", reason);
-  if (replacement_host_) setup_.hosts.release(*std::exchange(replacement_host_, std::nullopt));
+  setup_.hosts.release_processes(std::exchange(replacement_hosts_, {}));
   replacement_.reset();
   replacements_wanted_ = 0;
   replacement_failure_ = reason;
@@ -589,7 +608,7 @@ void PoolCore::give_up_replacing(const std::string& reason) {
 void PoolCore::check_host_of_silent_worker(std::size_t index) {
   const Worker& silent = roster_[index];
   const std::string host =
-      silent.placed_on ? setup_.hosts.name(*silent.placed_on) : silent.host;
+      silent.placed_on.empty() ? silent.host : setup_.hosts.name(silent.placed_on.front());
   // A host that went away silences all its workers at once (their last heartbeats within about
   // a second of each other); one heard from within half the timeout shows the host is up, and
   // only this worker is stuck or stopped.
@@ -597,14 +616,16 @@ void PoolCore::check_host_of_silent_worker(std::size_t index) {
   const auto recent = health_.heartbeat_timeout() / 2;
   for (const Worker& w : roster_) {
     if (&w == &silent || w.state != WorkerState::kReady) continue;
-    const bool same = silent.placed_on ? w.placed_on == silent.placed_on : w.host == silent.host;
+    const bool same = silent.placed_on.empty() ? w.host == silent.host
+                                               : !w.placed_on.empty() &&
+                                                     w.placed_on.front() == silent.placed_on.front();
     if (same && now - w.last_heard < recent) {
       log().info("{} is silent, but {} on the same host was heard from: host {} is up",
                  silent.describe(), w.describe(), host);
       return;
     }
   }
-  if (silent.placed_on) setup_.hosts.mark_lost(*silent.placed_on);
+  if (!silent.placed_on.empty()) setup_.hosts.mark_lost(silent.placed_on.front());
   if (!roster_.add_lost_host(host)) return;
   if (setup_.hosts.placing()) {
     log().warn("host {} lost ({} silent for the heartbeat timeout): no worker will be started "

@@ -3,6 +3,7 @@
 #include "backoff.hpp"
 #include "control_messages.hpp"
 #include "environment.hpp"
+#include "group_heartbeat.hpp"
 #include "log.hpp"
 #include "process_check.hpp"
 #include "task_mpi_finalize.hpp"
@@ -35,6 +36,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -102,9 +104,10 @@ struct Group {
   bool for_one_call = false;  // a static group (join_static_group): its comms are freed after it
   MPI_Comm task_comm = MPI_COMM_NULL;  // handed to the tasks (TaskComm::mpi)
   MPI_Comm own_comm = MPI_COMM_NULL;   // spawnpool's messages between the members
+  MPI_Comm beat_comm = MPI_COMM_NULL;  // a spawned group's heartbeats across hosts
   int rank = 0;
   int size = 1;
-  std::vector<int> pids;  // by rank
+  std::vector<int> pids;  // by rank; 0 for a member on another host (not checked by pid)
 };
 
 Group& group() {
@@ -247,12 +250,24 @@ void install_crash_relay(const Group& g) {
   for (int signal_number : kCrashSignals) sigaction(signal_number, &action, nullptr);
 }
 
-/// Checks every kLivenessInterval, whatever the member's main thread does (a task may be stuck in
+/// The members this one exchanges heartbeats with (group_heartbeat.hpp): the leader every
+/// follower on another host, a follower the leader when it is on another host.
+std::vector<int> members_on_other_hosts(const Group& g) {
+  std::vector<int> watched;
+  for (int r = g.rank == 0 ? 1 : 0; r < (g.rank == 0 ? g.size : 1); ++r) {
+    if (g.pids[static_cast<std::size_t>(r)] == 0) watched.push_back(r);
+  }
+  return watched;
+}
+
+/// Checks every kWatchInterval, whatever the member's main thread does (a task may be stuck in
 /// a collective waiting for the one that is gone): the leader watches every follower, a follower
-/// the leader.
+/// the leader; by pid on this host, by heartbeats across hosts (group_heartbeat.hpp).
 void start_watch() {
   std::thread([] {
     const Group& g = group();
+    GroupHeartbeat heartbeat(GroupHeartbeat::Route{g.beat_comm, 1, {}}, g.rank,
+                             members_on_other_hosts(g));
     for (;;) {
       std::this_thread::sleep_for(kWatchInterval);
       if (g_ending.load()) return;
@@ -269,9 +284,10 @@ void start_watch() {
         }
       }
       for (int r = g.rank == 0 ? 1 : 0; r < (g.rank == 0 ? g.size : 1); ++r) {
-        if (!process_exists(g.pids[static_cast<std::size_t>(r)]) && !g_ending.load()) {
-          end_group_without(r);
-        }
+        if (member_gone(g.pids, r) && !g_ending.load()) end_group_without(r);
+      }
+      if (const int lost = heartbeat.check(); lost >= 0 && !g_ending.load()) {
+        end_group_without(lost);
       }
     }
   }).detach();
@@ -361,6 +377,21 @@ int join_rank_group() {
   g.pids.assign(static_cast<std::size_t>(g.size), 0);
   const int mine = static_cast<int>(::getpid());
   SPAWNPOOL_MPI(MPI_Allgather(&mine, 1, MPI_INT, g.pids.data(), 1, MPI_INT, g.own_comm));
+  // A group spread over hosts (TaskOptions::spread): a pid names a process on its own host only.
+  constexpr int kHostLength = 256;
+  std::vector<char> hosts(static_cast<std::size_t>(g.size) * kHostLength, '\0');
+  std::vector<char> own_host(kHostLength, '\0');
+  host_name().copy(own_host.data(), kHostLength - 1);
+  SPAWNPOOL_MPI(MPI_Allgather(own_host.data(), kHostLength, MPI_CHAR, hosts.data(), kHostLength,
+                              MPI_CHAR, g.own_comm));
+  for (int r = 0; r < g.size; ++r) {
+    if (std::string(hosts.data() + static_cast<std::size_t>(r) * kHostLength) !=
+        std::string(own_host.data())) {
+      g.pids[static_cast<std::size_t>(r)] = 0;
+    }
+  }
+  SPAWNPOOL_MPI(MPI_Comm_dup(MPI_COMM_WORLD, &g.beat_comm));
+  MPI_Comm_set_errhandler(g.beat_comm, MPI_ERRORS_RETURN);
   g.joined = true;
   if (g.rank > 0) tell_group_reaper(g.rank, g.pids[0]);  // spawn/group_reaper.hpp
   install_crash_relay(g);
@@ -403,8 +434,17 @@ class StaticGroupWatch {
         for (int r = 0; r < static_cast<int>(pids.size()); ++r) {
           if (r != own_rank && member_gone(pids, r)) end_group_without(r);
         }
+        if (heartbeat_) {
+          if (const int lost = heartbeat_->check(); lost >= 0) end_group_without(lost);
+        }
       }
     });
+  }
+  /// Heartbeats with the members on other hosts too, once the group is formed.
+  void watch_other_hosts(GroupHeartbeat::Route route, int own_rank,
+                         const std::vector<int>& watched) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    heartbeat_ = std::make_unique<GroupHeartbeat>(std::move(route), own_rank, watched);
   }
   void stop() noexcept {
     if (!thread_.joinable()) return;
@@ -414,6 +454,7 @@ class StaticGroupWatch {
     }
     wake_.notify_one();
     thread_.join();
+    heartbeat_.reset();
   }
 
  private:
@@ -421,6 +462,7 @@ class StaticGroupWatch {
   std::condition_variable wake_;
   bool stop_ = false;
   std::thread thread_;
+  std::unique_ptr<GroupHeartbeat> heartbeat_;
 };
 
 StaticGroupWatch& static_group_watch() {
@@ -498,6 +540,10 @@ int join_static_group(MPI_Comm parent, const std::vector<int>& ranks,
   MPI_Comm_free(&created);
   MPI_Comm_set_errhandler(g.own_comm, MPI_ERRORS_RETURN);
   g.joined = true;
+  if (lock.owns_lock()) lock.unlock();
+  // Across hosts: heartbeats on `parent` (group_heartbeat.hpp says why not on a group's own).
+  static_group_watch().watch_other_hosts(
+      GroupHeartbeat::Route{parent, kStaticGroupBeatTag, ranks}, g.rank, members_on_other_hosts(g));
   return g.rank;
 }
 
@@ -537,7 +583,8 @@ void send_outcome_to_leader(bool ok, ByteSpan bytes) {
                      // (before the outcome, so that the notice never reaches the leader's next call)
     union sigval value;
     value.sival_int = -group().rank;
-    sigqueue(static_cast<pid_t>(group().pids[0]), SIGUSR2, value);
+    // (a leader on another host has pid 0 here: no notice, its stuck clock starts with the outcome)
+    if (group().pids[0] > 0) sigqueue(static_cast<pid_t>(group().pids[0]), SIGUSR2, value);
   }
   send_bytes(message, 0, kOutcomeTag);
 }

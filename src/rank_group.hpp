@@ -6,12 +6,12 @@
 // outcome back (ranked_task.hpp). Everything waits quietly (nonblocking MPI and backoff.hpp):
 // groups share oversubscribed cores with the other workers.
 //
-// Every member watches the others' processes (by pid, every 100 ms, on a thread of its own, so
-// also while a task is stuck in a collective): when a follower is gone, the leader reports the
-// group lost (the running call fails with WorkerLost naming the rank) and ends; when the leader is
-// gone, the followers end. So a group never leaves a process behind, and the manager replaces it
-// as it replaces a lost worker. The pid checks assume the group shares one host (it is started by
-// one spawn; groups across hosts are not supported yet).
+// Every member watches the others' processes (on a thread of its own, so also while a task is
+// stuck in a collective): by pid on its own host, by heartbeats with the members on other hosts (a
+// group spread over hosts, TaskOptions::spread: group_heartbeat.hpp). When a follower is gone, the
+// leader reports the group lost (the running call fails with WorkerLost naming the rank) and
+// ends; when the leader is gone, the followers end. So a group never leaves a process behind, and
+// the manager replaces it as it replaces a lost worker.
 
 #include <mpi.h>
 
@@ -31,12 +31,14 @@ int join_rank_group();
 /// Static and communicator mode: joins the group of a k-rank call, the ranks `ranks` of `parent`
 /// (the pool's communicator; this rank among them; its rank in the group is its index there), with
 /// MPI_Comm_create_group and `tag` (unique to this group among the groups formed on `parent`).
-/// `pids`: the members' pids, 0 for a member on another host. First waits quietly (point-to-point
+/// `pids`: the members' pids, 0 for a member on another host (watched by heartbeats,
+/// group_heartbeat.hpp, once the communicator exists). First waits quietly (point-to-point
 /// on `parent` with `tag`, and backoff) until every member has arrived, then makes the
 /// communicator (collective over the members only). The task's communicator and spawnpool's own
 /// one between the members are duplicates of it. Until leave_static_group a thread watches the
-/// other members' pids (same host only): one that is gone ends this process after reporting its
-/// end (kRankLost), also while it waits for the members or runs a task stuck in a collective. The
+/// other members (pids on this host, heartbeats across hosts): one that is gone ends this process
+/// after reporting its end (kRankLost), also while it waits for the members or runs a task stuck
+/// in a collective. The
 /// group serves one call as a spawned group does (the first rank leads, the others follow:
 /// serve_as_follower). A member whose part of the call failed ends the group when the others
 /// have not finished within kRankStuckLimit (the stuck clock; the future fails with WorkerLost).

@@ -6,11 +6,12 @@ namespace spawnpool::detail {
 
 RankGroups::~RankGroups() { shutdown(true, false); }
 
-PoolCore& RankGroups::pool_for(int ranks) {
+PoolCore& RankGroups::pool_for(int ranks, bool spread) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (shut_down_) throw BrokenExecutor("spawnpool: cannot submit: the executor has been shut down");
-  auto found = pools_.find(ranks);
-  if (found == pools_.end()) found = pools_.emplace(ranks, start_(ranks)).first;
+  const std::pair<int, bool> key{ranks, spread};
+  auto found = pools_.find(key);
+  if (found == pools_.end()) found = pools_.emplace(key, start_(ranks, spread)).first;
   return *found->second;
 }
 

@@ -4,6 +4,7 @@
 #include "control_messages.hpp"
 #include "environment.hpp"
 #include "exception_type.hpp"
+#include "group_heartbeat.hpp"
 #include "log.hpp"
 #include "one_line_reason.hpp"
 #include "process_check.hpp"
@@ -503,6 +504,8 @@ int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
               client_here = client_pid > 0 && hello.manager_host == host_name();
             }
             greeted = true;
+            // A group's members on other hosts are given up after the same silence.
+            set_group_heartbeat_timeout(std::chrono::milliseconds(hello.heartbeat_timeout_ms));
             Ready ready;
             ready.pid = getpid();
             ready.host = host_name();

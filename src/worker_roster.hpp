@@ -35,6 +35,7 @@ struct SentMessage {
   /// Part of a k-rank call on a static group (PoolCore::dispatch_group): the members' indices in
   /// the roster, leader first (its message holds the call; the others' hold none). Empty otherwise.
   std::vector<std::size_t> group;
+  bool spread_ranks = false;  // that call's TaskOptions::spread
 };
 
 enum class WorkerState { kStarting, kReady, kLost, kLeft };
@@ -46,7 +47,9 @@ struct Worker {
   std::string host;
   long pid = 0;
   bool same_host = false;  // on the manager's host: its process can be checked
-  std::optional<std::size_t> placed_on;  // spawn mode: its host in the pool's HostPlan, if placed
+  // Spawn mode: the host in the pool's HostPlan of each of its processes (one for a worker, k
+  // for a group of k, its rank 0's first), if placed; empty otherwise.
+  std::vector<std::size_t> placed_on;
   WorkerState state = WorkerState::kStarting;
   std::deque<SentMessage> sent;  // messages in flight, oldest (being run) first; engine only
   std::chrono::steady_clock::time_point last_heard;  // engine only

@@ -154,9 +154,10 @@ class Options {
   /// such tasks run side by side. A group is k processes started by one MPI_Comm_spawn with
   /// maxprocs = k (they share one MPI_COMM_WORLD); the groups of a k are started when the first
   /// task of that k is submitted (that submit waits for them, at most spawn_timeout) and are kept
-  /// for later tasks of the same k until shutdown. Groups run only k-rank tasks of their k: they
-  /// are not counted in max_workers, num_workers(), workers() or stats(). A lost group is replaced
-  /// as a lost worker is. Default: max_workers / k, at least 1.
+  /// for later tasks of the same k until shutdown; tasks of that k whose ranks are spread over the
+  /// hosts (TaskOptions::spread) get this many groups of their own. Groups run only k-rank tasks
+  /// of their k: they are not counted in max_workers, num_workers(), workers() or stats(). A lost
+  /// group is replaced as a lost worker is. Default: max_workers / k, at least 1.
   Options& rank_groups(int n) { rank_groups_ = n; return *this; }
 
   /// Writes a timeline of every task (worker, start, end) to `path` as results arrive, in Chrome's
@@ -253,9 +254,29 @@ class TaskOptions {
   TaskOptions& ranks(int k) { ranks_ = k; return *this; }
   int ranks() const { return ranks_; }
 
+  /// Where the k ranks of a k-rank task (ranks(k), k > 1) run when the pool has several hosts.
+  /// Default (false): packed, all k on one host (they talk over shared memory). true: spread,
+  /// each rank on another host as far as the hosts allow (round robin over the hosts with room),
+  /// for a task that needs more memory or cores than one node has.
+  ///  - Spawn mode: a spread task runs on groups of its k kept apart from the packed groups of the
+  ///    same k (Options::rank_groups of each); a spread group is started by one
+  ///    MPI_Comm_spawn_multiple, one process per host in turn (they still share one
+  ///    MPI_COMM_WORLD), each process counted against its host's slots and
+  ///    Options::max_workers_per_host. Without known hosts (Options::hosts, hostfile, a Slurm
+  ///    allocation of several nodes) the launcher places the processes, packed or not.
+  ///  - Static and communicator mode: packed takes k idle ranks of one host (an Error at submit
+  ///    when no host has k worker ranks), spread k idle ranks on as many hosts as the pool's live
+  ///    ranks span, up to k (it waits for idle ranks there).
+  /// A member on another host that dies is noticed by the group itself (its heartbeats stop, or
+  /// MPI refuses the next one): the task fails with WorkerLost naming the rank, within
+  /// Options::heartbeat_timeout. Ignored for k = 1.
+  TaskOptions& spread(bool on = true) { spread_ = on; return *this; }
+  bool spread() const { return spread_; }
+
  private:
   std::uint32_t threads_ = 0;
   int ranks_ = 1;
+  bool spread_ = false;
 };
 
 /// Options for the map family (map, map_unordered, starmap, submit_batch), set by chained calls:

@@ -295,6 +295,7 @@ class TaskSubmitter {
         detail::encode_call(as, task, self().reserve_call_ids(1), std::forward<A>(args)...);
     detail::wire::set_call_threads(item.message.data() + detail::wire::kHeaderSize,
                                    options.threads());
+    item.spread_ranks = options.spread();
     Future<R> future(item.calls.front().state);
     self().enqueue_ranked(options.ranks(), std::move(item));
     return future;

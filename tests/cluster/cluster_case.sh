@@ -4,7 +4,10 @@
 # Cases: setup (start the cluster when enabled), stop (stop it), static_three_nodes,
 #   spawn_placement, worker_killed_remote, node_cut, node_cut_no_kill, placement,
 #   node_cut_placement, manager_killed, manager_cut, static_node_cut, static_node_cut_no_kill,
-#   primes_sbatch, primes_spawn, ranks_spawn, ranks_killed_remote (each described below); ssh_setup (start an sshd in every node),
+#   primes_sbatch, primes_spawn, ranks_spawn, ranks_killed_remote, ranks_spread,
+#   ranks_spread_static, ranks_static, ranks_static_one_per_node, ranks_spread_killed,
+#   ranks_spread_killed_in_collective
+#   (each described below); ssh_setup (start an sshd in every node),
 #   ssh_static, ssh_spawn_mpiexec, ssh_spawn_env.
 #
 # The cluster: 3 nodes x 2 CPUs of Slurm 22.05, each node a set of namespaces on this machine
@@ -594,6 +597,83 @@ case "$CASE" in
       log "ok: job exit code 0:0" || fail "job $JID: $(job_state "$JID")"
     ;;
   # --- end of brief f's cases ---
+
+  ranks_spread | ranks_spread_static | ranks_static)
+    # k-rank tasks whose ranks are spread over the nodes (TaskOptions::spread). Spawn mode: each
+    # group is one MPI_Comm_spawn_multiple, one process per node in turn; static mode (srun -n 6,
+    # 2 ranks per node, rank 0 the manager): each task takes idle ranks of different nodes. 6 tasks of 2 ranks beside
+    # ordinary tasks: every task's 2 ranks on 2 nodes, the MPI_Allreduce over them right, main's
+    # status 0. ranks_static: the same static job without spread: every task's ranks on one node
+    # (packed, the default; node1 has one worker rank only, so they go to node2 and node3).
+    spread=1; [ "$CASE" = ranks_static ] && spread=0
+    if [ "$CASE" = ranks_spread ]; then
+      submit -N 3 -n 6 --export="ALL,PROBE_SPREAD=1" \
+        --wrap "PROBE_RANKS=2 '$PROBE' ranks 0; echo \"program exit code \$?\""
+      wait_job "$JID" 90 || fail "job $JID did not end within 90 s (hang?)"
+      log "job $JID: $(job_state "$JID")"
+      mode=spawn
+    else
+      OUT=$WORK/srun.out
+      (cd "$WORK" && on_ctl timeout -k 5 80 env PROBE_SPREAD=$spread PROBE_RANKS=2 \
+         srun -J "$JOB" --mpi=pmi2 -N 3 -n 6 "$PROBE" ranks 0) > "$OUT" 2>&1 < /dev/null
+      echo "program exit code $?" >> "$OUT"
+      mode=static
+    fi
+    show_file "$OUT"
+    expect "$OUT" "^mode $mode\$" "$mode mode"
+    expect "$OUT" '^allreduce ok$' "every task's MPI_Allreduce over its 2 ranks was right"
+    expect "$OUT" '^served 100$' "ordinary tasks ran beside them"
+    tasks=$(grep -cE '^ranked task [0-9]+ rank 0 host ' "$OUT")
+    [ "$tasks" = 6 ] && log "ok: 6 tasks answered for every rank" || fail "$tasks tasks answered, not 6"
+    # per task: its distinct hosts; every task must have 2 (spread) or 1 (packed)
+    want=$((spread + 1))
+    wrong=$(grep -oE '^ranked task [0-9]+ rank [0-9]+ host [^ ]+' "$OUT" | awk '{print $3, $7}' |
+              sort -u | awk -v w="$want" '{n[$1]++} END {for (t in n) if (n[t] != w) print t}')
+    [ -z "$wrong" ] && log "ok: each task's 2 ranks on $want node(s)" || fail "tasks not on $want node(s): $wrong"
+    log "rank hosts: $(grep -oE '^ranked task [0-9]+ rank [0-9]+ host [^ ]+' "$OUT" | awk '{print $7}' | sort | uniq -c | tr -s ' \n' ' ')"
+    expect "$OUT" '^program exit code 0$' "the program ended with main's status"
+    ;;
+
+  ranks_static_one_per_node)
+    # Static mode, srun -N 3 -n 3 (one rank per node: the manager and two workers on two nodes):
+    # a packed 2-rank task is an Error at submit naming TaskOptions::spread (no node has two
+    # worker ranks); spread, the same task runs on the two nodes.
+    OUT=$WORK/srun.out
+    (cd "$WORK" && on_ctl timeout -k 5 60 srun -J "$JOB" --mpi=pmi2 -N 3 -n 3 "$PROBE" ranks-packed-error 0) \
+      > "$OUT" 2>&1 < /dev/null
+    rc=$?
+    show_file "$OUT"
+    [ "$rc" = 0 ] || fail "srun exit code $rc, not main's 0 (124/137: timeout, hang)"
+    expect "$OUT" '^packed error: .*no host .* has 2 worker ranks.*TaskOptions::spread' "a packed task is an Error at submit naming the spread option"
+    expect "$OUT" '^spread hosts (node[0-9]),(node[0-9])$' "a spread task ran"
+    grep -qE '^spread hosts (node[0-9]),\1$' "$OUT" && fail "the spread task ran on one node"
+    expect "$OUT" '^main returns 0 ' "main ran to its end"
+    ;;
+
+  ranks_spread_killed | ranks_spread_killed_in_collective)
+    # A spread group (rank 0 and rank 1 on two nodes, rank 1 not on the manager's): rank 1 is
+    # SIGKILLed mid-task. Its pid means nothing on rank 0's node, so rank 0 hears of it
+    # through the group's heartbeats (MPI refuses the next one, or the silence passes the 10 s
+    # heartbeat timeout): the task fails with WorkerLost naming rank 1 within that bound, the
+    # group's other process ends, a new spread group serves, main's status is 0.
+    # ..._in_collective: rank 0 waits in MPI_Barrier with rank 1 when it is killed (MPICH's
+    # barrier keeps waiting, it returns no error): rank 0's watch thread names rank 1 all the same.
+    collective=0; [ "$CASE" = ranks_spread_killed_in_collective ] && collective=1
+    submit -N 3 -n 6 \
+      --export="ALL,PROBE_SPREAD=1,SPAWNPOOL_HEARTBEAT_TIMEOUT=10,PROBE_KILL_IN_COLLECTIVE=$collective" \
+      --wrap "'$PROBE' ranks-kill 0; echo \"program exit code \$?\""
+    wait_job "$JID" 90 || fail "job $JID did not end within 90 s (hang?)"
+    log "job $JID: $(job_state "$JID")"
+    show_file "$OUT"
+    expect "$OUT" '^killed rank 1 at ' "rank 1 was killed"
+    expect "$OUT" '^lost after [0-9]+ ms: .*rank 1 of its group' "the task failed with WorkerLost naming rank 1"
+    ms=$(grep -oE '^lost after [0-9]+' "$OUT" | awk '{print $3}')
+    [ -n "$ms" ] && [ "$ms" -lt 12000 ] && log "ok: lost after $ms ms" || fail "lost after '${ms:-?}' ms (limit 12000)"
+    expect "$OUT" '^regrouped on [^,]+,[^,]+$' "a new group serves"
+    if grep -qE '^regrouped on ([^,]+),\1$' "$OUT"; then fail "the new group is on one node"; fi
+    expect "$OUT" '^served 100$' "ordinary tasks go on"
+    expect "$OUT" '^program exit code 0$' "the program ended with main's status"
+    ;;
 
   ranks_spawn)
     # k-rank tasks (issue 17) in a 3-node allocation, spawn mode: 6 tasks of 2 ranks side by side

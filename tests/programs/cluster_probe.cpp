@@ -27,13 +27,19 @@
 //                                      after an MPI_Allreduce over the task's ranks; prints
 //                                      "ranked task I rank R host H" per rank, "allreduce ok",
 //                                      then the ordinary tasks' "served 100"
-//   cluster_probe ranks-kill RESULT    one group of 2 ranks (Options::rank_groups(1)), on another
-//                                      node than the manager's: prints "group rank R host H pid P";
+//   cluster_probe ranks-packed-error RESULT  static mode, one worker rank per node: a packed
+//                                      2-rank task fails at submit ("packed error: WHAT"), a
+//                                      spread one runs ("spread hosts H,H")
+//   cluster_probe ranks-kill RESULT    one group of 2 ranks (Options::rank_groups(1)), rank 1 on
+//                                      another node than the manager's: prints "group rank R host H pid P";
 //                                      runs a 2-rank task holding 20 s, SIGKILLs rank 1 (PIDs are
 //                                      shared by the namespace nodes) and prints "killed rank 1
 //                                      at MS", then "lost after MS ms: WHAT" once the task fails
 //                                      with WorkerLost; then a new group serves: "regrouped on
 //                                      H,H" and "served 100"
+// k-rank verbs: PROBE_SPREAD=1 spreads each task's ranks over the nodes (TaskOptions::spread);
+// ranks-kill then wants its two ranks on two nodes, and kills rank 1, on another node than rank 0.
+// PROBE_KILL_IN_COLLECTIVE=1: ranks-kill kills rank 1 while rank 0 waits for it in MPI_Barrier.
 // Placement, for every verb (else the defaults): PROBE_HOSTS=h1+h2+... (Options::hosts; not
 // commas, which sbatch --export splits on),
 // PROBE_PLACEMENT=spread|pack, PROBE_MAX_PER_HOST=n (Options::max_workers_per_host).
@@ -266,14 +272,19 @@ void placement_from_environment(spawnpool::Options& options) {
   }
 }
 
+/// TaskOptions::spread from PROBE_SPREAD=1.
+bool spread_ranks() {
+  const char* spread = std::getenv("PROBE_SPREAD");
+  return spread != nullptr && std::string(spread) == "1";
+}
+
 void ranks_verb(spawnpool::Executor& pool) {
   print_workers(pool);
   const char* k_text = std::getenv("PROBE_RANKS");
   const int k = k_text != nullptr ? std::atoi(k_text) : 2;
   std::vector<spawnpool::Future<std::vector<std::string>>> tasks;
-  for (int i = 0; i < 6; ++i) {
-    tasks.push_back(pool.submit_all_ranks(spawnpool::TaskOptions{}.ranks(k), host_of_rank, i));
-  }
+  const auto options = spawnpool::TaskOptions{}.ranks(k).spread(spread_ranks());
+  for (int i = 0; i < 6; ++i) tasks.push_back(pool.submit_all_ranks(options, host_of_rank, i));
   serve_squares(pool, 100);  // ordinary tasks beside them
   bool allreduce_ok = true;
   for (std::size_t i = 0; i < tasks.size(); ++i) {
@@ -286,6 +297,21 @@ void ranks_verb(spawnpool::Executor& pool) {
   }
   if (!allreduce_ok) fail("an MPI_Allreduce over a task's ranks gave the wrong sum");
   std::printf("allreduce ok\n");
+}
+
+/// Static mode with one worker rank per node: a packed 2-rank task is an Error at submit that
+/// names TaskOptions::spread ("packed error: WHAT"); spread, it runs ("spread hosts H,H").
+void ranks_packed_error_verb(spawnpool::Executor& pool) {
+  print_workers(pool);
+  try {
+    (void)pool.submit_all_ranks(spawnpool::TaskOptions{}.ranks(2), host_of_rank, 0);
+    fail("a packed 2-rank task was accepted on a pool with one worker rank per node");
+  } catch (const spawnpool::Error& e) {
+    std::printf("packed error: %s\n", e.what());
+  }
+  const std::vector<std::string> hosts =
+      pool.submit_all_ranks(spawnpool::TaskOptions{}.ranks(2).spread(), host_of_rank, 0).get();
+  std::printf("spread hosts %s,%s\n", hosts[0].c_str(), hosts[1].c_str());
 }
 
 /// "host pid" of this rank.
@@ -303,17 +329,33 @@ int hold_ranks(spawnpool::TaskComm comm, int ms) {
 }
 SPAWNPOOL_TASK(hold_ranks);
 
+/// Rank 0 waits in MPI_Barrier at once, the others hold `ms` milliseconds first: a rank killed
+/// meanwhile leaves rank 0 in a collective with it.
+int barrier_after_others_hold(spawnpool::TaskComm comm, int ms) {
+  if (comm.rank() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  MPI_Barrier(comm.mpi());
+  return comm.rank();
+}
+SPAWNPOOL_TASK(barrier_after_others_hold);
+
 void ranks_kill_verb(spawnpool::Executor& pool) {
   print_workers(pool);
-  const auto two = spawnpool::TaskOptions{}.ranks(2);
+  const auto two = spawnpool::TaskOptions{}.ranks(2).spread(spread_ranks());
   const std::vector<std::string> where = pool.submit_all_ranks(two, where_is_rank, 0).get();
   for (std::size_t r = 0; r < where.size(); ++r) {
     std::printf("group rank %zu host %s\n", r, where[r].c_str());
   }
+  const std::string leader_host = where[0].substr(0, where[0].find(' '));
   const std::string follower_host = where[1].substr(0, where[1].find(' '));
   const long follower_pid = std::atol(where[1].substr(where[1].find(' ') + 1).c_str());
   if (follower_host == this_host()) fail("the group is on the manager's host " + this_host());
-  auto held = pool.submit(two, hold_ranks, 20000);
+  if (spread_ranks() && follower_host == leader_host) {
+    fail("a spread group's two ranks share host " + leader_host);
+  }
+  const char* in_collective = std::getenv("PROBE_KILL_IN_COLLECTIVE");
+  auto held = in_collective != nullptr && std::string(in_collective) == "1"
+                  ? pool.submit(two, barrier_after_others_hold, 20000)
+                  : pool.submit(two, hold_ranks, 20000);
   std::this_thread::sleep_for(1s);  // both ranks are in the task
   const auto killed_at = std::chrono::steady_clock::now();
   if (kill(static_cast<pid_t>(follower_pid), SIGKILL) != 0) fail("kill failed");
@@ -372,6 +414,8 @@ int main(int argc, char** argv) {
       ranks_verb(pool);
     } else if (verb == "ranks-kill") {
       ranks_kill_verb(pool);
+    } else if (verb == "ranks-packed-error") {
+      ranks_packed_error_verb(pool);
     } else {
       fail("unknown verb " + verb, 2);
     }

@@ -26,6 +26,8 @@ struct WorkItem {
   /// Processes that run the item's one call together (a k-rank task, TaskOptions::ranks); > 1
   /// only in static and communicator mode, where the pool forms a group of idle ranks for it.
   int ranks = 1;
+  /// Its ranks on as many hosts as possible (TaskOptions::spread) instead of on one host.
+  bool spread_ranks = false;
 };
 
 /// The calls `calls` stand for, as Stats counts them: a packed chunk counts each call it holds.
