@@ -200,6 +200,30 @@ TEST(Serialization, OutOfBandBudgetBoundsWhatCorruptSizesCanClaim) {
   EXPECT_EQ(copied, big);
 }
 
+// A corrupt count in a container of containers, with a large out-of-band budget claimed beside it
+// (fuzz_decoder found one: 0x2280000000 bytes asked for): refused before anything is allocated,
+// since each element needs an inline byte or a whole out-of-band block, not one budget byte.
+TEST(Serialization, AClaimedOutOfBandBudgetDoesNotLetACountAllocate) {
+  const std::uint64_t claimed_elements = std::uint64_t{1} << 40;  // 24 TiB of empty vectors
+  sd::Buffer bytes(sizeof claimed_elements);
+  std::memcpy(bytes.data(), &claimed_elements, sizeof claimed_elements);
+  std::vector<sd::MutableSpan> targets;
+  sd::OutOfBandTargets budget(std::size_t{1} << 40, targets);
+  std::vector<std::vector<unsigned char>> out;
+  sd::SpanInputArchive reader(sd::ByteSpan{bytes.data(), bytes.size()}, &budget);
+  EXPECT_THROW(reader(out), cereal::Exception);
+  // A vector or string of numbers (one block) is bounded by bytes: more than the budget, refused.
+  const std::uint64_t too_many = claimed_elements * 2;
+  std::memcpy(bytes.data(), &too_many, sizeof too_many);
+  std::vector<double> numbers;
+  sd::SpanInputArchive number_reader(sd::ByteSpan{bytes.data(), bytes.size()}, &budget);
+  EXPECT_THROW(number_reader(numbers), cereal::Exception);
+  std::string text;
+  sd::SpanInputArchive text_reader(sd::ByteSpan{bytes.data(), bytes.size()}, &budget);
+  EXPECT_THROW(text_reader(text), cereal::Exception);
+  EXPECT_TRUE(targets.empty());
+}
+
 TEST(Serialization, TruncatedArgumentsAreRejected) {
   const sd::TaskEntry* task = sd::find_task("scale");
   const std::vector<double> v = {1, 2, 3};

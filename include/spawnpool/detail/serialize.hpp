@@ -23,6 +23,7 @@
 #include <memory>
 #include <string>
 #include <type_traits>
+#include <valarray>
 #include <vector>
 
 namespace spawnpool::detail {
@@ -93,11 +94,18 @@ class OutOfBandCopy final : public OutOfBandInput {
 };
 
 /// cereal input archive over a byte span: the format of cereal::BinaryInputArchive (which
-/// BinaryOutputArchive writes), without a stream, and with a bound on container sizes. A size prefix
-/// (cereal's SizeTag: element count of a container or string) larger than the bytes that remain is
-/// rejected with cereal::Exception before anything is allocated. Every element of a container takes
-/// at least one byte, except elements of a type that serializes to nothing (an empty class): a
-/// container of those cannot hold more elements than there are bytes after its size.
+/// BinaryOutputArchive writes), without a stream, and with a bound on container sizes, checked
+/// before anything is allocated (cereal::Exception otherwise):
+/// - a container or string of numbers read as one block (std::vector, std::basic_string,
+///   std::valarray: the overloads below) cannot claim more bytes than remain, inline and out of
+///   band;
+/// - any other container (cereal's SizeTag) cannot claim more elements than the inline bytes that
+///   remain plus one per kOutOfBandMin out-of-band bytes: every element takes at least one inline
+///   byte or a whole out-of-band block. Elements of a type that serializes to nothing (an empty
+///   class) count as one byte too. So a corrupt size, or an out-of-band budget that its entry
+///   claims but does not hold, cannot make a decoder allocate much more than the message it read
+///   (a claimed budget counted element by element let a std::vector<std::vector<char>> ask for
+///   24 bytes per claimed byte).
 class SpanInputArchive
     : public cereal::InputArchive<SpanInputArchive, cereal::AllowEmptyClassElision> {
  public:
@@ -123,11 +131,26 @@ class SpanInputArchive
     at_ += size;
   }
 
+  /// @throws cereal::Exception when a container claims more elements than could follow
   void check_size(std::uint64_t elements) const {
-    const std::uint64_t left = remaining() + (out_of_band_ ? out_of_band_->remaining() : 0);
-    if (elements > left) {
+    const std::uint64_t oob_blocks = out_of_band_ ? out_of_band_->remaining() / kOutOfBandMin : 0;
+    const std::uint64_t most = remaining() + oob_blocks;
+    if (elements > most) {
       throw cereal::Exception("corrupt input: a container claims " + std::to_string(elements) +
-                              " elements but only " + std::to_string(left) + " bytes are left");
+                              " elements but at most " + std::to_string(most) +
+                              " can follow (" + std::to_string(remaining()) + " bytes and " +
+                              std::to_string(oob_blocks) + " out-of-band blocks are left)");
+    }
+  }
+
+  /// @throws cereal::Exception when `elements` of `element_size` bytes each, read as one block,
+  /// are more bytes than remain
+  void check_block_size(std::uint64_t elements, std::size_t element_size) const {
+    const std::uint64_t left = remaining() + (out_of_band_ ? out_of_band_->remaining() : 0);
+    if (elements > left / element_size) {
+      throw cereal::Exception("corrupt input: a container claims " + std::to_string(elements) +
+                              " elements of " + std::to_string(element_size) +
+                              " bytes but only " + std::to_string(left) + " bytes are left");
     }
   }
 
@@ -172,11 +195,35 @@ template <class T>
 inline std::enable_if_t<is_recyclable_vector_v<std::vector<T>>> CEREAL_LOAD_FUNCTION_NAME(
     SpanInputArchive& ar, std::vector<T, std::allocator<T>>& vector) {
   cereal::size_type size = 0;
-  ar(cereal::make_size_tag(size));
+  ar(size);  // the SizeTag's bytes, bounded as one block of elements
+  ar.check_block_size(size, sizeof(T));
   const auto n = static_cast<std::size_t>(size);
   reuse_storage_for(vector, n);
   vector.resize(n);
   ar(cereal::binary_data(vector.data(), n * sizeof(T)));
+}
+// cereal's own load of a string of numbers (cereal/types/string.hpp), bounded as one block of
+// characters (a large string travels out of band). Chosen over cereal's overload for this archive.
+template <class CharT, class Traits, class Alloc>
+inline std::enable_if_t<std::is_arithmetic_v<CharT>> CEREAL_LOAD_FUNCTION_NAME(
+    SpanInputArchive& ar, std::basic_string<CharT, Traits, Alloc>& text) {
+  cereal::size_type size = 0;
+  ar(size);
+  ar.check_block_size(size, sizeof(CharT));
+  text.resize(static_cast<std::size_t>(size));
+  ar(cereal::binary_data(const_cast<CharT*>(text.data()),
+                         static_cast<std::size_t>(size) * sizeof(CharT)));
+}
+// cereal's own load of a std::valarray of numbers (cereal/types/valarray.hpp), bounded the same
+// way.
+template <class T>
+inline std::enable_if_t<std::is_arithmetic_v<T>> CEREAL_LOAD_FUNCTION_NAME(
+    SpanInputArchive& ar, std::valarray<T>& values) {
+  cereal::size_type size = 0;
+  ar(size);
+  ar.check_block_size(size, sizeof(T));
+  values.resize(static_cast<std::size_t>(size));
+  if (size > 0) ar(cereal::binary_data(&values[0], static_cast<std::size_t>(size) * sizeof(T)));
 }
 
 /// cereal output archive writing the format of cereal::BinaryOutputArchive straight into memory,
