@@ -4,6 +4,7 @@
 #include "src/placement.hpp"
 #include "src/slurm_allocation.hpp"
 
+#include "tests/placement_hosts.hpp"
 #include "tests/scoped_env.hpp"
 
 #include <spawnpool/errors.hpp>
@@ -21,16 +22,7 @@ using spawnpool::Placement;
 using spawnpool::detail::HostPlan;
 using spawnpool::detail::PlacementHost;
 
-std::vector<PlacementHost> hosts(std::vector<std::pair<std::string, int>> names_and_slots) {
-  std::vector<PlacementHost> out;
-  for (auto& [name, slots] : names_and_slots) {
-    PlacementHost h;
-    h.name = name;
-    if (slots > 0) h.slots = slots;
-    out.push_back(h);
-  }
-  return out;
-}
+using spawnpool_test::hosts;
 
 /// The hosts `n` workers land on, in order, as a plan places them one by one.
 std::string place(HostPlan& plan, int n) {

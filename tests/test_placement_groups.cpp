@@ -3,6 +3,7 @@
 // the idle ranks that form a static group (src/group_ranks.hpp). No MPI.
 #include "src/group_ranks.hpp"
 #include "src/placement.hpp"
+#include "tests/placement_hosts.hpp"
 
 #include <spawnpool/errors.hpp>
 
@@ -19,16 +20,7 @@ using spawnpool::detail::HostPlan;
 using spawnpool::detail::most_ranks_on_one_host;
 using spawnpool::detail::PlacementHost;
 
-std::vector<PlacementHost> hosts(std::vector<std::pair<std::string, int>> names_and_slots) {
-  std::vector<PlacementHost> out;
-  for (auto& [name, slots] : names_and_slots) {
-    PlacementHost h;
-    h.name = name;
-    if (slots > 0) h.slots = slots;
-    out.push_back(h);
-  }
-  return out;
-}
+using spawnpool_test::hosts;
 
 /// The hosts of the next group's processes, "a+b", or "-" when it does not fit.
 std::string place_group(HostPlan& plan, std::vector<std::size_t>* placed = nullptr) {

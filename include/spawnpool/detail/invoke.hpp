@@ -62,6 +62,20 @@ R call_with(R (*fn)(P...), std::tuple<stored_t<P>...>& args, std::index_sequence
   return fn(pass_argument<P>(std::get<I>(args))...);
 }
 
+/// Decodes a call's arguments into their stored types (nothing to do for a task without any).
+/// @throws BadArguments when the bytes do not decode into those types
+template <class... T>
+void decode_arguments(ByteSpan args_bytes, OutOfBandInput* args_out_of_band,
+                      std::tuple<T...>& args) {
+  if constexpr (sizeof...(T) > 0) {
+    try {
+      deserialize_from(args_bytes, args, args_out_of_band);
+    } catch (const std::exception& e) {
+      throw BadArguments{e.what()};
+    }
+  }
+}
+
 /// One call of task Fn: its decoded arguments, then its run.
 template <auto Fn, class R, class... P>
 class CallOf final : public PreparedCall {
@@ -75,13 +89,7 @@ class CallOf final : public PreparedCall {
 
   /// @throws BadArguments when the bytes do not decode into the parameter types
   void decode(ByteSpan args_bytes, OutOfBandInput* args_out_of_band) {
-    if constexpr (sizeof...(P) > 0) {
-      try {
-        deserialize_from(args_bytes, args_, args_out_of_band);
-      } catch (const std::exception& e) {
-        throw BadArguments{e.what()};
-      }
-    }
+    decode_arguments(args_bytes, args_out_of_band, args_);
   }
 
   EncodedResult run(std::size_t reserve_front, bool out_of_band) override {

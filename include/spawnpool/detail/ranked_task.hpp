@@ -72,13 +72,7 @@ class RankedCallOf final : public PreparedCall {
 
   /// @throws BadArguments when the bytes do not decode into the parameter types
   void decode(ByteSpan args_bytes, OutOfBandInput* args_out_of_band) {
-    if constexpr (sizeof...(P) > 0) {
-      try {
-        deserialize_from(args_bytes, args_, args_out_of_band);
-      } catch (const std::exception& e) {
-        throw BadArguments{e.what()};
-      }
-    }
+    decode_arguments(args_bytes, args_out_of_band, args_);
   }
 
   EncodedResult run(std::size_t reserve_front, bool out_of_band) override {
