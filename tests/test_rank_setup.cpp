@@ -31,13 +31,18 @@ SPAWNPOOL_TASK(sum_of_ranks);
 int plain_square(int x) { return x * x; }
 SPAWNPOOL_TASK(plain_square);
 
-/// The initializer: in a member of a group of `size` processes (hydra's PMI_SIZE and PMI_RANK),
+/// The initializer: in a member of a group of `size` processes (hydra's PMI_SIZE and PMI_RANK, or
+/// Open MPI's OMPI_COMM_WORLD_SIZE and OMPI_COMM_WORLD_RANK),
 /// leaves its pid in `dir/<rank>`; then rank `victim` stops itself (`how` 0: SIGSTOP) or dies
 /// (1: SIGKILL), once per `dir` (the first to create `dir/tripped`). Ordinary workers (a world of
 /// one) do nothing.
 void trip_rank(std::string dir, int size, int victim, int how) {
   const char* world = std::getenv("PMI_SIZE");
   const char* rank = std::getenv("PMI_RANK");
+  if (world == nullptr || rank == nullptr) {
+    world = std::getenv("OMPI_COMM_WORLD_SIZE");
+    rank = std::getenv("OMPI_COMM_WORLD_RANK");
+  }
   if (world == nullptr || rank == nullptr || std::atoi(world) != size) return;
   std::ofstream(dir + "/" + rank) << ::getpid();
   if (std::atoi(rank) != victim) return;
