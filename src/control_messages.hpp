@@ -51,8 +51,9 @@ struct Hello {
   std::vector<std::pair<std::string, std::string>> environment;
   std::int64_t worker_id = -1;  // since version 2 (protocol 5); -1: not given
   /// Since version 3: how long the rank 0 of a group for k-rank tasks may wait for the other ranks
-  /// to apply this set-up, from when it reads this Hello (what the manager's start deadline leaves,
-  /// less a margin for the answer: greeting.hpp); 0: no limit.
+  /// to apply this set-up, and how long a static rank's own set-up may run before the rank reports
+  /// it and ends, from when it reads this Hello (what the manager's start deadline leaves, less a
+  /// margin for the answer: greeting.hpp); 0: no limit.
   std::int64_t setup_limit_ms = 0;
 
   template <class Archive>

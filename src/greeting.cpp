@@ -16,7 +16,7 @@ Hello Greeting::hello_for(int worker_id, std::chrono::steady_clock::time_point d
   const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
       deadline - std::chrono::steady_clock::now());
   h.setup_limit_ms = std::max<std::int64_t>(
-      1, std::max(left.count() * 3 / 4, left.count() - std::int64_t{1000}));
+      1, std::max(left.count() * 3 / 4, left.count() - std::int64_t{2000}));
   return h;
 }
 
@@ -29,9 +29,26 @@ std::optional<LossReport> receive_loss_report(Transport& transport, int source) 
 
 std::optional<std::pair<int, Ready>> receive_ready(Transport& transport, int source,
                                                    const Greeting& greeting) {
+  while (auto answer = receive_answer(transport, source, greeting)) {
+    if (answer->ready) return std::make_pair(answer->source, std::move(*answer->ready));
+  }
+  return std::nullopt;
+}
+
+std::optional<GreetingAnswer> receive_answer(Transport& transport, int source,
+                                             const Greeting& greeting) {
   try {
     while (auto in = transport.try_receive(source, greeting.tag)) {
-      if (is(*in, wire::Kind::kReady)) return std::make_pair(in->source, read_ready(in->bytes()));
+      GreetingAnswer answer;
+      answer.source = in->source;
+      if (is(*in, wire::Kind::kReady)) {
+        answer.ready = read_ready(in->bytes());
+      } else if (is(*in, wire::Kind::kLost)) {
+        answer.lost = read_loss_report(in->bytes());
+      } else {
+        continue;
+      }
+      return answer;
     }
     return std::nullopt;
   } catch (const wire::ProtocolError& e) {
@@ -41,10 +58,24 @@ std::optional<std::pair<int, Ready>> receive_ready(Transport& transport, int sou
   }
 }
 
+namespace {
+
+/// What a rank's report of its end during its set-up says: a timeout is the set-up's own limit.
+std::string set_up_loss(const LossReport& lost) {
+  if (lost.cause != LossReport::Cause::kTimeout) return lost.describe();
+  const std::string what =
+      lost.task_name.empty() ? "its set-up" : "the initializer \"" + lost.task_name + "\"";
+  return what + " ran longer than its share of the spawn timeout (" +
+         std::to_string(lost.number) + " ms; Options::spawn_timeout) and was ended";
+}
+
+}  // namespace
+
 void greet_workers(std::vector<std::unique_ptr<WorkerLink>>& links, WorkerRoster& roster,
                    const std::vector<std::size_t>& which, const Greeting& greeting,
                    std::chrono::steady_clock::time_point deadline, PollSettings poll,
-                   const std::function<void(Worker&, const Ready&)>& on_ready) {
+                   const std::function<void(Worker&, const Ready&)>& on_ready,
+                   const std::function<void(Worker&, const LossReport&)>& on_lost) {
   for (std::size_t i : which) {
     send_hello(links[roster[i].link]->transport(), roster[i].rank, greeting.tag,
                greeting.hello_for(roster[i].id, deadline));
@@ -70,12 +101,18 @@ void greet_workers(std::vector<std::unique_ptr<WorkerLink>>& links, WorkerRoster
                            "started, before it answered: " + lost->describe());
         }
       }
-      const auto answer = receive_ready(transport, MPI_ANY_SOURCE, greeting);
+      const auto answer = receive_answer(transport, MPI_ANY_SOURCE, greeting);
       if (!answer) continue;
       active = true;
-      Worker& w = roster[roster.index_of(l, answer->first)];
+      Worker& w = roster[roster.index_of(l, answer->source)];
       if (w.state != WorkerState::kStarting) continue;
-      on_ready(w, answer->second);
+      if (answer->lost) {
+        on_lost(w, *answer->lost);
+        throw SpawnError("spawnpool: rank " + std::to_string(w.rank) + " ('" + greeting.program +
+                         "') ended while it applied the worker set-up, before it answered: " +
+                         set_up_loss(*answer->lost) + "; the rank is lost for the rest of the job");
+      }
+      on_ready(w, *answer->ready);
       --waiting;
     }
     if (active) {

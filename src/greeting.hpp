@@ -24,9 +24,10 @@ struct Greeting {
   std::string program;      // the worker program, for messages
 
   /// The Hello for the worker with id `worker_id` (worker_roster.hpp) whose answer must arrive
-  /// before `deadline`: a group's rank 0 gets three quarters of the time left, or all but a second
-  /// when that is longer, to set up its other ranks (Hello::setup_limit_ms), so that its answer
-  /// (naming a rank that did not finish) arrives before the manager gives up.
+  /// before `deadline`: three quarters of the time left, or all but two seconds when that is
+  /// longer, for its set-up (Hello::setup_limit_ms: a group's rank 0 sets up its other ranks in
+  /// it, a static rank ends when its own set-up outlasts it), so that its answer (naming a rank
+  /// that did not finish, or its own end) arrives before the manager gives up.
   Hello hello_for(int worker_id, std::chrono::steady_clock::time_point deadline) const;
 };
 
@@ -36,21 +37,37 @@ struct Greeting {
 /// @throws wire::ProtocolError when the report cannot be read
 std::optional<LossReport> receive_loss_report(Transport& transport, int source);
 
-/// A Ready that has arrived on `transport` from `source` (or MPI_ANY_SOURCE) on the greeting's
-/// tag, and the rank it came from; other messages on that tag are skipped.
+/// What a worker being greeted sent on the greeting's tag: its Ready, or (a static or
+/// communicator-mode rank, whose reports come on the session's tag) the report of its own end.
+struct GreetingAnswer {
+  int source = 0;                 // the rank it came from
+  std::optional<Ready> ready;     // exactly one of these is set
+  std::optional<LossReport> lost;
+};
+
+/// An answer that has arrived on `transport` from `source` (or MPI_ANY_SOURCE) on the greeting's
+/// tag; other messages on that tag are skipped.
 /// @throws SpawnError when the worker answers in a way this manager cannot decode (most likely a
 ///         worker from another spawnpool build: the message says so, naming the program)
+std::optional<GreetingAnswer> receive_answer(Transport& transport, int source,
+                                             const Greeting& greeting);
+
+/// receive_answer's Ready, and the rank it came from; a loss report is skipped (a spawned
+/// worker's comes on the control tag: receive_loss_report).
 std::optional<std::pair<int, Ready>> receive_ready(Transport& transport, int source,
                                                    const Greeting& greeting);
 
 /// Greets the workers `which` of `roster` (on their links, each with its id) and waits until every one has answered;
-/// `on_ready` takes each answer.
+/// `on_ready` takes each answer. `on_lost` is told of a worker that reported its end before it
+/// answered (then the SpawnError follows).
 /// @throws SpawnError when they do not all answer before `deadline`, when one of them reports
-///         its end meanwhile (receive_loss_report, on watched links), or answer in another
-///         protocol
+///         its end meanwhile (receive_loss_report on watched links, receive_answer on shared
+///         ones: a static rank whose set-up crashed or outlasted its limit; the message names the
+///         rank and the cause), or answer in another protocol
 void greet_workers(std::vector<std::unique_ptr<WorkerLink>>& links, WorkerRoster& roster,
                    const std::vector<std::size_t>& which, const Greeting& greeting,
                    std::chrono::steady_clock::time_point deadline, PollSettings poll,
-                   const std::function<void(Worker&, const Ready&)>& on_ready);
+                   const std::function<void(Worker&, const Ready&)>& on_ready,
+                   const std::function<void(Worker&, const LossReport&)>& on_lost);
 
 }  // namespace spawnpool::detail

@@ -162,6 +162,14 @@ void PoolCore::start_workers() {
                 [this](Worker& w, const Ready& ready) {
                   take_ready(w, ready);
                   log().debug("{} ready ({} mode)", w.describe(), to_string(setup_.mode));
+                },
+                [this](Worker& w, const LossReport&) {
+                  // A static rank that reported its end is gone for every executor, later ones
+                  // included, and ~Runtime must neither release it nor wait for it.
+                  if (setup_.mode != Mode::static_world) return;
+                  RuntimeState& state = runtime_state();
+                  std::lock_guard<std::mutex> lock(state.pools_mutex);
+                  state.lost_static_ranks.insert(w.rank);
                 });
 }
 

@@ -510,10 +510,21 @@ int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
             ready.pid = getpid();
             ready.host = host_name();
             ready.program = runtime_state().program;
-            // A shared rank's initializer is not held to a task timeout (the manager's start
-            // timeout bounds the greeting); another executor's may still be set from its last call.
-            if (sentinel && !spawned) sentinel->set_task_timeout(std::chrono::milliseconds(0));
+            // A static rank's set-up is held to its share of the spawn timeout (setup_limit_ms): a
+            // set-up still running then is reported as a timeout (the manager's SpawnError names
+            // the rank and the initializer) and the rank ends, lost for the job, like a task past
+            // its timeout; without that, the rank stayed in its initializer and the job never
+            // ended. A communicator-mode rank (the application's own) is not ended: the manager's
+            // spawn timeout bounds its greeting. Another executor's task timeout may still be set
+            // from its last call.
+            if (sentinel && !spawned) {
+              const bool static_rank = comm == runtime_state().static_comm;
+              sentinel->set_running_session(in->tag);
+              sentinel->set_task_timeout(std::chrono::milliseconds(
+                  static_rank ? std::max<std::int64_t>(hello.setup_limit_ms, 0) : 0));
+            }
             ready.setup_error = apply_hello(hello, sentinel.get());
+            if (sentinel && !spawned) sentinel->set_task_timeout(std::chrono::milliseconds(0));
             send_ready(transport, manager_rank, in->tag, ready);
             break;
           }
