@@ -10,6 +10,7 @@
 #include "result_delivery.hpp"
 #include "runtime_state.hpp"
 #include "static_rank_heartbeats.hpp"
+#include "worker_sentinel.hpp"
 #include "control_messages.hpp"
 
 #include <spawnpool/detail/packed_chunk.hpp>
@@ -249,6 +250,14 @@ bool PoolCore::receive() {
       if (!in) break;
       any = true;
       const std::size_t w = roster_.index_of(l, in->source);
+      if (roster_[w].state == WorkerState::kLost && !is(*in, wire::Kind::kLost)) {
+        // A static or communicator-mode rank given up (silent) that spoke again (continued after
+        // a stop, or ended by end_lost_static_rank while its task returned): its calls were
+        // failed or sent elsewhere when it was lost, and it is not taken back.
+        log().debug("ignoring a late message (kind {}) from {}, which was lost", in->header.kind,
+                    roster_[w].describe());
+        continue;
+      }
       roster_[w].last_heard = clock::now();
       if (is(*in, wire::Kind::kResults)) {
         handle_results(w, *in, transport);
@@ -373,6 +382,14 @@ bool PoolCore::watch_workers() {
       }
       lose_worker(i, health_.cause(verdict, w), 0,
                   verdict == WorkerHealth::Verdict::kOverdue ? health_.overdue_predicate(w) : "");
+      // A silent static rank on this host is stopped or stuck: it would keep the job from ever
+      // ending (its launcher waits for it). It is made to exit 0 (worker_sentinel.hpp), so that
+      // the job's status stays main's; it is lost for the job already (above).
+      if (static_watched && verdict == WorkerHealth::Verdict::kSilent && w.same_host &&
+          !process_gone(w.pid)) {
+        log().info("{} is silent on this host: asking it to end", w.describe());
+        end_lost_static_rank(w.pid);
+      }
     }
     any = true;
   }
