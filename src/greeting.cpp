@@ -69,6 +69,32 @@ std::string set_up_loss(const LossReport& lost) {
          std::to_string(lost.number) + " ms; Options::spawn_timeout) and was ended";
 }
 
+/// How long the greeting waits for more ranks' reports after the first rank ended in its set-up.
+constexpr std::chrono::seconds kMoreLossesWait{1};
+
+/// The SpawnError's message for static ranks that ended in their set-up (rank, cause; at least one).
+std::string set_up_losses_message(std::vector<std::pair<int, std::string>> losses,
+                                  const std::string& program) {
+  std::sort(losses.begin(), losses.end());
+  if (losses.size() == 1) {
+    return "spawnpool: rank " + std::to_string(losses[0].first) + " ('" + program +
+           "') ended while it applied the worker set-up, before it answered: " + losses[0].second +
+           "; the rank is lost for the rest of the job";
+  }
+  std::string ranks;
+  std::string causes;
+  bool one_cause = true;
+  for (std::size_t i = 0; i < losses.size(); ++i) {
+    ranks += (i == 0 ? "" : i + 1 == losses.size() ? " and " : ", ") + std::to_string(losses[i].first);
+    causes += (i == 0 ? "" : "; ") + std::string("rank ") + std::to_string(losses[i].first) + ": " +
+              losses[i].second;
+    one_cause = one_cause && losses[i].second == losses[0].second;
+  }
+  return "spawnpool: ranks " + ranks + " ('" + program + "') ended while they applied the worker " +
+         "set-up, before they answered: " + (one_cause ? losses[0].second + ", on each" : causes) +
+         "; they are lost for the rest of the job";
+}
+
 }  // namespace
 
 void greet_workers(std::vector<std::unique_ptr<WorkerLink>>& links, WorkerRoster& roster,
@@ -81,8 +107,10 @@ void greet_workers(std::vector<std::unique_ptr<WorkerLink>>& links, WorkerRoster
                greeting.hello_for(roster[i].id, deadline));
   }
   std::size_t waiting = which.size();
+  std::vector<std::pair<int, std::string>> losses;  // ranks that ended in their set-up, and why
+  std::optional<std::chrono::steady_clock::time_point> losses_until;
   Backoff backoff(poll);
-  while (waiting > 0) {
+  while (waiting > 0 || !losses.empty()) {
     bool active = false;
     for (std::size_t l = 0; l < links.size(); ++l) {
       Transport& transport = links[l]->transport();
@@ -106,14 +134,22 @@ void greet_workers(std::vector<std::unique_ptr<WorkerLink>>& links, WorkerRoster
       active = true;
       Worker& w = roster[roster.index_of(l, answer->source)];
       if (w.state != WorkerState::kStarting) continue;
+      --waiting;
       if (answer->lost) {
+        // Every rank met the same set-up: the others' reports (a hang ends them all at about the
+        // same time) are taken in too, for a little while, so that each is known lost.
         on_lost(w, *answer->lost);
-        throw SpawnError("spawnpool: rank " + std::to_string(w.rank) + " ('" + greeting.program +
-                         "') ended while it applied the worker set-up, before it answered: " +
-                         set_up_loss(*answer->lost) + "; the rank is lost for the rest of the job");
+        w.state = WorkerState::kLost;
+        losses.emplace_back(w.rank, set_up_loss(*answer->lost));
+        if (!losses_until) {
+          losses_until = std::min(deadline, std::chrono::steady_clock::now() + kMoreLossesWait);
+        }
+        continue;
       }
       on_ready(w, *answer->ready);
-      --waiting;
+    }
+    if (!losses.empty() && (waiting == 0 || std::chrono::steady_clock::now() > *losses_until)) {
+      throw SpawnError(set_up_losses_message(losses, greeting.program));
     }
     if (active) {
       backoff.activity();

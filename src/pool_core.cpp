@@ -5,7 +5,9 @@
 #include "environment.hpp"
 #include "log.hpp"
 #include <spawnpool/detail/mpi_call.hpp>
+#include "process_check.hpp"
 #include "runtime_state.hpp"
+#include "static_rank_end.hpp"
 
 #include <spawnpool/errors.hpp>
 
@@ -92,6 +94,23 @@ PoolCore::PoolCore(PoolSetup setup, const Options& options)
 }
 
 void PoolCore::end_started_workers() noexcept {
+  // A static rank on this host that never answered because it is stopped (in its initializer)
+  // would keep the job from ending: it is made to leave, and is lost for the job.
+  if (setup_.mode == Mode::static_world) {
+    RuntimeState& state = runtime_state();
+    for (const Worker& w : roster_) {
+      if (w.state != WorkerState::kStarting || w.rank <= 0 ||
+          static_cast<std::size_t>(w.rank) >= state.static_rank_pids.size()) {
+        continue;
+      }
+      const long pid = state.static_rank_pids[static_cast<std::size_t>(w.rank)];
+      if (!process_stopped(pid)) continue;
+      log().warn("static rank {} (pid {}) is stopped in its set-up: asking it to end", w.rank, pid);
+      end_static_rank(pid);
+      std::lock_guard<std::mutex> lock(state.pools_mutex);
+      state.lost_static_ranks.insert(w.rank);
+    }
+  }
   // Leave no started worker behind: tell each to leave (one not greeted yet leaves too)...
   for (const Worker& w : roster_) {
     WorkerLink& link = *links_[w.link];

@@ -10,7 +10,7 @@
 #include "result_delivery.hpp"
 #include "runtime_state.hpp"
 #include "static_rank_heartbeats.hpp"
-#include "worker_sentinel.hpp"
+#include "static_rank_end.hpp"
 #include "control_messages.hpp"
 
 #include <spawnpool/detail/packed_chunk.hpp>
@@ -383,12 +383,12 @@ bool PoolCore::watch_workers() {
       lose_worker(i, health_.cause(verdict, w), 0,
                   verdict == WorkerHealth::Verdict::kOverdue ? health_.overdue_predicate(w) : "");
       // A silent static rank on this host is stopped or stuck: it would keep the job from ever
-      // ending (its launcher waits for it). It is made to exit 0 (worker_sentinel.hpp), so that
+      // ending (its launcher waits for it). It is made to exit 0 (static_rank_end.hpp), so that
       // the job's status stays main's; it is lost for the job already (above).
       if (static_watched && verdict == WorkerHealth::Verdict::kSilent && w.same_host &&
           !process_gone(w.pid)) {
         log().info("{} is silent on this host: asking it to end", w.describe());
-        end_lost_static_rank(w.pid);
+        end_static_rank(w.pid);
       }
     }
     any = true;
@@ -539,7 +539,8 @@ void PoolCore::lose_worker(std::size_t index, const std::string& cause, std::uin
   // A lost spawned worker may be stopped or stuck (it would keep the program from ending): it is
   // made to go, at once when it said nothing, after WorkerHealth::kDyingGrace when it reported its
   // own end (it may still be flushing output or running exit handlers). Its guard then tells the
-  // launcher it ended (spawn/launcher_guard.hpp). Static and service ranks are never signalled.
+  // launcher it ended (spawn/launcher_guard.hpp). Service ranks are never signalled; a static rank
+  // only when it is silent on this host (watch_workers, static_rank_end.hpp).
   const bool may_end = setup_.spawn.has_value() && w.same_host;
   if (!w.same_host && !reported) runtime_state().peer_unreachable = true;
   health_.note_dying(w, may_end);

@@ -7,7 +7,9 @@
 #include "environment.hpp"
 #include "log.hpp"
 #include "pool_core.hpp"
+#include "process_check.hpp"
 #include "runtime_state.hpp"
+#include "static_rank_end.hpp"
 #include "spawn/group_reaper.hpp"
 #include "spawn/launch.hpp"
 #include "rank_group.hpp"
@@ -153,6 +155,7 @@ Runtime::Runtime(int& argc, char**& argv, RuntimeOptions options) {
   if (state.mode == Mode::static_world) {
     SPAWNPOOL_MPI(MPI_Comm_dup(MPI_COMM_WORLD, &state.static_comm));
     MPI_Comm_set_errhandler(state.static_comm, MPI_ERRORS_RETURN);
+    state.static_rank_pids = detail::exchange_static_rank_pids(state.static_comm);
     if (world_rank() != 0) {
       // A static worker: serve rank 0's executors until its Runtime ends, then leave.
       const int status =
@@ -190,6 +193,16 @@ Runtime::~Runtime() {
     lost = state.lost_static_ranks;
   }
   if (state.static_comm != MPI_COMM_NULL && !state.mpi_stuck) {
+    // A rank on this host that is stopped now (in its initializer, between tasks) would never
+    // leave: it is made to, and is left out like a lost one (static_rank_end.hpp).
+    for (std::size_t rank = 1; rank < state.static_rank_pids.size(); ++rank) {
+      const long pid = state.static_rank_pids[rank];
+      if (lost.count(static_cast<int>(rank)) != 0 || !detail::process_stopped(pid)) continue;
+      detail::log().warn("static rank {} (pid {}) is stopped at the program's end: asking it to end",
+                         rank, pid);
+      detail::end_static_rank(pid);
+      lost.insert(static_cast<int>(rank));
+    }
     try {
       detail::release_workers(state.static_comm, 0, lost);
       MPI_Comm_free(&state.static_comm);

@@ -43,6 +43,9 @@ struct RuntimeState {
   /// Static mode: ranks an executor lost (under pools_mutex). Later executors leave them out and
   /// ~Runtime does not release them: a send to a dead rank may never complete.
   std::set<int> lost_static_ranks;
+  /// Static mode, on the manager: each rank's pid when it runs on the manager's host, else 0
+  /// (static_rank_end.hpp; index: rank).
+  std::vector<long> static_rank_pids;
   /// Static mode, on a worker: the manager said a rank of the job died. MPI_Finalize would wait for
   /// the dead rank forever (MPICH's close handshake), so the worker leaves without it.
   bool job_lost_a_rank = false;

@@ -75,20 +75,6 @@ void on_fatal_signal(int sig) {
   raise(sig);
 }
 
-/// The signal of end_lost_static_rank (a real-time one: no library here uses it).
-int end_signal() noexcept { return SIGRTMIN + 4; }
-/// The manager's pid, for a static rank's end_signal handler; 0: none armed.
-std::atomic<long> g_manager_pid{0};
-
-/// A static rank's answer to the manager's end_lost_static_rank: exit 0 with the launcher guard's
-/// permission. The same signal from anyone else is ignored.
-void on_end_signal(int, siginfo_t* info, void*) {
-  if (info == nullptr || info->si_pid <= 0 || info->si_pid != g_manager_pid.load()) return;
-  g_armed = false;
-  permit_orderly_end();
-  _exit(0);
-}
-
 void on_process_exit(int status, void*) {
   const Told told = tell_and_wait(DeathRecord{LossReport::Cause::kExit, status});
   if (told == Told::kDelivered && g_static_rank) std::fflush(nullptr);
@@ -112,12 +98,6 @@ bool report_worker_end(LossReport::Cause cause, int number) noexcept {
 int status_after_report(int status) noexcept { return g_static_rank ? 0 : status; }
 
 bool world_is_this_worker() noexcept { return !g_shared_rank; }
-
-void end_lost_static_rank(long pid) noexcept {
-  if (pid <= 0) return;
-  kill(static_cast<pid_t>(pid), end_signal());
-  kill(static_cast<pid_t>(pid), SIGCONT);
-}
 
 void group_share_started() noexcept {
   if (g_sentinel != nullptr && getpid() == g_sentinel_pid) g_sentinel->call_started(0, "");
@@ -154,14 +134,6 @@ WorkerSentinel::WorkerSentinel(Settings settings) : settings_(std::move(settings
   g_sentinel_pid = getpid();
   g_shared_rank = settings_.shared_rank;
   g_static_rank = settings_.shared_rank && settings_.static_rank;
-  if (g_static_rank && settings_.manager_pid > 0) {
-    g_manager_pid = settings_.manager_pid;
-    struct sigaction end {};
-    end.sa_sigaction = on_end_signal;
-    end.sa_flags = SA_SIGINFO | SA_ONSTACK;
-    sigemptyset(&end.sa_mask);
-    sigaction(end_signal(), &end, nullptr);
-  }
   g_armed = true;
   g_sentinel = this;
   thread_ = std::thread([this] { watch(); });

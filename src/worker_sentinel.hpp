@@ -56,15 +56,6 @@ int status_after_report(int status) noexcept;
 void group_share_started() noexcept;
 void group_share_finished() noexcept;
 
-/// The manager's side of ending a static rank on its host that it lost to silence (stopped by
-/// SIGSTOP or Ctrl-Z, or too stuck to send heartbeats), so that the job can end: sends the rank the
-/// signal its sentinel answers by exiting 0 with its launcher guard's permission (the launcher then
-/// sees an orderly end and its exit status stays main's), then SIGCONT so that a stopped rank takes
-/// it. Only the manager's own signal counts (its pid is the sender); a rank without a sentinel
-/// would die of it (the manager sends it only where static ranks have sentinels: heartbeats on).
-/// Async-signal-safe; does nothing for pid <= 0.
-void end_lost_static_rank(long pid) noexcept;
-
 /// False in a static or communicator-mode rank with an armed sentinel, whose MPI_COMM_WORLD holds
 /// the manager and the other ranks too; true otherwise.
 bool world_is_this_worker() noexcept;

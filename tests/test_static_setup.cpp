@@ -7,6 +7,7 @@
 #include <spawnpool/spawnpool.hpp>
 
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <chrono>
 #include <cstdio>
@@ -31,6 +32,16 @@ void hang_on(int victim) {
   if (launcher_rank() == victim) std::this_thread::sleep_for(std::chrono::hours(1));
 }
 SPAWNPOOL_TASK(hang_on);
+
+/// The initializer: hangs for an hour on every rank.
+void hang_everywhere() { std::this_thread::sleep_for(std::chrono::hours(1)); }
+SPAWNPOOL_TASK(hang_everywhere);
+
+/// The initializer: stops rank `victim` (SIGSTOP).
+void stop_on(int victim) {
+  if (launcher_rank() == victim) ::raise(SIGSTOP);
+}
+SPAWNPOOL_TASK(stop_on);
 
 /// The initializer: aborts on rank `victim` (SIGABRT).
 void abort_on(int victim) {
@@ -91,6 +102,28 @@ TEST(StaticSetUp, AnInitializerThatCrashesOnOneRankFailsTheStartAtOnceNamingIt) 
   EXPECT_TRUE(has(what, "SIGABRT")) << what;
   EXPECT_FALSE(has(what, "must create a spawnpool::Runtime")) << what;
   EXPECT_LT(took, 10s);
+  the_ranks_left_serve();
+}
+
+// Before: the constructor named rank 1 alone, rank 2 was not known lost, and the next Executor
+// waited out its spawn timeout for it ("did not answer ... must create a spawnpool::Runtime").
+TEST(StaticSetUp, AnInitializerThatHangsOnEveryRankNamesThemAllAndNoneIsLeft) {
+  const auto [what, took] =
+      start_failure(spawnpool::Options{}.spawn_timeout(6s).initializer(hang_everywhere));
+  EXPECT_TRUE(has(what, "ranks 1 and 2")) << what;
+  EXPECT_TRUE(has(what, "initializer \"hang_everywhere\"")) << what;
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_THROW(spawnpool::Executor{}, spawnpool::SpawnError) << "no rank is left";
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+}
+
+// A rank that stops in its initializer cannot report: the constructor fails at the spawn timeout.
+// Before: the stopped rank was not known lost (the next Executor waited for it too) and the job
+// never ended (mpiexec waited for the stopped rank).
+TEST(StaticSetUp, AnInitializerThatStopsItsRankFailsTheStartAndTheJobStillEnds) {
+  const auto [what, took] =
+      start_failure(spawnpool::Options{}.spawn_timeout(3s).initializer(stop_on, 2));
+  EXPECT_TRUE(has(what, "did not answer within the spawn timeout")) << what;
   the_ranks_left_serve();
 }
 

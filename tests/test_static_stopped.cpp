@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <string>
 #include <thread>
 
@@ -65,6 +66,35 @@ TEST(StaticStopped, AStoppedFollowerOfAKRankTaskIsLostAndTheJobStillEnds) {
     std::this_thread::sleep_for(50ms);
   }
   EXPECT_EQ(pool.num_workers(), 0);
+}
+
+long own_pid() { return static_cast<long>(::getpid()); }
+SPAWNPOOL_TASK(own_pid);
+
+/// True once the process `pid` is stopped (its state in /proc is 'T'), within 5 s.
+bool becomes_stopped(long pid) {
+  for (int i = 0; i < 500; ++i) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    std::getline(stat, line);
+    const auto paren = line.rfind(')');
+    if (paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] == 'T') return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return false;
+}
+
+// An idle rank stopped from outside just before main returns: no executor is left to notice its
+// silence. Before: mpiexec waited for the stopped rank for ever.
+TEST(StaticStopped, AnIdleRankStoppedWhenMainEndsDoesNotHoldTheJob) {
+  long pid = 0;
+  {
+    spawnpool::Executor pool(spawnpool::Options{}.max_workers(1));
+    pid = pool.submit(own_pid).get();
+  }
+  ASSERT_GT(pid, 0);
+  ::kill(static_cast<pid_t>(pid), SIGSTOP);
+  EXPECT_TRUE(becomes_stopped(pid));
 }
 
 int main(int argc, char** argv) {
