@@ -5,7 +5,6 @@
 #include "environment.hpp"
 #include "log.hpp"
 #include <spawnpool/detail/mpi_call.hpp>
-#include "process_check.hpp"
 #include "runtime_state.hpp"
 #include "static_rank_end.hpp"
 
@@ -97,18 +96,10 @@ void PoolCore::end_started_workers() noexcept {
   // A static rank on this host that never answered because it is stopped (in its initializer)
   // would keep the job from ending: it is made to leave, and is lost for the job.
   if (setup_.mode == Mode::static_world) {
-    RuntimeState& state = runtime_state();
     for (const Worker& w : roster_) {
-      if (w.state != WorkerState::kStarting || w.rank <= 0 ||
-          static_cast<std::size_t>(w.rank) >= state.static_rank_pids.size()) {
-        continue;
+      if (w.state == WorkerState::kStarting && end_static_rank_if_stopped(w.rank, "in its set-up")) {
+        mark_static_rank_lost(w.rank);
       }
-      const long pid = state.static_rank_pids[static_cast<std::size_t>(w.rank)];
-      if (!process_stopped(pid)) continue;
-      log().warn("static rank {} (pid {}) is stopped in its set-up: asking it to end", w.rank, pid);
-      end_static_rank(pid);
-      std::lock_guard<std::mutex> lock(state.pools_mutex);
-      state.lost_static_ranks.insert(w.rank);
     }
   }
   // Leave no started worker behind: tell each to leave (one not greeted yet leaves too)...
@@ -185,10 +176,7 @@ void PoolCore::start_workers() {
                 [this](Worker& w, const LossReport&) {
                   // A static rank that reported its end is gone for every executor, later ones
                   // included, and ~Runtime must neither release it nor wait for it.
-                  if (setup_.mode != Mode::static_world) return;
-                  RuntimeState& state = runtime_state();
-                  std::lock_guard<std::mutex> lock(state.pools_mutex);
-                  state.lost_static_ranks.insert(w.rank);
+                  if (setup_.mode == Mode::static_world) mark_static_rank_lost(w.rank);
                 });
 }
 

@@ -252,7 +252,7 @@ bool PoolCore::receive() {
       const std::size_t w = roster_.index_of(l, in->source);
       if (roster_[w].state == WorkerState::kLost && !is(*in, wire::Kind::kLost)) {
         // A static or communicator-mode rank given up (silent) that spoke again (continued after
-        // a stop, or ended by end_lost_static_rank while its task returned): its calls were
+        // a stop, or ended by end_static_rank while its task returned): its calls were
         // failed or sent elsewhere when it was lost, and it is not taken back.
         log().debug("ignoring a late message (kind {}) from {}, which was lost", in->header.kind,
                     roster_[w].describe());
@@ -363,9 +363,7 @@ bool PoolCore::watch_workers() {
     if (static_watched && verdict == WorkerHealth::Verdict::kSilent) {
       // Its node stopped answering: the rank is gone for every executor, later ones included, and
       // ~Runtime must neither release it nor wait for it in MPI_Finalize.
-      RuntimeState& state = runtime_state();
-      std::lock_guard<std::mutex> lock(state.pools_mutex);
-      state.lost_static_ranks.insert(w.rank);
+      mark_static_rank_lost(w.rank);
     }
     if (verdict == WorkerHealth::Verdict::kProcessGone) {
       // Its own report, if it sent one, is already on the way: give it a moment to arrive (a
@@ -532,9 +530,7 @@ void PoolCore::lose_worker(std::size_t index, const std::string& cause, std::uin
   // Only a rank known dead is left out from now on (one that missed the shutdown timeout while it
   // ran another executor's task is alive).
   if (setup_.mode == Mode::static_world && (reported || (w.same_host && process_gone(w.pid)))) {
-    RuntimeState& state = runtime_state();
-    std::lock_guard<std::mutex> lock(state.pools_mutex);
-    state.lost_static_ranks.insert(w.rank);
+    mark_static_rank_lost(w.rank);
   }
   // A lost spawned worker may be stopped or stuck (it would keep the program from ending): it is
   // made to go, at once when it said nothing, after WorkerHealth::kDyingGrace when it reported its

@@ -7,7 +7,6 @@
 #include "environment.hpp"
 #include "log.hpp"
 #include "pool_core.hpp"
-#include "process_check.hpp"
 #include "runtime_state.hpp"
 #include "static_rank_end.hpp"
 #include "spawn/group_reaper.hpp"
@@ -195,13 +194,10 @@ Runtime::~Runtime() {
   if (state.static_comm != MPI_COMM_NULL && !state.mpi_stuck) {
     // A rank on this host that is stopped now (in its initializer, between tasks) would never
     // leave: it is made to, and is left out like a lost one (static_rank_end.hpp).
-    for (std::size_t rank = 1; rank < state.static_rank_pids.size(); ++rank) {
-      const long pid = state.static_rank_pids[rank];
-      if (lost.count(static_cast<int>(rank)) != 0 || !detail::process_stopped(pid)) continue;
-      detail::log().warn("static rank {} (pid {}) is stopped at the program's end: asking it to end",
-                         rank, pid);
-      detail::end_static_rank(pid);
-      lost.insert(static_cast<int>(rank));
+    for (int rank = 1; rank < static_cast<int>(state.static_rank_pids.size()); ++rank) {
+      if (lost.count(rank) == 0 && detail::end_static_rank_if_stopped(rank, "at the program's end")) {
+        lost.insert(rank);
+      }
     }
     try {
       detail::release_workers(state.static_comm, 0, lost);

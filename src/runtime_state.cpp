@@ -7,6 +7,12 @@ RuntimeState& runtime_state() {
   return state;
 }
 
+void mark_static_rank_lost(int rank) {
+  RuntimeState& state = runtime_state();
+  std::lock_guard<std::mutex> lock(state.pools_mutex);
+  state.lost_static_ranks.insert(rank);
+}
+
 std::unique_lock<std::mutex> mpi_lock() {
   static std::mutex mutex;
   if (runtime_state().thread_level >= MPI_THREAD_MULTIPLE) return std::unique_lock<std::mutex>();

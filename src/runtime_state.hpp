@@ -53,4 +53,8 @@ struct RuntimeState {
 
 RuntimeState& runtime_state();
 
+/// Static mode: `rank` is gone for every executor, later ones included, and ~Runtime neither
+/// releases it nor waits for it (lost_static_ranks). Thread-safe (takes pools_mutex).
+void mark_static_rank_lost(int rank);
+
 }  // namespace spawnpool::detail

@@ -1,6 +1,9 @@
 #include "static_rank_end.hpp"
 
 #include "environment.hpp"
+#include "log.hpp"
+#include "process_check.hpp"
+#include "runtime_state.hpp"
 
 #include <spawnpool/detail/mpi_call.hpp>
 
@@ -29,7 +32,11 @@ void on_end_signal(int, siginfo_t* info, void*) {
   _exit(0);
 }
 
-constexpr int kHostLength = 256;
+/// What each rank tells rank 0 (as bytes: every rank runs the same program).
+struct RankProcess {
+  long pid = 0;
+  char host[256] = {};
+};
 
 }  // namespace
 
@@ -38,15 +45,13 @@ std::vector<long> exchange_static_rank_pids(MPI_Comm comm) {
   int size = 0;
   SPAWNPOOL_MPI(MPI_Comm_rank(comm, &rank));
   SPAWNPOOL_MPI(MPI_Comm_size(comm, &size));
-  long pid = static_cast<long>(getpid());
-  char host[kHostLength] = {};
+  RankProcess mine;
+  mine.pid = static_cast<long>(getpid());
   const std::string name = host_name();
-  std::memcpy(host, name.data(), std::min<std::size_t>(name.size(), kHostLength - 1));
-  std::vector<long> pids(rank == 0 ? size : 0);
-  std::vector<char> hosts(rank == 0 ? static_cast<std::size_t>(size) * kHostLength : 0);
-  SPAWNPOOL_MPI(MPI_Gather(&pid, 1, MPI_LONG, pids.data(), 1, MPI_LONG, 0, comm));
-  SPAWNPOOL_MPI(MPI_Gather(host, kHostLength, MPI_CHAR, hosts.data(), kHostLength, MPI_CHAR, 0, comm));
-  long manager_pid = pid;
+  std::memcpy(mine.host, name.data(), std::min(name.size(), sizeof mine.host - 1));
+  std::vector<RankProcess> all(rank == 0 ? size : 0);
+  SPAWNPOOL_MPI(MPI_Gather(&mine, sizeof mine, MPI_BYTE, all.data(), sizeof mine, MPI_BYTE, 0, comm));
+  long manager_pid = mine.pid;
   SPAWNPOOL_MPI(MPI_Bcast(&manager_pid, 1, MPI_LONG, 0, comm));
   if (rank != 0) {
     g_manager_pid = manager_pid;
@@ -57,10 +62,9 @@ std::vector<long> exchange_static_rank_pids(MPI_Comm comm) {
     sigaction(end_signal(), &end, nullptr);
     return {};
   }
-  for (int r = 0; r < size; ++r) {
-    if (std::strncmp(&hosts[static_cast<std::size_t>(r) * kHostLength], host, kHostLength) != 0) {
-      pids[r] = 0;
-    }
+  std::vector<long> pids;
+  for (const RankProcess& other : all) {
+    pids.push_back(std::strncmp(other.host, mine.host, sizeof mine.host) == 0 ? other.pid : 0);
   }
   return pids;
 }
@@ -69,6 +73,16 @@ void end_static_rank(long pid) noexcept {
   if (pid <= 0) return;
   kill(static_cast<pid_t>(pid), end_signal());
   kill(static_cast<pid_t>(pid), SIGCONT);
+}
+
+bool end_static_rank_if_stopped(int rank, const char* when) noexcept {
+  const std::vector<long>& pids = runtime_state().static_rank_pids;
+  if (rank <= 0 || static_cast<std::size_t>(rank) >= pids.size()) return false;
+  const long pid = pids[static_cast<std::size_t>(rank)];
+  if (!process_stopped(pid)) return false;
+  log().warn("static rank {} (pid {}) is stopped {}: asking it to end", rank, pid, when);
+  end_static_rank(pid);
+  return true;
 }
 
 }  // namespace spawnpool::detail

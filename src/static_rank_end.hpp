@@ -26,4 +26,9 @@ std::vector<long> exchange_static_rank_pids(MPI_Comm comm);
 /// for pid <= 0. Does not throw; thread-safe.
 void end_static_rank(long pid) noexcept;
 
+/// The manager's side for a rank it has no answer from: when static rank `rank` runs on this host
+/// (exchange_static_rank_pids) and is stopped, logs a warning ("static rank 2 (pid 4711) is
+/// stopped <when>: asking it to end") and ends it as above. True when it did. Does not throw.
+bool end_static_rank_if_stopped(int rank, const char* when) noexcept;
+
 }  // namespace spawnpool::detail
