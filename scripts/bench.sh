@@ -3,7 +3,7 @@
 # master/worker loop) and mpi4py.futures (bench/mpi4py_bench.py), all in one run; prints the table
 # with ratios and targets, and writes it as Markdown to bench/RESULTS.md.
 #
-#   scripts/bench.sh            full sizes (about 15 minutes on an idle 2-core machine)
+#   scripts/bench.sh            full sizes (12-17 minutes on an idle 2-core machine)
 #   scripts/bench.sh --quick    tiny sizes: checks that everything runs (writes build-bench/RESULTS.quick.md)
 #
 # It builds what it needs: spawnpool against MPICH 4.0.2 ch3 in build-bench/ (RelWithDebInfo, the
@@ -190,6 +190,7 @@ for ((rep = 1; rep <= REPEAT; ++rep)); do
   say "3. chunked map of 10^6 trivial tasks (2 workers)"
   run 300 $B/map_throughput 2 $MAP
   run 300 $B/map_throughput 2 $BATCH 0 batch
+  run_as spawnpool_tenth 300 $B/map_throughput 2 $((BATCH / 10)) 0 batch  # is memory flat?
   run 300 $B/map_throughput 2 $MAP 0 unordered
   run 300 $RAW map spawn 2 $MAP 1024
   ((HAVE_MPI4PY)) && run 300 $PY map spawn 2 $MAP 1024
