@@ -4,6 +4,7 @@
 #include "control_messages.hpp"
 #include "environment.hpp"
 #include "exception_type.hpp"
+#include "forked_copy.hpp"
 #include "group_heartbeat.hpp"
 #include "log.hpp"
 #include "one_line_reason.hpp"
@@ -21,7 +22,6 @@
 #include <spawnpool/detail/serialize.hpp>
 
 #include <unistd.h>
-#include <pthread.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -36,7 +36,6 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <string>
 #include <string_view>
@@ -47,24 +46,6 @@ namespace spawnpool::detail {
 namespace {
 
 using wire::ResultStatus;
-
-/// The process that serves; a task's fork() copies it, and the copy must never talk to the pool.
-pid_t g_serving_pid = 0;
-
-/// Set in the child of every fork() since serving began (pthread_atfork; serve_as_worker clears
-/// it): only then is getpid() compared with g_serving_pid. getpid() is a system call, and made for
-/// every call it cost a fifth of a static-mode round trip on the project's VMs (1.8 of 9 us,
-/// bench/PROFILE.md). A task that makes a copy of the worker with the raw clone or fork system
-/// call (not the C library's fork()) is not seen.
-std::atomic<bool> g_forked_since_serving{false};
-
-void watch_for_forks() {
-  static std::once_flag registered;
-  std::call_once(registered, [] {
-    pthread_atfork(nullptr, nullptr, [] { g_forked_since_serving.store(true, std::memory_order_relaxed); });
-  });
-  g_forked_since_serving = false;
-}
 
 /// Whether built-in tasks may run (set_builtin_tasks_allowed).
 std::atomic<bool> g_builtin_tasks_allowed{true};
@@ -80,13 +61,10 @@ thread_local std::string_view t_running_task;
 /// the task): it shares the worker's MPI connection, and a result from it would corrupt the
 /// pool. Status 0, as a fork's child returning normally would have; says so on stderr.
 void leave_if_forked_copy(std::string_view task_name) {
-  if (g_serving_pid == 0 || !g_forked_since_serving.load(std::memory_order_relaxed) ||
-      getpid() == g_serving_pid) {
-    return;
-  }
+  if (!is_forked_copy_of_worker()) return;
   const std::string message =
       "spawnpool: a forked copy (pid " + std::to_string(getpid()) + ") of worker pid " +
-      std::to_string(g_serving_pid) + " came back from task \"" + std::string(task_name) +
+      std::to_string(serving_worker_pid()) + " came back from task \"" + std::string(task_name) +
       "\"; it exits here without talking to the pool (end a forked child with _exit() or exec)\n";
   (void)!write(STDERR_FILENO, message.data(), message.size());
   _exit(0);
@@ -398,11 +376,10 @@ bool running_task(std::string* task_name) {
 }
 
 int serve_as_worker(MPI_Comm comm, int manager_rank, ServeUntil until) {
-  g_serving_pid = getpid();
-  watch_for_forks();
+  remember_serving_worker();
   // This process's log lines name it while it serves: by its pid, and by its id in the pool once a
   // Hello has given it.
-  const std::string pid_text = "(pid " + std::to_string(g_serving_pid) + ")";
+  const std::string pid_text = "(pid " + std::to_string(serving_worker_pid()) + ")";
   set_log_source("worker " + pid_text);
   struct PlainLogLines {
     ~PlainLogLines() { set_log_source(""); }

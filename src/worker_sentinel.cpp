@@ -4,6 +4,7 @@
 
 #include "control_messages.hpp"
 #include "environment.hpp"
+#include "forked_copy.hpp"
 #include "log.hpp"
 #include "one_line_reason.hpp"
 #include "process_check.hpp"
@@ -38,7 +39,6 @@ struct DeathRecord {
 int g_report_pipe[2] = {-1, -1};  // dying thread -> watch thread
 int g_ack_pipe[2] = {-1, -1};     // watch thread -> dying thread: "reported, go on dying"
 std::atomic<bool> g_armed{false};
-pid_t g_sentinel_pid = 0;  // the worker; a task's forked copy inherits the handlers, never reports
 bool g_shared_rank = false;  // Settings::shared_rank: the world holds the manager too
 bool g_static_rank = false;  // Settings::static_rank: exit 0 after a delivered report
 WorkerSentinel* g_sentinel = nullptr;  // the armed one (group_share_started)
@@ -50,7 +50,9 @@ constexpr int kReportWaitMs = 2000;
 enum class Told { kNoSentinel, kNotDelivered, kDelivered };
 
 Told tell_and_wait(DeathRecord record) {
-  if (getpid() != g_sentinel_pid) return Told::kNoSentinel;  // a forked copy of the worker dying
+  // A forked copy of the worker dying: it inherited the handlers, and never reports. getpid(), not
+  // is_forked_copy_of_worker(): a dying process can afford it, and a raw clone is seen too.
+  if (getpid() != serving_worker_pid()) return Told::kNoSentinel;
   if (!g_armed.exchange(false)) return Told::kNoSentinel;
   char ack = 0;
   if (write(g_report_pipe[1], &record, sizeof record) == sizeof record) {
@@ -100,11 +102,11 @@ int status_after_report(int status) noexcept { return g_static_rank ? 0 : status
 bool world_is_this_worker() noexcept { return !g_shared_rank; }
 
 void group_share_started() noexcept {
-  if (g_sentinel != nullptr && getpid() == g_sentinel_pid) g_sentinel->call_started(0, "");
+  if (g_sentinel != nullptr && !is_forked_copy_of_worker()) g_sentinel->call_started(0, "");
 }
 
 void group_share_finished() noexcept {
-  if (g_sentinel != nullptr && getpid() == g_sentinel_pid) g_sentinel->call_finished();
+  if (g_sentinel != nullptr && !is_forked_copy_of_worker()) g_sentinel->call_finished();
 }
 
 WorkerSentinel::WorkerSentinel(Settings settings) : settings_(std::move(settings)) {
@@ -131,7 +133,7 @@ WorkerSentinel::WorkerSentinel(Settings settings) : settings_(std::move(settings
     on_exit(on_process_exit, nullptr);
     exit_hook_installed = true;
   }
-  g_sentinel_pid = getpid();
+  remember_serving_worker();
   g_shared_rank = settings_.shared_rank;
   g_static_rank = settings_.shared_rank && settings_.static_rank;
   g_armed = true;
