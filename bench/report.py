@@ -94,13 +94,26 @@ def build_table(res):
         sp = res.get("submit_throughput", "spawnpool", "tasks_per_s", w)
         py = res.get("submit_throughput", "mpi4py", "tasks_per_s", w)
         target = None
+        baseline = None
         if w == 1:
-            # 403 k/s: this row when issue 16 was filed (no worse than that).
-            submit_ok = (isinstance(sp, float) and sp >= 403e3 and
+            # "No worse" than when issue 16 was filed: a42bf64 (403 k/s on another VM), built and
+            # measured in this run by scripts/bench.sh; the 403 k/s figure only without it.
+            baseline = res.get("submit_throughput", "spawnpool_baseline", "tasks_per_s", 1)
+            fast_enough = (ratio(sp, baseline) >= 1.0 if isinstance(baseline, float)
+                           else isinstance(sp, float) and sp >= 403e3)
+            submit_ok = (isinstance(sp, float) and fast_enough and
                          (not isinstance(py, float) or ratio(sp, py) >= 40))
-            target = ("≥ 40× mpi4py, ≥ 403 k/s", ratio(sp, py), lambda r: submit_ok)
+            if isinstance(baseline, float):
+                target = ("≥ 40× mpi4py, ≥ 1× a42bf64 in this run", ratio(sp, baseline),
+                          lambda r: submit_ok)
+            else:
+                target = ("≥ 40× mpi4py, ≥ 403 k/s", ratio(sp, py), lambda r: submit_ok)
         add(f"2. unchunked submit throughput, {w} worker{'s' if w > 1 else ''}", "tasks/s",
             "higher", sp, res.get("submit_throughput", "raw_mpi", "tasks_per_s", w), py, target)
+        if baseline is not None:
+            add("2. same, 1 worker, a42bf64 (the code of issue 16's 403 k/s) built in this run",
+                "tasks/s", "higher", baseline, res.get("submit_throughput", "raw_mpi", "tasks_per_s", 1),
+                py)
     sp_ompi = res.get("submit_throughput", "spawnpool_openmpi", "tasks_per_s", 1)
     if sp_ompi is not None:
         py = res.get("submit_throughput", "mpi4py", "tasks_per_s", 1)
@@ -243,7 +256,9 @@ NOTES = """\
   workers); the static row runs `mpiexec -n 2 latency`. Echo hands the vector over and takes
   it back, `v = pool.submit(echo, std::move(v)).get()`, so its data travels out of band (sent from
   the vector, received into the result's vector); the "lvalue" rows pass `v` and keep it, so
-  `submit` copies it first.
+  `submit` copies it first. The "a42bf64" row is the same `submit_throughput` built from commit
+  a42bf64 (the code of issue 16's 403 k/s, measured on another VM) in `build-bench-baseline/`,
+  run in the same rounds: "no worse" compares two builds on one machine in one run.
 - **raw MPI**: `bench/raw_mpi.cpp`, a hand-written master/worker loop with blocking `MPI_Send` /
   `MPI_Recv`, reused buffers, one message in flight per worker, on the same MPICH and the same kind
   of communicator (the intercommunicator of `MPI_Comm_spawn` for spawn rows, `MPI_COMM_WORLD` for

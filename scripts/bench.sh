@@ -95,6 +95,27 @@ if [[ -e /usr/lib/x86_64-linux-gnu/openmpi/include/mpi.h ]]; then
     echo "bench.sh: the Open MPI build failed; its rows will be missing" >&2
   fi
 fi
+# Issue 16's unchunked-submit row must be "no worse" than when the issue was filed (403 k/s,
+# measured on another VM): that code, a42bf64, is built here too (only its submit_throughput, in
+# build-bench-baseline/) and measured in the same rounds, so the two builds compare on one machine
+# in one run. Skipped (its row stays empty) where the clone has no history.
+BASELINE=a42bf64
+BUILD_BASE=build-bench-baseline
+HAVE_BASE=0
+if git rev-parse -q --verify "$BASELINE^{commit}" >/dev/null 2>&1; then
+  say "building $BASELINE's submit_throughput (the baseline of issue 16's submit row) in $BUILD_BASE/"
+  if [[ ! -f $BUILD_BASE/src/CMakeLists.txt ]]; then
+    rm -rf $BUILD_BASE/src && mkdir -p $BUILD_BASE/src
+    git archive "$BASELINE" | tar -x -C $BUILD_BASE/src
+  fi
+  if cmake -S $BUILD_BASE/src -B $BUILD_BASE/build -DSPAWNPOOL_MPI=mpich -DSPAWNPOOL_BUILD_TESTS=OFF \
+       -DSPAWNPOOL_BUILD_EXAMPLES=OFF >/dev/null 2>&1 &&
+     cmake --build $BUILD_BASE/build -j"$(nproc)" --target submit_throughput >&2; then
+    HAVE_BASE=1
+  else
+    echo "bench.sh: the baseline build of $BASELINE failed; its row will be missing" >&2
+  fi
+fi
 HAVE_MPI4PY=0
 $PYTHON -c 'import mpi4py.futures' 2>/dev/null && HAVE_MPI4PY=1
 
@@ -182,6 +203,7 @@ for ((rep = 1; rep <= REPEAT; ++rep)); do
     run 300 $RAW submit spawn $w $SUBMIT
     ((HAVE_MPI4PY)) && run 300 $PY submit spawn $w $SUBMIT_PY
   done
+  ((HAVE_BASE)) && run_as spawnpool_baseline 300 $ROOT/$BUILD_BASE/build/bench/submit_throughput 1 $SUBMIT
   if ((HAVE_OMPI)); then  # spawnpool on the same MPI as mpi4py (started alone: Open MPI can spawn)
     run_as spawnpool_openmpi 300 $ROOT/$BUILD_OMPI/bench/submit_throughput 1 $SUBMIT
     run_as raw_mpi_openmpi 300 $ROOT/$BUILD_OMPI/bench/raw_mpi submit spawn 1 $SUBMIT
