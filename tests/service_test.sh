@@ -45,10 +45,11 @@ victim=$(mktemp /tmp/spawnpool_service_XXXXXX.victim)
 echo "not the service's" > "$victim"
 ln -s "$victim" "$port_file.tmp"
 # Clients counted: a check after a client hung once asked in, a check during a flood of strangers
-# at the lobby, five raw clients admitted with the token and a check after each, the killed
+# at the lobby, five raw clients admitted with the token and a check after each, three that die
+# while the ranks join them (not counted) and a check, the killed
 # client, a check, the stopped client, rounds 1 and 2, and four with strangers at the MPI port (a
 # client they interrupted, a check, another, the client queued behind the strangers).
-timeout -k 5 320 "$mpiexec" "${server_args[@]}" -n 2 "$server" --port-file "$port_file" --max-clients 21 \
+timeout -k 5 320 "$mpiexec" "${server_args[@]}" -n 2 "$server" --port-file "$port_file" --max-clients 22 \
   --client-timeout 3 > "$log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 100); do [ -s "$port_file" ] && break; sleep 0.2; done
@@ -211,8 +212,23 @@ if [ -n "${raw_client:-}" ]; then
   # before anything is allocated or posted for them.
   raw_client_then_next --oversized 30 "a client announced a 16 GiB message"
   raw_client_then_next --many-parts 30 "a client announced a message in 16 M parts"
+  # Admitted, then dead before the ranks joined it: at once, or in the middle of the join (after
+  # MPI_Intercomm_merge, before MPI_Intercomm_create: rank 0's part fails, and the other ranks are
+  # left inside MPI_Intercomm_create, which wedged the service for good), then at once again while
+  # those ranks wait. They complete it with the next client that joins, which is served.
+  # Not under Open MPI (a known gap, README): its MPI_Intercomm_merge with a dead client waits
+  # for ever on rank 0.
+  if [ "$flavour" != openmpi ]; then
+    for mode in --die-when-admitted --die-in-join --die-when-admitted; do
+      out=$(timeout -k 5 60 "$mpiexec" "${server_args[@]}" -n 1 "$raw_client" "$port_file" \
+        "$token_file" $mode 2>&1)
+      echo "--- raw MPI client $mode"; echo "$out"
+      grep -q "^admitted: 1" <<<"$out" || { echo "FAIL: the raw client ($mode) was not admitted"; failed=1; }
+    done
+  fi
+  served_within 30 "clients died while the service's ranks joined them"
 else
-  for _ in $(seq 1 10); do served_within 30 "nothing"; done  # keeps the count of clients
+  for _ in $(seq 1 11); do served_within 30 "nothing"; done  # keeps the count of clients
 fi
 # rebuilt_mpi_port: the MPI port string of the service's rank 0 as a stranger on this host can
 # rebuild it under MPICH, without the lobby: tag#0 (ports are tagged lowest free first), the host,

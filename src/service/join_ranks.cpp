@@ -11,24 +11,30 @@ constexpr int kJoinTag = wire::kAdmissionTag;
 
 }  // namespace
 
-MPI_Comm join_service_ranks(MPI_Comm admitted) {
-  int rank = 0;
+JoinedClient join_service_ranks(MPI_Comm admitted, bool others_wait_in_join) {
+  int rank = 0, size = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
   MPI_Comm pair = MPI_COMM_NULL;
   if (rank == 0 && MPI_Intercomm_merge(admitted, 0, &pair) == MPI_SUCCESS) {
     MPI_Comm_set_errhandler(pair, MPI_ERRORS_RETURN);
   }
-  // Rank 0 says whether it has the pair, so that no rank enters MPI_Intercomm_create alone.
   int have_pair = rank == 0 ? (pair != MPI_COMM_NULL ? 1 : 0) : 0;
-  MPI_Comm client = MPI_COMM_NULL;
-  if (MPI_Bcast(&have_pair, 1, MPI_INT, 0, MPI_COMM_WORLD) == MPI_SUCCESS && have_pair) {
-    if (MPI_Intercomm_create(MPI_COMM_WORLD, 0, pair, 1, kJoinTag, &client) != MPI_SUCCESS) {
-      client = MPI_COMM_NULL;
-    }
+  // Rank 0 says whether it has the pair, so that no rank enters MPI_Intercomm_create alone
+  // (unless the others are in it already, waiting for rank 0).
+  if (!others_wait_in_join && MPI_Bcast(&have_pair, 1, MPI_INT, 0, MPI_COMM_WORLD) != MPI_SUCCESS) {
+    have_pair = 0;
   }
-  if (client != MPI_COMM_NULL) MPI_Comm_set_errhandler(client, MPI_ERRORS_RETURN);
+  JoinedClient joined;
+  joined.others_wait_in_join = others_wait_in_join && !have_pair;  // still waiting for a client
+  if (have_pair &&
+      MPI_Intercomm_create(MPI_COMM_WORLD, 0, pair, 1, kJoinTag, &joined.client) != MPI_SUCCESS) {
+    joined.client = MPI_COMM_NULL;
+    joined.others_wait_in_join = rank == 0 && size > 1;
+  }
+  if (joined.client != MPI_COMM_NULL) MPI_Comm_set_errhandler(joined.client, MPI_ERRORS_RETURN);
   if (pair != MPI_COMM_NULL) MPI_Comm_free(&pair);
-  return client;
+  return joined;
 }
 
 MPI_Comm join_client_to_service(MPI_Comm admitted) {

@@ -14,13 +14,26 @@
 
 namespace spawnpool::detail {
 
-/// Service side, collective over MPI_COMM_WORLD. `admitted` is rank 0's 1-rank connection to the
-/// admitted client (ignored on the other ranks). Returns the intercommunicator to the client
-/// (remote group: the client), with MPI_ERRORS_RETURN, and on rank 0 disconnects `admitted`.
-/// Returns MPI_COMM_NULL when MPI failed (a client that died in these milliseconds); the other
-/// ranks may then wait in MPI_Intercomm_create until the client's process is seen gone.
+/// What join_service_ranks did, on one rank.
+struct JoinedClient {
+  /// The intercommunicator to the client (remote group: the client), with MPI_ERRORS_RETURN;
+  /// MPI_COMM_NULL when MPI failed (a client that died in these milliseconds).
+  MPI_Comm client = MPI_COMM_NULL;
+  /// Rank 0 only: the join failed after the other ranks had entered MPI_Intercomm_create, where
+  /// they now wait for rank 0's part (MPI cannot call theirs off, and under MPICH they wait for
+  /// ever: rank 0 fails in the exchange with the dead client, before its broadcast to them). Rank 0
+  /// then admits the next client and joins it with `others_wait_in_join` set, without the
+  /// collective calls that begin a turn: the others' MPI_Intercomm_create completes with that
+  /// client, and every rank serves it. (Busy meanwhile: MPICH polls inside the call.)
+  bool others_wait_in_join = false;
+};
+
+/// Service side, collective over MPI_COMM_WORLD, but see JoinedClient::others_wait_in_join:
+/// rank 0 passes true after a join that left the others waiting (they are then inside the call
+/// already, and only rank 0 calls this). `admitted` is rank 0's 1-rank connection to the admitted
+/// client (ignored on the other ranks); the caller disconnects it.
 /// Not thread-safe: call from the service's main thread.
-MPI_Comm join_service_ranks(MPI_Comm admitted);
+JoinedClient join_service_ranks(MPI_Comm admitted, bool others_wait_in_join);
 
 /// Client side: the counterpart of join_service_ranks on the connection `admitted` (to the
 /// service's rank 0, after the token was accepted). Returns the intercommunicator to every rank

@@ -26,6 +26,12 @@
 //     service must drop it at once, before allocating what it claims.
 //   raw_service_client PORT_FILE TOKEN_FILE --many-parts
 //     the same with a 1 GiB message in parts of 64 bytes (16 M receives to post): dropped at once.
+//   raw_service_client PORT_FILE TOKEN_FILE --die-when-admitted
+//     presents the right token and dies (_exit) as soon as it is admitted, before joining.
+//   raw_service_client PORT_FILE TOKEN_FILE --die-in-join
+//     presents the right token, takes the first step of joining every rank
+//     (MPI_Intercomm_merge) and dies (_exit) before the second, while the service's ranks are in
+//     MPI_Intercomm_create with it. In both cases the service must serve the next client.
 //   raw_service_client PORT_FILE TOKEN_FILE --stranger MPI_PORT
 //     skips the lobby and the token: MPI_Comm_connect to MPI_PORT (rebuilt by the test from the
 //     TCP port rank 0 listens on, as an adversary can under MPICH), printing "connecting" and then
@@ -148,6 +154,8 @@ int main(int argc, char** argv) {
   const bool announce_then_hang = mode == "--announce-then-hang";
   const bool oversized = mode == "--oversized";
   const bool many_parts = mode == "--many-parts";
+  const bool die_in_join = mode == "--die-in-join";
+  const bool die_when_admitted = mode == "--die-when-admitted";
   MPI_Init(&argc, &argv);
   const int ticket = wait_for_turn(lobby, token, port);
   if (ticket < 0) {
@@ -163,13 +171,19 @@ int main(int argc, char** argv) {
   MPI_Comm_set_errhandler(service, MPI_ERRORS_RETURN);
   int ranks = 0;
   const char garbage[] = "GET / HTTP/1.0\r\n\r\n";
-  if (admitted_then_garbage || garbage_to_one || announce_then_hang || oversized || many_parts) {
+  if (admitted_then_garbage || garbage_to_one || announce_then_hang || oversized || many_parts ||
+      die_in_join || die_when_admitted) {
     MPI_Send(token.data(), static_cast<int>(token.size()), MPI_CHAR, 0,
              spawnpool::detail::wire::kAdmissionTag, service);
     const int answer = admission_answer(service);
     std::printf("admitted: %d\n", answer);
     std::fflush(stdout);
-    if (answer != 1) _exit(1);
+    if (answer != 1 || die_when_admitted) _exit(answer == 1 ? 0 : 1);
+    if (die_in_join) {
+      MPI_Comm pair = MPI_COMM_NULL;
+      MPI_Intercomm_merge(service, 1, &pair);
+      _exit(0);
+    }
     service = join_every_rank(service);
   }
   MPI_Comm_remote_size(service, &ranks);
