@@ -212,10 +212,10 @@ if [ -n "${raw_client:-}" ]; then
   # before anything is allocated or posted for them.
   raw_client_then_next --oversized 30 "a client announced a 16 GiB message"
   raw_client_then_next --many-parts 30 "a client announced a message in 16 M parts"
-  # Admitted, then dead before the ranks joined it: at once, or in the middle of the join (after
+  # Admitted, then dead before the ranks joined it: at once, in the middle of the join (after
   # MPI_Intercomm_merge, before MPI_Intercomm_create: rank 0's part fails, and the other ranks are
-  # left inside MPI_Intercomm_create, which wedged the service for good), then at once again while
-  # those ranks wait. They complete it with the next client that joins, which is served.
+  # left inside MPI_Intercomm_create, which wedged the service for good; rank 0 now makes their
+  # call fail), and at once again. The next client is served.
   # Not under Open MPI (a known gap, README): its MPI_Intercomm_merge with a dead client waits
   # for ever on rank 0.
   if [ "$flavour" != openmpi ]; then
@@ -354,6 +354,26 @@ rm -f "$stale_port_file"
 out=$(timeout -k 5 30 "$client" "file:$port_file" 2>&1); rc=$?
 echo "--- client without a service (exit $rc)"; echo "$out"
 [ $rc = 1 ] && grep -q "no pool service" <<<"$out" || failed=1
+# Clients that die inside their own MPI_Intercomm_create, 0.3 ms in: depending on how far the
+# call got, rank 0's part fails and the other ranks' fail too, or wait inside the call for a
+# broadcast from rank 0 (it wedged the service for good), or the join completes and the client is
+# dropped after the client timeout. A service of 3 ranks that serves until killed (so that the
+# count of clients does not depend on which), then a good client, which must be served.
+if [ -n "${raw_client:-}" ] && [ "$flavour" != openmpi ]; then
+  port_file=$(mktemp -u /tmp/spawnpool_service_XXXXXX.port)
+  timeout -k 5 120 "$mpiexec" -n 3 "$server" --port-file "$port_file" --client-timeout 3 > "$log" 2>&1 &
+  server_pid=$!
+  for _ in $(seq 1 100); do [ -s "$port_file" ] && break; sleep 0.2; done
+  for mode in --die-in-create --die-in-join --die-in-create --die-in-create; do
+    out=$(timeout -k 5 60 "$mpiexec" -n 1 "$raw_client" "$port_file" "$port_file.token" $mode 2>&1)
+    echo "--- raw MPI client $mode (3-rank service)"; echo "$out"
+    grep -q "^admitted: 1" <<<"$out" || { echo "FAIL: the raw client ($mode) was not admitted"; failed=1; }
+  done
+  served_within 30 "clients died inside their MPI_Intercomm_create"
+  kill -TERM "$server_pid"; wait "$server_pid" 2>/dev/null
+  echo "--- 3-rank service"; cat "$log"
+  rm -f "$port_file" "$port_file.token"
+fi
 rm -f "$log"
 [ $failed = 0 ] && echo "service test passed" || echo "FAIL"
 exit $failed

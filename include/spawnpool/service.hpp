@@ -27,10 +27,10 @@
 /// every other rank drops it within 0.1 s of hearing so from that rank. A client the lobby asked
 /// in that leaves before connecting leaves rank 0 in MPI_Comm_accept (busy under MPICH) until
 /// the next client comes; the other ranks sleep. A client that dies while the ranks join it
-/// (between its admission and the end of their MPI_Intercomm_create) leaves the ranks other than
-/// 0 inside that call, busy under MPICH, until the next client comes and completes it; that client
-/// is served as usual (MPICH; under Open MPI 4.1 such a client wedges the service: README). Neither
-/// the client that left nor the one that died counts in max_clients.
+/// (between its admission and the end of their MPI_Intercomm_create) delays the next client by
+/// up to 4 s (MPICH; under Open MPI 4.1 such a client wedges the service: README). Neither the
+/// client that left nor the one that died counts in max_clients; one alive but stopped in those
+/// milliseconds holds the service until it ends or resumes.
 ///
 /// Security model: the service runs only tasks its own program registered, never code a client
 /// sends; the library's built-in tasks (spawnpool::run_command, which runs any program) are

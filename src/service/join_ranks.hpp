@@ -12,28 +12,50 @@
 
 #include <mpi.h>
 
+#include <chrono>
+
 namespace spawnpool::detail {
 
-/// What join_service_ranks did, on one rank.
-struct JoinedClient {
-  /// The intercommunicator to the client (remote group: the client), with MPI_ERRORS_RETURN;
-  /// MPI_COMM_NULL when MPI failed (a client that died in these milliseconds).
-  MPI_Comm client = MPI_COMM_NULL;
-  /// Rank 0 only: the join failed after the other ranks had entered MPI_Intercomm_create, where
-  /// they now wait for rank 0's part (MPI cannot call theirs off, and under MPICH they wait for
-  /// ever: rank 0 fails in the exchange with the dead client, before its broadcast to them). Rank 0
-  /// then admits the next client and joins it with `others_wait_in_join` set, without the
-  /// collective calls that begin a turn: the others' MPI_Intercomm_create completes with that
-  /// client, and every rank serves it. (Busy meanwhile: MPICH polls inside the call.)
-  bool others_wait_in_join = false;
-};
+/// How long rank 0 waits for the other ranks' word after its part of a join failed (RankJoin).
+inline constexpr std::chrono::seconds kJoinReportWait{2};
 
-/// Service side, collective over MPI_COMM_WORLD, but see JoinedClient::others_wait_in_join:
-/// rank 0 passes true after a join that left the others waiting (they are then inside the call
-/// already, and only rank 0 calls this). `admitted` is rank 0's 1-rank connection to the admitted
-/// client (ignored on the other ranks); the caller disconnects it.
-/// Not thread-safe: call from the service's main thread.
-JoinedClient join_service_ranks(MPI_Comm admitted, bool others_wait_in_join);
+/// Service side: joins each admitted client to every rank of the service. One per service
+/// process, made and destroyed collectively over MPI_COMM_WORLD (it holds a duplicate of it, on
+/// which ranks whose MPI_Intercomm_create failed tell rank 0 so). Not thread-safe: use from the
+/// service's main thread.
+///
+/// A client that dies while the ranks join it makes rank 0's MPI_Intercomm_create fail in its
+/// exchange with the client; the other ranks may fail too, or (MPICH 4.0.2 ch3, tried: a client
+/// that dies before or inside its own MPI_Intercomm_create) wait inside the call for ever, for a
+/// broadcast from rank 0 that never comes (MPI cannot call theirs off). So rank 0 waits up to
+/// kJoinReportWait for every other rank's word that it failed; when none came, it sends the
+/// broadcast they wait for, but four ints long, which is longer than either of the two they may
+/// be waiting for in MPICH's MPI_Intercomm_create (two ints in the exchange of process ids, one
+/// in that of context ids): their call then fails (a truncated message) and they report, and
+/// every rank starts the next turn as usual. Ranks that still did not all report leave the
+/// service in calls that no timeout brings together: it then ends with MPI_Abort and a message
+/// that says so (never seen; a hang otherwise).
+class RankJoin {
+ public:
+  RankJoin();
+  ~RankJoin();
+  RankJoin(const RankJoin&) = delete;
+  RankJoin& operator=(const RankJoin&) = delete;
+
+  /// Collective over MPI_COMM_WORLD. `admitted` is rank 0's 1-rank connection to the admitted
+  /// client (ignored on the other ranks); the caller disconnects it. `turn` numbers the clients
+  /// served so far (the same on every rank). Returns the intercommunicator to the client (remote
+  /// group: the client), with MPI_ERRORS_RETURN, on every rank; MPI_COMM_NULL on every rank when
+  /// MPI failed (a client that died in these milliseconds).
+  MPI_Comm join(MPI_Comm admitted, int turn);
+
+ private:
+  /// Rank 0, after its MPI_Intercomm_create failed: how many other ranks said theirs failed too
+  /// within kJoinReportWait (older word is dropped).
+  int failure_reports(int turn);
+
+  MPI_Comm reports_ = MPI_COMM_NULL;
+};
 
 /// Client side: the counterpart of join_service_ranks on the connection `admitted` (to the
 /// service's rank 0, after the token was accepted). Returns the intercommunicator to every rank

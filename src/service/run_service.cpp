@@ -334,20 +334,14 @@ int run_service(const ServiceOptions& options) {
   detail::set_client_message_limit(options.max_message_size);
   const detail::ServiceProcessState clean_state;  // what every client starts from
   auto drop_notice = std::make_unique<detail::ClientDropNotice>();  // collective; freed before MPI_Finalize
-  bool others_wait_in_join = false;  // rank 0: see detail::JoinedClient
+  auto rank_join = std::make_unique<detail::RankJoin>();  // collective; freed before MPI_Finalize
   for (int served = 0; options.max_clients == 0 || served < options.max_clients;) {
-    // After a join that left the other ranks inside MPI_Intercomm_create, rank 0 admits the next
-    // client at once, without the collective start of a turn: their call completes with it.
-    MPI_Comm admitted = others_wait_in_join ? admit_next_client(*lobby, token)
-                                            : wait_for_next_client(rank, lobby.get(), token);
-    const detail::JoinedClient joined = detail::join_service_ranks(admitted, others_wait_in_join);
-    others_wait_in_join = joined.others_wait_in_join;
-    MPI_Comm client = joined.client;
+    MPI_Comm admitted = wait_for_next_client(rank, lobby.get(), token);
+    MPI_Comm client = rank_join->join(admitted, served);
     if (rank == 0) disconnect_in_background(admitted);  // the client disconnects it after joining
     if (client == MPI_COMM_NULL) {
       std::fprintf(stderr, "spawnpool service: rank %d lost an admitted client while its ranks "
-                           "joined it%s\n", rank,
-                   others_wait_in_join ? "; the other ranks join the next one" : "");
+                           "joined it\n", rank);
       continue;
     }
     ++served;
@@ -380,6 +374,7 @@ int run_service(const ServiceOptions& options) {
     if (line_of(token_file, 0) == token) std::remove(token_file.c_str());
   }
   drop_notice.reset();
+  rank_join.reset();
   if (!initialized) {
     // A refused client that never disconnected, or a dropped one, may keep MPI_Finalize waiting.
     for (int i = 0; i < 200 && g_refusing.load() > 0; ++i) {

@@ -31,7 +31,10 @@
 //   raw_service_client PORT_FILE TOKEN_FILE --die-in-join
 //     presents the right token, takes the first step of joining every rank
 //     (MPI_Intercomm_merge) and dies (_exit) before the second, while the service's ranks are in
-//     MPI_Intercomm_create with it. In both cases the service must serve the next client.
+//     MPI_Intercomm_create with it.
+//   raw_service_client PORT_FILE TOKEN_FILE --die-in-create
+//     the same, but dies (_exit from another thread) 0.3 ms after it entered its own
+//     MPI_Intercomm_create. In each case the service must serve the next client.
 //   raw_service_client PORT_FILE TOKEN_FILE --stranger MPI_PORT
 //     skips the lobby and the token: MPI_Comm_connect to MPI_PORT (rebuilt by the test from the
 //     TCP port rank 0 listens on, as an adversary can under MPICH), printing "connecting" and then
@@ -155,6 +158,7 @@ int main(int argc, char** argv) {
   const bool oversized = mode == "--oversized";
   const bool many_parts = mode == "--many-parts";
   const bool die_in_join = mode == "--die-in-join";
+  const bool die_in_create = mode == "--die-in-create";
   const bool die_when_admitted = mode == "--die-when-admitted";
   MPI_Init(&argc, &argv);
   const int ticket = wait_for_turn(lobby, token, port);
@@ -172,16 +176,26 @@ int main(int argc, char** argv) {
   int ranks = 0;
   const char garbage[] = "GET / HTTP/1.0\r\n\r\n";
   if (admitted_then_garbage || garbage_to_one || announce_then_hang || oversized || many_parts ||
-      die_in_join || die_when_admitted) {
+      die_in_join || die_in_create || die_when_admitted) {
     MPI_Send(token.data(), static_cast<int>(token.size()), MPI_CHAR, 0,
              spawnpool::detail::wire::kAdmissionTag, service);
     const int answer = admission_answer(service);
     std::printf("admitted: %d\n", answer);
     std::fflush(stdout);
     if (answer != 1 || die_when_admitted) _exit(answer == 1 ? 0 : 1);
-    if (die_in_join) {
+    if (die_in_join || die_in_create) {
       MPI_Comm pair = MPI_COMM_NULL;
       MPI_Intercomm_merge(service, 1, &pair);
+      if (die_in_join) _exit(0);
+      std::thread([] {
+        std::this_thread::sleep_for(std::chrono::microseconds(300));
+        _exit(0);
+      }).detach();
+      MPI_Comm_set_errhandler(pair, MPI_ERRORS_RETURN);
+      MPI_Comm all_ranks = MPI_COMM_NULL;
+      MPI_Intercomm_create(MPI_COMM_SELF, 0, pair, 0, spawnpool::detail::wire::kAdmissionTag,
+                           &all_ranks);
+      std::this_thread::sleep_for(std::chrono::seconds(600));  // not reached
       _exit(0);
     }
     service = join_every_rank(service);
