@@ -46,10 +46,10 @@ echo "not the service's" > "$victim"
 ln -s "$victim" "$port_file.tmp"
 # Clients counted: a check after a client hung once asked in, a check during a flood of strangers
 # at the lobby, five raw clients admitted with the token and a check after each, three that die
-# while the ranks join them (not counted) and a check, the killed
-# client, a check, the stopped client, rounds 1 and 2, and four with strangers at the MPI port (a
-# client they interrupted, a check, another, the client queued behind the strangers).
-timeout -k 5 320 "$mpiexec" "${server_args[@]}" -n 2 "$server" --port-file "$port_file" --max-clients 22 \
+# while the ranks join them (not counted) and a check, the killed client, a check, the stopped
+# client, rounds 1 and 2, and five with strangers at the MPI port (a check after one at the idle
+# service, a client they interrupted, a check, another, the client queued behind the strangers).
+timeout -k 5 320 "$mpiexec" "${server_args[@]}" -n 2 "$server" --port-file "$port_file" --max-clients 23 \
   --client-timeout 3 > "$log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 100); do [ -s "$port_file" ] && break; sleep 0.2; done
@@ -271,6 +271,14 @@ if [ -n "${raw_client:-}" ] && [ "$flavour" != openmpi ]; then
   mpi_port=$(rebuilt_mpi_port)
   echo "--- the MPI port rebuilt from rank 0's listeners: $mpi_port"
   [ -n "$mpi_port" ] || { echo "FAIL: cannot rebuild the MPI port (ss -ltnp)"; failed=1; }
+  # A stranger that connects to the rebuilt MPI port while the service idles and dies: the port
+  # was open while rank 0 waited for a client, MPICH queued the connection, and the next
+  # MPI_Comm_accept waited for ever (every later client timed out). The port is now opened only
+  # once a client waits in the lobby, and the idle rank 0 has MPI refuse such connections.
+  sleep 1
+  start_strangers 1
+  end_strangers
+  served_within 30 "a stranger connected to the MPI port of the idle service and died"
   # A stranger that connects to the rebuilt MPI port while a client is served and dies before its
   # turn: MPICH queued its connection, the next MPI_Comm_accept failed ("Cannot issue acceptance
   # packet") and the service ended. The port is now open only while a client is asked in.
@@ -296,7 +304,7 @@ if [ -n "${raw_client:-}" ] && [ "$flavour" != openmpi ]; then
   rm -f "$next_out"
   end_strangers
 else
-  for _ in $(seq 1 4); do served_within 30 "nothing"; done  # keeps the count of clients
+  for _ in $(seq 1 5); do served_within 30 "nothing"; done  # keeps the count of clients
 fi
 # A client killed with SIGKILL in the middle of a map: the service's ranks see its process gone,
 # finish the task they run, drop it, and serve the next client, which has waited in the lobby

@@ -34,7 +34,9 @@ inline constexpr std::chrono::seconds kJoinReportWait{2};
 /// in that of context ids): their call then fails (a truncated message) and they report, and
 /// every rank starts the next turn as usual. Ranks that still did not all report leave the
 /// service in calls that no timeout brings together: it then ends with MPI_Abort and a message
-/// that says so (never seen; a hang otherwise).
+/// that says so (never seen; a hang otherwise). Not covered: a rank whose call failed by itself
+/// but whose word reached rank 0 only after kJoinReportWait (a rank stopped or starved for that
+/// long right then) finds the long broadcast in a later MPI_Bcast of the service.
 class RankJoin {
  public:
   RankJoin();

@@ -92,6 +92,15 @@ void Lobby::wake() {
   [[maybe_unused]] const ssize_t ignored = ::write(wake_pipe_[1], &byte, 1);
 }
 
+bool Lobby::wait_for_a_queued_client(std::chrono::milliseconds limit) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  return queued_.wait_for(lock, limit, [this] {
+    return std::any_of(guests_.begin(), guests_.end(), [](const Guest& g) {
+      return g.stage == Stage::kQueued || g.stage == Stage::kAskedIn;
+    });
+  });
+}
+
 void Lobby::open_door(const std::string& mpi_port) {
   std::unique_lock<std::mutex> lock(mutex_);
   mpi_port_ = mpi_port;
@@ -254,6 +263,7 @@ void Lobby::serve() {
     }
     if (watched[1].revents) take_newcomers();
     ask_in_if_wanted();
+    queued_.notify_all();
   }
 }
 

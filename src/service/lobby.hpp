@@ -67,6 +67,11 @@ class Lobby {
   /// "HOST:PORT", for the port file and the name service.
   std::string address() const;
 
+  /// Waits (without CPU) up to `limit` for a client that showed the token to wait in the queue
+  /// (or to have been asked in already); true when one does. The caller opens the turn's MPI
+  /// port only then, so that no port is open while the service idles.
+  bool wait_for_a_queued_client(std::chrono::milliseconds limit);
+
   /// Blocks (without CPU) until a queued client has been asked in, told `mpi_port` (the port the
   /// caller opened for this turn); the caller then runs MPI_Comm_accept. Clients asked in later in
   /// the same turn (the one asked in gave up) are told the same port.
@@ -101,6 +106,7 @@ class Lobby {
   int wake_pipe_[2] = {-1, -1};
   std::mutex mutex_;
   std::condition_variable asked_in_;
+  std::condition_variable queued_;  // notified after every round of the lobby thread
   std::vector<Guest> guests_;  // in arrival order
   bool door_wanted_ = false;
   bool stopping_ = false;

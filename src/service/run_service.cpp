@@ -153,15 +153,28 @@ void refuse_client(MPI_Comm client) {
   disconnect_in_background(client);
 }
 
-/// Rank 0: opens an MPI port for this turn, has the lobby ask a client in (told that port), and
-/// accepts over MPI_COMM_SELF until a connection shows the token; closes the port and returns
-/// that 1-rank connection. Alone, without any collective call, so that a failed accept (a
+/// Rank 0, while no client waits in the lobby: sleeps in the lobby's wait, but turns MPI's
+/// progress engine every 0.1 s. No MPI port is open meanwhile, and ch3 refuses a connection to a
+/// port that is not open only when its progress engine sees it: one it saw later, once the next
+/// turn had opened a port of the same name (tag#0), took that turn's accept, and a stranger that
+/// had connected to an idle service and died left that accept waiting for ever.
+void idle_until_a_client_queues(detail::Lobby& lobby) {
+  while (!lobby.wait_for_a_queued_client(std::chrono::milliseconds(100))) {
+    int flag = 0;
+    MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_SELF, &flag, MPI_STATUS_IGNORE);
+  }
+}
+
+/// Rank 0: once a client waits in the lobby (idle_until_a_client_queues), opens an MPI port for
+/// this turn, has the lobby ask a client in (told that port), and accepts over MPI_COMM_SELF
+/// until a connection shows the token; closes the port and returns that 1-rank connection. Alone, without any collective call, so that a failed accept (a
 /// stranger that connected and died before its turn: MPICH's accept then fails, "Cannot issue
 /// acceptance packet") is retried here, and a stranger's connection is refused here, while the
 /// other ranks wait quietly. The port is closed between turns: a stranger that rebuilt the port
 /// string (it is reconstructible under MPICH) and connects meanwhile is refused by MPI at once,
 /// and cannot queue for a later turn.
 MPI_Comm admit_next_client(detail::Lobby& lobby, const std::string& token) {
+  idle_until_a_client_queues(lobby);
   char port[MPI_MAX_PORT_NAME] = {};
   SPAWNPOOL_MPI(MPI_Open_port(MPI_INFO_NULL, port));
   lobby.open_door(port);
