@@ -42,18 +42,20 @@ MPI_Comm RankJoin::join(MPI_Comm admitted, int turn) {
     client = MPI_COMM_NULL;
     if (rank != 0) {
       MPI_Send(&turn, 1, MPI_INT, 0, kJoinFailedTag, reports_);  // eager: one int
-    } else if (size > 1 && failure_reports(turn) == 0) {
-      // The others wait inside the call (see the class comment): a broadcast longer than any
-      // they may wait for makes theirs fail.
-      int too_long[4] = {-1, -1, -1, -1};
-      MPI_Bcast(too_long, 4, MPI_INT, 0, MPI_COMM_WORLD);
-      const int reports = failure_reports(turn);
+    } else if (size > 1) {
+      int reports = failure_reports(turn);
+      if (reports == 0) {
+        // The others wait inside the call (see the class comment): a broadcast longer than any
+        // they may wait for makes theirs fail.
+        int too_long[4] = {-1, -1, -1, -1};
+        MPI_Bcast(too_long, 4, MPI_INT, 0, MPI_COMM_WORLD);
+        reports = failure_reports(turn);
+      }
       if (reports != size - 1) {
         std::fprintf(stderr, "spawnpool service: a client died while the ranks joined it, and "
-                             "%d of the %d other ranks are still in MPI_Intercomm_create after "
-                             "%lld s; MPI cannot call it off: the service ends\n",
-                     size - 1 - reports, size - 1,
-                     static_cast<long long>(2 * kJoinReportWait.count()));
+                             "%d of the %d other ranks are still in MPI_Intercomm_create while "
+                             "the rest failed it; MPI cannot call it off: the service ends\n",
+                     size - 1 - reports, size - 1);
         std::fflush(nullptr);
         MPI_Abort(MPI_COMM_WORLD, 1);
       }

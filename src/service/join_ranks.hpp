@@ -32,9 +32,9 @@ inline constexpr std::chrono::seconds kJoinReportWait{2};
 /// broadcast they wait for, but four ints long, which is longer than either of the two they may
 /// be waiting for in MPICH's MPI_Intercomm_create (two ints in the exchange of process ids, one
 /// in that of context ids): their call then fails (a truncated message) and they report, and
-/// every rank starts the next turn as usual. Ranks that still did not all report leave the
-/// service in calls that no timeout brings together: it then ends with MPI_Abort and a message
-/// that says so (never seen; a hang otherwise). Not covered: a rank whose call failed by itself
+/// every rank starts the next turn as usual. Some ranks reporting and others not, before the
+/// broadcast or after it, leaves the service in calls that no timeout brings together: it then
+/// ends with MPI_Abort and a message that says so (never seen; a hang otherwise). Not covered: a rank whose call failed by itself
 /// but whose word reached rank 0 only after kJoinReportWait (a rank stopped or starved for that
 /// long right then) finds the long broadcast in a later MPI_Bcast of the service.
 class RankJoin {
