@@ -34,9 +34,10 @@ inline constexpr std::chrono::seconds kJoinReportWait{2};
 /// in that of context ids): their call then fails (a truncated message) and they report, and
 /// every rank starts the next turn as usual. Some ranks reporting and others not, before the
 /// broadcast or after it, leaves the service in calls that no timeout brings together: it then
-/// ends with MPI_Abort and a message that says so (never seen; a hang otherwise). Not covered: a rank whose call failed by itself
-/// but whose word reached rank 0 only after kJoinReportWait (a rank stopped or starved for that
-/// long right then) finds the long broadcast in a later MPI_Bcast of the service.
+/// ends with MPI_Abort and a message that says so (never seen; a hang otherwise). Not covered: a
+/// rank whose call failed by itself but whose word reached rank 0 only after kJoinReportWait (a
+/// rank stopped or starved for that long right then) finds the long broadcast in a later
+/// MPI_Bcast of the service.
 class RankJoin {
  public:
   RankJoin();
@@ -59,7 +60,7 @@ class RankJoin {
   MPI_Comm reports_ = MPI_COMM_NULL;
 };
 
-/// Client side: the counterpart of join_service_ranks on the connection `admitted` (to the
+/// Client side: the counterpart of RankJoin::join on the connection `admitted` (to the
 /// service's rank 0, after the token was accepted). Returns the intercommunicator to every rank
 /// of the service, with MPI_ERRORS_RETURN, and disconnects `admitted`; MPI_COMM_NULL when MPI
 /// failed. Call with the MPI lock held.

@@ -167,10 +167,10 @@ void idle_until_a_client_queues(detail::Lobby& lobby) {
 
 /// Rank 0: once a client waits in the lobby (idle_until_a_client_queues), opens an MPI port for
 /// this turn, has the lobby ask a client in (told that port), and accepts over MPI_COMM_SELF
-/// until a connection shows the token; closes the port and returns that 1-rank connection. Alone, without any collective call, so that a failed accept (a
-/// stranger that connected and died before its turn: MPICH's accept then fails, "Cannot issue
-/// acceptance packet") is retried here, and a stranger's connection is refused here, while the
-/// other ranks wait quietly. The port is closed between turns: a stranger that rebuilt the port
+/// until a connection shows the token; closes the port and returns that 1-rank connection.
+/// Alone, without any collective call, so that a failed accept (a stranger that connected and
+/// died before its turn: MPICH's accept then fails, "Cannot issue acceptance packet") is retried
+/// here, and a stranger's connection is refused here, while the other ranks wait quietly. The port is closed between turns: a stranger that rebuilt the port
 /// string (it is reconstructible under MPICH) and connects meanwhile is refused by MPI at once,
 /// and cannot queue for a later turn.
 MPI_Comm admit_next_client(detail::Lobby& lobby, const std::string& token) {
