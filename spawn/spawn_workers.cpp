@@ -106,7 +106,18 @@ PendingSpawn start_spawn(const SpawnRequest& request) {
   const int count = request.count;
   const std::string host = request.host, hostfile = request.hostfile;
   const std::vector<std::string> hosts = request.hosts;
-  std::thread([argv_storage, outcome, program, count, host, hostfile, hosts] {
+  // Each spawn is collective over its own copy of MPI_COMM_SELF: a pool starts its workers' spawns
+  // at once, and two collective calls may not run on one communicator at the same time.
+  MPI_Comm self = MPI_COMM_NULL;
+  {
+    auto lock = mpi_lock();
+    const int code = MPI_Comm_dup(MPI_COMM_SELF, &self);
+    if (code != MPI_SUCCESS) {
+      throw SpawnError("spawnpool: cannot start workers: MPI_Comm_dup of MPI_COMM_SELF failed: " +
+                       mpi_error_text(code));
+    }
+  }
+  std::thread([argv_storage, outcome, program, count, host, hostfile, hosts, self]() mutable {
     std::vector<char*> argv;
     for (auto& a : *argv_storage) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
@@ -115,7 +126,7 @@ PendingSpawn start_spawn(const SpawnRequest& request) {
     auto lock = mpi_lock();
     if (hosts.empty()) {
       MPI_Info info = spawn_info(host, hostfile);
-      o.code = MPI_Comm_spawn(program.c_str(), argv.data(), count, info, 0, MPI_COMM_SELF, &o.comm,
+      o.code = MPI_Comm_spawn(program.c_str(), argv.data(), count, info, 0, self, &o.comm,
                               o.errcodes.data());
       if (info != MPI_INFO_NULL) MPI_Info_free(&info);
     } else {
@@ -128,12 +139,13 @@ PendingSpawn start_spawn(const SpawnRequest& request) {
       for (const std::string& h : hosts) infos.push_back(spawn_info(h, hostfile));
       o.errcodes.assign(hosts.size(), MPI_SUCCESS);
       o.code = MPI_Comm_spawn_multiple(commands, programs.data(), argvs.data(), maxprocs.data(),
-                                       infos.data(), 0, MPI_COMM_SELF, &o.comm, o.errcodes.data());
+                                       infos.data(), 0, self, &o.comm, o.errcodes.data());
       for (MPI_Info& info : infos) {
         if (info != MPI_INFO_NULL) MPI_Info_free(&info);
       }
     }
     if (o.code == MPI_SUCCESS) MPI_Comm_set_errhandler(o.comm, MPI_ERRORS_RETURN);
+    MPI_Comm_free(&self);
     outcome->set_value(std::move(o));
   }).detach();
   return pending;

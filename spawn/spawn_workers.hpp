@@ -72,8 +72,9 @@ class PendingSpawn {
   std::atomic<bool>* mpi_stuck_ = nullptr;
 };
 
-/// Starts spawning `request.count` copies of the program from MPI_COMM_SELF on a helper thread and
-/// returns at once.
+/// Starts spawning `request.count` copies of the program from a copy of MPI_COMM_SELF on a helper
+/// thread and returns at once. Several spawns may be pending at the same time (with
+/// MPI_THREAD_MULTIPLE they run side by side). Thread-safe.
 /// @throws SpawnError when the program is missing or not executable
 PendingSpawn start_spawn(const SpawnRequest& request);
 

@@ -2,6 +2,7 @@
 // shutting down. The progress loop itself is in progress_loop.cpp.
 #include "pool_core.hpp"
 
+#include "control_messages.hpp"
 #include "environment.hpp"
 #include "log.hpp"
 #include <spawnpool/detail/mpi_call.hpp>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <deque>
 #include <numeric>
 
 namespace spawnpool::detail {
@@ -109,25 +111,44 @@ void PoolCore::end_started_workers() noexcept {
     link.dismiss(w.rank, setup_.tag);
     if (w.same_host && w.pid > 0) kill(static_cast<pid_t>(w.pid), SIGKILL);
   }
-  // ...and give the goodbyes a moment to leave: the first message to a new worker waits for its
+  // ...and give them a moment to answer: the first message to a new worker waits for its
   // connection, and a goodbye cancelled with the link leaves a worker not greeted yet waiting for
-  // a hello for 120 s (and MPI_Finalize waiting for that worker).
+  // a hello for 120 s (and MPI_Finalize waiting for that worker). A worker that answered (kBye) is
+  // in MPI_Comm_disconnect, which returns only once this side disconnects too: its link is
+  // disconnected; the others' are freed.
+  std::vector<int> byes_awaited(links_.size(), 0);
+  for (const Worker& w : roster_) {
+    if (links_[w.link]->owned()) ++byes_awaited[w.link];
+  }
   const auto until = clock::now() + kStartGoodbyeLimit;
   Backoff backoff(poll_);
-  for (bool pending = true; pending && clock::now() < until;) {
-    pending = false;
-    for (auto& link : links_) {
-      if (!link->owned()) continue;
+  for (bool waiting = true; waiting && clock::now() < until;) {
+    waiting = false;
+    for (std::size_t l = 0; l < links_.size(); ++l) {
+      if (byes_awaited[l] <= 0) continue;
+      Transport& transport = links_[l]->transport();
       try {
-        link->transport().progress_sends();
-        pending |= link->transport().sends_pending();
+        transport.progress_sends();
+        while (auto in = transport.try_receive(MPI_ANY_SOURCE, setup_.tag)) {
+          if (is(*in, wire::Kind::kBye)) --byes_awaited[l];
+        }
       } catch (const std::exception&) {  // a worker that is gone: its goodbye is moot
-        link->transport().abandon_sends();
+        transport.abandon_sends();
+        byes_awaited[l] = -1;
+        continue;
       }
+      waiting |= byes_awaited[l] > 0;
     }
-    if (pending) backoff.pause();
+    if (waiting) backoff.pause();
   }
-  for (auto& link : links_) link->close(WorkerLink::Ending::kAbandon);
+  for (std::size_t l = 0; l < links_.size(); ++l) {
+    try {
+      links_[l]->close(byes_awaited[l] == 0 ? WorkerLink::Ending::kClean
+                                            : WorkerLink::Ending::kAbandon);
+    } catch (const std::exception& e) {
+      log().debug("disconnecting a dismissed worker: {}", e.what());
+    }
+  }
 }
 
 PoolCore::~PoolCore() {
@@ -140,20 +161,7 @@ PoolCore::~PoolCore() {
 void PoolCore::start_workers() {
   const auto deadline = clock::now() + setup_.start_timeout;
   if (setup_.spawn) {
-    for (int i = 0; i < setup_.workers; ++i) {
-      try {
-        if (i > 0 && deadline - clock::now() < std::min<clock::duration>(
-                                                    kLeastTimeForASpawn, setup_.start_timeout / 4)) {
-          throw SpawnError(start_out_of_time(i));
-        }
-        add_spawned_worker(deadline);
-      } catch (const SpawnError& e) {
-        if (i == 0 || i < setup_.min_workers || runtime_state().mpi_stuck) throw;
-        log().warn("started {} of {} workers (min_workers {}): {}", i, setup_.workers,
-                   setup_.min_workers, e.what());
-        break;
-      }
-    }
+    spawn_all_workers(deadline);
   } else {
     links_.push_back(std::make_unique<WorkerLink>(
         setup_.shared_comm, setup_.own_shared_comm ? WorkerLink::Ownership::kOwned
@@ -207,29 +215,79 @@ std::optional<PoolCore::PlacedRequest> PoolCore::request_for_next_worker() {
   return placed;
 }
 
-void PoolCore::add_spawned_worker(clock::time_point deadline) {
-  auto placed = request_for_next_worker();
-  if (!placed) {
-    // plan_placement checked the room for every worker: only lost hosts could take it away.
-    throw SpawnError("spawnpool: no host left to start a worker on");
+void PoolCore::spawn_all_workers(clock::time_point deadline) {
+  // The spawns run side by side, up to kSpawnsAtOnce of them (mpi_flavor.hpp: 1 under Open MPI): a
+  // worker's start is mostly its own process starting and reaching MPI_Init, so N workers start in
+  // about the time of one (separate spawns, so that each worker is its own MPI job: hydra ends a
+  // whole job when one of it dies).
+  // They are taken in the order they were begun, and a failure begins no further spawn but lets
+  // those under way end, so that every started worker is either kept or told to leave.
+  struct Start {
+    PendingSpawn spawn;
+    std::vector<std::size_t> hosts;
+  };
+  std::deque<Start> under_way;
+  std::optional<SpawnError> failure;
+  bool out_of_time = false;
+  int begun = 0, started = 0;
+  const auto fail = [&failure](const SpawnError& e) {
+    if (failure) {
+      log().debug("another spawn of the start failed too: {}", e.what());
+    } else {
+      failure = e;
+    }
+  };
+  while (begun < setup_.workers || !under_way.empty()) {
+    while (!failure && !out_of_time && begun < setup_.workers &&
+           under_way.size() < static_cast<std::size_t>(kSpawnsAtOnce)) {
+      if (begun > 0 && deadline - clock::now() < std::min<clock::duration>(
+                                                     kLeastTimeForASpawn, setup_.start_timeout / 4)) {
+        out_of_time = true;
+        break;
+      }
+      auto placed = request_for_next_worker();
+      if (!placed) {
+        // plan_placement checked the room for every worker: only lost hosts could take it away.
+        fail(SpawnError("spawnpool: no host left to start a worker on"));
+        break;
+      }
+      SpawnRequest& request = placed->request;
+      request.timeout = std::max(std::chrono::milliseconds(1),
+                                 std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     deadline - clock::now()));
+      request.shared_timeout = setup_.start_timeout;  // for its message: the limit is the pool's
+      try {
+        under_way.push_back({start_spawn(request), std::move(placed->hosts)});
+        ++begun;
+      } catch (const SpawnError& e) {
+        setup_.hosts.release_processes(placed->hosts);
+        fail(e);
+      }
+    }
+    if (under_way.empty()) break;
+    Start& oldest = under_way.front();
+    oldest.spawn.wait();
+    try {
+      links_.push_back(std::make_unique<WorkerLink>(oldest.spawn.take(),
+                                                    WorkerLink::Ownership::kWatched));
+      Worker w;
+      w.id = next_spawned_id_++;
+      w.link = links_.size() - 1;
+      w.rank = 0;
+      w.placed_on = std::move(oldest.hosts);
+      roster_.add(std::move(w));
+      ++started;
+    } catch (const SpawnError& e) {
+      setup_.hosts.release_processes(oldest.hosts);
+      fail(e);
+    }
+    under_way.pop_front();
   }
-  SpawnRequest& request = placed->request;
-  request.timeout = std::max(std::chrono::milliseconds(1),
-                             std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()));
-  request.shared_timeout = setup_.start_timeout;  // for its message: the limit is the pool's
-  try {
-    links_.push_back(
-        std::make_unique<WorkerLink>(spawn_workers(request), WorkerLink::Ownership::kWatched));
-  } catch (...) {
-    setup_.hosts.release_processes(placed->hosts);
-    throw;
-  }
-  Worker w;
-  w.id = next_spawned_id_++;
-  w.link = links_.size() - 1;
-  w.rank = 0;
-  w.placed_on = std::move(placed->hosts);
-  roster_.add(std::move(w));
+  if (!failure && !out_of_time) return;
+  const SpawnError why = failure ? *failure : SpawnError(start_out_of_time(started));
+  if (started == 0 || started < setup_.min_workers || runtime_state().mpi_stuck) throw why;
+  log().warn("started {} of {} workers (min_workers {}): {}", started, setup_.workers,
+             setup_.min_workers, why.what());
 }
 
 void PoolCore::take_ready(Worker& w, const Ready& ready) {

@@ -123,7 +123,11 @@ class PoolCore final : public ProgressDriver {
   /// kStartGoodbyeLimit until those messages have left, and lets go of the links.
   void end_started_workers() noexcept;
   static constexpr std::chrono::seconds kStartGoodbyeLimit{2};
-  void add_spawned_worker(std::chrono::steady_clock::time_point deadline);
+  /// Spawn mode: spawns setup_.workers workers, side by side (at most kSpawnsAtOnce at a time, of
+  /// mpi_flavor.hpp), each on its own link; fewer when
+  /// some fail but at least setup_.min_workers (and one) start.
+  /// @throws SpawnError when fewer start (the started ones are in links_ and roster_)
+  void spawn_all_workers(std::chrono::steady_clock::time_point deadline);
   /// A spawn is not begun with less of the start's time left (or a quarter of the spawn timeout,
   /// when that is less): it would most likely time out and leave its helper thread inside
   /// MPI_Comm_spawn (and MPI unfinalizable).

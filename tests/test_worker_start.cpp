@@ -2,7 +2,8 @@
 // program that crashes at start-up or calls exit(3) before MPI_Init. The Executor constructor
 // throws SpawnError within seconds, naming the program and how it ended, instead of waiting for
 // the spawn timeout (60 s) because MPI_Comm_spawn never returns. Also: the timeout message names
-// no Slurm outside Slurm, and the real workers run under a watcher that ends with them.
+// no Slurm outside Slurm, and the real workers run under a watcher that ends with them. A pool's
+// workers are started side by side, and one that cannot start ends the others.
 // Started by ctest without mpiexec (the Runtime relaunches it), one test per process (a spawn that
 // cannot complete leaves a thread inside MPI_Comm_spawn).
 #include "process_checks.hpp"
@@ -24,6 +25,9 @@
 
 #ifndef EARLY_END_PATH
 #error "EARLY_END_PATH must name the early_end program (tests/CMakeLists.txt)"
+#endif
+#ifndef START_IN_STEP_PATH
+#error "START_IN_STEP_PATH must name programs/start_in_step.sh (tests/CMakeLists.txt)"
 #endif
 
 namespace {
@@ -93,7 +97,68 @@ std::string command_name(long pid) {
   return name;
 }
 
+/// A new empty directory for start_in_step.sh's pid files.
+std::string fresh_directory(const std::string& name) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("spawnpool-" + name + "-" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir.string();
+}
+
+/// The pids start_in_step.sh left in `dir`: the workers' (exec keeps the pid).
+std::vector<long> pids_left_in(const std::string& dir) {
+  std::vector<long> pids;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() == ".pid") pids.push_back(std::stol(entry.path().stem().string()));
+  }
+  return pids;
+}
+
 }  // namespace
+
+// A pool's workers are started side by side (N of them in about the time of one), not one after
+// the other: each of the 3 workers' launchers waits until all 3 have been started.
+TEST(WorkerStart, AllWorkersAreStartedSideBySide) {
+  const std::string dir = fresh_directory("together");
+  {
+    spawnpool::Executor pool(spawnpool::Options{}
+                                 .max_workers(3)
+                                 .spawn_timeout(std::chrono::seconds(60))
+                                 .worker_program(START_IN_STEP_PATH)
+                                 .worker_args({dir, "together", "3", canonical("/proc/self/exe")}));
+    EXPECT_EQ(pool.num_workers(), 3);
+    std::vector<spawnpool::Future<int>> doubled;
+    for (int i = 0; i < 30; ++i) doubled.push_back(pool.submit(twice, i));
+    for (int i = 0; i < 30; ++i) EXPECT_EQ(doubled[static_cast<std::size_t>(i)].get(), 2 * i);
+  }
+  std::filesystem::remove_all(dir);
+}
+
+// One of 3 workers cannot start (its launcher exits with status 7 before MPI_Init) while the
+// others are being started beside it: the SpawnError says how it ended, and the 2 workers that
+// did start are told to leave and end.
+TEST(WorkerStart, AWorkerThatCannotStartFailsThePoolAndTheOthersEnd) {
+  const ScopedEnv outside_slurm("SLURM_JOB_ID", nullptr);
+  const std::string dir = fresh_directory("one-fails");
+  try {
+    spawnpool::Executor pool(spawnpool::Options{}
+                                 .max_workers(3)
+                                 .spawn_timeout(std::chrono::seconds(60))
+                                 .worker_program(START_IN_STEP_PATH)
+                                 .worker_args({dir, "one-fails", canonical("/proc/self/exe")}));
+    ADD_FAILURE() << "expected SpawnError: all 3 workers started";
+  } catch (const spawnpool::SpawnError& e) {
+    EXPECT_NE(std::string(e.what()).find("exited with status 7"), std::string::npos) << e.what();
+  }
+  const std::vector<long> started = pids_left_in(dir);
+  EXPECT_EQ(started.size(), 2u) << "the other workers were not started beside the failed one";
+  for (long pid : started) {
+    EXPECT_TRUE(test_processes::ends_within(pid, std::chrono::seconds(10)))
+        << "worker " << pid << " was left running";
+  }
+  std::filesystem::remove_all(dir);
+}
 
 TEST(WorkerStart, TrueIsReportedWithItsStatus) {
   expect_early_end_reported("/bin/true", {}, "exited with status 0");
