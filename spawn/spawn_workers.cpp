@@ -13,6 +13,7 @@
 #include <cstring>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <thread>
 
 namespace spawnpool::detail {
@@ -107,9 +108,12 @@ PendingSpawn start_spawn(const SpawnRequest& request) {
   const std::string host = request.host, hostfile = request.hostfile;
   const std::vector<std::string> hosts = request.hosts;
   // Each spawn is collective over its own copy of MPI_COMM_SELF: a pool starts its workers' spawns
-  // at once, and two collective calls may not run on one communicator at the same time.
+  // at once, and two collective calls may not run on one communicator at the same time (the copies
+  // are made one at a time for the same reason: pools start and replace workers on their threads).
   MPI_Comm self = MPI_COMM_NULL;
   {
+    static std::mutex one_copy_at_a_time;
+    const std::lock_guard<std::mutex> one(one_copy_at_a_time);
     auto lock = mpi_lock();
     const int code = MPI_Comm_dup(MPI_COMM_SELF, &self);
     if (code != MPI_SUCCESS) {
