@@ -119,13 +119,14 @@ class PoolCore final : public ProgressDriver {
  private:
   // Starting and ending (pool_core.cpp).
   void start_workers();
-  /// After a failed start: tells every started worker to leave, waits at most
-  /// kStartGoodbyeLimit until those messages have left, and lets go of the links.
+  /// After a failed start: tells every started worker to leave, waits at most kStartGoodbyeLimit
+  /// for each one's answer, disconnects the links of those that answered (they wait for that in
+  /// MPI_Comm_disconnect) and frees the others.
   void end_started_workers() noexcept;
   static constexpr std::chrono::seconds kStartGoodbyeLimit{2};
   /// Spawn mode: spawns setup_.workers workers, side by side (at most kSpawnsAtOnce at a time, of
-  /// mpi_flavor.hpp), each on its own link; fewer when
-  /// some fail but at least setup_.min_workers (and one) start.
+  /// mpi_flavor.hpp), each on its own link; fewer when some fail but at least setup_.min_workers
+  /// (and one) start and MPI is not left stuck.
   /// @throws SpawnError when fewer start (the started ones are in links_ and roster_)
   void spawn_all_workers(std::chrono::steady_clock::time_point deadline);
   /// A spawn is not begun with less of the start's time left (or a quarter of the spawn timeout,
