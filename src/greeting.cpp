@@ -95,6 +95,12 @@ std::string set_up_losses_message(std::vector<std::pair<int, std::string>> losse
          "; they are lost for the rest of the job";
 }
 
+void greet(std::vector<std::unique_ptr<WorkerLink>>& links, WorkerRoster& roster,
+           const std::vector<std::size_t>& which, const Greeting& greeting,
+           std::chrono::steady_clock::time_point deadline, PollSettings poll,
+           const std::function<void(Worker&, const Ready&)>& on_ready,
+           const std::function<void(Worker&, const LossReport&)>& on_lost);
+
 }  // namespace
 
 void greet_workers(std::vector<std::unique_ptr<WorkerLink>>& links, WorkerRoster& roster,
@@ -102,6 +108,22 @@ void greet_workers(std::vector<std::unique_ptr<WorkerLink>>& links, WorkerRoster
                    std::chrono::steady_clock::time_point deadline, PollSettings poll,
                    const std::function<void(Worker&, const Ready&)>& on_ready,
                    const std::function<void(Worker&, const LossReport&)>& on_lost) {
+  try {
+    greet(links, roster, which, greeting, deadline, poll, on_ready, on_lost);
+  } catch (const MpiError& e) {
+    // A send to a worker that ended after MPI_Init, before it answered (its connection is gone).
+    throw SpawnError("spawnpool: a worker ('" + greeting.program + "') ended while it started, " +
+                     "before it answered: its connection failed (" + e.what() + ")");
+  }
+}
+
+namespace {
+
+void greet(std::vector<std::unique_ptr<WorkerLink>>& links, WorkerRoster& roster,
+           const std::vector<std::size_t>& which, const Greeting& greeting,
+           std::chrono::steady_clock::time_point deadline, PollSettings poll,
+           const std::function<void(Worker&, const Ready&)>& on_ready,
+           const std::function<void(Worker&, const LossReport&)>& on_lost) {
   for (std::size_t i : which) {
     send_hello(links[roster[i].link]->transport(), roster[i].rank, greeting.tag,
                greeting.hello_for(roster[i].id, deadline));
@@ -164,5 +186,7 @@ void greet_workers(std::vector<std::unique_ptr<WorkerLink>>& links, WorkerRoster
     }
   }
 }
+
+}  // namespace
 
 }  // namespace spawnpool::detail

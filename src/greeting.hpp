@@ -63,7 +63,8 @@ std::optional<std::pair<int, Ready>> receive_ready(Transport& transport, int sou
 /// @throws SpawnError when they do not all answer before `deadline`, when one of them reports
 ///         its end meanwhile (receive_loss_report on watched links, receive_answer on shared
 ///         ones: a static rank whose set-up crashed or outlasted its limit; the message names the
-///         rank and the cause), or answer in another protocol
+///         rank and the cause), when a send to one fails (it ended after MPI_Init, before it
+///         answered), or answer in another protocol
 void greet_workers(std::vector<std::unique_ptr<WorkerLink>>& links, WorkerRoster& roster,
                    const std::vector<std::size_t>& which, const Greeting& greeting,
                    std::chrono::steady_clock::time_point deadline, PollSettings poll,

@@ -15,7 +15,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <deque>
+#include <mutex>
 #include <numeric>
 
 namespace spawnpool::detail {
@@ -23,6 +25,38 @@ namespace spawnpool::detail {
 namespace {
 
 using clock = std::chrono::steady_clock;
+
+/// The spawns under way in this process, all pools together, held to kSpawnsAtOnce
+/// (mpi_flavor.hpp): hydra's mpiexec has been seen to die (SIGPIPE, then a write error) when a
+/// process it was starting died while some 24 spawns of three pools were under way, leaving its
+/// proxies behind. Thread-safe.
+class SpawnSlots {
+ public:
+  static SpawnSlots& process_wide() {
+    static SpawnSlots slots;
+    return slots;
+  }
+  /// Takes a slot if one is free, waiting for one until `until` when `wait` is set.
+  bool take(bool wait, clock::time_point until) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    const auto free = [this] { return in_use_ < kSpawnsAtOnce; };
+    if (wait ? !freed_.wait_until(lock, until, free) : !free()) return false;
+    ++in_use_;
+    return true;
+  }
+  void give_back() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      --in_use_;
+    }
+    freed_.notify_one();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable freed_;
+  int in_use_ = 0;
+};
 
 Hello make_hello(const Options& options, const PollSettings& poll,
                  std::chrono::milliseconds heartbeat_timeout) {
@@ -216,10 +250,10 @@ std::optional<PoolCore::PlacedRequest> PoolCore::request_for_next_worker() {
 }
 
 void PoolCore::spawn_all_workers(clock::time_point deadline) {
-  // The spawns run side by side, up to kSpawnsAtOnce of them (mpi_flavor.hpp: 1 under Open MPI): a
-  // worker's start is mostly its own process starting and reaching MPI_Init, so N workers start in
-  // about the time of one (separate spawns, so that each worker is its own MPI job: hydra ends a
-  // whole job when one of it dies).
+  // The spawns run side by side, up to kSpawnsAtOnce of them in the process (mpi_flavor.hpp: 1
+  // under Open MPI): a worker's start is mostly its own process starting and reaching MPI_Init, so
+  // N workers start in about the time of one (separate spawns, so that each worker is its own MPI
+  // job: hydra ends a whole job when one of it dies).
   // They are taken in the order they were begun, and a failure begins no further spawn but lets
   // those under way end, so that every started worker is either kept or told to leave.
   struct Start {
@@ -237,16 +271,22 @@ void PoolCore::spawn_all_workers(clock::time_point deadline) {
       failure = e;
     }
   };
+  SpawnSlots& slots = SpawnSlots::process_wide();
   while (begun < setup_.workers || !under_way.empty()) {
-    while (!failure && !out_of_time && begun < setup_.workers &&
-           under_way.size() < static_cast<std::size_t>(kSpawnsAtOnce)) {
-      if (begun > 0 && deadline - clock::now() < std::min<clock::duration>(
-                                                     kLeastTimeForASpawn, setup_.start_timeout / 4)) {
+    while (!failure && !out_of_time && begun < setup_.workers) {
+      const auto least = std::min<clock::duration>(kLeastTimeForASpawn, setup_.start_timeout / 4);
+      if (begun > 0 && deadline - clock::now() < least) {
         out_of_time = true;
+        break;
+      }
+      // With spawns of its own under way, this start takes their turn rather than wait for a slot.
+      if (!slots.take(under_way.empty(), deadline - least)) {
+        if (under_way.empty()) out_of_time = true;
         break;
       }
       auto placed = request_for_next_worker();
       if (!placed) {
+        slots.give_back();
         // plan_placement checked the room for every worker: only lost hosts could take it away.
         fail(SpawnError("spawnpool: no host left to start a worker on"));
         break;
@@ -260,6 +300,7 @@ void PoolCore::spawn_all_workers(clock::time_point deadline) {
         under_way.push_back({start_spawn(request), std::move(placed->hosts)});
         ++begun;
       } catch (const SpawnError& e) {
+        slots.give_back();
         setup_.hosts.release_processes(placed->hosts);
         fail(e);
       }
@@ -267,6 +308,7 @@ void PoolCore::spawn_all_workers(clock::time_point deadline) {
     if (under_way.empty()) break;
     Start& oldest = under_way.front();
     oldest.spawn.wait();
+    slots.give_back();
     try {
       links_.push_back(std::make_unique<WorkerLink>(oldest.spawn.take(),
                                                     WorkerLink::Ownership::kWatched));

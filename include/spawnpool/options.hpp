@@ -133,8 +133,8 @@ class Options {
   Options& max_batch(int n) { max_batch_ = n; return *this; }
 
   /// How long starting the workers may take before SpawnError. Default $SPAWNPOOL_SPAWN_TIMEOUT
-  /// (seconds), else 60 s. In spawn mode the workers are started side by side (up to 8 spawns at
-  /// once), all within this one limit.
+  /// (seconds), else 60 s. In spawn mode the workers are started side by side (under MPICH up to 4
+  /// spawns at once in the process), all within this one limit.
   Options& spawn_timeout(std::chrono::milliseconds t) { spawn_timeout_ = t; return *this; }
 
   /// Longest time one task may run (a k-rank task: on every rank, from the call's start until
