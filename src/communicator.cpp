@@ -1,6 +1,7 @@
 #include <spawnpool/communicator.hpp>
 
 #include "environment.hpp"
+#include "options_check.hpp"
 #include "log.hpp"
 #include <spawnpool/detail/mpi_call.hpp>
 #include "pool_core.hpp"
@@ -74,6 +75,7 @@ void serve(MPI_Comm comm, int root, const std::function<void(Executor&)>& body,
   std::exception_ptr error;
   try {
     detail::check_executor_environment(options, false);  // the worker count is the communicator's
+    detail::check_options(options);
     if (options.task_timeout().count() > 0) {
       // A task cannot be stopped but by ending its process: here one of the application's own
       // ranks, which ends the application's job (MPICH's mpiexec) or leaves its other ranks

@@ -3,6 +3,7 @@
 #include <spawnpool/detail/mpi_call.hpp>
 
 #include "environment.hpp"
+#include "options_check.hpp"
 #include "group_ranks.hpp"
 #include "log.hpp"
 #include "placement.hpp"
@@ -112,6 +113,7 @@ std::unique_ptr<detail::PoolCore> start_spawned(const Options& options, int rank
     throw Error("spawnpool::Executor: max_workers must be at least 1, got " +
                 std::to_string(workers));
   }
+  if (ranks_per_worker == 1) detail::check_min_workers(options, workers);
   hosts.place_groups_of(ranks_per_worker, spread);
   hosts.check_room(workers);
   detail::SpawnRequest request;
@@ -132,8 +134,7 @@ std::unique_ptr<detail::PoolCore> start_spawned(const Options& options, int rank
   setup.ranks_per_worker = ranks_per_worker;
   setup.hosts = std::move(hosts);
   setup.min_workers =
-      ranks_per_worker > 1 ? workers
-                           : std::clamp(options.min_workers().value_or(workers), 1, workers);
+      ranks_per_worker > 1 ? workers : options.min_workers().value_or(workers);
   setup.start_timeout = start_timeout(options);
   return std::make_unique<detail::PoolCore>(std::move(setup), options);
 }
@@ -208,6 +209,7 @@ Executor::Executor(Options options) {
   }
   // An invalid environment variable this executor would read fails here, before anything starts.
   detail::check_executor_environment(options, options.connect().empty());
+  detail::check_options(options);
   if (options.rank_groups() && *options.rank_groups() < 1) {
     throw Error("spawnpool::Executor: Options::rank_groups must be at least 1, got " +
                 std::to_string(*options.rank_groups()));

@@ -190,6 +190,43 @@ TEST(Environment, InvalidTimeoutsAndPollingAreConfigErrorsUnlessTheOptionsSetThe
   }
 }
 
+TEST(Options, SettingsOutOfRangeAreConfigErrorsBeforeAnythingStarts) {
+  using spawnpool::Options;
+  using std::chrono::milliseconds;
+  // A spawn timeout of 0 used to spawn anyway and give up at once, leaving hydra to start a
+  // worker for a manager that had stopped waiting for it; min_workers was clamped silently.
+  EXPECT_EQ(config_error(Options{}.max_workers(1).spawn_timeout(milliseconds(0))),
+            "spawnpool::Options::spawn_timeout must be positive, got 0 ms");
+  EXPECT_EQ(config_error(Options{}.max_workers(1).spawn_timeout(milliseconds(-5))),
+            "spawnpool::Options::spawn_timeout must be positive, got -5 ms");
+  EXPECT_EQ(config_error(Options{}.max_workers(2).min_workers(3)),
+            "spawnpool::Options::min_workers must be at most max_workers (2), got 3");
+  EXPECT_EQ(config_error(Options{}.max_workers(2).min_workers(0)),
+            "spawnpool::Options::min_workers must be at least 1, got 0");
+  {
+    ScopedEnv env("SPAWNPOOL_MAX_WORKERS", "1");
+    EXPECT_EQ(config_error(Options{}.min_workers(2)),
+              "spawnpool::Options::min_workers must be at most the pool's 1 workers "
+              "(max_workers' default here), got 2");
+  }
+  EXPECT_EQ(config_error(Options{}.max_workers(1).pipeline_depth(0)),
+            "spawnpool::Options::pipeline_depth must be at least 1, got 0");
+  EXPECT_EQ(config_error(Options{}.max_workers(1).max_batch(-1)),
+            "spawnpool::Options::max_batch must be at least 1, got -1");
+  EXPECT_EQ(config_error(Options{}.max_workers(1).heartbeat_timeout(milliseconds(0))),
+            "spawnpool::Options::heartbeat_timeout must be positive, got 0 ms");
+  EXPECT_EQ(config_error(Options{}.max_workers(1).task_timeout(milliseconds(-1))),
+            "spawnpool::Options::task_timeout must be 0 (no limit) or more, got -1 ms");
+  EXPECT_EQ(config_error(Options{}.max_workers(1).shutdown_timeout(milliseconds(-1))),
+            "spawnpool::Options::shutdown_timeout must be 0 or more, got -1 ms");
+  EXPECT_EQ(config_error(Options{}.max_workers(1).poll_max_sleep(std::chrono::microseconds(0))),
+            "spawnpool::Options::poll_max_sleep must be positive, got 0 us");
+  // The edges of the ranges are accepted.
+  spawnpool::Executor pool(
+      Options{}.max_workers(1).min_workers(1).spawn_timeout(milliseconds(60000)).max_batch(1));
+  EXPECT_EQ(pool.submit(read_env, "SPAWNPOOL_NO_SUCH_VARIABLE").get(), "<unset>");
+}
+
 TEST(Placement, ImpossiblePlacementIsAConfigErrorBeforeAnythingStarts) {
   using spawnpool::Options;
   EXPECT_EQ(config_error(Options{}.max_workers(1).hosts({"localhost"}).max_workers_per_host(0)),

@@ -95,9 +95,11 @@ class Timeout : public Error {
   using Error::Error;
 };
 
-/// A spawnpool environment variable holds a value it does not accept (e.g. SPAWNPOOL_MAX_WORKERS=0).
-/// The message names the variable, the value and what is accepted. Thrown by the call that needs
-/// the value (Executor, ThreadExecutor, serve), never for a value the program's Options override.
+/// A spawnpool environment variable holds a value it does not accept (e.g. SPAWNPOOL_MAX_WORKERS=0),
+/// or an Options setting does (a spawn_timeout of 0, min_workers above max_workers, an impossible
+/// placement). The message names the variable or setting, the value and what is accepted. Thrown
+/// by the call that needs the value (Executor, ThreadExecutor, serve) before anything starts, never
+/// for a variable the program's Options override.
 class ConfigError : public Error {
  public:
   using Error::Error;

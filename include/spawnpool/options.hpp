@@ -31,6 +31,9 @@ enum class Placement {
   pack,
 };
 
+/// Settings of an Executor. Setters only store; the Executor's constructor checks the values and
+/// throws ConfigError for one out of its range (a count below 1, a timeout of 0 or less except
+/// task_timeout and shutdown_timeout, which may be 0), before anything starts.
 class Options {
  public:
   /// Number of workers. Default: $SPAWNPOOL_MAX_WORKERS, else MPI_UNIVERSE_SIZE - 1 when the launcher
@@ -42,7 +45,8 @@ class Options {
 
   /// Soft spawn: accept a pool of at least `n` workers when fewer than max_workers can be started
   /// (the MPI refuses more processes, e.g. no free slots); a warning names how many started.
-  /// Default: max_workers (all must start, else SpawnError). Spawn mode only.
+  /// Default: max_workers (all must start, else SpawnError). Spawn mode only. From 1 to max_workers
+  /// (its default when it is not set), else the Executor's constructor throws ConfigError.
   Options& min_workers(int n) { min_workers_ = n; return *this; }
 
   /// Hosts to start workers on (spawn mode): "name", or "name:n" for a host that should run n
