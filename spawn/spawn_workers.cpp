@@ -172,10 +172,14 @@ void PendingSpawn::wait() const {
 }
 
 MPI_Comm PendingSpawn::take() {
-  // The watch's directory goes when the spawn is over, however it ends.
+  // The watch's directory goes when the spawn has failed, however it failed; after a spawn that
+  // returned, the caller may keep the watch while the workers start (take_start_watch).
   struct EndWatch {
     Shared& shared;
-    ~EndWatch() { shared.start_watch.reset(); }
+    bool keep = false;
+    ~EndWatch() {
+      if (!keep) shared.start_watch.reset();
+    }
   } end_watch{*shared_};
   if (!shared_->returned()) {
     if (mpi_stuck_ != nullptr) *mpi_stuck_ = true;
@@ -228,7 +232,12 @@ MPI_Comm PendingSpawn::take() {
                        "' did not start: " + mpi_error_text(o.errcodes[i]));
     }
   }
+  end_watch.keep = true;
   return o.comm;
+}
+
+std::unique_ptr<StartWatch> PendingSpawn::take_start_watch() {
+  return std::move(shared_->start_watch);
 }
 
 MPI_Comm spawn_workers(const SpawnRequest& request) {

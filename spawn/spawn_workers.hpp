@@ -6,6 +6,8 @@
 // reports that at once, and the spawn fails without waiting for the timeout. The caller either
 // waits (spawn_workers) or polls (start_spawn), e.g. to keep talking to its other workers.
 
+#include "start_watch.hpp"
+
 #include <mpi.h>
 
 #include <atomic>
@@ -57,6 +59,11 @@ class PendingSpawn {
   ///         (in those two cases MPI_Comm_spawn never returns and MPI is left unusable:
   ///         *request.mpi_stuck is set, and the Runtime will not finalize)
   MPI_Comm take();
+  /// After take() has returned the workers: the spawn's start watch (start_watch.hpp), or null
+  /// when the spawn was not watched. From here on a report means a worker ended after MPI_Init:
+  /// keep it until the workers have answered, so that such an end fails their start at once
+  /// rather than at the timeout. Its report directory goes with it. Call at most once.
+  std::unique_ptr<StartWatch> take_start_watch();
 
  private:
   friend PendingSpawn start_spawn(const SpawnRequest& request);

@@ -99,30 +99,6 @@ void greet(std::vector<std::unique_ptr<WorkerLink>>& links, WorkerRoster& roster
            const std::vector<std::size_t>& which, const Greeting& greeting,
            std::chrono::steady_clock::time_point deadline, PollSettings poll,
            const std::function<void(Worker&, const Ready&)>& on_ready,
-           const std::function<void(Worker&, const LossReport&)>& on_lost);
-
-}  // namespace
-
-void greet_workers(std::vector<std::unique_ptr<WorkerLink>>& links, WorkerRoster& roster,
-                   const std::vector<std::size_t>& which, const Greeting& greeting,
-                   std::chrono::steady_clock::time_point deadline, PollSettings poll,
-                   const std::function<void(Worker&, const Ready&)>& on_ready,
-                   const std::function<void(Worker&, const LossReport&)>& on_lost) {
-  try {
-    greet(links, roster, which, greeting, deadline, poll, on_ready, on_lost);
-  } catch (const MpiError& e) {
-    // A send to a worker that ended after MPI_Init, before it answered (its connection is gone).
-    throw SpawnError("spawnpool: a worker ('" + greeting.program + "') ended while it started, " +
-                     "before it answered: its connection failed (" + e.what() + ")");
-  }
-}
-
-namespace {
-
-void greet(std::vector<std::unique_ptr<WorkerLink>>& links, WorkerRoster& roster,
-           const std::vector<std::size_t>& which, const Greeting& greeting,
-           std::chrono::steady_clock::time_point deadline, PollSettings poll,
-           const std::function<void(Worker&, const Ready&)>& on_ready,
            const std::function<void(Worker&, const LossReport&)>& on_lost) {
   for (std::size_t i : which) {
     send_hello(links[roster[i].link]->transport(), roster[i].rank, greeting.tag,
@@ -131,6 +107,7 @@ void greet(std::vector<std::unique_ptr<WorkerLink>>& links, WorkerRoster& roster
   std::size_t waiting = which.size();
   std::vector<std::pair<int, std::string>> losses;  // ranks that ended in their set-up, and why
   std::optional<std::chrono::steady_clock::time_point> losses_until;
+  std::optional<std::chrono::steady_clock::time_point> ended_seen;  // a start watch's report
   Backoff backoff(poll);
   while (waiting > 0 || !losses.empty()) {
     bool active = false;
@@ -150,6 +127,13 @@ void greet(std::vector<std::unique_ptr<WorkerLink>>& links, WorkerRoster& roster
           throw SpawnError("spawnpool: a worker ('" + greeting.program + "') ended while it " +
                            "started, before it answered: " + lost->describe());
         }
+        if (const auto ended = links[l]->ended_while_starting()) {
+          if (!ended_seen) ended_seen = std::chrono::steady_clock::now();
+          if (std::chrono::steady_clock::now() - *ended_seen > kReportAfterEndWait) {
+            throw SpawnError("spawnpool: a worker ended after MPI_Init, before it answered: the "
+                             "worker program " + *ended);
+          }
+        }
       }
       const auto answer = receive_answer(transport, MPI_ANY_SOURCE, greeting);
       if (!answer) continue;
@@ -168,6 +152,7 @@ void greet(std::vector<std::unique_ptr<WorkerLink>>& links, WorkerRoster& roster
         }
         continue;
       }
+      links[l]->end_start_watch();  // a spawned worker's link holds only it
       on_ready(w, *answer->ready);
     }
     if (!losses.empty() && (waiting == 0 || std::chrono::steady_clock::now() > *losses_until)) {
@@ -188,5 +173,19 @@ void greet(std::vector<std::unique_ptr<WorkerLink>>& links, WorkerRoster& roster
 }
 
 }  // namespace
+
+void greet_workers(std::vector<std::unique_ptr<WorkerLink>>& links, WorkerRoster& roster,
+                   const std::vector<std::size_t>& which, const Greeting& greeting,
+                   std::chrono::steady_clock::time_point deadline, PollSettings poll,
+                   const std::function<void(Worker&, const Ready&)>& on_ready,
+                   const std::function<void(Worker&, const LossReport&)>& on_lost) {
+  try {
+    greet(links, roster, which, greeting, deadline, poll, on_ready, on_lost);
+  } catch (const MpiError& e) {
+    // A send to a worker that ended after MPI_Init, before it answered (its connection is gone).
+    throw SpawnError("spawnpool: a worker ('" + greeting.program + "') ended while it started, " +
+                     "before it answered: its connection failed (" + e.what() + ")");
+  }
+}
 
 }  // namespace spawnpool::detail

@@ -31,6 +31,11 @@ struct Greeting {
   Hello hello_for(int worker_id, std::chrono::steady_clock::time_point deadline) const;
 };
 
+/// How long after a worker's start watch reported its end (WorkerLink::ended_while_starting) its
+/// start waits on for the worker's own report (a crash in its set-up, sent before it ended), which
+/// says more, before it fails with the watch's report.
+inline constexpr std::chrono::milliseconds kReportAfterEndWait{500};
+
 /// A worker being greeted reported its own end (a loss report on the control tag of a spawned
 /// worker's link, `transport`, from `source`): its set-up crashed or, for a group's rank 0,
 /// another rank of the group ended or did not finish its set-up. Heartbeats are skipped.
@@ -63,8 +68,10 @@ std::optional<std::pair<int, Ready>> receive_ready(Transport& transport, int sou
 /// @throws SpawnError when they do not all answer before `deadline`, when one of them reports
 ///         its end meanwhile (receive_loss_report on watched links, receive_answer on shared
 ///         ones: a static rank whose set-up crashed or outlasted its limit; the message names the
-///         rank and the cause), when a send to one fails (it ended after MPI_Init, before it
-///         answered), or answer in another protocol
+///         rank and the cause), when a spawned one ends without a report (its link's start
+///         watch, WorkerLink::ended_while_starting: killed, or ended in its set-up), when a send
+///         to one fails (it ended after MPI_Init, before it answered), or answer in another
+///         protocol
 void greet_workers(std::vector<std::unique_ptr<WorkerLink>>& links, WorkerRoster& roster,
                    const std::vector<std::size_t>& which, const Greeting& greeting,
                    std::chrono::steady_clock::time_point deadline, PollSettings poll,

@@ -310,14 +310,9 @@ void PoolCore::spawn_all_workers(clock::time_point deadline) {
     oldest.spawn.wait();
     slots.give_back();
     try {
-      links_.push_back(std::make_unique<WorkerLink>(oldest.spawn.take(),
-                                                    WorkerLink::Ownership::kWatched));
-      Worker w;
-      w.id = next_spawned_id_++;
-      w.link = links_.size() - 1;
-      w.rank = 0;
-      w.placed_on = std::move(oldest.hosts);
-      roster_.add(std::move(w));
+      auto link = std::make_unique<WorkerLink>(oldest.spawn.take(), WorkerLink::Ownership::kWatched);
+      link->keep_start_watch(oldest.spawn.take_start_watch());  // until it answers: greet_workers
+      add_spawned(std::move(link), next_spawned_id_++, std::move(oldest.hosts));
       ++started;
     } catch (const SpawnError& e) {
       setup_.hosts.release_processes(oldest.hosts);
@@ -330,6 +325,17 @@ void PoolCore::spawn_all_workers(clock::time_point deadline) {
   if (started == 0 || started < setup_.min_workers || runtime_state().mpi_stuck) throw why;
   log().warn("started {} of {} workers (min_workers {}): {}", started, setup_.workers,
              setup_.min_workers, why.what());
+}
+
+std::size_t PoolCore::add_spawned(std::unique_ptr<WorkerLink> link, int id,
+                                  std::vector<std::size_t> hosts) {
+  links_.push_back(std::move(link));
+  Worker w;
+  w.id = id;
+  w.link = links_.size() - 1;
+  w.rank = 0;
+  w.placed_on = std::move(hosts);
+  return roster_.add(std::move(w));
 }
 
 void PoolCore::take_ready(Worker& w, const Ready& ready) {

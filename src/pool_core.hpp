@@ -142,6 +142,9 @@ class PoolCore final : public ProgressDriver {
   };
   /// The next worker's request; nullopt when the plan has no live host with room left.
   std::optional<PlacedRequest> request_for_next_worker();
+  /// Adds a spawned worker (rank 0 of its own `link`, id `id`, placed on `hosts`) to links_ and
+  /// roster_, starting; returns its index in the roster.
+  std::size_t add_spawned(std::unique_ptr<WorkerLink> link, int id, std::vector<std::size_t> hosts);
   void take_ready(Worker& w, const Ready& ready);
   void say_goodbye();
   void fail_all(const std::exception_ptr& error);

@@ -586,13 +586,8 @@ bool PoolCore::replace_lost_workers() {
     try {
       any = replacement_->advance();
       if (replacement_->ready()) {
-        links_.push_back(replacement_->take_link());
-        Worker w;
-        w.id = replacement_->worker_id();
-        w.link = links_.size() - 1;
-        w.rank = 0;
-        w.placed_on = std::exchange(replacement_hosts_, {});
-        const std::size_t index = roster_.add(std::move(w));
+        const std::size_t index = add_spawned(replacement_->take_link(), replacement_->worker_id(),
+                                              std::exchange(replacement_hosts_, {}));
         take_ready(roster_[index], replacement_->answer());
         log().debug("{} ready (replacement)", roster_[index].describe());
         replacement_.reset();

@@ -32,12 +32,14 @@ bool WorkerReplacement::step() {
   if (!link_) {
     if (!spawn_.finished()) return false;
     link_ = std::make_unique<WorkerLink>(spawn_.take(), WorkerLink::Ownership::kWatched);
+    link_->keep_start_watch(spawn_.take_start_watch());
     send_hello(link_->transport(), 0, greeting_.tag, greeting_.hello_for(worker_id_, deadline_));
     return true;
   }
   bool any = link_->transport().progress_sends();
   if (auto answer = receive_ready(link_->transport(), 0, greeting_)) {
     answer_ = std::move(answer->second);
+    link_->end_start_watch();
     return true;
   }
   std::optional<LossReport> lost;
@@ -50,6 +52,14 @@ bool WorkerReplacement::step() {
   if (lost) {
     throw SpawnError("spawnpool: a replacement worker ('" + greeting_.program +
                      "') ended while it started, before it answered: " + lost->describe());
+  }
+  if (const auto ended = link_->ended_while_starting()) {
+    // Its own report of a crash, sent before it ended, says more: give it a moment to arrive.
+    if (!ended_seen_) ended_seen_ = std::chrono::steady_clock::now();
+    if (std::chrono::steady_clock::now() - *ended_seen_ > kReportAfterEndWait) {
+      throw SpawnError("spawnpool: a replacement worker ended after MPI_Init, before it answered: "
+                       "the worker program " + *ended);
+    }
   }
   if (std::chrono::steady_clock::now() > deadline_) {
     throw SpawnError("spawnpool: a replacement worker ('" + greeting_.program +

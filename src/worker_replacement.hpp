@@ -44,6 +44,7 @@ class WorkerReplacement {
   std::chrono::steady_clock::time_point deadline_;
   std::unique_ptr<WorkerLink> link_;  // once the spawn has returned
   std::optional<Ready> answer_;
+  std::optional<std::chrono::steady_clock::time_point> ended_seen_;  // the start watch's report
 };
 
 }  // namespace spawnpool::detail

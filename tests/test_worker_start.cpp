@@ -40,6 +40,18 @@ int nap(int seconds) {
 }
 SPAWNPOOL_TASK(nap);
 
+/// An initializer: the worker kills itself (no handler can report a SIGKILL) when `marker` is ""
+/// or names a file that exists.
+void killed_in_set_up(const std::string& marker) {
+  if (marker.empty() || std::filesystem::exists(marker)) raise(SIGKILL);
+}
+SPAWNPOOL_TASK(killed_in_set_up);
+int killed_in_task() {
+  raise(SIGKILL);
+  return 0;
+}
+SPAWNPOOL_TASK(killed_in_task);
+
 using clock_type = std::chrono::steady_clock;
 
 /// Starts a 1-worker executor of `program args` with a 60 s spawn timeout, expects SpawnError,
@@ -158,6 +170,46 @@ TEST(WorkerStart, AWorkerThatCannotStartFailsThePoolAndTheOthersEnd) {
         << "worker " << pid << " was left running";
   }
   std::filesystem::remove_all(dir);
+}
+
+// A worker that ends after MPI_Init, before it answers, without a report of its own (SIGKILL in
+// its set-up): its start watch tells, and the start fails at once naming how it ended. It used to
+// be noticed only at the spawn timeout ("did not answer within the spawn timeout").
+TEST(WorkerStart, AWorkerKilledAfterMpiInitFailsTheStartAtOnce) {
+  try {
+    spawnpool::Executor pool(spawnpool::Options{}
+                                 .max_workers(2)
+                                 .spawn_timeout(std::chrono::seconds(30))
+                                 .initializer(killed_in_set_up, std::string()));
+    ADD_FAILURE() << "expected SpawnError: the workers answered";
+  } catch (const spawnpool::SpawnError& e) {
+    const std::string what = e.what();
+    std::printf("SpawnError: %s\n", what.c_str());
+    EXPECT_NE(what.find("ended after MPI_Init, before it answered"), std::string::npos) << what;
+    EXPECT_NE(what.find("was killed by signal 9"), std::string::npos) << what;
+  }
+}
+
+// The same for a replacement worker: the pool (of 1) gives up replacing at once, and the task
+// waiting for a worker fails with BrokenExecutor naming how the replacement ended.
+TEST(WorkerStart, AReplacementKilledAfterMpiInitFailsAtOnce) {
+  const std::string marker = fresh_directory("replacement-killed") + "/kill";
+  spawnpool::Executor pool(spawnpool::Options{}
+                               .max_workers(1)
+                               .spawn_timeout(std::chrono::seconds(30))
+                               .initializer(killed_in_set_up, marker));
+  EXPECT_EQ(pool.submit(twice, 4).get(), 8);
+  std::ofstream(marker).put('\n');  // from now on a worker's set-up kills it
+  EXPECT_THROW(pool.submit(killed_in_task).get(), spawnpool::WorkerLost);
+  try {
+    (void)pool.submit(twice, 5).get();
+    ADD_FAILURE() << "expected BrokenExecutor: a replacement worker answered";
+  } catch (const spawnpool::BrokenExecutor& e) {
+    const std::string what = e.what();
+    std::printf("BrokenExecutor: %s\n", what.c_str());
+    EXPECT_NE(what.find("was killed by signal 9"), std::string::npos) << what;
+  }
+  std::filesystem::remove_all(std::filesystem::path(marker).parent_path());
 }
 
 TEST(WorkerStart, TrueIsReportedWithItsStatus) {
