@@ -20,9 +20,12 @@
 //   - when the program ends, however and whenever it ends, the watcher writes one line to a file
 //     in the report directory, "'<program>' exited with status N" or "'<program>' was killed by
 //     signal S (name)", and ends the same way (the same exit status, or the same signal).
-// The manager reads the directory only while the spawn is pending (PendingSpawn): a report then
-// means a worker ended before the spawn could complete, which it never will. After the spawn the
-// directory is removed, and later reports (a worker killed in a task) go nowhere.
+// The manager reads the directory while the spawn is pending (PendingSpawn): a report then means a
+// worker ended before the spawn could complete, which it never will. After the spawn the watch
+// moves to the worker's link (PendingSpawn::take_start_watch, WorkerLink::keep_start_watch) until
+// the worker answers the greeting: a report then means it ended after MPI_Init, before its answer
+// (killed in its set-up), which fails its start at once. Then the directory is removed, and later
+// reports (a worker killed in a task) go nowhere.
 //
 // Costs: one sleeping process per worker, and one more exec of the manager's executable at each
 // worker start (measured in README, "Dedicated worker programs").
