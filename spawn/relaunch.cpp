@@ -3,6 +3,7 @@
 #include "pidfd.hpp"
 
 #include "exit_status.hpp"
+#include "job_leftovers.hpp"
 #include "launcher_output_relay.hpp"
 
 #include <spawnpool/detail/mpi_flavor.hpp>
@@ -268,6 +269,8 @@ int relaunch_under_mpiexec(int argc, char** argv, const std::string& mpiexec) {
     pthread_sigmask(SIG_SETMASK, &forwarding.previous_mask(), nullptr);
     output.attach_child();
   };
+  // Processes of the job that mpiexec leaves behind become ours, to end (job_leftovers.hpp).
+  adopt_orphans_of_descendants();
   bp::child child(bp::exe = mpiexec_path, bp::args = args, env,
                   bp::extend::on_exec_setup = child_setup, ec);
   output.child_started();
@@ -289,6 +292,12 @@ int relaunch_under_mpiexec(int argc, char** argv, const std::string& mpiexec) {
   }
   g_child.store(0);
   child.wait();
+  if (const int left = end_leftovers_of_the_job(kLeftoverLimit)) {
+    std::fprintf(stderr,
+                 "spawnpool: mpiexec left %d process%s of the job behind (hydra_pmi_proxy, "
+                 "workers); ended\n",
+                 left, left == 1 ? "" : "es");
+  }
   const int status = child.native_exit_code();
   const int terminating_signal = g_terminating_signal.load();
   const std::string launcher_end = WIFSIGNALED(status)

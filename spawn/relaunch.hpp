@@ -84,6 +84,9 @@ RelaunchDecision decide_relaunch(bool mpi_can_spawn_from_singleton);
 //     kLauncherGrace to end too; after that it is sent SIGTERM, and SIGKILL kLauncherKillWait
 //     later, with a line on stderr. (hydra's mpiexec waits for every proxy it started, and a
 //     proxy on a host that was cut off never answers: the program would never end.)
+//   - This process is the subreaper of mpiexec's descendants: once mpiexec has ended, the
+//     proxies, workers and start watchers of the job it left behind are ended (SIGKILL), within
+//     kLeftoverLimit, with a line on stderr (job_leftovers.hpp).
 // Returns the program's exit status, ready for std::exit(): the one the relaunched manager
 // reported (exit_status.hpp, which also prints the one line for an end by a signal); when the
 // copy never reached MPI_Init, mpiexec's exit code, or 128+S if it died from signal S. If this
@@ -100,5 +103,7 @@ int relaunch_under_mpiexec(int argc, char** argv, const std::string& mpiexec);
 inline constexpr std::chrono::seconds kLauncherGrace{5};
 /// Between that SIGTERM and SIGKILL.
 inline constexpr std::chrono::seconds kLauncherKillWait{2};
+/// How long the processes mpiexec left behind may take to be ended and reaped.
+inline constexpr std::chrono::milliseconds kLeftoverLimit{3000};
 
 }  // namespace spawnpool::detail

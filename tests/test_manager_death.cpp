@@ -159,6 +159,44 @@ TEST(ManagerDeath, SigkillOfTheLauncherEndsEverything) {
   expect_everything_ends(v, "SIGKILL of the relaunching parent");
 }
 
+/// The parent of `pid` (field 4 of /proc/PID/stat), or 0 when it is gone.
+long parent_of(long pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(stat, line);
+  const auto close = line.rfind(')');
+  if (close == std::string::npos || close + 4 >= line.size()) return 0;
+  return std::strtol(line.c_str() + close + 4, nullptr, 10);
+}
+
+// mpiexec dies while a worker's hydra_pmi_proxy cannot notice (stopped here; hung, or busy
+// launching, in the wild): the proxy used to stay behind for good, an orphan of init. The
+// relaunching parent adopts it (a child subreaper) and ends it once mpiexec has ended.
+TEST(ManagerDeath, SigkillOfMpiexecLeavesNoStuckProxyBehind) {
+  const Victim v = start_victim("sleep");
+  ASSERT_GT(v.manager, 0);
+  if (v.manager == v.launcher) GTEST_SKIP() << "not relaunched under mpiexec (Open MPI)";
+  ASSERT_FALSE(v.workers.empty());
+  // worker <- its start watcher <- its proxy <- mpiexec (the proxy is the first hydra_pmi_proxy up)
+  long proxy = parent_of(v.workers[0]);
+  for (int up = 0; up < 3 && proxy > 1; ++up) {
+    std::ifstream comm("/proc/" + std::to_string(proxy) + "/comm");
+    std::string name;
+    std::getline(comm, name);
+    if (name == "hydra_pmi_proxy") break;
+    proxy = parent_of(proxy);
+  }
+  const long mpiexec = parent_of(proxy);
+  ASSERT_GT(proxy, 1);
+  ASSERT_GT(mpiexec, 1);
+  kill(static_cast<pid_t>(proxy), SIGSTOP);
+  kill(static_cast<pid_t>(mpiexec), SIGKILL);
+  expect_everything_ends(v, "SIGKILL of mpiexec with a stopped proxy");
+  const double gone = seconds_until_gone({proxy}, 10);
+  EXPECT_GE(gone, 0) << "the stopped hydra_pmi_proxy " << proxy << " was left behind";
+  kill(static_cast<pid_t>(proxy), SIGKILL);  // not to leave it to the next tests
+}
+
 TEST(ManagerDeath, SigtermAndSigintEndEverythingWithAFailureStatus) {
   for (int sig : {SIGTERM, SIGINT}) {
     const Victim v = start_victim("sleep");

@@ -1,0 +1,91 @@
+#include "job_leftovers.hpp"
+
+#include <dirent.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace spawnpool::detail {
+namespace {
+
+/// This process's children (read from every process's stat: /proc/PID/task/TID/children would
+/// need a walk over our own threads, and a kernel built with CONFIG_PROC_CHILDREN).
+std::vector<pid_t> children_of(pid_t parent) {
+  std::vector<pid_t> children;
+  DIR* proc = opendir("/proc");
+  if (proc == nullptr) return children;
+  while (const dirent* entry = readdir(proc)) {
+    char* end = nullptr;
+    const long pid = std::strtol(entry->d_name, &end, 10);
+    if (pid <= 0 || *end != '\0') continue;
+    std::ifstream stat("/proc/" + std::string(entry->d_name) + "/stat");
+    std::string line;
+    std::getline(stat, line);
+    const auto close = line.rfind(')');  // the name may hold blanks and parentheses
+    if (close == std::string::npos || close + 4 >= line.size()) continue;
+    // After ") ": the state, then the parent's pid.
+    const long ppid = std::strtol(line.c_str() + close + 4, nullptr, 10);
+    if (ppid == parent) children.push_back(static_cast<pid_t>(pid));
+  }
+  closedir(proc);
+  return children;
+}
+
+std::string read_whole(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+/// A hydra_pmi_proxy, or a process hydra spawned (or one of its descendants).
+bool belongs_to_the_job(pid_t pid) {
+  const std::string dir = "/proc/" + std::to_string(pid);
+  std::string name = read_whole(dir + "/comm");
+  while (!name.empty() && name.back() == '\n') name.pop_back();
+  if (name == "hydra_pmi_proxy") return true;
+  const std::string environment = '\0' + read_whole(dir + "/environ");
+  return environment.find(std::string("\0PMI_SPAWNED=1\0", 15)) != std::string::npos;
+}
+
+}  // namespace
+
+void adopt_orphans_of_descendants() noexcept { ::prctl(PR_SET_CHILD_SUBREAPER, 1); }
+
+int end_leftovers_of_the_job(std::chrono::milliseconds limit) noexcept {
+  int ended = 0;
+  try {
+    const pid_t self = ::getpid();
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    std::set<pid_t> killed;
+    for (;;) {
+      while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+      }
+      bool left = false;
+      for (pid_t child : children_of(self)) {
+        if (killed.count(child) != 0) {
+          left = true;  // killed, not reaped yet
+        } else if (belongs_to_the_job(child)) {
+          ::kill(child, SIGKILL);
+          killed.insert(child);
+          ++ended;
+          left = true;
+        }
+      }
+      if (!left || std::chrono::steady_clock::now() >= deadline) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  } catch (...) {
+    // Out of memory while reading /proc: leave what is left.
+  }
+  return ended;
+}
+
+}  // namespace spawnpool::detail
