@@ -45,12 +45,16 @@ std::string read_whole(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-/// A hydra_pmi_proxy, or a process hydra spawned (or one of its descendants).
+/// A hydra_pmi_proxy, or a process hydra spawned or one of its descendants, but not a worker's
+/// launcher guard (launcher_guard.hpp: it ends by itself, within about 3 s of its worker, after
+/// ending what the worker's tasks left). (hydra makes each process it starts a session leader, so
+/// a daemon's setsid does not tell it apart.)
 bool belongs_to_the_job(pid_t pid) {
   const std::string dir = "/proc/" + std::to_string(pid);
   std::string name = read_whole(dir + "/comm");
   while (!name.empty() && name.back() == '\n') name.pop_back();
   if (name == "hydra_pmi_proxy") return true;
+  if (name == "spawnpool-guard") return false;
   const std::string environment = '\0' + read_whole(dir + "/environ");
   return environment.find(std::string("\0PMI_SPAWNED=1\0", 15)) != std::string::npos;
 }
@@ -58,6 +62,17 @@ bool belongs_to_the_job(pid_t pid) {
 }  // namespace
 
 void adopt_orphans_of_descendants() noexcept { ::prctl(PR_SET_CHILD_SUBREAPER, 1); }
+
+bool reap_adopted_children(pid_t keep) noexcept {
+  for (;;) {
+    siginfo_t info{};
+    info.si_pid = 0;
+    if (::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0) return false;
+    if (info.si_pid == 0) return false;
+    if (info.si_pid == keep) return true;
+    ::waitpid(info.si_pid, nullptr, WNOHANG);
+  }
+}
 
 int end_leftovers_of_the_job(std::chrono::milliseconds limit) noexcept {
   int ended = 0;

@@ -9,8 +9,12 @@
 // (PR_SET_CHILD_SUBREAPER): orphans among mpiexec's descendants become its children instead, and
 // once mpiexec has ended it ends those that belong to the job. A process belongs to the job when
 // it is a hydra_pmi_proxy or a spawned MPI process or one of its descendants (PMI_SPAWNED=1 in
-// its environment, as hydra sets it for spawned processes); any other adopted process (a daemon
-// the program started on purpose) is left alone.
+// its environment, as hydra sets it for spawned processes), as a Slurm job's end ends every process
+// of the job, those its tasks started included. Any other adopted process is left alone: a daemon
+// the manager started on purpose, and a worker's launcher guard, which ends by itself after ending
+// what its worker's tasks left.
+
+#include <sys/types.h>
 
 #include <chrono>
 
@@ -18,6 +22,12 @@ namespace spawnpool::detail {
 
 /// Makes this process the subreaper of its descendants. Call before starting mpiexec. Never throws.
 void adopt_orphans_of_descendants() noexcept;
+
+/// While mpiexec (`keep`) runs: reaps the adopted children that have ended (a worker's launcher
+/// guard ends after its worker, a child of this process by then), so that they do not pile up
+/// as zombies in a long run. Never reaps `keep`; returns true when `keep` has ended (it is left
+/// to be reaped by its owner). Never throws.
+bool reap_adopted_children(pid_t keep) noexcept;
 
 /// After mpiexec has ended: SIGKILLs this process's children that belong to the job, and reaps
 /// them and any other adopted child that has ended, until none of the job's is left or `limit`

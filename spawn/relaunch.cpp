@@ -179,6 +179,7 @@ void wait_for_launcher(pid_t child, const ExitStatusFile& status_file) {
       throw std::system_error(errno, std::generic_category(), "waitid");
     }
     if (info.si_pid == child) break;
+    if (reap_adopted_children(child)) break;
     if (pidfd >= 0) {
       pollfd ended{pidfd, POLLIN, 0};
       ::poll(&ended, 1, kCheckEveryMs);  // EINTR (a forwarded signal): just look again

@@ -150,9 +150,15 @@ void PoolCore::end_started_workers() noexcept {
   // a hello for 120 s (and MPI_Finalize waiting for that worker). A worker that answered (kBye) is
   // in MPI_Comm_disconnect, which returns only once this side disconnects too: its link is
   // disconnected; the others' are freed.
+  // None is awaited from a worker known to be gone: lost, killed just now, or reported ended by
+  // its start watch (-1: its link is freed).
   std::vector<int> byes_awaited(links_.size(), 0);
   for (const Worker& w : roster_) {
-    if (links_[w.link]->owned()) ++byes_awaited[w.link];
+    WorkerLink& link = *links_[w.link];
+    if (!link.owned() || byes_awaited[w.link] < 0) continue;
+    const bool gone = w.state == WorkerState::kLost || (w.same_host && w.pid > 0) ||
+                      link.ended_while_starting();
+    byes_awaited[w.link] = gone ? -1 : byes_awaited[w.link] + 1;
   }
   const auto until = clock::now() + kStartGoodbyeLimit;
   Backoff backoff(poll_);
