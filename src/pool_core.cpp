@@ -182,6 +182,13 @@ void PoolCore::end_started_workers() noexcept {
     if (waiting) backoff.pause();
   }
   for (std::size_t l = 0; l < links_.size(); ++l) {
+    if (byes_awaited[l] > 0) {
+      // Alive, as far as we know, but silent (stopped while it started, or stuck in its set-up):
+      // MPI_Finalize would wait for its connection to close for ever.
+      log().warn("a dismissed worker did not answer within {} s; this process will leave without "
+                 "MPI_Finalize", kStartGoodbyeLimit.count());
+      runtime_state().peer_unreachable = true;
+    }
     try {
       links_[l]->close(byes_awaited[l] == 0 ? WorkerLink::Ending::kClean
                                             : WorkerLink::Ending::kAbandon);

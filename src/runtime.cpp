@@ -213,8 +213,9 @@ Runtime::~Runtime() {
     // A static rank died, or a worker's host stopped answering: MPI_Finalize would wait for it
     // forever (MPICH's close handshake with every peer). Tell the launcher instead.
     if (state.peer_unreachable) {
-      detail::log().info("leaving without MPI_Finalize: a worker on another host was lost "
-                         "unanswered, and MPI_Finalize would wait for its host forever");
+      detail::log().info("leaving without MPI_Finalize: a worker was lost unanswered (on another "
+                         "host, or stopped while it started), and MPI_Finalize would wait for it "
+                         "forever");
     }
     std::fflush(nullptr);
     detail::tell_launcher_finalized();

@@ -35,7 +35,9 @@ struct RuntimeState {
   /// Set when a worker on another host was lost without a word from it (silent: its node cut off
   /// or powered down, or killed there): MPICH's MPI_Finalize waits for the close handshake of
   /// every connection it had (MPIDI_CH3U_VC_WaitForClose), which an unreachable host never
-  /// answers, so ~Runtime leaves without it (measured: still waiting minutes later).
+  /// answers, so ~Runtime leaves without it (measured: still waiting minutes later). Also set
+  /// when a spawned worker that was started never answered and was not seen to end (stopped or
+  /// stuck in its set-up): its connection never closes either.
   std::atomic<bool> peer_unreachable{false};
 
   std::mutex pools_mutex;

@@ -1,5 +1,6 @@
 #include "worker_replacement.hpp"
 
+#include "runtime_state.hpp"
 #include "wire.hpp"
 
 #include <spawnpool/errors.hpp>
@@ -23,6 +24,9 @@ bool WorkerReplacement::advance() {
       link_->dismiss(0, greeting_.tag);
       link_->close(WorkerLink::Ending::kAbandon);
       link_.reset();
+      // One that never answered and was not seen to end (stopped, stuck in its set-up) would
+      // keep MPI_Finalize waiting for its connection for ever.
+      if (silent_) runtime_state().peer_unreachable = true;
     }
     throw;
   }
@@ -62,6 +66,7 @@ bool WorkerReplacement::step() {
     }
   }
   if (std::chrono::steady_clock::now() > deadline_) {
+    silent_ = !ended_seen_;
     throw SpawnError("spawnpool: a replacement worker ('" + greeting_.program +
                      "') started but did not answer within the spawn timeout (" +
                      std::to_string(timeout_.count() / 1000) + " s)");

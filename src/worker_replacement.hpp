@@ -45,6 +45,7 @@ class WorkerReplacement {
   std::unique_ptr<WorkerLink> link_;  // once the spawn has returned
   std::optional<Ready> answer_;
   std::optional<std::chrono::steady_clock::time_point> ended_seen_;  // the start watch's report
+  bool silent_ = false;  // it timed out without a word, and was not seen to end
 };
 
 }  // namespace spawnpool::detail

@@ -46,6 +46,9 @@ void killed_in_set_up(const std::string& marker) {
   if (marker.empty() || std::filesystem::exists(marker)) raise(SIGKILL);
 }
 SPAWNPOOL_TASK(killed_in_set_up);
+/// An initializer: the worker stops itself (SIGSTOP) and never answers.
+void stopped_in_set_up() { raise(SIGSTOP); }
+SPAWNPOOL_TASK(stopped_in_set_up);
 int killed_in_task() {
   raise(SIGKILL);
   return 0;
@@ -187,6 +190,24 @@ TEST(WorkerStart, AWorkerKilledAfterMpiInitFailsTheStartAtOnce) {
     std::printf("SpawnError: %s\n", what.c_str());
     EXPECT_NE(what.find("ended after MPI_Init, before it answered"), std::string::npos) << what;
     EXPECT_NE(what.find("was killed by signal 9"), std::string::npos) << what;
+  }
+}
+
+// A worker stopped in its set-up never answers: the start fails at the spawn timeout, and the
+// program still ends (this test's process: ctest's timeout would catch it). It used to wait in
+// MPI_Finalize for the stopped worker's connection for ever; now the manager leaves without it,
+// and the relaunching parent ends the stopped worker and its proxy once mpiexec has ended.
+TEST(WorkerStart, AWorkerStoppedInItsSetUpDoesNotKeepTheProgramFromEnding) {
+  try {
+    spawnpool::Executor pool(spawnpool::Options{}
+                                 .max_workers(1)
+                                 .spawn_timeout(std::chrono::seconds(3))
+                                 .initializer(stopped_in_set_up));
+    ADD_FAILURE() << "expected SpawnError: the stopped worker answered";
+  } catch (const spawnpool::SpawnError& e) {
+    EXPECT_NE(std::string(e.what()).find("did not answer within the spawn timeout"),
+              std::string::npos)
+        << e.what();
   }
 }
 
