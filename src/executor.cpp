@@ -210,10 +210,6 @@ Executor::Executor(Options options) {
   // An invalid environment variable this executor would read fails here, before anything starts.
   detail::check_executor_environment(options, options.connect().empty());
   detail::check_options(options);
-  if (options.rank_groups() && *options.rank_groups() < 1) {
-    throw Error("spawnpool::Executor: Options::rank_groups must be at least 1, got " +
-                std::to_string(*options.rank_groups()));
-  }
   if (!options.connect().empty()) {
     core_ = start_connected(options);
   } else {

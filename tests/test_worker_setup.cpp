@@ -201,6 +201,14 @@ TEST(Options, SettingsOutOfRangeAreConfigErrorsBeforeAnythingStarts) {
             "spawnpool::Options::spawn_timeout must be positive, got -5 ms");
   EXPECT_EQ(config_error(Options{}.max_workers(2).min_workers(3)),
             "spawnpool::Options::min_workers must be at most max_workers (2), got 3");
+  EXPECT_EQ(config_error(Options{}.max_workers(0).min_workers(1)),
+            "spawnpool::Options::max_workers must be at least 1, got 0");
+  EXPECT_EQ(config_error(Options{}.max_workers(1).rank_groups(0)),
+            "spawnpool::Options::rank_groups must be at least 1, got 0");
+  // Beyond what the steady clock can add to now: it expired at once, or declared workers lost.
+  EXPECT_EQ(config_error(Options{}.max_workers(1).spawn_timeout(milliseconds::max())),
+            "spawnpool::Options::spawn_timeout must be at most 2147483647 s, got " +
+                std::to_string(milliseconds::max().count()) + " ms");
   EXPECT_EQ(config_error(Options{}.max_workers(2).min_workers(0)),
             "spawnpool::Options::min_workers must be at least 1, got 0");
   {
