@@ -7,10 +7,12 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <set>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -45,19 +47,43 @@ std::string read_whole(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-/// A hydra_pmi_proxy, or a process hydra spawned or one of its descendants, but not a worker's
-/// launcher guard (launcher_guard.hpp: it ends by itself, within about 3 s of its worker, after
-/// ending what the worker's tasks left). (hydra makes each process it starts a session leader, so
-/// a daemon's setsid does not tell it apart.)
-bool belongs_to_the_job(pid_t pid) {
+/// What an adopted child is to the job.
+enum class Part {
+  kNone,     // not the job's: a daemon the manager started, or a worker's launcher guard
+             // (launcher_guard.hpp: it ends by itself, within about 3 s of its worker, after
+             // ending what the worker's tasks left)
+  kProcess,  // a process hydra spawned or one of its descendants (PMI_SPAWNED=1), or the
+             // relaunched manager itself (this executable, with hydra's PMI_RANK), whose proxy
+             // is gone
+  kProxy,    // a hydra_pmi_proxy: given a moment to end its own processes first
+};
+
+bool has_variable(const std::string& environment, const std::string& assignment) {
+  return environment.find('\0' + assignment) != std::string::npos;
+}
+
+/// (hydra makes each process it starts a session leader, so a daemon's setsid does not tell it
+/// apart: a daemon a worker's task started is the job's.)
+Part part_of_the_job(pid_t pid) {
   const std::string dir = "/proc/" + std::to_string(pid);
   std::string name = read_whole(dir + "/comm");
   while (!name.empty() && name.back() == '\n') name.pop_back();
-  if (name == "hydra_pmi_proxy") return true;
-  if (name == "spawnpool-guard") return false;
+  if (name == "hydra_pmi_proxy") return Part::kProxy;
+  if (name == "spawnpool-guard") return Part::kNone;
   const std::string environment = '\0' + read_whole(dir + "/environ");
-  return environment.find(std::string("\0PMI_SPAWNED=1\0", 15)) != std::string::npos;
+  if (has_variable(environment, "PMI_SPAWNED=1")) return Part::kProcess;
+  std::error_code error;
+  const bool this_executable =
+      std::filesystem::equivalent(dir + "/exe", "/proc/self/exe", error) && !error;
+  if (this_executable && has_variable(environment, "SPAWNPOOL_RELAUNCHED=1") &&
+      has_variable(environment, "PMI_RANK=")) {
+    return Part::kProcess;
+  }
+  return Part::kNone;
 }
+
+/// How long proxies get to end their own processes before they are killed too.
+constexpr std::chrono::milliseconds kProxyGrace{1000};
 
 }  // namespace
 
@@ -79,20 +105,25 @@ int end_leftovers_of_the_job(std::chrono::milliseconds limit) noexcept {
   try {
     const pid_t self = ::getpid();
     const auto deadline = std::chrono::steady_clock::now() + limit;
+    const auto proxies_until = std::chrono::steady_clock::now() + kProxyGrace;
     std::set<pid_t> killed;
     for (;;) {
       while (::waitpid(-1, nullptr, WNOHANG) > 0) {
       }
       bool left = false;
+      const bool proxies_too = std::chrono::steady_clock::now() >= proxies_until;
       for (pid_t child : children_of(self)) {
         if (killed.count(child) != 0) {
           left = true;  // killed, not reaped yet
-        } else if (belongs_to_the_job(child)) {
-          ::kill(child, SIGKILL);
-          killed.insert(child);
-          ++ended;
-          left = true;
+          continue;
         }
+        const Part part = part_of_the_job(child);
+        if (part == Part::kNone) continue;
+        left = true;
+        if (part == Part::kProxy && !proxies_too) continue;
+        ::kill(child, SIGKILL);
+        killed.insert(child);
+        ++ended;
       }
       if (!left || std::chrono::steady_clock::now() >= deadline) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));

@@ -8,11 +8,13 @@
 // (relaunch.hpp) is mpiexec's parent, so it makes itself their "child subreaper"
 // (PR_SET_CHILD_SUBREAPER): orphans among mpiexec's descendants become its children instead, and
 // once mpiexec has ended it ends those that belong to the job. A process belongs to the job when
-// it is a hydra_pmi_proxy or a spawned MPI process or one of its descendants (PMI_SPAWNED=1 in
-// its environment, as hydra sets it for spawned processes), as a Slurm job's end ends every process
-// of the job, those its tasks started included. Any other adopted process is left alone: a daemon
-// the manager started on purpose, and a worker's launcher guard, which ends by itself after ending
-// what its worker's tasks left.
+// it is a hydra_pmi_proxy, a spawned MPI process or one of its descendants (PMI_SPAWNED=1 in its
+// environment, as hydra sets it for spawned processes), as a Slurm job's end ends every process
+// of the job, those its tasks started included, or the relaunched manager itself when its proxy
+// is gone. Proxies get a second to end their own processes first (a proxy killed at once left
+// its manager running). Any other adopted process is left alone: a daemon the manager started
+// on purpose, and a worker's launcher guard, which ends by itself after ending what its worker's
+// tasks left.
 
 #include <sys/types.h>
 

@@ -169,9 +169,12 @@ long parent_of(long pid) {
   return std::strtol(line.c_str() + close + 4, nullptr, 10);
 }
 
-// mpiexec dies while a worker's hydra_pmi_proxy cannot notice (stopped here; hung, or busy
-// launching, in the wild): the proxy used to stay behind for good, an orphan of init. The
-// relaunching parent adopts it (a child subreaper) and ends it once mpiexec has ended.
+// mpiexec dies while a worker's hydra_pmi_proxy and the manager's cannot notice (stopped here;
+// hung, or busy launching, in the wild): the proxies used to stay behind for good, orphans of
+// init. The relaunching parent adopts them (a child subreaper) and ends them once mpiexec has
+// ended, and then the manager, which its stopped proxy cannot end (the first version of this
+// killed the proxies only, and the manager stayed whenever its proxy was killed before it had
+// ended the manager itself: seen in a CI run).
 TEST(ManagerDeath, SigkillOfMpiexecLeavesNoStuckProxyBehind) {
   const Victim v = start_victim("sleep");
   ASSERT_GT(v.manager, 0);
@@ -187,14 +190,19 @@ TEST(ManagerDeath, SigkillOfMpiexecLeavesNoStuckProxyBehind) {
     proxy = parent_of(proxy);
   }
   const long mpiexec = parent_of(proxy);
+  const long manager_proxy = parent_of(v.manager);
   ASSERT_GT(proxy, 1);
   ASSERT_GT(mpiexec, 1);
+  ASSERT_GT(manager_proxy, 1);
   kill(static_cast<pid_t>(proxy), SIGSTOP);
+  kill(static_cast<pid_t>(manager_proxy), SIGSTOP);
   kill(static_cast<pid_t>(mpiexec), SIGKILL);
-  expect_everything_ends(v, "SIGKILL of mpiexec with a stopped proxy");
-  const double gone = seconds_until_gone({proxy}, 10);
-  EXPECT_GE(gone, 0) << "the stopped hydra_pmi_proxy " << proxy << " was left behind";
-  kill(static_cast<pid_t>(proxy), SIGKILL);  // not to leave it to the next tests
+  expect_everything_ends(v, "SIGKILL of mpiexec with stopped proxies");
+  const double gone = seconds_until_gone({proxy, manager_proxy}, 10);
+  EXPECT_GE(gone, 0) << "a stopped hydra_pmi_proxy (" << proxy << ", " << manager_proxy
+                     << ") was left behind";
+  // Not to leave anything to the next tests.
+  for (long pid : {proxy, manager_proxy, v.manager}) kill(static_cast<pid_t>(pid), SIGKILL);
 }
 
 TEST(ManagerDeath, SigtermAndSigintEndEverythingWithAFailureStatus) {
