@@ -10,7 +10,8 @@
 # MPI_Comm_connect/accept across separate mpiruns needs Open MPI's ompi-server: the test starts
 # one, gives the service's mpiexec its URI (--ompi-server file:URIFILE) and the clients too
 # (OMPI_MCA_pmix_server_uri=file:URIFILE: a client is a singleton, and without it its connect fails
-# with "requires the support of the ompi-server tool"), and kills it by its PID on exit.
+# with "requires the support of the ompi-server tool"), and kills it by its PID on exit (it also
+# dies with the script: PR_SET_PDEATHSIG through setpriv).
 set -u
 mpiexec=$1 server=$2 client=$3 flavour=${4:-} raw_client=${5:-}
 if [ -z "$flavour" ] && "$mpiexec" --version 2>/dev/null | grep -q "Open MPI"; then flavour=openmpi; fi
@@ -23,7 +24,9 @@ if [ "$flavour" = openmpi ]; then
     { echo "FAIL: Open MPI's ompi-server not found"; exit 1; }
   uri_file=$(mktemp -u /tmp/spawnpool_service_XXXXXX.uri)
   ompi_server_log=$(mktemp /tmp/spawnpool_service_XXXXXX.ompi-server.log)
-  "$ompi_server" --no-daemonize -r "$uri_file" > "$ompi_server_log" 2>&1 &
+  # It runs until killed: it dies with this script even when the script is killed (SIGKILL, as
+  # when a CI run is stopped), where the EXIT trap below cannot run (two were left once).
+  setpriv --pdeathsig KILL "$ompi_server" --no-daemonize -r "$uri_file" > "$ompi_server_log" 2>&1 &
   ompi_server_pid=$!
   stop_ompi_server() {
     kill "$ompi_server_pid" 2>/dev/null
