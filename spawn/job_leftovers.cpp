@@ -1,4 +1,5 @@
 #include "job_leftovers.hpp"
+#include "proc_stat.hpp"
 
 #include <dirent.h>
 #include <signal.h>
@@ -29,14 +30,7 @@ std::vector<pid_t> children_of(pid_t parent) {
     char* end = nullptr;
     const long pid = std::strtol(entry->d_name, &end, 10);
     if (pid <= 0 || *end != '\0') continue;
-    std::ifstream stat("/proc/" + std::string(entry->d_name) + "/stat");
-    std::string line;
-    std::getline(stat, line);
-    const auto close = line.rfind(')');  // the name may hold blanks and parentheses
-    if (close == std::string::npos || close + 4 >= line.size()) continue;
-    // After ") ": the state, then the parent's pid.
-    const long ppid = std::strtol(line.c_str() + close + 4, nullptr, 10);
-    if (ppid == parent) children.push_back(static_cast<pid_t>(pid));
+    if (parent_pid(pid) == parent) children.push_back(static_cast<pid_t>(pid));
   }
   closedir(proc);
   return children;

@@ -3,9 +3,9 @@
 #include <spawnpool/detail/mpi_call.hpp>
 
 #include "environment.hpp"
-#include "options_check.hpp"
 #include "group_ranks.hpp"
 #include "log.hpp"
+#include "options_check.hpp"
 #include "placement.hpp"
 #include "pool_core.hpp"
 #include "rank_groups.hpp"

@@ -20,6 +20,16 @@ Hello Greeting::hello_for(int worker_id, std::chrono::steady_clock::time_point d
   return h;
 }
 
+std::optional<std::string> report_of_end(
+    WorkerLink& link, std::optional<std::chrono::steady_clock::time_point>& first_seen) {
+  auto ended = link.ended_while_starting();
+  if (!ended) return std::nullopt;
+  const auto now = std::chrono::steady_clock::now();
+  if (!first_seen) first_seen = now;
+  if (now - *first_seen <= kReportAfterEndWait) return std::nullopt;
+  return ended;
+}
+
 std::optional<LossReport> receive_loss_report(Transport& transport, int source) {
   while (auto in = transport.try_receive(source, wire::kControlTag)) {
     if (is(*in, wire::Kind::kLost)) return read_loss_report(in->bytes());
@@ -127,12 +137,9 @@ void greet(std::vector<std::unique_ptr<WorkerLink>>& links, WorkerRoster& roster
           throw SpawnError("spawnpool: a worker ('" + greeting.program + "') ended while it " +
                            "started, before it answered: " + lost->describe());
         }
-        if (const auto ended = links[l]->ended_while_starting()) {
-          if (!ended_seen) ended_seen = std::chrono::steady_clock::now();
-          if (std::chrono::steady_clock::now() - *ended_seen > kReportAfterEndWait) {
-            throw SpawnError("spawnpool: a worker ended after MPI_Init, before it answered: the "
-                             "worker program " + *ended);
-          }
+        if (const auto ended = report_of_end(*links[l], ended_seen)) {
+          throw SpawnError("spawnpool: a worker ended after MPI_Init, before it answered: the "
+                           "worker program " + *ended);
         }
       }
       const auto answer = receive_answer(transport, MPI_ANY_SOURCE, greeting);

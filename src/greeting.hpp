@@ -36,6 +36,12 @@ struct Greeting {
 /// says more, before it fails with the watch's report.
 inline constexpr std::chrono::milliseconds kReportAfterEndWait{500};
 
+/// The start watch's report of the end of the worker on `link`, once it has been known for
+/// kReportAfterEndWait (`first_seen`: when it was first known, kept by the caller); nothing
+/// before that, or when the worker has not ended.
+std::optional<std::string> report_of_end(WorkerLink& link,
+                                         std::optional<std::chrono::steady_clock::time_point>& first_seen);
+
 /// A worker being greeted reported its own end (a loss report on the control tag of a spawned
 /// worker's link, `transport`, from `source`): its set-up crashed or, for a group's rank 0,
 /// another rank of the group ended or did not finish its set-up. Heartbeats are skipped.

@@ -57,13 +57,9 @@ bool WorkerReplacement::step() {
     throw SpawnError("spawnpool: a replacement worker ('" + greeting_.program +
                      "') ended while it started, before it answered: " + lost->describe());
   }
-  if (const auto ended = link_->ended_while_starting()) {
-    // Its own report of a crash, sent before it ended, says more: give it a moment to arrive.
-    if (!ended_seen_) ended_seen_ = std::chrono::steady_clock::now();
-    if (std::chrono::steady_clock::now() - *ended_seen_ > kReportAfterEndWait) {
-      throw SpawnError("spawnpool: a replacement worker ended after MPI_Init, before it answered: "
-                       "the worker program " + *ended);
-    }
+  if (const auto ended = report_of_end(*link_, ended_seen_)) {
+    throw SpawnError("spawnpool: a replacement worker ended after MPI_Init, before it answered: "
+                     "the worker program " + *ended);
   }
   if (std::chrono::steady_clock::now() > deadline_) {
     silent_ = !ended_seen_;
