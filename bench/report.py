@@ -166,6 +166,11 @@ def build_table(res):
             "lower", res.get("startup", "spawnpool", "first_result_ms", w),
             res.get("startup", "raw_mpi", "first_result_ms", w),
             res.get("startup", "mpi4py", "first_result_ms", w))
+    for w in (1, 2, 4):
+        shutdown = res.get("startup", "spawnpool", "shutdown_ms", w)
+        if shutdown is not None:
+            add(f"5. shutdown() right after that, {w} worker{'s' if w > 1 else ''}", "ms", "lower",
+                shutdown, None, None)
     sp = res.get("idle_cpu", "spawnpool", "max_process_pct", 4)
     add("6. idle pool of 4 workers, 10 s: busiest process", "% of a core", "lower", sp,
         res.get("idle_cpu", "raw_mpi", "max_process_pct", 4),

@@ -111,7 +111,8 @@ void group_share_finished() noexcept {
 
 WorkerSentinel::WorkerSentinel(Settings settings) : settings_(std::move(settings)) {
   task_timeout_ms_ = settings_.task_timeout.count();
-  if (pipe2(g_report_pipe, O_CLOEXEC) != 0 || pipe2(g_ack_pipe, O_CLOEXEC) != 0) {
+  if (pipe2(g_report_pipe, O_CLOEXEC) != 0 || pipe2(g_ack_pipe, O_CLOEXEC) != 0 ||
+      pipe2(wake_pipe_, O_CLOEXEC | O_NONBLOCK) != 0) {
     log().error("cannot create the sentinel's pipes: {}", std::strerror(errno));
     return;
   }
@@ -141,12 +142,20 @@ WorkerSentinel::WorkerSentinel(Settings settings) : settings_(std::move(settings
   thread_ = std::thread([this] { watch(); });
 }
 
-void WorkerSentinel::stop_watching() noexcept { stop_ = true; }
+void WorkerSentinel::stop_watching() noexcept {
+  stop_ = true;
+  // The watch thread waits up to 0.1 s a turn: a worker told to leave would wait that long for it.
+  if (wake_pipe_[1] >= 0) (void)!write(wake_pipe_[1], "", 1);
+}
 
 WorkerSentinel::~WorkerSentinel() {
   g_armed = false;
-  stop_ = true;
+  stop_watching();
   if (thread_.joinable()) thread_.join();
+  for (int& fd : wake_pipe_) {
+    if (fd >= 0) close(fd);
+    fd = -1;
+  }
   g_sentinel = nullptr;
   // The program's own handlers again (a communicator-mode rank goes back to the caller's code).
   for (std::size_t i = 0; i < std::size(kFatalSignals); ++i) {
@@ -237,8 +246,8 @@ void WorkerSentinel::watch() {
     auto last_from_manager = clock::now();
     auto next_heartbeat = clock::now();
     while (!stop_) {
-      pollfd report{g_report_pipe[0], POLLIN, 0};
-      if (poll(&report, 1, 100) > 0) {
+      pollfd watched[] = {{g_report_pipe[0], POLLIN, 0}, {wake_pipe_[0], POLLIN, 0}};
+      if (poll(watched, std::size(watched), 100) > 0 && (watched[0].revents & POLLIN)) {
         DeathRecord record{};
         if (read(g_report_pipe[0], &record, sizeof record) == sizeof record) {
           report_and_release(record.cause, record.number);

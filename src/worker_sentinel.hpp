@@ -106,6 +106,7 @@ class WorkerSentinel {
 
   Settings settings_;
   std::atomic<bool> stop_{false};
+  int wake_pipe_[2] = {-1, -1};  // stop -> watch thread: look at stop_ now, not at its next turn
   std::atomic<std::int64_t> call_started_ns_{0};  // 0: no call running
   std::atomic<std::uint64_t> call_id_{0};
   std::mutex task_mutex_;
