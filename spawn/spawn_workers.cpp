@@ -4,6 +4,7 @@
 
 #include <spawnpool/detail/mpi_call.hpp>
 #include <spawnpool/detail/mpi_flavor.hpp>
+#include <spawnpool/detail/seconds_text.hpp>
 #include <spawnpool/errors.hpp>
 
 #include <unistd.h>
@@ -43,17 +44,6 @@ MPI_Info spawn_info(const std::string& host, const std::string& hostfile) {
     MPI_Info_set(info, key.name, key.value);
   }
   return info;
-}
-
-/// "3 s", "2.5 s", "0.001 s".
-std::string seconds_text(std::chrono::milliseconds ms) {
-  std::string text = std::to_string(ms.count() / 1000);
-  if (const auto rest = ms.count() % 1000; rest != 0) {
-    std::string fraction = std::to_string(1000 + rest).substr(1);
-    while (fraction.back() == '0') fraction.pop_back();
-    text += "." + fraction;
-  }
-  return text + " s";
 }
 
 }  // namespace
@@ -203,7 +193,7 @@ MPI_Comm PendingSpawn::take() {
     const std::string limit =
         after_others ? "the " + seconds_text(timeout_) + " left of the spawn timeout (" +
                            seconds_text(shared_timeout_) + " for the whole start of the pool)"
-                     : std::to_string((timeout_.count() + 500) / 1000) + " s";
+                     : seconds_text(shared_timeout_.count() > 0 ? shared_timeout_ : timeout_);
     throw SpawnError(
         "spawnpool: MPI_Comm_spawn of " + std::to_string(count_) + " x '" + program_ +
         "' did not return within " + limit + ": the processes did not all reach MPI_Init (" +

@@ -9,6 +9,7 @@
 #include "runtime_state.hpp"
 #include "static_rank_end.hpp"
 
+#include <spawnpool/detail/seconds_text.hpp>
 #include <spawnpool/errors.hpp>
 
 #include <signal.h>
@@ -241,7 +242,7 @@ std::string PoolCore::start_out_of_time(int started) const {
       setup_.ranks_per_worker > 1 ? "groups (Options::rank_groups)" : "workers";
   return "spawnpool: started only " + std::to_string(started) + " of " +
          std::to_string(setup_.workers) + " " + std::string(what) + " within the spawn timeout (" +
-         std::to_string(setup_.start_timeout.count() / 1000) + " s for them all, set by " +
+         seconds_text(setup_.start_timeout) + " for them all, set by " +
          request.timeout_setting + "); raise it, or ask for fewer";
 }
 

@@ -2,6 +2,8 @@
 
 #include "process_check.hpp"
 
+#include <spawnpool/detail/seconds_text.hpp>
+
 #include <algorithm>
 
 namespace spawnpool::detail {
@@ -73,7 +75,7 @@ std::string WorkerHealth::cause(Verdict verdict, const Worker& worker) const {
       return "its process ended without a report (killed by SIGKILL, the out-of-memory killer "
              "or another signal that cannot be caught, or a task called _exit or quick_exit)";
     case Verdict::kSilent:
-      return "no heartbeat for " + std::to_string(heartbeat_timeout_.count() / 1000) + " s" +
+      return "no heartbeat for " + seconds_text(heartbeat_timeout_) +
              stopped;
     case Verdict::kOverdue:
       return "the task " + overdue_predicate(worker);

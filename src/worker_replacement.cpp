@@ -3,6 +3,7 @@
 #include "runtime_state.hpp"
 #include "wire.hpp"
 
+#include <spawnpool/detail/seconds_text.hpp>
 #include <spawnpool/errors.hpp>
 
 namespace spawnpool::detail {
@@ -65,7 +66,7 @@ bool WorkerReplacement::step() {
     silent_ = !ended_seen_;
     throw SpawnError("spawnpool: a replacement worker ('" + greeting_.program +
                      "') started but did not answer within the spawn timeout (" +
-                     std::to_string(timeout_.count() / 1000) + " s)");
+                     seconds_text(timeout_) + ")");
   }
   return any;
 }

@@ -13,6 +13,8 @@
 #include "spawn/launch.hpp"
 #include "wire.hpp"
 
+#include <spawnpool/detail/seconds_text.hpp>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -282,7 +284,8 @@ void WorkerSentinel::watch() {
         _exit(1);
       }
       if (now - last_from_manager > settings_.manager_silence_limit) {
-        log().warn("no word from the manager for {} s; exiting", settings_.manager_silence_limit.count() / 1000);
+        log().warn("no word from the manager for {}; exiting",
+                   seconds_text(settings_.manager_silence_limit));
         _exit(1);
       }
       if (past_timeout()) end_past_timeout();

@@ -30,9 +30,9 @@ long stop_here() {
 SPAWNPOOL_TASK(stop_here);
 
 // Before: the future failed with WorkerLost, main returned, and mpiexec waited for the stopped
-// rank for ever.
+// rank for ever. The cause names the timeout as set: it said "no heartbeat for 2 s" for 2.5 s.
 TEST(StaticStopped, AStoppedRankIsLostAndTheJobStillEnds) {
-  spawnpool::Executor pool(spawnpool::Options{}.heartbeat_timeout(3s));
+  spawnpool::Executor pool(spawnpool::Options{}.heartbeat_timeout(2500ms));
   ASSERT_EQ(pool.num_workers(), 2);
   auto stopped = pool.submit(stop_here);
   try {
@@ -41,6 +41,7 @@ TEST(StaticStopped, AStoppedRankIsLostAndTheJobStillEnds) {
   } catch (const spawnpool::WorkerLost& e) {
     const std::string what = e.what();
     EXPECT_NE(what.find("stop_here"), std::string::npos) << what;
+    EXPECT_NE(what.find("no heartbeat for 2.5 s"), std::string::npos) << what;
   }
   EXPECT_EQ(pool.submit(square, 9).get(), 81) << "the other rank serves";
 }

@@ -9,6 +9,7 @@
 
 #include <spawnpool/detail/mpi_call.hpp>
 #include <spawnpool/detail/mpi_flavor.hpp>
+#include <spawnpool/detail/seconds_text.hpp>
 #include <spawnpool/errors.hpp>
 
 #include <fstream>
@@ -115,8 +116,8 @@ MPI_Comm connect_to_service(const std::string& address, std::chrono::millisecond
     runtime_state().mpi_stuck = true;
     throw SpawnError("spawnpool: the pool service at '" + address + "' asked this client in but did "
                      "not accept its MPI connection within " +
-                     std::to_string((timeout + admission_limit).count() / 1000) +
-                     " s (a rank of the service may be stuck or gone)");
+                     seconds_text(timeout + admission_limit) +
+                     " (a rank of the service may be stuck or gone)");
   }
   const Outcome o = result.get();
   if (o.code != MPI_SUCCESS) {

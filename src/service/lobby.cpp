@@ -2,6 +2,7 @@
 
 #include "service_token.hpp"
 
+#include <spawnpool/detail/seconds_text.hpp>
 #include <spawnpool/errors.hpp>
 
 #include <arpa/inet.h>
@@ -328,7 +329,7 @@ int connect_to_lobby(const std::string& address, const std::string& service,
       return fd;
     }
     refused = refused || errno == ECONNREFUSED;
-    why = errno == ETIMEDOUT ? "no answer within " + std::to_string(limit.count() / 1000) + " s"
+    why = errno == ETIMEDOUT ? "no answer within " + seconds_text(limit)
                              : std::strerror(errno);
     ::close(fd);
   }

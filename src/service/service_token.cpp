@@ -1,5 +1,6 @@
 #include "service_token.hpp"
 
+#include <spawnpool/detail/seconds_text.hpp>
 #include <spawnpool/detail/wire_format.hpp>
 #include <spawnpool/errors.hpp>
 
@@ -162,10 +163,10 @@ std::string present_token(MPI_Comm service, const std::string& token,
   }
   const bool answered = wait_bounded(reply, deadline, MPI_STATUS_IGNORE, true);
   if (!wait_bounded(sent, deadline, MPI_STATUS_IGNORE, false) && !answered) {
-    return "the service did not take the token within " + std::to_string(limit.count() / 1000) + " s";
+    return "the service did not take the token within " + seconds_text(limit);
   }
   if (!answered) {
-    return "the service did not answer within " + std::to_string(limit.count() / 1000) + " s";
+    return "the service did not answer within " + seconds_text(limit);
   }
   return answer == 1 ? "" : "the service refused the token";
 }
