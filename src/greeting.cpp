@@ -68,16 +68,20 @@ std::optional<GreetingAnswer> receive_answer(Transport& transport, int source,
   }
 }
 
-namespace {
-
-/// What a rank's report of its end during its set-up says: a timeout is the set-up's own limit.
 std::string set_up_loss(const LossReport& lost) {
-  if (lost.cause != LossReport::Cause::kTimeout) return lost.describe();
   const std::string what =
       lost.task_name.empty() ? "its set-up" : "the initializer \"" + lost.task_name + "\"";
-  return what + " ran longer than its share of the spawn timeout (" +
-         std::to_string(lost.number) + " ms; Options::spawn_timeout) and was ended";
+  if (lost.cause == LossReport::Cause::kTimeout) {
+    return what + " ran longer than its share of the spawn timeout (" +
+           std::to_string(lost.number) + " ms; Options::spawn_timeout) and was ended";
+  }
+  std::string text = lost.describe();
+  const std::string task = "the task ";
+  if (text.rfind(task, 0) == 0) text = what + " " + text.substr(task.size());
+  return text;
 }
+
+namespace {
 
 /// How long the greeting waits for more ranks' reports after the first rank ended in its set-up.
 constexpr std::chrono::seconds kMoreLossesWait{1};
@@ -134,8 +138,11 @@ void greet(std::vector<std::unique_ptr<WorkerLink>>& links, WorkerRoster& roster
                                        "cannot be read: ") + e.what());
         }
         if (lost) {
+          // It is ending by itself: the failed start awaits no goodbye from it (2 s, then no
+          // MPI_Finalize for this process).
+          roster.set_lost(roster[roster.index_of(l, 0)]);
           throw SpawnError("spawnpool: a worker ('" + greeting.program + "') ended while it " +
-                           "started, before it answered: " + lost->describe());
+                           "started, before it answered: " + set_up_loss(*lost));
         }
         if (const auto ended = report_of_end(*links[l], ended_seen)) {
           throw SpawnError("spawnpool: a worker ended after MPI_Init, before it answered: the "

@@ -42,6 +42,11 @@ inline constexpr std::chrono::milliseconds kReportAfterEndWait{500};
 std::optional<std::string> report_of_end(WorkerLink& link,
                                          std::optional<std::chrono::steady_clock::time_point>& first_seen);
 
+/// What a worker's report of its end during its set-up says, naming what ran: "the initializer
+/// \"load\" called exit(0)" (the report's own words say "the task", as for a task's end), and a
+/// timeout as the set-up's share of the spawn timeout.
+std::string set_up_loss(const LossReport& lost);
+
 /// A worker being greeted reported its own end (a loss report on the control tag of a spawned
 /// worker's link, `transport`, from `source`): its set-up crashed or, for a group's rank 0,
 /// another rank of the group ended or did not finish its set-up. Heartbeats are skipped.

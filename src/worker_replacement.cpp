@@ -56,7 +56,7 @@ bool WorkerReplacement::step() {
   }
   if (lost) {
     throw SpawnError("spawnpool: a replacement worker ('" + greeting_.program +
-                     "') ended while it started, before it answered: " + lost->describe());
+                     "') ended while it started, before it answered: " + set_up_loss(*lost));
   }
   if (const auto ended = report_of_end(*link_, ended_seen_)) {
     throw SpawnError("spawnpool: a replacement worker ended after MPI_Init, before it answered: "

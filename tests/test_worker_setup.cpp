@@ -25,6 +25,9 @@ SPAWNPOOL_TASK(load_data);
 void failing_initializer(int) { throw std::runtime_error("no such data set"); }
 SPAWNPOOL_TASK(failing_initializer);
 
+void quitting_initializer(int status) { std::exit(status); }
+SPAWNPOOL_TASK(quitting_initializer);
+
 std::string read_data() { return loaded_data; }
 SPAWNPOOL_TASK(read_data);
 
@@ -58,6 +61,21 @@ TEST(WorkerSetup, FailingInitializerBreaksTheExecutor) {
     const std::string what = e.what();
     EXPECT_NE(what.find("failing_initializer"), std::string::npos) << what;
     EXPECT_NE(what.find("no such data set"), std::string::npos) << what;
+  }
+}
+
+// An initializer that ends its worker names itself: the message said "the task called exit(0)",
+// and there was no task.
+TEST(WorkerSetup, AnInitializerThatCallsExitFailsTheStartNamingIt) {
+  try {
+    spawnpool::Executor pool(
+        spawnpool::Options{}.max_workers(1).initializer(quitting_initializer, 0));
+    FAIL() << "expected SpawnError";
+  } catch (const spawnpool::SpawnError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("the initializer \"quitting_initializer\" called exit(0)"),
+              std::string::npos) << what;
+    EXPECT_EQ(what.find("the task"), std::string::npos) << what;
   }
 }
 
