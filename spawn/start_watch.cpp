@@ -154,8 +154,11 @@ void write_report(const char* directory, const char* line) {
     std::snprintf(line, sizeof line, "'%s' could not be started: %s", argv[0],
                   std::strerror(exec_error));
   } else if (WIFSIGNALED(status)) {
-    std::snprintf(line, sizeof line, "'%s' was killed by signal %d (%s)", argv[0],
-                  WTERMSIG(status), strsignal(WTERMSIG(status)));
+    // Named as the workers' own reports name signals (control_messages.cpp): "SIGKILL", not
+    // strsignal's "Killed".
+    const char* name = sigabbrev_np(WTERMSIG(status));
+    std::snprintf(line, sizeof line, "'%s' was killed by signal %d (SIG%s)", argv[0],
+                  WTERMSIG(status), name ? name : "?");
   } else {
     std::snprintf(line, sizeof line, "'%s' exited with status %d", argv[0],
                   WIFEXITED(status) ? WEXITSTATUS(status) : -1);

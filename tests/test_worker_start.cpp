@@ -189,7 +189,7 @@ TEST(WorkerStart, AWorkerKilledAfterMpiInitFailsTheStartAtOnce) {
     const std::string what = e.what();
     std::printf("SpawnError: %s\n", what.c_str());
     EXPECT_NE(what.find("ended after MPI_Init, before it answered"), std::string::npos) << what;
-    EXPECT_NE(what.find("was killed by signal 9"), std::string::npos) << what;
+    EXPECT_NE(what.find("was killed by signal 9 (SIGKILL)"), std::string::npos) << what;
   }
 }
 
@@ -228,7 +228,7 @@ TEST(WorkerStart, AReplacementKilledAfterMpiInitFailsAtOnce) {
   } catch (const spawnpool::BrokenExecutor& e) {
     const std::string what = e.what();
     std::printf("BrokenExecutor: %s\n", what.c_str());
-    EXPECT_NE(what.find("was killed by signal 9"), std::string::npos) << what;
+    EXPECT_NE(what.find("was killed by signal 9 (SIGKILL)"), std::string::npos) << what;
   }
   std::filesystem::remove_all(std::filesystem::path(marker).parent_path());
 }
@@ -242,7 +242,7 @@ TEST(WorkerStart, FalseIsReportedWithItsStatus) {
 }
 
 TEST(WorkerStart, CrashBeforeMpiInitIsReportedWithItsSignal) {
-  expect_early_end_reported(EARLY_END_PATH, {"crash"}, "killed by signal 11");
+  expect_early_end_reported(EARLY_END_PATH, {"crash"}, "killed by signal 11 (SIGSEGV)");
 }
 
 TEST(WorkerStart, ExitBeforeMpiInitIsReportedWithItsStatus) {
