@@ -458,7 +458,10 @@ void PoolCore::fail_all(const std::exception_ptr& error) {
   try {
     std::rethrow_exception(error);
   } catch (const std::exception& e) {
-    reason = std::string("spawnpool: the executor broke: ") + e.what();
+    // Quoted after our own prefix: an MpiError's "spawnpool: MPI_Isend failed: ..." once.
+    std::string what = e.what();
+    if (what.rfind("spawnpool: ", 0) == 0) what.erase(0, 11);
+    reason = "spawnpool: the executor broke: " + what;
   } catch (...) {
     reason = "spawnpool: the executor broke";
   }
