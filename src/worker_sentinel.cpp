@@ -24,6 +24,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <initializer_list>
 #include <cstring>
 #include <iterator>
 #include <vector>
@@ -154,9 +155,13 @@ WorkerSentinel::~WorkerSentinel() {
   g_armed = false;
   stop_watching();
   if (thread_.joinable()) thread_.join();
-  for (int& fd : wake_pipe_) {
-    if (fd >= 0) close(fd);
-    fd = -1;
+  // Disarmed, so no handler writes to them any more: a communicator-mode rank that serves again
+  // and again (a long-lived application) would otherwise keep 4 descriptors more each time.
+  for (int* pipe_ends : {g_report_pipe, g_ack_pipe, wake_pipe_}) {
+    for (int i = 0; i < 2; ++i) {
+      if (pipe_ends[i] >= 0) close(pipe_ends[i]);
+      pipe_ends[i] = -1;
+    }
   }
   g_sentinel = nullptr;
   // The program's own handlers again (a communicator-mode rank goes back to the caller's code).
