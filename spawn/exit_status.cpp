@@ -1,5 +1,6 @@
 #include "exit_status.hpp"
 
+#include "proc_stat.hpp"
 #include "relaunch.hpp"
 
 #include <fcntl.h>
@@ -65,18 +66,22 @@ extern "C" void on_exit_status(int status, void*) {
   if (fd >= 0) ::close(fd);
 }
 
-/// The last line's word and number ("exit 3"), if any.
-std::optional<std::pair<std::string, int>> last_report(const std::string& path, bool& claimed) {
+/// The last line's word and number ("exit 3"), if any. `claimed`: a manager claimed the file;
+/// `manager_pid`, if given: its pid (0 when unclaimed).
+std::optional<std::pair<std::string, int>> last_report(const std::string& path, bool& claimed,
+                                                       long* manager_pid = nullptr) {
   std::ifstream in(path);
   std::string line;
   std::optional<std::pair<std::string, int>> last;
   claimed = false;
+  if (manager_pid != nullptr) *manager_pid = 0;
   while (std::getline(in, line)) {
     char word[16] = {};
     long number = 0;
     if (std::sscanf(line.c_str(), "%15s %ld", word, &number) != 2) continue;
     if (std::strcmp(word, "manager") == 0) {
       claimed = true;
+      if (manager_pid != nullptr) *manager_pid = number;
     } else if (claimed && (std::strcmp(word, "exit") == 0 || std::strcmp(word, "signal") == 0)) {
       last = std::make_pair(std::string(word), static_cast<int>(number));
     }
@@ -151,7 +156,13 @@ std::optional<int> ExitStatusFile::status(int interrupted_by, const std::string&
 
 bool ExitStatusFile::manager_ended() const {
   bool claimed = false;
-  return last_report(path_, claimed).has_value();
+  long manager = 0;
+  if (last_report(path_, claimed, &manager)) return true;
+  // Killed by SIGKILL or the OOM killer: no report, but its process is gone, or a zombie that
+  // its hydra_pmi_proxy has not reaped yet. (It runs on this host: relaunched as `mpiexec -n 1`.)
+  if (!claimed || manager <= 0) return false;
+  const char state = process_state(manager);
+  return state == 0 || state == 'Z' || state == 'X';
 }
 
 void record_exit_status(int status) noexcept { on_exit_status(status, nullptr); }

@@ -11,6 +11,8 @@
 //   start_watch.hpp    under MPICH, each spawned worker starts under a watcher that reports a
 //                      program ending before MPI_Init, so the pending spawn fails at once (used by
 //                      spawn_workers; its constructor is what a watcher process runs)
+//   run_directory.hpp  where spawnpool's own temporary files go (temporary_files_directory), and
+//                      the relaunch parent's directory for them, removed when the job has ended
 //   exit_status.hpp    the manager's own exit status, reported to the relaunch parent
 //                      (report_exit_status_to_relaunch_parent, called by the Runtime)
 //   launcher_guard.hpp a spawned worker's guard process: hydra sees an orderly end however the
@@ -36,4 +38,5 @@
 #include "launcher_guard.hpp"
 #include "mpi_program_launcher.hpp"
 #include "relaunch.hpp"
+#include "run_directory.hpp"
 #include "spawn_workers.hpp"

@@ -5,6 +5,7 @@
 #include "exit_status.hpp"
 #include "job_leftovers.hpp"
 #include "launcher_output_relay.hpp"
+#include "run_directory.hpp"
 
 #include <spawnpool/detail/mpi_flavor.hpp>
 #include <spawnpool/detail/terminal.hpp>
@@ -160,7 +161,8 @@ std::string find_mpiexec(const std::string& fallback) {
 }
 
 /// Waits until mpiexec (`child`) has ended, without reaping it (so that no forwarded signal can
-/// reach a recycled pid). Once the manager has reported its end, mpiexec gets kLauncherGrace, then
+/// reach a recycled pid). Once the manager has ended (its report, or its process gone), mpiexec
+/// gets kLauncherGrace, then
 /// SIGTERM, then SIGKILL after kLauncherKillWait: a proxy on an unreachable host would otherwise
 /// keep it, and the program, waiting forever.
 void wait_for_launcher(pid_t child, const ExitStatusFile& status_file) {
@@ -193,8 +195,8 @@ void wait_for_launcher(pid_t child, const ExitStatusFile& status_file) {
     }
     if (!terminated && now - *manager_ended > kLauncherGrace) {
       std::fprintf(stderr,
-                   "spawnpool: mpiexec still runs %lld s after the program ended (a worker's host "
-                   "stopped answering?); ending it\n",
+                   "spawnpool: mpiexec still runs %lld s after the program ended (a worker still "
+                   "starting, stopped, or on a host that stopped answering?); ending it\n",
                    static_cast<long long>(kLauncherGrace.count()));
       ::kill(child, SIGTERM);
       terminated = true;
@@ -242,9 +244,12 @@ int relaunch_under_mpiexec(int argc, char** argv, const std::string& mpiexec) {
 
   // The program's status comes from the manager itself (exit_status.hpp), not from mpiexec.
   const ExitStatusFile status_file;
+  // Removed after the job's leftovers (below), whatever became of the manager.
+  const RunDirectory run_directory;
   bp::environment env = boost::this_process::environment();
   env["SPAWNPOOL_RELAUNCHED"] = "1";
   env[kStatusFileVariable] = status_file.path();
+  env[kRunDirectoryVariable] = run_directory.path();
   // The copy's standard error is a pipe from hydra: tell it whether the user's is a terminal
   // (for MapOptions::progress).
   env[kStderrTerminalVariable] = ::isatty(STDERR_FILENO) == 1 ? "1" : "0";

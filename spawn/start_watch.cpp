@@ -1,5 +1,6 @@
 #include "start_watch.hpp"
 
+#include "run_directory.hpp"
 #include "spawn_workers.hpp"
 
 #include <spawnpool/detail/mpi_flavor.hpp>
@@ -237,9 +238,7 @@ bool start_watch_applies(const SpawnRequest& request) noexcept {
 }
 
 StartWatch::StartWatch(SpawnRequest& request) {
-  const char* tmp = std::getenv("TMPDIR");
-  std::string pattern = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") +
-                        "/spawnpool-start-XXXXXX";
+  std::string pattern = temporary_files_directory() + "/spawnpool-start-XXXXXX";
   if (mkdtemp(pattern.data()) == nullptr) {
     throw SpawnError("spawnpool: cannot create the start watch's directory " + pattern + ": " +
                      std::strerror(errno) +

@@ -47,9 +47,7 @@ constexpr std::chrono::seconds kDisconnectGrace{10};
 class ReportDirectory {
  public:
   ReportDirectory() {
-    const char* tmp = std::getenv("TMPDIR");
-    std::string pattern = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") +
-                          "/spawnpool-mpi-program-XXXXXX";
+    std::string pattern = detail::temporary_files_directory() + "/spawnpool-mpi-program-XXXXXX";
     if (mkdtemp(pattern.data()) == nullptr) {
       throw Error(std::string(kCaller) + ": cannot create the report directory " + pattern + ": " +
                   std::strerror(errno) + " (set TMPDIR to a writable directory)");

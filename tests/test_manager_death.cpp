@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -59,7 +60,8 @@ struct Victim {
 
 /// Starts tests/programs/manager_victim (alone, so it relaunches under mpiexec) and reads the pids
 /// it reports once its pool is up.
-Victim start_victim(const char* mode, const std::string& trace_file = "") {
+Victim start_victim(const char* mode, const std::string& trace_file = "",
+                    const std::string& tmpdir = "") {
   const std::string out = "/tmp/spawnpool_victim_" + std::to_string(getpid()) + ".txt";
   std::remove(out.c_str());
   Victim v;
@@ -69,6 +71,7 @@ Victim start_victim(const char* mode, const std::string& trace_file = "") {
     setpgid(0, 0);  // signals sent by this test reach only the victim
     freopen(out.c_str(), "w", stdout);
     if (!trace_file.empty()) setenv("SPAWNPOOL_TRACE", trace_file.c_str(), 1);
+    if (!tmpdir.empty()) setenv("TMPDIR", tmpdir.c_str(), 1);
     execl(VICTIM_PATH, VICTIM_PATH, mode, static_cast<char*>(nullptr));
     _exit(127);
   }
@@ -203,6 +206,54 @@ TEST(ManagerDeath, SigkillOfMpiexecLeavesNoStuckProxyBehind) {
                      << ") was left behind";
   // Not to leave anything to the next tests.
   for (long pid : {proxy, manager_proxy, v.manager}) kill(static_cast<pid_t>(pid), SIGKILL);
+}
+
+/// Every path under `dir`, depth first.
+std::vector<std::string> paths_under(const std::string& dir) {
+  std::vector<std::string> paths;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    paths.push_back(it->path().string());
+  }
+  return paths;
+}
+
+// A manager killed while a worker starts leaves its start watch's directory behind: nothing runs
+// after a SIGKILL to remove it. The relaunch parent, which outlives the manager, removes the run's
+// directory that holds it. Before, one spawnpool-start-* directory was left in $TMPDIR per
+// worker starting; and in about 1 run in 3 the worker was still inside MPI_Init, spinning in its
+// connection to the dead manager, and the program never ended (the relaunch parent waited for a
+// report of the manager's end; now its process being gone is one).
+TEST(ManagerDeath, SigkillDuringTheStartLeavesNoTemporaryFilesBehind) {
+#ifdef NO_START_WATCH
+  GTEST_SKIP() << "the start watch is MPICH's";
+#endif
+  char tmpdir[] = "/tmp/spawnpool_tmpdir_XXXXXX";
+  ASSERT_NE(mkdtemp(tmpdir), nullptr);
+  Victim v = start_victim("starting", "", tmpdir);
+  ASSERT_GT(v.manager, 0);
+  bool watching = false;
+  for (int i = 0; i < 200 && !watching; ++i) {
+    for (const std::string& path : paths_under(tmpdir)) {
+      watching |= path.find("spawnpool-start-") != std::string::npos;
+    }
+    if (!watching) std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_TRUE(watching) << "no start watch's directory appeared in " << tmpdir;
+  kill(static_cast<pid_t>(v.manager), SIGKILL);
+  int status = 0;
+  bool ended = false;
+  for (int i = 0; i < 200 && !ended; ++i) {
+    ended = waitpid(v.launcher, &status, WNOHANG) == v.launcher;
+    if (!ended) std::this_thread::sleep_for(100ms);
+  }
+  // mpiexec gets kLauncherGrace (5 s) and kLauncherKillWait (2 s) once the manager is gone.
+  EXPECT_TRUE(ended) << "the program still runs 20 s after its manager was killed";
+  std::string left;
+  for (const std::string& path : paths_under(tmpdir)) left += "\n  " + path;
+  EXPECT_TRUE(left.empty()) << "left in TMPDIR after the launcher ended:" << left;
+  std::filesystem::remove_all(tmpdir);
 }
 
 TEST(ManagerDeath, SigtermAndSigintEndEverythingWithAFailureStatus) {

@@ -5,6 +5,8 @@
 // sleeps too, but its workers run under another host name (each in a UTS namespace of its own,
 // made before Runtime; needs root, else the worker exits 3), so that they cannot check the
 // manager's process and learn of its end from MPI alone, as workers on another host do.
+// "starting" prints "ready <manager pid>" and then starts a pool whose worker's initializer
+// sleeps for a minute, to be killed while its start watch waits.
 #include <spawnpool/spawnpool.hpp>
 
 #include <sched.h>
@@ -33,6 +35,13 @@ int main(int argc, char** argv) {
     if (unshare(CLONE_NEWUTS) != 0 || sethostname(name.c_str(), name.size()) != 0) return 3;
   }
   spawnpool::Runtime runtime(argc, argv);
+  if (mode == "starting") {
+    // Killed while its worker is in its set-up (the initializer sleeps for a minute).
+    std::printf("ready %ld\n", static_cast<long>(getpid()));
+    std::fflush(stdout);
+    spawnpool::Executor pool(spawnpool::Options{}.max_workers(1).initializer(linger, 60));
+    return 0;
+  }
   const std::vector<int> zeros(10, 0);
   if (mode == "trace") {
     {
