@@ -1,6 +1,5 @@
 #include "exit_status.hpp"
 
-#include "proc_stat.hpp"
 #include "relaunch.hpp"
 
 #include <fcntl.h>
@@ -156,13 +155,15 @@ std::optional<int> ExitStatusFile::status(int interrupted_by, const std::string&
 
 bool ExitStatusFile::manager_ended() const {
   bool claimed = false;
-  long manager = 0;
-  if (last_report(path_, claimed, &manager)) return true;
-  // Killed by SIGKILL or the OOM killer: no report, but its process is gone, or a zombie that
-  // its hydra_pmi_proxy has not reaped yet. (It runs on this host: relaunched as `mpiexec -n 1`.)
-  if (!claimed || manager <= 0) return false;
-  const char state = process_state(manager);
-  return state == 0 || state == 'Z' || state == 'X';
+  return last_report(path_, claimed).has_value();
+}
+
+std::optional<long> ExitStatusFile::manager_pid() const {
+  bool claimed = false;
+  long pid = 0;
+  last_report(path_, claimed, &pid);
+  if (!claimed || pid <= 0) return std::nullopt;
+  return pid;
 }
 
 void record_exit_status(int status) noexcept { on_exit_status(status, nullptr); }

@@ -47,12 +47,14 @@ class ExitStatusFile {
   /// mpiexec has ended.
   std::optional<int> status(int interrupted_by, const std::string& launcher_end) const;
 
-  /// True once the manager has written how it ended (exit or fatal signal), or once its process
-  /// is gone without a word (SIGKILL, the OOM killer): mpiexec has no reason left to run but its
-  /// other processes' ends. Before, a manager killed while a worker was inside MPI_Init left that
-  /// worker spinning in MPI_Init's connection to it, and the program running, for ever. Cheap:
-  /// reads the few bytes of the file and /proc/PID/stat. Callable while mpiexec runs.
+  /// True once the manager has written how it ended (exit or fatal signal): its process is
+  /// ending, and mpiexec has no reason left to run but its other processes' ends. Cheap: reads
+  /// the few bytes of the file. Callable while mpiexec runs.
   bool manager_ended() const;
+
+  /// The pid the manager claimed the file with (of its host, which need not be this one), once
+  /// it has. Cheap; callable while mpiexec runs.
+  std::optional<long> manager_pid() const;
 
  private:
   std::string path_;

@@ -5,6 +5,7 @@
 #include "exit_status.hpp"
 #include "job_leftovers.hpp"
 #include "launcher_output_relay.hpp"
+#include "proc_stat.hpp"
 #include "run_directory.hpp"
 
 #include <spawnpool/detail/mpi_flavor.hpp>
@@ -160,9 +161,18 @@ std::string find_mpiexec(const std::string& fallback) {
       "the MPI this program was built with, or start the program with that mpiexec yourself.");
 }
 
+/// Whether `pid` is a descendant of `ancestor` on this host (its parents, up to init).
+bool descends_from(long pid, pid_t ancestor) {
+  for (int depth = 0; depth < 16 && pid > 1; ++depth) {
+    pid = parent_pid(pid);
+    if (pid == static_cast<long>(ancestor)) return true;
+  }
+  return false;
+}
+
 /// Waits until mpiexec (`child`) has ended, without reaping it (so that no forwarded signal can
-/// reach a recycled pid). Once the manager has ended (its report, or its process gone), mpiexec
-/// gets kLauncherGrace, then
+/// reach a recycled pid). Once the manager has ended (its report, or its process gone when it
+/// ran here), mpiexec gets kLauncherGrace, then
 /// SIGTERM, then SIGKILL after kLauncherKillWait: a proxy on an unreachable host would otherwise
 /// keep it, and the program, waiting forever.
 void wait_for_launcher(pid_t child, const ExitStatusFile& status_file) {
@@ -170,6 +180,7 @@ void wait_for_launcher(pid_t child, const ExitStatusFile& status_file) {
   constexpr int kCheckEveryMs = 100;  // how often the status file is read while mpiexec runs
   const int pidfd = open_pidfd(child);
   std::optional<clock::time_point> manager_ended;
+  std::optional<long> local_manager;  // the manager's pid, once seen running under mpiexec here
   bool terminated = false;
   bool killed = false;
   for (;;) {
@@ -190,7 +201,20 @@ void wait_for_launcher(pid_t child, const ExitStatusFile& status_file) {
     }
     const auto now = clock::now();
     if (!manager_ended) {
-      if (status_file.manager_ended()) manager_ended = now;
+      if (status_file.manager_ended()) {
+        manager_ended = now;
+      } else if (!local_manager) {
+        // Its process is watched only when it runs here, under our mpiexec: with salloc or a
+        // hostfile hydra may start it on another host, where this pid means nothing.
+        const auto pid = status_file.manager_pid();
+        if (pid && descends_from(*pid, child)) local_manager = pid;
+      } else if (const char state = process_state(*local_manager);
+                 state == 0 || state == 'Z' || state == 'X') {
+        // Gone without a report: SIGKILL or the OOM killer, which run no handler. A worker still
+        // inside MPI_Init then waits in its connection to the dead manager for ever, and hydra
+        // with it.
+        manager_ended = now;
+      }
       continue;
     }
     if (!terminated && now - *manager_ended > kLauncherGrace) {

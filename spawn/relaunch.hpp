@@ -80,8 +80,8 @@ RelaunchDecision decide_relaunch(bool mpi_can_spawn_from_singleton);
 //   - mpiexec gets PR_SET_PDEATHSIG=SIGTERM, so it is told to end if this process dies, even
 //     by SIGKILL. (The death signal follows the calling *thread*: another reason to call this
 //     from the main thread.)
-//   - Once the manager has ended (it reported how, exit_status.hpp, or its process is gone:
-//     SIGKILL, the OOM killer), mpiexec gets
+//   - Once the manager has ended (it reported how, exit_status.hpp, or its process, seen running
+//     under mpiexec on this host, is gone: SIGKILL, the OOM killer), mpiexec gets
 //     kLauncherGrace to end too; after that it is sent SIGTERM, and SIGKILL kLauncherKillWait
 //     later, with a line on stderr. (hydra's mpiexec waits for every proxy it started, and a
 //     proxy on a host that was cut off never answers: the program would never end.)

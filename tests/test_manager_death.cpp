@@ -241,6 +241,8 @@ TEST(ManagerDeath, SigkillDuringTheStartLeavesNoTemporaryFilesBehind) {
     if (!watching) std::this_thread::sleep_for(50ms);
   }
   EXPECT_TRUE(watching) << "no start watch's directory appeared in " << tmpdir;
+  // The relaunch parent looks at the manager every 0.1 s: it has seen it run by now.
+  std::this_thread::sleep_for(500ms);
   kill(static_cast<pid_t>(v.manager), SIGKILL);
   int status = 0;
   bool ended = false;
