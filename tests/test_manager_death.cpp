@@ -208,6 +208,31 @@ TEST(ManagerDeath, SigkillOfMpiexecLeavesNoStuckProxyBehind) {
   for (long pid : {proxy, manager_proxy, v.manager}) kill(static_cast<pid_t>(pid), SIGKILL);
 }
 
+/// The processes of `program` that hydra spawned (PMI_SPAWNED=1 in their environment) and that
+/// run it themselves: not a start watcher (first argument --spawnpool-start-watch=...), not a
+/// worker's launcher guard (named spawnpool-guard).
+std::vector<long> spawned_copies_of(const std::string& program) {
+  std::vector<long> pids;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream cmdline(entry.path() / "cmdline");
+    std::string exe, first;
+    std::getline(cmdline, exe, '\0');
+    std::getline(cmdline, first, '\0');
+    if (exe != program || first.rfind("--spawnpool-start-watch", 0) == 0) continue;
+    std::ifstream comm(entry.path() / "comm");
+    std::string short_name;
+    std::getline(comm, short_name);
+    if (short_name == "spawnpool-guard") continue;  // a worker's launcher guard (ends by itself)
+    std::ifstream environ(entry.path() / "environ");
+    for (std::string var; std::getline(environ, var, '\0');) {
+      if (var == "PMI_SPAWNED=1") pids.push_back(std::stol(name));
+    }
+  }
+  return pids;
+}
+
 /// Every path under `dir`, depth first.
 std::vector<std::string> paths_under(const std::string& dir) {
   std::vector<std::string> paths;
@@ -222,9 +247,9 @@ std::vector<std::string> paths_under(const std::string& dir) {
 // A manager killed while a worker starts leaves its start watch's directory behind: nothing runs
 // after a SIGKILL to remove it. The relaunch parent, which outlives the manager, removes the run's
 // directory that holds it. Before, one spawnpool-start-* directory was left in $TMPDIR per
-// worker starting; and in about 1 run in 3 the worker was still inside MPI_Init, spinning in its
-// connection to the dead manager, and the program never ended (the relaunch parent waited for a
-// report of the manager's end; now its process being gone is one).
+// worker starting; and a worker still inside MPI_Init (spinning in its connection to the dead
+// manager: about 1 kill in 3 during a start) or stopped kept the program running for ever (the
+// relaunch parent waited for a report of the manager's end; now its process being gone is one).
 TEST(ManagerDeath, SigkillDuringTheStartLeavesNoTemporaryFilesBehind) {
 #ifdef NO_START_WATCH
   GTEST_SKIP() << "the start watch is MPICH's";
@@ -243,6 +268,11 @@ TEST(ManagerDeath, SigkillDuringTheStartLeavesNoTemporaryFilesBehind) {
   EXPECT_TRUE(watching) << "no start watch's directory appeared in " << tmpdir;
   // The relaunch parent looks at the manager every 0.1 s: it has seen it run by now.
   std::this_thread::sleep_for(500ms);
+  // The worker stopped: it cannot notice the manager's end, as one still inside MPI_Init cannot
+  // (it waits in MPI's connection to the manager), and hydra waits for it.
+  const std::vector<long> workers = spawned_copies_of(VICTIM_PATH);
+  EXPECT_EQ(workers.size(), 1u);
+  for (long pid : workers) kill(static_cast<pid_t>(pid), SIGSTOP);
   kill(static_cast<pid_t>(v.manager), SIGKILL);
   int status = 0;
   bool ended = false;
@@ -252,6 +282,10 @@ TEST(ManagerDeath, SigkillDuringTheStartLeavesNoTemporaryFilesBehind) {
   }
   // mpiexec gets kLauncherGrace (5 s) and kLauncherKillWait (2 s) once the manager is gone.
   EXPECT_TRUE(ended) << "the program still runs 20 s after its manager was killed";
+  for (long pid : workers) {
+    EXPECT_FALSE(alive(pid)) << "the stopped worker is still there";
+    kill(static_cast<pid_t>(pid), SIGKILL);
+  }
   std::string left;
   for (const std::string& path : paths_under(tmpdir)) left += "\n  " + path;
   EXPECT_TRUE(left.empty()) << "left in TMPDIR after the launcher ended:" << left;
