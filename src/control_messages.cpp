@@ -65,7 +65,7 @@ StaticGroup read_static_group(ByteSpan message) {
   return group;
 }
 
-std::string LossReport::describe() const {
+std::string LossReport::describe(const std::string& subject) const {
   switch (cause) {
     case Cause::kSignal: {
       const char* name = sigabbrev_np(static_cast<int>(number));
@@ -73,13 +73,13 @@ std::string LossReport::describe() const {
              (name ? std::string(" (SIG") + name + ")" : "");
     }
     case Cause::kExit:
-      return "the task called exit(" + std::to_string(number) + ")";
+      return subject + " called exit(" + std::to_string(number) + ")";
     case Cause::kTimeout:
-      return "the task " + timeout_predicate();
+      return subject + " " + timeout_predicate();
     case Cause::kMpiAbort:
-      return "the task called MPI_Abort (error code " + std::to_string(number) + ")";
+      return subject + " called MPI_Abort (error code " + std::to_string(number) + ")";
     case Cause::kMpiFinalize:
-      return "the task called MPI_Finalize";
+      return subject + " called MPI_Finalize";
     case Cause::kRankStuck:
       return "rank " + std::to_string(number) + " of its group's task failed and the other ranks " +
              "did not finish within " + std::to_string(kRankStuckLimit.count()) +

@@ -98,7 +98,8 @@ struct LossReport {
   std::string task_name;       // its task ("" : none)
 
   /// "killed by signal 11 (SIGSEGV)", "the task called exit(3)", "the task ran longer than ...".
-  std::string describe() const;
+  /// `subject`: what ran when the worker ended ("the initializer \"init\"" for a set-up).
+  std::string describe(const std::string& subject = "the task") const;
   /// For a timeout, what the task did, without a subject ("ran longer than the task timeout (500
   /// ms)"), for a message that names the task; otherwise "".
   std::string timeout_predicate() const;

@@ -75,10 +75,7 @@ std::string set_up_loss(const LossReport& lost) {
     return what + " ran longer than its share of the spawn timeout (" +
            std::to_string(lost.number) + " ms; Options::spawn_timeout) and was ended";
   }
-  std::string text = lost.describe();
-  const std::string task = "the task ";
-  if (text.rfind(task, 0) == 0) text = what + " " + text.substr(task.size());
-  return text;
+  return lost.describe(what);
 }
 
 namespace {
