@@ -293,7 +293,8 @@ void start_watch() {
   }).detach();
 }
 
-/// Waits quietly for `request` to group member `peer`; if `peer` is gone, the group ends.
+/// Waits quietly for `request` to group member `peer`; if `peer` is gone, the group ends, or,
+/// when the group ends already (g_ending), the wait is given up with an Error.
 void wait_quietly(MPI_Request& request, int peer) {
   Backoff backoff(quiet_polling());
   auto next_look = clock::now() + kLivenessInterval;
@@ -305,8 +306,9 @@ void wait_quietly(MPI_Request& request, int peer) {
     }
     if (done) return;
     if (clock::now() >= next_look) {
-      if (member_gone(group().pids, peer) && !g_ending.load()) {
-        end_group_without(peer);
+      if (member_gone(group().pids, peer)) {
+        if (!g_ending.load()) end_group_without(peer);
+        throw Error("its process is gone");
       }
       next_look = clock::now() + kLivenessInterval;
     }
@@ -765,6 +767,21 @@ void dismiss_followers(int status) noexcept {
       log().warn("group rank 0: could not dismiss rank {}: {}", rank, e.what());
     }
   }
+}
+
+bool follower_gone() noexcept {
+  const Group& g = group();
+  if (!g.joined || g.rank != 0) return false;
+  for (int rank = 1; rank < g.size; ++rank) {
+    if (member_gone(g.pids, rank)) return true;
+  }
+  return false;
+}
+
+void end_remaining_followers() noexcept {
+  const Group& g = group();
+  if (!g.joined || g.rank != 0) return;
+  for (int rank = 1; rank < g.size; ++rank) end_process(g.pids[static_cast<std::size_t>(rank)]);
 }
 
 }  // namespace spawnpool::detail

@@ -79,7 +79,19 @@ std::string set_up_followers(const std::vector<std::pair<std::string, std::strin
                              std::chrono::steady_clock::time_point deadline) noexcept;
 
 /// The leader, after serving: tells every follower to end with `status` and waits quietly
-/// until each took the message or is gone. Never throws.
+/// until each took the message or is gone (then says so on the log). Never throws.
 void dismiss_followers(int status) noexcept;
+
+/// The leader, after dismiss_followers and before MPI_Finalize: whether a follower on this host
+/// is gone already: it finalized (the leader's part of the close handshake ran while it
+/// disconnected from the manager), or it was killed or crashed, without the close handshake, and
+/// then MPI_Finalize here would wait for it for ever. Either way the leader may leave without
+/// MPI_Finalize. False in a process that leads no group. Never throws.
+bool follower_gone() noexcept;
+
+/// The leader, leaving without its followers (MPI_Finalize did not end): SIGKILLs each follower
+/// on this host that still exists (stopped, or stuck in its own MPI_Finalize), so that none stays
+/// behind it. Does nothing in a process that leads no group. Uses no MPI. Never throws.
+void end_remaining_followers() noexcept;
 
 }  // namespace spawnpool::detail

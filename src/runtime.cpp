@@ -3,8 +3,10 @@
 #include <spawnpool/detail/mpi_call.hpp>
 #include <spawnpool/detail/mpi_flavor.hpp>
 #include <spawnpool/detail/registry.hpp>
+#include <spawnpool/detail/seconds_text.hpp>
 
 #include "environment.hpp"
+#include "finalize_within.hpp"
 #include "log.hpp"
 #include "pool_core.hpp"
 #include "runtime_state.hpp"
@@ -30,6 +32,10 @@
 namespace spawnpool {
 
 namespace {
+
+/// How long a spawned worker's MPI_Finalize may take: it waits for every process it is still
+/// connected to (its group's other ranks), and one killed or stopped would keep it for ever.
+constexpr std::chrono::milliseconds kWorkerFinalizeLimit{5000};
 
 /// The mode asked for by SPAWNPOOL_MODE, if any.
 std::optional<Mode> requested_mode() {
@@ -138,7 +144,22 @@ Runtime::Runtime(int& argc, char**& argv, RuntimeOptions options) {
       MPI_Comm_disconnect(&parent);
     }
     std::fflush(nullptr);
-    if (state.initialized_mpi && status == 0) MPI_Finalize();
+    if (state.initialized_mpi && status == 0) {
+      if (detail::follower_gone()) {
+        // Killed or crashed at the pool's end, after its last task: MPI_Finalize would wait for
+        // its side of the close handshake for ever.
+        detail::log().info("group rank 0: a rank of the group is gone; leaving without MPI_Finalize");
+        detail::tell_launcher_finalized();
+      } else {
+        detail::finalize_within(
+            kWorkerFinalizeLimit, status,
+            "spawnpool: worker pid " + std::to_string(::getpid()) +
+                (world_size() > 1 ? " (group rank " + std::to_string(group_rank) + ")" : "") +
+                ": MPI_Finalize still waits after " + detail::seconds_text(kWorkerFinalizeLimit) +
+                " for a process it was connected to (killed or stopped?); leaving without it",
+            detail::end_remaining_followers);
+      }
+    }
     std::exit(status);
   }
 

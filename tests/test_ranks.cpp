@@ -488,6 +488,22 @@ TEST(RankFailures, ShutdownRightAfterAGroupIsGoneSaysNothingBroke) {
   }
 }
 
+// A follower stopped when the pool shuts down: MPI_Finalize on the leader waited for its side of
+// the close handshake for ever (MPICH ch3 spins in MPIDI_CH3U_VC_WaitForClose), and the group, its
+// job and the program's mpiexec stayed. Killed followers did the same when the leader had not seen
+// them gone before the goodbye (ShutdownRightAfterAGroupIsGoneSaysNothingBroke, now and then).
+// The leader's MPI_Finalize is bounded (5 s): it then ends the followers left on its host.
+TEST(RankFailures, AFollowerStoppedAtShutdownEndsWithItsGroup) {
+  spawnpool::Executor executor(spawnpool::Options{}.max_workers(1).rank_groups(1));
+  const std::vector<long> pids = executor.submit_all_ranks(ranks(3), pid_of_rank).get();
+  ASSERT_EQ(::kill(static_cast<pid_t>(pids[2]), SIGSTOP), 0);
+  executor.shutdown();
+  const bool ended = all_end(pids);
+  if (!ended) {
+    for (long pid : pids) ::kill(static_cast<pid_t>(pid), SIGKILL);
+  }
+}
+
 // Last: shuts the pool down.
 TEST(Ranks, ZGroupProcessesAreDistinctAndEndWithThePool) {
   std::set<long> pids;

@@ -9,6 +9,7 @@
 #include "service_token.hpp"
 #include "spawn/launch.hpp"
 #include "src/backoff.hpp"
+#include "src/finalize_within.hpp"
 #include "src/runtime_state.hpp"
 #include "src/worker_loop.hpp"
 
@@ -240,27 +241,6 @@ void drop_client(MPI_Comm client) {
   g_dropped_clients.push_back(client);
 }
 
-/// MPI_Finalize, given `limit`: after a dropped client MPICH's MPI_Finalize may wait for that
-/// client's side of the close handshake for ever. Then the launcher is told this process ended in
-/// order (spawn/launcher_guard.hpp) and it exits with `status`.
-void finalize_within(std::chrono::seconds limit, int status) {
-  std::atomic<bool> done{false};
-  std::thread watchdog([&done, limit, status] {
-    const auto give_up = std::chrono::steady_clock::now() + limit;
-    while (!done && std::chrono::steady_clock::now() < give_up) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    if (done) return;
-    std::fprintf(stderr, "spawnpool service: MPI_Finalize waits for a dropped client; leaving without it\n");
-    std::fflush(nullptr);
-    detail::tell_launcher_finalized();
-    _exit(status);
-  });
-  MPI_Finalize();
-  done = true;
-  watchdog.join();
-}
-
 /// "4096", "512K", "64M", "4G" (1024s) into `bytes`; false for anything else.
 bool parse_byte_count(const std::string& text, std::uint64_t& bytes) {
   std::size_t digits = 0;
@@ -394,7 +374,9 @@ int run_service(const ServiceOptions& options) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     if (g_dropped_a_client || g_refusing.load() > 0) {
-      finalize_within(std::chrono::seconds(5), 0);
+      detail::finalize_within(std::chrono::seconds(5), 0,
+                              "spawnpool service: MPI_Finalize waits for a dropped client; leaving "
+                              "without it");
     } else {
       MPI_Finalize();
     }
