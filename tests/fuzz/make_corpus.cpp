@@ -106,6 +106,24 @@ int main(int argc, char** argv) {
                      call(3, "text", text) + call(4, "nested", nested) + call(5, "nothing", "");
   write("tasks", header(wire::Kind::kTasks, 5, body.size()) + body);
 
+  // A call whose string argument claims 3 GiB of out-of-band bytes, as its entry and header do:
+  // more than a worker admits (fuzz_decoder's kMessageLimit), so never decoded.
+  {
+    const std::uint64_t claimed = std::uint64_t{3} << 30;
+    const std::string claim = args(claimed);  // a string's size, its bytes to come out of band
+    std::string entry(wire::call_entry_overhead(4) + claim.size(), '\0');
+    char* at = wire::put_call_prefix(entry.data(), 1, 0x1234, "text", claim.size(), claimed);
+    wire::put_bytes(at, claim.data(), claim.size());
+    wire::Header h;
+    h.kind = static_cast<std::uint16_t>(wire::Kind::kTasks);
+    h.count = 1;
+    h.body_size = entry.size();
+    h.oob_size = claimed;
+    h.oob_part_size = 1 << 20;
+    write("tasks_claiming_3gib_out_of_band",
+          std::string(reinterpret_cast<const char*>(&h), sizeof h) + entry);
+  }
+
   body = result(1, wire::ResultStatus::kOk, args(9.5)) +
          result(2, wire::ResultStatus::kException, error_payload("std::runtime_error", "boom")) +
          result(3, wire::ResultStatus::kUnknownTask, error_payload("spawnpool", "no task"));
