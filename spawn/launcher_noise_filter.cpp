@@ -9,6 +9,8 @@ namespace {
 // hydra's texts (MPICH 4.0.2: src/pm/hydra/ui/mpich/mpiexec.c). Its Ctrl-C lines carry the prefix
 // "[mpiexec@HOST] " (HYDU_dump).
 constexpr std::string_view kMpiexecPrefix = "[mpiexec@";
+// A proxy's lines: "[proxy:PGID:PROXY@HOST] ...".
+constexpr std::string_view kProxyPrefix = "[proxy:";
 constexpr std::array<std::string_view, 2> kCtrlCMessages = {
     "Sending Ctrl-C to processes as requested", "Press Ctrl-C again to force abort"};
 constexpr std::string_view kTerminated = "YOUR APPLICATION TERMINATED WITH THE EXIT STRING: ";
@@ -37,6 +39,16 @@ bool host_name_like(std::string_view host) {
   return true;
 }
 
+// "[mpiexec@HOST] ..." or "[proxy:...@HOST] ...": any line hydra writes under its own name.
+bool is_named_launcher_line(std::string_view line) {
+  const bool mpiexec = starts_with(line, kMpiexecPrefix);
+  if (!mpiexec && !starts_with(line, kProxyPrefix)) return false;
+  const auto close = line.find("] ");
+  if (close == std::string_view::npos) return false;
+  const std::size_t from = mpiexec ? kMpiexecPrefix.size() : kProxyPrefix.size();
+  return host_name_like(line.substr(from, close - from));
+}
+
 }  // namespace
 
 bool LauncherNoiseFilter::is_launcher_line(std::string_view line) {
@@ -59,6 +71,16 @@ bool LauncherNoiseFilter::is_launcher_line(std::string_view line) {
 }
 
 bool LauncherNoiseFilter::could_become_dropped(std::string_view start) const {
+  if (launcher_ending_) {
+    for (std::string_view prefix : {kMpiexecPrefix, kProxyPrefix}) {
+      if (is_start_of(start, prefix)) return true;
+      if (starts_with(start, prefix)) {
+        const auto close = start.find("] ");
+        if (close == std::string_view::npos) return start.size() <= prefix.size() + kMaxHostLength + 1;
+        return host_name_like(start.substr(prefix.size(), close - prefix.size()));
+      }
+    }
+  }
   if (is_start_of(start, kMpiexecPrefix)) return true;
   if (starts_with(start, kMpiexecPrefix)) {
     const auto close = start.find("] ");
@@ -86,6 +108,7 @@ bool LauncherNoiseFilter::could_become_dropped(std::string_view start) const {
 bool LauncherNoiseFilter::drop(std::string_view line) {
   const After before = after_;
   after_ = After::kOther;
+  if (launcher_ending_ && is_named_launcher_line(line)) return true;
   if (is_launcher_line(line)) {
     if (starts_with(line, kTerminated)) after_ = After::kTerminated;
     return true;

@@ -48,6 +48,12 @@ class LauncherNoiseFilter {
   /// context (the Ctrl-C lines and the "YOUR APPLICATION TERMINATED" line).
   static bool is_launcher_line(std::string_view line);
 
+  /// From now on every line hydra writes under its own name ("[mpiexec@HOST] ...",
+  /// "[proxy:...] ...") is dropped too: spawnpool is ending mpiexec (it outstayed the program, and
+  /// spawnpool said so), and hydra's complaints about its own end ("HYDU_sock_write ... write
+  /// error", six lines) tell the user nothing.
+  void drop_all_launcher_lines() noexcept { launcher_ending_ = true; }
+
  private:
   enum class After { kOther, kTerminated, kTypically };
 
@@ -59,6 +65,7 @@ class LauncherNoiseFilter {
   std::string pending_;        // the held start of the current line
   bool line_passing_ = false;  // part of the current line was passed on: pass the rest
   After after_ = After::kOther;
+  bool launcher_ending_ = false;  // drop_all_launcher_lines
 };
 
 }  // namespace spawnpool::detail

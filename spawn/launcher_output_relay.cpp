@@ -174,6 +174,7 @@ void LauncherOutputRelay::relay_until_exit(pid_t child) noexcept {
           continue;
         }
         last_data[i] = now;
+        if (launcher_ending_.load()) filters[i].drop_all_launcher_lines();
         const std::string out = filters[i].feed(std::string_view(buffer, static_cast<std::size_t>(got)));
         if (!write_all(s.target, out)) {
           ::close(s.read_end);  // our reader is gone: let mpiexec's next write fail as it would

@@ -14,9 +14,11 @@
 // After mpiexec has ended, what is left in the pipes is copied; a pipe that a process mpiexec
 // left behind still holds open is given up after kDrainMs.
 //
-// Not thread-safe; one relay per relaunch, used from the thread that relaunches.
+// Not thread-safe, apart from launcher_is_being_ended; one relay per relaunch.
 
 #include <sys/types.h>
+
+#include <atomic>
 
 namespace spawnpool::detail {
 
@@ -46,6 +48,11 @@ class LauncherOutputRelay {
   /// throws; a failing read or write ends the relay of that stream only.
   void relay_until_exit(pid_t child) noexcept;
 
+  /// Says that spawnpool is ending mpiexec: from now on the relay drops every line hydra writes
+  /// under its own name (LauncherNoiseFilter::drop_all_launcher_lines). Thread-safe: called while
+  /// another thread runs relay_until_exit.
+  void launcher_is_being_ended() noexcept { launcher_ending_ = true; }
+
  private:
   struct Stream {
     int target = -1;      // our descriptor to copy to (1 or 2); -1: not relayed
@@ -55,6 +62,7 @@ class LauncherOutputRelay {
   void close_all() noexcept;
 
   Stream streams_[2];
+  std::atomic<bool> launcher_ending_{false};
 };
 
 }  // namespace spawnpool::detail

@@ -175,7 +175,8 @@ bool descends_from(long pid, pid_t ancestor) {
 /// ran here), mpiexec gets kLauncherGrace, then
 /// SIGTERM, then SIGKILL after kLauncherKillWait: a proxy on an unreachable host would otherwise
 /// keep it, and the program, waiting forever.
-void wait_for_launcher(pid_t child, const ExitStatusFile& status_file) {
+void wait_for_launcher(pid_t child, const ExitStatusFile& status_file,
+                       LauncherOutputRelay& output) {
   using clock = std::chrono::steady_clock;
   constexpr int kCheckEveryMs = 100;  // how often the status file is read while mpiexec runs
   const int pidfd = open_pidfd(child);
@@ -222,6 +223,7 @@ void wait_for_launcher(pid_t child, const ExitStatusFile& status_file) {
                    "spawnpool: mpiexec still runs %lld s after the program ended (a worker still "
                    "starting, stopped, or on a host that stopped answering?); ending it\n",
                    static_cast<long long>(kLauncherGrace.count()));
+      output.launcher_is_being_ended();
       ::kill(child, SIGTERM);
       terminated = true;
     } else if (terminated && !killed && now - *manager_ended > kLauncherGrace + kLauncherKillWait) {
@@ -312,7 +314,7 @@ int relaunch_under_mpiexec(int argc, char** argv, const std::string& mpiexec) {
     // starts after forwarding is in place, with the same signal mask.
     std::thread relay([&output, pid = child.id()] { output.relay_until_exit(pid); });
     try {
-      wait_for_launcher(child.id(), status_file);
+      wait_for_launcher(child.id(), status_file, output);
     } catch (...) {
       ::kill(child.id(), SIGKILL);  // the relay ends with mpiexec
       relay.join();

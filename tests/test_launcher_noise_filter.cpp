@@ -126,6 +126,30 @@ TEST(LauncherNoiseFilter, KnowsHydrasLines) {
   EXPECT_FALSE(LauncherNoiseFilter::is_launcher_line("This typically refers to a problem with your application."));
 }
 
+// What hydra printed once spawnpool had ended an mpiexec that outstayed its program (MPICH
+// 4.0.2: CI, a rank kept alive by a stopped follower), in the pieces a pipe may cut it into.
+TEST(LauncherNoiseFilter, DropsEveryHydraLineOnceSpawnpoolEndsMpiexec) {
+  const std::string hydra_errors =
+      "[mpiexec@vm] HYDU_sock_write (utils/sock/sock.c:254): write error (Bad file descriptor)\n"
+      "[mpiexec@vm] HYD_pmcd_pmiserv_send_signal (pm/pmiserv/pmiserv_cb.c:176): unable to write "
+      "data to proxy\n"
+      "[proxy:0:0@vm] HYD_pmcd_pmip_control_cmd_cb (pm/pmiserv/pmip_cb.c:480): assert (!closed) "
+      "failed\n"
+      "[mpiexec@vm] main (ui/mpich/mpiexec.c:325): process manager error waiting for completion\n";
+  const std::string program = "the program's own line\n[mpiexec-like] but the program's\n";
+
+  LauncherNoiseFilter before;  // not told: hydra's error lines are not its usual noise
+  EXPECT_EQ(before.feed(hydra_errors) + before.release(), hydra_errors);
+
+  LauncherNoiseFilter filter;
+  std::string out = filter.feed("[mpiexec@vm] start of a line written before\n");
+  filter.drop_all_launcher_lines();
+  for (std::size_t at = 0; at < hydra_errors.size(); at += 7) out += filter.feed(hydra_errors.substr(at, 7));
+  out += filter.feed(program);
+  out += filter.release();
+  EXPECT_EQ(out, "[mpiexec@vm] start of a line written before\n" + program);
+}
+
 // What a worker that lost its manager logged (MPICH 4.0.2, ch3), as five lines.
 const std::string kMpichStack =
     "Unknown error class, error stack:\n"
