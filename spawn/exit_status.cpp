@@ -1,6 +1,7 @@
 #include "exit_status.hpp"
 
 #include "relaunch.hpp"
+#include "run_directory.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -115,8 +116,7 @@ std::string signal_name(int sig) {
 }
 
 ExitStatusFile::ExitStatusFile() {
-  const char* tmp = std::getenv("TMPDIR");
-  std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/spawnpool-status-XXXXXX";
+  std::string pattern = system_temporary_directory() + "/spawnpool-status-XXXXXX";
   const int fd = ::mkstemp(pattern.data());
   if (fd < 0) {
     throw RelaunchError("spawnpool: cannot create the relaunch's status file " + pattern + ": " +

@@ -12,14 +12,10 @@
 
 namespace spawnpool::detail {
 
-namespace {
-
-std::string tmpdir() {
+std::string system_temporary_directory() {
   const char* tmp = std::getenv("TMPDIR");
   return tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
 }
-
-}  // namespace
 
 std::string temporary_files_directory() {
   const char* run = std::getenv(kRunDirectoryVariable);
@@ -27,11 +23,11 @@ std::string temporary_files_directory() {
   if (run != nullptr && *run != '\0' && ::stat(run, &info) == 0 && S_ISDIR(info.st_mode)) {
     return run;
   }
-  return tmpdir();
+  return system_temporary_directory();
 }
 
 RunDirectory::RunDirectory() {
-  std::string pattern = tmpdir() + "/spawnpool-run-XXXXXX";
+  std::string pattern = system_temporary_directory() + "/spawnpool-run-XXXXXX";
   if (::mkdtemp(pattern.data()) == nullptr) {
     throw RelaunchError("spawnpool: cannot create the run's directory " + pattern + ": " +
                         std::strerror(errno) + " (set TMPDIR to a writable directory)");

@@ -16,6 +16,10 @@ namespace spawnpool::detail {
 /// The environment variable that names the run's directory.
 inline constexpr const char* kRunDirectoryVariable = "SPAWNPOOL_RUN_DIR";
 
+/// The system's directory for temporary files: $TMPDIR when set and not empty, else /tmp.
+/// Thread-safe.
+std::string system_temporary_directory();
+
 /// The directory for spawnpool's temporary files: SPAWNPOOL_RUN_DIR when it names a directory
 /// (on this host), else $TMPDIR when set, else /tmp. Thread-safe.
 std::string temporary_files_directory();
