@@ -146,8 +146,8 @@ Runtime::Runtime(int& argc, char**& argv, RuntimeOptions options) {
     std::fflush(nullptr);
     if (state.initialized_mpi && status == 0) {
       if (detail::follower_gone()) {
-        // Killed or crashed at the pool's end, after its last task: MPI_Finalize would wait for
-        // its side of the close handshake for ever.
+        // Finalized already, or killed at the pool's end after its last task: then MPI_Finalize
+        // would wait for its side of the close handshake for ever (rank_group.hpp).
         detail::log().info("group rank 0: a rank of the group is gone; leaving without MPI_Finalize");
         detail::tell_launcher_finalized();
       } else {
