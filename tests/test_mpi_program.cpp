@@ -190,13 +190,19 @@ TEST(MpiProgram, RanksEndWithTheWorkerThatStartedThem) {
   ASSERT_EQ(launcher_args[1].rfind(marker, 0), 0u) << launcher_args[1];
   const std::filesystem::path reports = launcher_args[1].substr(marker.size());
   const long worker = std::stol(launcher_args[2]);
-  // Both ranks are past MPI_Init and MPI_Allreduce (they printed), sleeping.
+  // Both ranks are past MPI_Init and MPI_Allreduce (they printed), sleeping. A rank's output file
+  // may not exist yet (0 bytes then; file_size without an error_code would throw).
+  const auto bytes_in = [&reports](const char* name) -> std::uintmax_t {
+    std::error_code missing;
+    const std::uintmax_t size = std::filesystem::file_size(reports / name, missing);
+    return missing ? 0 : size;
+  };
   while (std::chrono::steady_clock::now() < give_up &&
-         !(std::filesystem::file_size(reports / "0.out") > 0 &&
-           std::filesystem::file_size(reports / "1.out") > 0)) {
+         !(bytes_in("0.out") > 0 && bytes_in("1.out") > 0)) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  ASSERT_GT(std::filesystem::file_size(reports / "1.out"), 0u);
+  ASSERT_GT(bytes_in("0.out"), 0u);
+  ASSERT_GT(bytes_in("1.out"), 0u);
   ASSERT_EQ(::kill(static_cast<pid_t>(worker), SIGKILL), 0);
   EXPECT_THROW(future.get(), spawnpool::WorkerLost);
   for (long pid : ranks) {
