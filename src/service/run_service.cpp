@@ -99,8 +99,6 @@ void wait_quietly(MPI_Request& request) {
 
 /// Refused clients whose disconnect has not finished (see refuse_client).
 std::atomic<int> g_refusing{0};
-/// Set once an admitted client was dropped (see drop_client).
-std::atomic<bool> g_dropped_a_client{false};
 
 /// Receives and throws away what `client` sent and nobody read, until it has been quiet for
 /// `quiet` (2 s at most): a message left queued would otherwise be matched by a later client's
@@ -133,7 +131,6 @@ constexpr int kMostRefusalsUnderway = 8;
 /// beyond kMostRefusalsUnderway the communicator is just kept.
 void disconnect_in_background(MPI_Comm comm) {
   if (g_refusing.load() >= kMostRefusalsUnderway) {
-    g_dropped_a_client = true;
     g_dropped_clients.push_back(comm);
     return;
   }
@@ -237,7 +234,6 @@ MPI_Comm wait_for_next_client(int rank, detail::Lobby* lobby, const std::string&
 /// finalize_within); a service keeps one communicator per dropped client.
 void drop_client(MPI_Comm client) {
   drain_client(client, std::chrono::milliseconds(200));
-  g_dropped_a_client = true;
   g_dropped_clients.push_back(client);
 }
 
@@ -369,17 +365,15 @@ int run_service(const ServiceOptions& options) {
   drop_notice.reset();
   rank_join.reset();
   if (!initialized) {
-    // A refused client that never disconnected, or a dropped one, may keep MPI_Finalize waiting.
+    // Refused clients' disconnects get 2 s to end. MPI_Finalize is bounded whatever happened: a
+    // refused client that never disconnected, a dropped one, or one that stopped without being
+    // dropped would keep it waiting for ever.
     for (int i = 0; i < 200 && g_refusing.load() > 0; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    if (g_dropped_a_client || g_refusing.load() > 0) {
-      detail::finalize_within(std::chrono::seconds(5), 0,
-                              "spawnpool service: MPI_Finalize waits for a dropped client; leaving "
-                              "without it");
-    } else {
-      MPI_Finalize();
-    }
+    detail::finalize_within(std::chrono::seconds(5), 0,
+                            "spawnpool service: MPI_Finalize waits for a client that did not take "
+                            "part in closing its connection; leaving without it");
   }
   return 0;
 }
