@@ -153,17 +153,13 @@ std::optional<int> ExitStatusFile::status(int interrupted_by, const std::string&
   return 128 + SIGKILL;
 }
 
-bool ExitStatusFile::manager_ended() const {
-  bool claimed = false;
-  return last_report(path_, claimed).has_value();
-}
-
-std::optional<long> ExitStatusFile::manager_pid() const {
+ExitStatusFile::ManagerProgress ExitStatusFile::manager_progress() const {
   bool claimed = false;
   long pid = 0;
-  last_report(path_, claimed, &pid);
-  if (!claimed || pid <= 0) return std::nullopt;
-  return pid;
+  ManagerProgress progress;
+  progress.ended = last_report(path_, claimed, &pid).has_value();
+  if (claimed && pid > 0) progress.pid = pid;
+  return progress;
 }
 
 void record_exit_status(int status) noexcept { on_exit_status(status, nullptr); }

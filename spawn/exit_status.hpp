@@ -47,14 +47,17 @@ class ExitStatusFile {
   /// mpiexec has ended.
   std::optional<int> status(int interrupted_by, const std::string& launcher_end) const;
 
-  /// True once the manager has written how it ended (exit or fatal signal): its process is
-  /// ending, and mpiexec has no reason left to run but its other processes' ends. Cheap: reads
-  /// the few bytes of the file. Callable while mpiexec runs.
-  bool manager_ended() const;
-
-  /// The pid the manager claimed the file with (of its host, which need not be this one), once
-  /// it has. Cheap; callable while mpiexec runs.
-  std::optional<long> manager_pid() const;
+  /// What the manager has written so far (one read of the file's few bytes; callable while
+  /// mpiexec runs).
+  struct ManagerProgress {
+    /// The pid the manager claimed the file with (of its host, which need not be this one), once
+    /// it has.
+    std::optional<long> pid;
+    /// True once the manager has written how it ended (exit or fatal signal): its process is
+    /// ending, and mpiexec has no reason left to run but its other processes' ends.
+    bool ended = false;
+  };
+  ManagerProgress manager_progress() const;
 
  private:
   std::string path_;

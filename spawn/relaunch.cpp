@@ -202,13 +202,13 @@ void wait_for_launcher(pid_t child, const ExitStatusFile& status_file,
     }
     const auto now = clock::now();
     if (!manager_ended) {
-      if (status_file.manager_ended()) {
+      const auto progress = status_file.manager_progress();
+      if (progress.ended) {
         manager_ended = now;
       } else if (!local_manager) {
         // Its process is watched only when it runs here, under our mpiexec: with salloc or a
         // hostfile hydra may start it on another host, where this pid means nothing.
-        const auto pid = status_file.manager_pid();
-        if (pid && descends_from(*pid, child)) local_manager = pid;
+        if (progress.pid && descends_from(*progress.pid, child)) local_manager = progress.pid;
       } else if (const char state = process_state(*local_manager);
                  state == 0 || state == 'Z' || state == 'X') {
         // Gone without a report: SIGKILL or the OOM killer, which run no handler. A worker still
