@@ -1,6 +1,7 @@
 #include "launcher_noise_filter.hpp"
 
 #include <array>
+#include <optional>
 
 namespace spawnpool::detail {
 
@@ -49,6 +50,21 @@ bool is_named_launcher_line(std::string_view line) {
   return host_name_like(line.substr(from, close - from));
 }
 
+// `start`, the beginning of a line, begins with `prefix` ("[mpiexec@", "[proxy:"): nullopt when it
+// can no longer become "PREFIX...HOST] message"; else the message so far ("" while "HOST] " is
+// not complete yet).
+std::optional<std::string_view> named_line_message(std::string_view start, std::string_view prefix) {
+  const auto close = start.find("] ");
+  if (close == std::string_view::npos) {
+    std::string_view host = start.substr(prefix.size());
+    if (!host.empty() && host.back() == ']') host.remove_suffix(1);  // its "] " half there
+    if (host.empty() || host_name_like(host)) return std::string_view{};
+    return std::nullopt;
+  }
+  if (!host_name_like(start.substr(prefix.size(), close - prefix.size()))) return std::nullopt;
+  return start.substr(close + 2);
+}
+
 }  // namespace
 
 bool LauncherNoiseFilter::is_launcher_line(std::string_view line) {
@@ -71,31 +87,16 @@ bool LauncherNoiseFilter::is_launcher_line(std::string_view line) {
 }
 
 bool LauncherNoiseFilter::could_become_dropped(std::string_view start) const {
-  if (launcher_ending_) {
-    for (std::string_view prefix : {kMpiexecPrefix, kProxyPrefix}) {
-      if (is_start_of(start, prefix)) return true;
-      if (starts_with(start, prefix)) {
-        const auto close = start.find("] ");
-        if (close == std::string_view::npos) return start.size() <= prefix.size() + kMaxHostLength + 1;
-        return host_name_like(start.substr(prefix.size(), close - prefix.size()));
-      }
-    }
-  }
-  if (is_start_of(start, kMpiexecPrefix)) return true;
-  if (starts_with(start, kMpiexecPrefix)) {
-    const auto close = start.find("] ");
-    const std::string_view host = start.substr(
-        kMpiexecPrefix.size(),
-        close == std::string_view::npos ? std::string_view::npos : close - kMpiexecPrefix.size());
-    if (close == std::string_view::npos) {
-      // The host name, perhaps with its ']' already there.
-      const std::string_view name = !host.empty() && host.back() == ']' ? host.substr(0, host.size() - 1) : host;
-      return name.empty() || host_name_like(name);
-    }
-    if (!host_name_like(host)) return false;
-    const std::string_view message = start.substr(close + 2);
+  for (std::string_view prefix : {kMpiexecPrefix, kProxyPrefix}) {
+    // A proxy's lines are dropped only once spawnpool ends mpiexec; mpiexec's Ctrl-C lines always.
+    const bool droppable = launcher_ending_ || prefix == kMpiexecPrefix;
+    if (is_start_of(start, prefix)) return droppable;
+    if (!starts_with(start, prefix)) continue;
+    const auto message = named_line_message(start, prefix);
+    if (!droppable || !message) return false;
+    if (launcher_ending_) return true;
     for (std::string_view known : kCtrlCMessages)
-      if (is_start_of(message, known)) return true;
+      if (is_start_of(*message, known)) return true;
     return false;
   }
   if (is_start_of(start, kTerminated)) return true;
