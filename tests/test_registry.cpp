@@ -9,6 +9,7 @@
 
 #include <map>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -123,6 +124,48 @@ TEST(Serialization, SizesAreExact) {
   std::tuple<std::vector<double>, std::string, int> back;
   sd::deserialize_from(sd::ByteSpan{buffer.data(), buffer.size()}, back);
   EXPECT_EQ(back, std::make_tuple(v, s, 3));
+}
+
+// Numbers and tuples of numbers are copied, not archived (plain_bytes.hpp): the bytes must be
+// exactly cereal's, both ways, so that either side may use either path.
+template <class T>
+std::string cereal_bytes(const T& value) {
+  std::ostringstream out;
+  cereal::BinaryOutputArchive archive(out);
+  archive(value);
+  return out.str();
+}
+
+TEST(Serialization, NumbersAndTuplesOfNumbersAreCerealsBytes) {
+  static_assert(sd::all_plain_bytes_v<int, double, std::tuple<int, char, long double>>);
+  static_assert(!sd::all_plain_bytes_v<bool>, "a bool's byte is checked when decoded");
+  static_assert(!sd::all_plain_bytes_v<std::tuple<int, bool>>);
+  static_assert(!sd::all_plain_bytes_v<std::tuple<int, std::string>>);
+  const std::tuple<int, char, double, std::uint64_t, float> tuple{-7, 'x', 2.5, 1ull << 40, 0.25f};
+  const std::size_t size = sd::serialized_size(tuple);
+  EXPECT_EQ(size, 4u + 1 + 8 + 8 + 4);
+  std::string bytes(size, '\0');
+  sd::serialize_into(bytes.data(), size, tuple);
+  EXPECT_EQ(bytes, cereal_bytes(tuple));
+  std::tuple<int, char, double, std::uint64_t, float> back;
+  sd::deserialize_from(sd::ByteSpan{bytes.data(), bytes.size()}, back);
+  EXPECT_EQ(back, tuple);
+
+  // Several values in a row are the bytes of a tuple of them (as for a call's arguments).
+  std::string row(sd::serialized_size(3, 4.5), '\0');
+  sd::serialize_into(row.data(), row.size(), 3, 4.5);
+  EXPECT_EQ(row, cereal_bytes(std::make_tuple(3, 4.5)));
+
+  // A task's result: after the reserved front, cereal's bytes.
+  const sd::Buffer result = sd::serialize_owned(-123456789L, 16, nullptr);
+  ASSERT_EQ(result.size(), 16u + sizeof(long));
+  EXPECT_EQ(std::string(result.data() + 16, sizeof(long)), cereal_bytes(-123456789L));
+
+  // Too few bytes: the archive's error, nothing read past the end.
+  double value = 0;
+  EXPECT_THROW(sd::deserialize_from(sd::ByteSpan{bytes.data(), 7}, value), cereal::Exception);
+  EXPECT_THROW(sd::deserialize_from(sd::ByteSpan{bytes.data(), size - 1}, back), cereal::Exception);
+  EXPECT_THROW(sd::serialize_into(bytes.data(), size - 1, tuple), cereal::Exception);
 }
 
 TEST(Serialization, MatchingArgumentsAreNotCopied) {

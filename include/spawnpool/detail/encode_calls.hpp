@@ -63,28 +63,34 @@ template <class R, class... P, class... A>
 WorkItem encode_call(R (*)(P...), const TaskEntry& task, std::uint64_t id, A&&... args) {
   const std::size_t overhead = wire::kHeaderSize + wire::call_entry_overhead(task.name.size());
   WorkItem item;
-  SpanOutputArchive counter;
-  (archive_argument<P, A>(counter, args), ...);
-  if (counter.out_of_band_blocks() == 0) {
-    const std::size_t args_size = counter.size();
+  const auto encode_inline = [&](std::size_t args_size) {
     item.message = Buffer(overhead + args_size);
     char* out = wire::put_call_prefix(item.message.data() + wire::kHeaderSize, id,
                                       task.signature, task.name, args_size);
     serialize_into(out, args_size, as_parameter<P>(args)...);
-  } else if constexpr (sizeof...(P) > 0) {
-    auto held = make_recycling_holder<std::tuple<stored_t<P>...>>(
-        stored_t<P>(std::forward<A>(args))...);
-    SpanOutputArchive measure;
-    measure.allow_out_of_band(true);
-    std::apply([&](const auto&... value) { measure(value...); }, *held);
-    item.message = Buffer(overhead + measure.size());
-    char* out = item.message.data() + wire::kHeaderSize;
-    out = wire::put_call_prefix(out, id, task.signature, task.name, measure.size(),
-                                measure.out_of_band_bytes());
-    SpanOutputArchive archive(out, measure.size(), &item.out_of_band.blocks);
-    archive.allow_out_of_band(true);
-    std::apply([&](const auto&... value) { archive(value...); }, *held);
-    item.out_of_band.owners.push_back(std::move(held));
+  };
+  if constexpr (all_plain_bytes_v<stored_t<P>...>) {
+    encode_inline(plain_size_of<stored_t<P>...>());  // no archive needed to measure them
+  } else {
+    SpanOutputArchive counter;
+    (archive_argument<P, A>(counter, args), ...);
+    if (counter.out_of_band_blocks() == 0) {
+      encode_inline(counter.size());
+    } else if constexpr (sizeof...(P) > 0) {
+      auto held = make_recycling_holder<std::tuple<stored_t<P>...>>(
+          stored_t<P>(std::forward<A>(args))...);
+      SpanOutputArchive measure;
+      measure.allow_out_of_band(true);
+      std::apply([&](const auto&... value) { measure(value...); }, *held);
+      item.message = Buffer(overhead + measure.size());
+      char* out = item.message.data() + wire::kHeaderSize;
+      out = wire::put_call_prefix(out, id, task.signature, task.name, measure.size(),
+                                  measure.out_of_band_bytes());
+      SpanOutputArchive archive(out, measure.size(), &item.out_of_band.blocks);
+      archive.allow_out_of_band(true);
+      std::apply([&](const auto&... value) { archive(value...); }, *held);
+      item.out_of_band.owners.push_back(std::move(held));
+    }
   }
   item.calls.push_back({id, std::make_shared<TaskState>(task.name, result_decoder<R>())});
   return item;

@@ -13,6 +13,7 @@
 // copies them from the sender's blocks.
 
 #include <spawnpool/detail/bytes.hpp>
+#include <spawnpool/detail/plain_bytes.hpp>
 #include <spawnpool/detail/vector_recycling.hpp>
 
 #include <cereal/archives/binary.hpp>
@@ -320,6 +321,8 @@ template <class... T>
 std::size_t serialized_size(const T&... values) {
   if constexpr (sizeof...(T) == 0) {
     return 0;
+  } else if constexpr (all_plain_bytes_v<T...>) {
+    return plain_size_of<T...>();
   } else {
     SpanOutputArchive counter;
     counter(values...);
@@ -330,7 +333,12 @@ std::size_t serialized_size(const T&... values) {
 /// Serializes `values...` into exactly `size` bytes at `out` (size from serialized_size).
 template <class... T>
 void serialize_into(char* out, std::size_t size, const T&... values) {
-  if constexpr (sizeof...(T) > 0) {
+  if constexpr (sizeof...(T) > 0 && all_plain_bytes_v<T...>) {
+    if (size < plain_size_of<T...>()) {
+      throw cereal::Exception("spawnpool: serialized value larger than its measured size");
+    }
+    ((out = write_plain(out, values)), ...);
+  } else if constexpr (sizeof...(T) > 0) {
     SpanOutputArchive archive(out, size);
     archive(values...);
   }
@@ -341,8 +349,16 @@ void serialize_into(char* out, std::size_t size, const T&... values) {
 /// context.
 template <class T>
 void deserialize_from(ByteSpan bytes, T& value, OutOfBandInput* out_of_band = nullptr) {
-  SpanInputArchive archive(bytes, out_of_band);
-  archive(value);
+  if constexpr (all_plain_bytes_v<T>) {
+    if (bytes.size < plain_size_of<T>()) {  // SpanInputArchive's words for it
+      throw cereal::Exception("Failed to read " + std::to_string(plain_size_of<T>()) +
+                              " bytes from input! " + std::to_string(bytes.size) + " bytes left");
+    }
+    read_plain(bytes.data, value);
+  } else {
+    SpanInputArchive archive(bytes, out_of_band);
+    archive(value);
+  }
 }
 
 /// Encodes a value the encoder owns (a task's result) into a new buffer, after `reserve_front`
@@ -352,6 +368,11 @@ void deserialize_from(ByteSpan bytes, T& value, OutOfBandInput* out_of_band = nu
 template <class T>
 Buffer serialize_owned(T&& value, std::size_t reserve_front, OutOfBand* out_of_band) {
   using V = std::decay_t<T>;
+  if constexpr (all_plain_bytes_v<V>) {
+    Buffer out(reserve_front + plain_size_of<V>());
+    write_plain(out.data() + reserve_front, value);
+    return out;
+  }
   SpanOutputArchive counter;
   counter.allow_out_of_band(out_of_band != nullptr);
   counter(value);
