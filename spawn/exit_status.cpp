@@ -67,9 +67,11 @@ extern "C" void on_exit_status(int status, void*) {
 }
 
 /// The last line's word and number ("exit 3"), if any. `claimed`: a manager claimed the file;
-/// `manager_pid`, if given: its pid (0 when unclaimed).
+/// `manager_pid`, if given: its pid (0 when unclaimed); `manager_host`, if given: the host it
+/// claimed the file from ("" when unclaimed or not said).
 std::optional<std::pair<std::string, int>> last_report(const std::string& path, bool& claimed,
-                                                       long* manager_pid = nullptr) {
+                                                       long* manager_pid = nullptr,
+                                                       std::string* manager_host = nullptr) {
   std::ifstream in(path);
   std::string line;
   std::optional<std::pair<std::string, int>> last;
@@ -78,10 +80,13 @@ std::optional<std::pair<std::string, int>> last_report(const std::string& path, 
   while (std::getline(in, line)) {
     char word[16] = {};
     long number = 0;
-    if (std::sscanf(line.c_str(), "%15s %ld", word, &number) != 2) continue;
+    char host[256] = {};
+    const int fields = std::sscanf(line.c_str(), "%15s %ld %255s", word, &number, host);
+    if (fields < 2) continue;
     if (std::strcmp(word, "manager") == 0) {
       claimed = true;
       if (manager_pid != nullptr) *manager_pid = number;
+      if (manager_host != nullptr) *manager_host = fields == 3 ? host : "";
     } else if (claimed && (std::strcmp(word, "exit") == 0 || std::strcmp(word, "signal") == 0)) {
       last = std::make_pair(std::string(word), static_cast<int>(number));
     }
@@ -156,9 +161,13 @@ std::optional<int> ExitStatusFile::status(int interrupted_by, const std::string&
 ExitStatusFile::ManagerProgress ExitStatusFile::manager_progress() const {
   bool claimed = false;
   long pid = 0;
+  std::string host;
   ManagerProgress progress;
-  progress.ended = last_report(path_, claimed, &pid).has_value();
+  progress.ended = last_report(path_, claimed, &pid, &host).has_value();
   if (claimed && pid > 0) progress.pid = pid;
+  char own[256] = {};
+  progress.on_this_host =
+      claimed && ::gethostname(own, sizeof own - 1) == 0 && !host.empty() && host == own;
   return progress;
 }
 
@@ -176,7 +185,13 @@ void report_exit_status_to_relaunch_parent() noexcept {
     return;
   }
   g_status_fd = fd;
-  write_status("manager", static_cast<int>(::getpid()));
+  // "manager PID HOST": the parent watches the pid only when HOST is its own.
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0 || std::strpbrk(host, " \n") != nullptr) host[0] = '\0';
+  char claim[320];
+  const int n = std::snprintf(claim, sizeof claim, "manager %ld %s\n", static_cast<long>(::getpid()),
+                              host[0] != '\0' ? host : "?");
+  if (n > 0) (void)!::write(fd, claim, static_cast<std::size_t>(n));
   ::flock(fd, LOCK_UN);
   ::unsetenv(kStatusFileVariable);  // commands the program starts are not the manager
   ::on_exit(on_exit_status, nullptr);

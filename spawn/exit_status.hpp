@@ -56,6 +56,8 @@ class ExitStatusFile {
     /// True once the manager has written how it ended (exit or fatal signal): its process is
     /// ending, and mpiexec has no reason left to run but its other processes' ends.
     bool ended = false;
+    /// True when the manager claimed the file from this host (its pid is one of this host's).
+    bool on_this_host = false;
   };
   ManagerProgress manager_progress() const;
 

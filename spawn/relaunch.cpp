@@ -207,8 +207,15 @@ void wait_for_launcher(pid_t child, const ExitStatusFile& status_file,
         manager_ended = now;
       } else if (!local_manager) {
         // Its process is watched only when it runs here, under our mpiexec: with salloc or a
-        // hostfile hydra may start it on another host, where this pid means nothing.
-        if (progress.pid && descends_from(*progress.pid, child)) local_manager = progress.pid;
+        // hostfile hydra may start it on another host, where this pid means nothing. One that
+        // claimed the file from this host and is gone before it was first seen (killed within a
+        // check's 0.1 s) has ended all the same.
+        if (progress.pid && descends_from(*progress.pid, child)) {
+          local_manager = progress.pid;
+        } else if (const char state = progress.pid && progress.on_this_host ? process_state(*progress.pid) : 1;
+                   state == 0 || state == 'Z' || state == 'X') {
+          manager_ended = now;
+        }
       } else if (const char state = process_state(*local_manager);
                  state == 0 || state == 'Z' || state == 'X') {
         // Gone without a report: SIGKILL or the OOM killer, which run no handler. A worker still

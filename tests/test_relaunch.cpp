@@ -22,6 +22,7 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -288,6 +289,31 @@ TEST_F(Relaunch, SigkillOfTheParentTakesMpiexecDown) {
   const ProbeRun run = run_probe({"sleep:60"}, options);
   EXPECT_EQ(run.exit_code, 128 + SIGKILL) << describe(run);
   // TearDown checks that mpiexec and the probe it ran end too (PR_SET_PDEATHSIG).
+}
+
+// A manager killed before the relaunch parent first saw it run (it looks every 0.1 s) while
+// mpiexec waits on for ever, as hydra does for a worker still inside MPI_Init with the dead
+// manager: the parent still ends mpiexec. The stand-in mpiexec claims the status file for a
+// process of this host that exits at once, then waits.
+TEST_F(Relaunch, AManagerGoneBeforeItWasFirstSeenStillEndsMpiexec) {
+  char dir[] = "/tmp/spawnpool_fake_mpiexec_XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  const std::string fake = std::string(dir) + "/mpiexec";
+  {
+    std::ofstream script(fake);
+    script << "#!/bin/sh\n"
+              "sh -c 'echo \"manager $$ $(hostname)\" >> \"$SPAWNPOOL_STATUS_FILE\"'\n"
+              "exec sleep 60\n";
+  }
+  ::chmod(fake.c_str(), 0755);
+  RunOptions options;
+  options.env = {{"SPAWNPOOL_MPIEXEC", fake}};
+  const ProbeRun run = run_probe({}, options);
+  std::filesystem::remove_all(dir);
+  EXPECT_FALSE(run.timed_out) << describe(run);
+  EXPECT_LT(run.seconds, 15.0) << describe(run);  // kLauncherGrace 5 s, then SIGTERM
+  EXPECT_EQ(run.exit_code, 128 + SIGKILL) << describe(run);  // claimed, nothing written
+  EXPECT_NE(run.err.find("mpiexec still runs"), std::string::npos) << describe(run);
 }
 
 TEST_F(Relaunch, NotWithNoRelaunch) {
