@@ -153,6 +153,8 @@ class PoolCore final : public ProgressDriver {
   void run();
   bool poll_turn();
   bool work_outstanding() const;
+  /// No worker has calls of this pool that it has not answered yet.
+  bool nothing_in_flight() const;
   bool dispatch_now() noexcept;
   bool take_queued();
   bool dispatch();
@@ -227,6 +229,8 @@ class PoolCore final : public ProgressDriver {
   bool finished_ = false;              // engine_: the progress loop has ended
   std::exception_ptr driver_error_;    // engine_: a driver's failure, rethrown by the progress thread
   std::atomic<int> drivers_{0};        // threads in drive() (at most one polls)
+  /// engine_: the future a driver waits for, while it polls; receive() stops once it is ready.
+  const TaskState* awaited_ = nullptr;
   bool handed_over_ = false;           // mutex_: a driver left work outstanding
   std::atomic<bool> sleeping_long_{false};  // the progress thread sleeps kLongSleep or more
   std::shared_ptr<DriverLink> driver_link_ = std::make_shared<DriverLink>(this);
