@@ -29,8 +29,9 @@
 /// the next client comes; the other ranks sleep. A client that dies while the ranks join it
 /// (between its admission and the end of their MPI_Intercomm_create) delays the next client by
 /// up to 4 s (MPICH; under Open MPI 4.1 such a client wedges the service: README). Neither the
-/// client that left nor the one that died counts in max_clients; one alive but stopped in those
-/// milliseconds holds the service until it ends or resumes.
+/// client that left nor the one that died counts in max_clients. One alive but stopped or hung in
+/// those milliseconds has its connection cut by rank 0 after client_timeout (MPICH), which fails
+/// the join as a death does; under Open MPI it holds the service until it ends or resumes.
 ///
 /// Security model: the service runs only tasks its own program registered, never code a client
 /// sends; the library's built-in tasks (spawnpool::run_command, which runs any program) are

@@ -4,6 +4,7 @@
 
 #include "clean_session.hpp"
 #include "client_drop_notice.hpp"
+#include "join_deadline.hpp"
 #include "join_ranks.hpp"
 #include "lobby.hpp"
 #include "service_token.hpp"
@@ -14,6 +15,7 @@
 #include "src/worker_loop.hpp"
 
 #include <spawnpool/detail/mpi_call.hpp>
+#include <spawnpool/detail/mpi_flavor.hpp>
 #include <spawnpool/errors.hpp>
 
 #include <fcntl.h>
@@ -28,6 +30,7 @@
 #include <cstring>
 #include <fstream>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -163,20 +166,31 @@ void idle_until_a_client_queues(detail::Lobby& lobby) {
   }
 }
 
+/// An admitted client, on rank 0: its 1-rank connection, and (MPICH) the sockets MPI accepted for
+/// it during the turn, which JoinDeadline cuts if the client stalls the join. Other ranks: none.
+struct AdmittedClient {
+  MPI_Comm comm = MPI_COMM_NULL;
+  std::vector<detail::OpenSocket> connection;
+};
+
 /// Rank 0: once a client waits in the lobby (idle_until_a_client_queues), opens an MPI port for
 /// this turn, has the lobby ask a client in (told that port), and accepts over MPI_COMM_SELF
-/// until a connection shows the token; closes the port and returns that 1-rank connection.
+/// until a connection shows the token; closes the port and returns that client.
 /// Alone, without any collective call, so that a failed accept (a stranger that connected and
 /// died before its turn: MPICH's accept then fails, "Cannot issue acceptance packet") is retried
 /// here, and a stranger's connection is refused here, while the other ranks wait quietly. The port is closed between turns: a stranger that rebuilt the port
 /// string (it is reconstructible under MPICH) and connects meanwhile is refused by MPI at once,
 /// and cannot queue for a later turn.
-MPI_Comm admit_next_client(detail::Lobby& lobby, const std::string& token) {
+AdmittedClient admit_next_client(detail::Lobby& lobby, const std::string& token) {
   idle_until_a_client_queues(lobby);
   char port[MPI_MAX_PORT_NAME] = {};
   SPAWNPOOL_MPI(MPI_Open_port(MPI_INFO_NULL, port));
+  // The sockets open before the turn: the admitted client's connection is among those MPI
+  // accepts after (see AdmittedClient).
+  const std::set<unsigned long> sockets_before =
+      detail::kClosedConnectionFailsCalls ? detail::open_socket_inodes() : std::set<unsigned long>{};
   lobby.open_door(port);
-  MPI_Comm admitted = MPI_COMM_NULL;
+  AdmittedClient admitted;
   for (;;) {
     MPI_Comm client = MPI_COMM_NULL;
     const int code = MPI_Comm_accept(port, MPI_INFO_NULL, 0, MPI_COMM_SELF, &client);
@@ -193,7 +207,10 @@ MPI_Comm admit_next_client(detail::Lobby& lobby, const std::string& token) {
     const bool ok = detail::admit_client(client, token);
     lobby.door_closed(ok);
     if (ok) {
-      admitted = client;
+      admitted.comm = client;
+      if (detail::kClosedConnectionFailsCalls) {
+        admitted.connection = detail::mpi_connections_since(sockets_before, port);
+      }
       break;
     }
     std::fprintf(stderr, "spawnpool service: refused a client without the right token\n");
@@ -208,16 +225,16 @@ MPI_Comm admit_next_client(detail::Lobby& lobby, const std::string& token) {
 }
 
 /// Every rank calls this before the next client: it returns on all of them once rank 0 has
-/// admitted a client (see admit_next_client), with rank 0's 1-rank connection to it. Until then
+/// admitted a client (see admit_next_client), with that client on rank 0. Until then
 /// the ranks other than 0 sleep in a quiet wait for rank 0's word, so an idle service costs almost
 /// no CPU (rank 0 waits in the lobby's poll(), then in MPI_Comm_accept, which MPICH busy-polls
 /// until the client asked in connects, at once).
-MPI_Comm wait_for_next_client(int rank, detail::Lobby* lobby, const std::string& token) {
+AdmittedClient wait_for_next_client(int rank, detail::Lobby* lobby, const std::string& token) {
   MPI_Request request = MPI_REQUEST_NULL;
   // All ranks are done with the last client (one that dropped it early waits here).
   SPAWNPOOL_MPI(MPI_Ibarrier(MPI_COMM_WORLD, &request));
   wait_quietly(request);
-  MPI_Comm admitted = rank == 0 ? admit_next_client(*lobby, token) : MPI_COMM_NULL;
+  AdmittedClient admitted = rank == 0 ? admit_next_client(*lobby, token) : AdmittedClient{};
   int go = 1;
   SPAWNPOOL_MPI(MPI_Ibcast(&go, 1, MPI_INT, 0, MPI_COMM_WORLD, &request));
   wait_quietly(request);
@@ -325,9 +342,15 @@ int run_service(const ServiceOptions& options) {
   auto drop_notice = std::make_unique<detail::ClientDropNotice>();  // collective; freed before MPI_Finalize
   auto rank_join = std::make_unique<detail::RankJoin>();  // collective; freed before MPI_Finalize
   for (int served = 0; options.max_clients == 0 || served < options.max_clients;) {
-    MPI_Comm admitted = wait_for_next_client(rank, lobby.get(), token);
-    MPI_Comm client = rank_join->join(admitted, served);
-    if (rank == 0) disconnect_in_background(admitted);  // the client disconnects it after joining
+    AdmittedClient admitted = wait_for_next_client(rank, lobby.get(), token);
+    MPI_Comm client = MPI_COMM_NULL;
+    {
+      // Rank 0: a client stopped or hung in the join has its connection cut after the client
+      // timeout, which fails the join as if it had died (join_deadline.hpp).
+      const detail::JoinDeadline deadline(std::move(admitted.connection), options.client_timeout);
+      client = rank_join->join(admitted.comm, served);
+    }
+    if (rank == 0) disconnect_in_background(admitted.comm);  // the client disconnects it after joining
     if (client == MPI_COMM_NULL) {
       std::fprintf(stderr, "spawnpool service: rank %d lost an admitted client while its ranks "
                            "joined it\n", rank);

@@ -110,4 +110,14 @@ inline constexpr const char* kServiceConnectHint =
 inline constexpr const char* kServiceConnectHint = "";
 #endif
 
+/// Whether MPI fails a pending call with a peer once the connection to it closes, so that a pool
+/// service can end its ranks' join with a client stopped in the middle of it by shutting down that
+/// client's socket (src/service/join_deadline.hpp). MPICH's ch3 does (as when the client dies);
+/// Open MPI 4.1 waits on in MPI_Intercomm_merge even with a dead client (tests/openmpi/FINDINGS.md).
+#if defined(MPICH_VERSION)
+inline constexpr bool kClosedConnectionFailsCalls = true;
+#else
+inline constexpr bool kClosedConnectionFailsCalls = false;
+#endif
+
 }  // namespace spawnpool::detail
