@@ -66,6 +66,14 @@ extern "C" void on_exit_status(int status, void*) {
   if (fd >= 0) ::close(fd);
 }
 
+/// This host's name as a claim line's last field has it, into `host`: "" when it cannot be read
+/// or has a space or newline. Allocates nothing.
+void read_host_name(char (&host)[256]) noexcept {
+  host[0] = '\0';
+  if (::gethostname(host, sizeof host - 1) != 0 || std::strpbrk(host, " \n") != nullptr) host[0] = '\0';
+  host[sizeof host - 1] = '\0';
+}
+
 /// The last line's word and number ("exit 3"), if any. `claimed`: a manager claimed the file;
 /// `manager_pid`, if given: its pid (0 when unclaimed); `manager_host`, if given: the host it
 /// claimed the file from ("" when unclaimed or not said).
@@ -129,6 +137,9 @@ ExitStatusFile::ExitStatusFile() {
   }
   ::close(fd);
   path_ = pattern;
+  char host[256];
+  read_host_name(host);
+  own_host_ = host;
 }
 
 ExitStatusFile::~ExitStatusFile() { ::unlink(path_.c_str()); }
@@ -165,9 +176,7 @@ ExitStatusFile::ManagerProgress ExitStatusFile::manager_progress() const {
   ManagerProgress progress;
   progress.ended = last_report(path_, claimed, &pid, &host).has_value();
   if (claimed && pid > 0) progress.pid = pid;
-  char own[256] = {};
-  progress.on_this_host =
-      claimed && ::gethostname(own, sizeof own - 1) == 0 && !host.empty() && host == own;
+  progress.on_this_host = claimed && !own_host_.empty() && host == own_host_;
   return progress;
 }
 
@@ -186,8 +195,8 @@ void report_exit_status_to_relaunch_parent() noexcept {
   }
   g_status_fd = fd;
   // "manager PID HOST": the parent watches the pid only when HOST is its own.
-  char host[256] = {};
-  if (::gethostname(host, sizeof host - 1) != 0 || std::strpbrk(host, " \n") != nullptr) host[0] = '\0';
+  char host[256];
+  read_host_name(host);
   char claim[320];
   const int n = std::snprintf(claim, sizeof claim, "manager %ld %s\n", static_cast<long>(::getpid()),
                               host[0] != '\0' ? host : "?");

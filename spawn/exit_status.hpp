@@ -63,6 +63,7 @@ class ExitStatusFile {
 
  private:
   std::string path_;
+  std::string own_host_;  // this host's name (as a claim gives it), read once
 };
 
 /// The name of signal `sig` for a message: "SIGTERM"; SIGABRT also says where it comes from

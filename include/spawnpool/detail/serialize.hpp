@@ -372,21 +372,22 @@ Buffer serialize_owned(T&& value, std::size_t reserve_front, OutOfBand* out_of_b
     Buffer out(reserve_front + plain_size_of<V>());
     write_plain(out.data() + reserve_front, value);
     return out;
-  }
-  SpanOutputArchive counter;
-  counter.allow_out_of_band(out_of_band != nullptr);
-  counter(value);
-  Buffer out(reserve_front + counter.size());
-  if (counter.out_of_band_blocks() == 0) {
-    serialize_into(out.data() + reserve_front, counter.size(), value);
+  } else {
+    SpanOutputArchive counter;
+    counter.allow_out_of_band(out_of_band != nullptr);
+    counter(value);
+    Buffer out(reserve_front + counter.size());
+    if (counter.out_of_band_blocks() == 0) {
+      serialize_into(out.data() + reserve_front, counter.size(), value);
+      return out;
+    }
+    auto held = make_recycling_holder<V>(std::forward<T>(value));
+    SpanOutputArchive archive(out.data() + reserve_front, counter.size(), &out_of_band->blocks);
+    archive.allow_out_of_band(true);
+    archive(*held);
+    out_of_band->owners.push_back(std::move(held));
     return out;
   }
-  auto held = make_recycling_holder<V>(std::forward<T>(value));
-  SpanOutputArchive archive(out.data() + reserve_front, counter.size(), &out_of_band->blocks);
-  archive.allow_out_of_band(true);
-  archive(*held);
-  out_of_band->owners.push_back(std::move(held));
-  return out;
 }
 
 /// Decodes a T into a new shared object (its out-of-band blocks from `out_of_band`).
