@@ -387,21 +387,26 @@ die_in_create_round() {
   done
   local failed_before=$failed
   served_within 30 "clients died inside their MPI_Intercomm_create"
-  # A client alive but stopped in the middle of the join (after MPI_Intercomm_merge): rank 0 waits
-  # in MPI_Intercomm_create with it, the other ranks for rank 0. It held the service for as long
-  # as it stayed stopped; now rank 0 cuts its connection after the client timeout (3 s here),
-  # which fails the join as a death does, and the next client is served.
-  timeout -k 5 90 "$mpiexec" -n 1 "$raw_client" "$port_file" "$port_file.token" --stop-in-join \
-    > "$log.raw" 2>&1 &
-  local raw_pid=$!
-  for _ in $(seq 1 100); do grep -q "^stopping" "$log.raw" && break; sleep 0.2; done
-  echo "--- raw MPI client --stop-in-join (3-rank service)"; cat "$log.raw"
-  grep -q "^stopping" "$log.raw" || { echo "FAIL: the raw client (--stop-in-join) did not get to stop"; round_failed=1; }
-  served_within 30 "a client stopped itself in the middle of the join"
-  grep -q "did not finish joining the ranks within the client timeout" "$log" ||
-    { echo "FAIL: the service did not say that it cut the stopped client's connection"; failed=1; }
-  kill -KILL $(descendants "$raw_pid") "$raw_pid" 2>/dev/null
-  wait "$raw_pid" 2>/dev/null; rm -f "$log.raw"
+  # A client alive but stopped in the middle of the join: after MPI_Intercomm_merge (rank 0 waits
+  # in MPI_Intercomm_create with it, the other ranks for rank 0), or before it (rank 0 waits in
+  # its MPI_Intercomm_merge). It held the service for as long as it stayed stopped; now rank 0
+  # cuts its connection after the client timeout (3 s here), which fails the join as a death
+  # does, and the next client is served.
+  local raw_pid cuts=0
+  for mode in --stop-in-join --stop-in-merge; do
+    timeout -k 5 90 "$mpiexec" -n 1 "$raw_client" "$port_file" "$port_file.token" $mode \
+      > "$log.raw" 2>&1 &
+    raw_pid=$!
+    for _ in $(seq 1 100); do grep -q "^stopping" "$log.raw" && break; sleep 0.2; done
+    echo "--- raw MPI client $mode (3-rank service)"; cat "$log.raw"
+    grep -q "^stopping" "$log.raw" || { echo "FAIL: the raw client ($mode) did not get to stop"; round_failed=1; }
+    served_within 30 "a client stopped itself in the middle of the join ($mode)"
+    cuts=$((cuts + 1))
+    [ "$(grep -c "did not finish joining the ranks within the client timeout" "$log")" = $cuts ] ||
+      { echo "FAIL: the service did not say that it cut the stopped client's connection ($mode)"; failed=1; }
+    kill -KILL $(descendants "$raw_pid") "$raw_pid" 2>/dev/null
+    wait "$raw_pid" 2>/dev/null; rm -f "$log.raw"
+  done
   [ "$failed" = "$failed_before" ] || round_failed=1
   failed=$failed_before
   if [ $round_failed = 1 ] && command -v gdb > /dev/null; then

@@ -39,6 +39,8 @@
 //     the same as --die-in-join, but stops itself (SIGSTOP) instead of dying, printing "stopping":
 //     alive and silent, it holds the ranks in MPI_Intercomm_create with it. The service must cut
 //     its connection after the client timeout and serve the next client.
+//   raw_service_client PORT_FILE TOKEN_FILE --stop-in-merge
+//     the same, but stops before its MPI_Intercomm_merge: rank 0 waits in its own.
 //   raw_service_client PORT_FILE TOKEN_FILE --stranger MPI_PORT
 //     skips the lobby and the token: MPI_Comm_connect to MPI_PORT (rebuilt by the test from the
 //     TCP port rank 0 listens on, as an adversary can under MPICH), printing "connecting" and then
@@ -165,6 +167,7 @@ int main(int argc, char** argv) {
   const bool die_in_join = mode == "--die-in-join";
   const bool die_in_create = mode == "--die-in-create";
   const bool stop_in_join = mode == "--stop-in-join";
+  const bool stop_in_merge = mode == "--stop-in-merge";
   const bool die_when_admitted = mode == "--die-when-admitted";
   MPI_Init(&argc, &argv);
   const int ticket = wait_for_turn(lobby, token, port);
@@ -182,18 +185,18 @@ int main(int argc, char** argv) {
   int ranks = 0;
   const char garbage[] = "GET / HTTP/1.0\r\n\r\n";
   if (admitted_then_garbage || garbage_to_one || announce_then_hang || oversized || many_parts ||
-      die_in_join || die_in_create || stop_in_join || die_when_admitted) {
+      die_in_join || die_in_create || stop_in_join || stop_in_merge || die_when_admitted) {
     MPI_Send(token.data(), static_cast<int>(token.size()), MPI_CHAR, 0,
              spawnpool::detail::wire::kAdmissionTag, service);
     const int answer = admission_answer(service);
     std::printf("admitted: %d\n", answer);
     std::fflush(stdout);
     if (answer != 1 || die_when_admitted) _exit(answer == 1 ? 0 : 1);
-    if (die_in_join || die_in_create || stop_in_join) {
+    if (die_in_join || die_in_create || stop_in_join || stop_in_merge) {
       MPI_Comm pair = MPI_COMM_NULL;
-      MPI_Intercomm_merge(service, 1, &pair);
+      if (!stop_in_merge) MPI_Intercomm_merge(service, 1, &pair);
       if (die_in_join) _exit(0);
-      if (stop_in_join) {
+      if (stop_in_join || stop_in_merge) {
         std::printf("stopping\n");
         std::fflush(stdout);
         ::raise(SIGSTOP);
