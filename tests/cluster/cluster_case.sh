@@ -6,7 +6,7 @@
 #   node_cut_placement, manager_killed, manager_cut, static_node_cut, static_node_cut_no_kill,
 #   primes_sbatch, primes_spawn, ranks_spawn, ranks_killed_remote, ranks_spread,
 #   ranks_spread_static, ranks_static, ranks_static_one_per_node, ranks_spread_killed,
-#   ranks_spread_killed_in_collective
+#   ranks_spread_killed_in_collective, service_remote_clients
 #   (each described below); ssh_setup (start an sshd in every node),
 #   ssh_static, ssh_spawn_mpiexec, ssh_spawn_env.
 #
@@ -693,6 +693,54 @@ case "$CASE" in
     [ -z "$split" ] && log "ok: each task's ranks on one node" || fail "tasks split over nodes: $split"
     log "task hosts: $(grep -oE '^ranked task [0-9]+ rank 0 host [^ ]+' "$OUT" | awk '{print $7}' | sort | uniq -c | tr -s ' \n' ' ')"
     expect "$OUT" '^program exit code 0$' "the program ended with main's status"
+    ;;
+
+  service_remote_clients)
+    # A pool service across nodes, its clients on another: a Slurm job runs the service's 2 ranks
+    # on node1 and node2 (hydra's mpiexec in the allocation); from node3 a client is served (the
+    # lobby's address is node1's, the token file is on the shared filesystem), then a raw MPI
+    # client stops itself in the middle of the ranks' join (raw_service_client --stop-in-join):
+    # rank 0 cuts its connection after the client timeout (3 s) and the next client is served.
+    # After 2 clients served the service ends (--max-clients 2): the job's status is 0. MPICH
+    # only (tests/cluster/CMakeLists.txt): under Open MPI a client stopped in the join holds the
+    # service (README).
+    mpiexec=${SPAWNPOOL_TEST_MPIEXEC:?set by tests/cluster/CMakeLists.txt to the build mpiexec}
+    server=${SPAWNPOOL_TEST_SERVICE_SERVER:?} client=${SPAWNPOOL_TEST_SERVICE_CLIENT:?}
+    raw_client=${SPAWNPOOL_TEST_RAW_SERVICE_CLIENT:?}
+    port_file=$WORK/pool.port
+    submit -N 2 -n 2 --wrap "'$mpiexec' -n 2 '$server' --port-file '$port_file' --client-timeout 3 --max-clients 2; echo \"service exit code \$?\""
+    wait_line "$port_file" '^lobby ' 60 || fail "the service wrote no port file within 60 s"
+    log "port file: $(cat "$port_file" 2>/dev/null)"
+    on_node3() {  # no SLURM_* variable: the client is not part of the service's job
+      # shellcheck disable=SC2046
+      "$ON" node3 env -u SLURM_CONF $(env | grep -oE '^SLURM_[A-Z_]+' | sed 's/^/-u /') \
+        SPAWNPOOL_CLUSTER_TEST_TAG="$TAG" "$@"
+    }
+    served() {  # served WHAT: a good client from node3, which must get every rank's answers
+      local out=$WORK/client.out start=$SECONDS
+      (cd "$WORK" && on_node3 timeout -k 5 40 "$client" "file:$port_file") > "$out" 2>&1 < /dev/null
+      local rc=$?
+      log "client from node3 $1: exit $rc after $((SECONDS - start)) s"
+      show_file "$out" 12
+      [ "$rc" = 0 ] && grep -q '^sum of norms: 25250.0$' "$out" && grep -q '^connected to 2 service workers$' "$out" &&
+        log "ok: served $1" || fail "the client from node3 was not served $1"
+    }
+    served "first"
+    raw_out=$WORK/raw.out
+    (cd "$WORK" && on_node3 timeout -k 5 60 "$mpiexec" -n 1 "$raw_client" "$port_file" "$port_file.token" \
+       --stop-in-join) > "$raw_out" 2>&1 < /dev/null &
+    raw_pid=$!
+    wait_line "$raw_out" '^stopping' 30 && log "ok: the raw client stopped itself in the join" ||
+      fail "the raw client did not get to stop in the join"
+    show_file "$raw_out"
+    served "after a client stopped itself in the middle of the join"
+    kill -KILL $(pgrep -f -- "$raw_client $port_file") 2>/dev/null; wait "$raw_pid" 2>/dev/null
+    wait_job "$JID" 30 || fail "the service's job $JID did not end within 30 s of its last client"
+    log "job $JID: $(job_state "$JID")"
+    show_file "$OUT"
+    expect "$OUT" 'did not finish joining the ranks within the client timeout .*its connection was cut' \
+      "rank 0 cut the stopped client's connection"
+    expect "$OUT" '^service exit code 0$' "the service ended with status 0 after its 2 clients"
     ;;
 
   *) fail "unknown case $CASE" ;;
