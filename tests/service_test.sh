@@ -58,6 +58,14 @@ server_pid=$!
 for _ in $(seq 1 100); do [ -s "$port_file" ] && break; sleep 0.2; done
 [ -s "$port_file" ] || { echo "FAIL: the service never wrote its port file"; cat "$log"; kill "$server_pid"; exit 1; }
 failed=0
+# A client timeout too short for the clients' heartbeats (one a second) is refused before anything
+# starts: with 0 (what `--client-timeout abc` gave) every client was dropped at once.
+for bad in 0.5 abc; do
+  out=$(timeout -k 5 30 "$server" --port-file "$port_file.bad" --client-timeout $bad 2>&1); rc=$?
+  echo "--- service with --client-timeout $bad (exit $rc)"; echo "$out"
+  [ $rc = 2 ] && grep -q "client-timeout wants a number of seconds from 2 to 1000000.*not '$bad'" <<<"$out" ||
+    { echo "FAIL: --client-timeout $bad was not refused"; failed=1; }
+done
 [ "$(cat "$victim")" = "not the service's" ] ||
   { echo "FAIL: the service wrote its port through a symlink at $port_file.tmp"; failed=1; }
 rm -f "$victim"

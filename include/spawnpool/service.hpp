@@ -68,8 +68,11 @@ struct ServiceOptions {
   /// a client could run any program as the service's user.
   bool allow_builtin_tasks = false;
   /// How long a rank waits for word from its client before dropping it (clients send a heartbeat
-  /// every second, even while they wait for results). Command line: --client-timeout SECONDS.
+  /// every second, even while they wait for results), and how long rank 0 lets a client take to
+  /// join the ranks (MPICH). At least kMinClientTimeout. Command line: --client-timeout SECONDS.
   std::chrono::milliseconds client_timeout{10000};
+  /// The shortest client_timeout: shorter would drop healthy clients between their heartbeats.
+  static constexpr std::chrono::milliseconds kMinClientTimeout{2000};
   /// The most bytes one message from a client may carry (its arguments, with any large arrays);
   /// a client that announces a larger message is dropped before anything is allocated for it.
   /// 0: no limit. Command line: --max-message-size BYTES (a K, M or G suffix counts 1024s).
@@ -78,8 +81,8 @@ struct ServiceOptions {
 
 /// Runs the service on every rank of MPI_COMM_WORLD (collective; initializes MPI if needed and
 /// finalizes what it initialized). Returns the process exit status.
-/// @throws Error when neither a port file nor a name is given, or the port or the token file
-/// cannot be made
+/// @throws Error when neither a port file nor a name is given, client_timeout is below
+/// ServiceOptions::kMinClientTimeout, or the port or the token file cannot be made
 int run_service(const ServiceOptions& options);
 
 /// run_service with options from the command line: --port-file PATH, --name NAME,

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <system_error>
 
 namespace spawnpool::detail {
 
@@ -83,9 +84,14 @@ std::vector<OpenSocket> mpi_connections_since(const std::set<unsigned long>& bef
 
 JoinDeadline::JoinDeadline(std::vector<OpenSocket> sockets, std::chrono::milliseconds limit) {
   if (sockets.empty()) return;
-  thread_ = std::thread([this, sockets = std::move(sockets), limit]() mutable {
-    watch(std::move(sockets), limit);
-  });
+  try {
+    thread_ = std::thread([this, sockets = std::move(sockets), limit]() mutable {
+      watch(std::move(sockets), limit);
+    });
+  } catch (const std::system_error& e) {  // no thread to be had: the join goes on without a limit
+    std::fprintf(stderr, "spawnpool service: cannot watch the time a client takes to join (%s)\n",
+                 e.what());
+  }
 }
 
 JoinDeadline::~JoinDeadline() {

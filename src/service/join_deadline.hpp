@@ -41,7 +41,8 @@ std::vector<OpenSocket> mpi_connections_since(const std::set<unsigned long>& bef
 
 /// While it exists, a watch over one step with a client: if the step is not over within `limit`
 /// (the object destroyed), shuts down `sockets` (those still open as the same inode) and says so
-/// on stderr. Does nothing with no sockets. Not copyable; construct and destroy on one thread.
+/// on stderr. Does nothing with no sockets (or when no thread can be started: said on stderr).
+/// Never throws. Not copyable; construct and destroy on one thread.
 class JoinDeadline {
  public:
   JoinDeadline(std::vector<OpenSocket> sockets, std::chrono::milliseconds limit);

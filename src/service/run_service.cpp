@@ -27,6 +27,7 @@
 #include <cctype>
 #include <climits>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <memory>
@@ -282,6 +283,13 @@ int run_service(const ServiceOptions& options) {
   if (options.port_file.empty() && options.name.empty()) {
     throw Error("spawnpool service: give a --port-file or a --name for clients to find it");
   }
+  if (options.client_timeout < ServiceOptions::kMinClientTimeout) {
+    // Shorter drops clients between their heartbeats, and cuts every join (join_deadline.hpp).
+    throw Error("spawnpool service: client_timeout must be at least " +
+                std::to_string(ServiceOptions::kMinClientTimeout.count()) +
+                " ms (clients send a heartbeat every second), not " +
+                std::to_string(options.client_timeout.count()) + " ms");
+  }
   int initialized = 0;
   MPI_Initialized(&initialized);
   int provided = MPI_THREAD_SINGLE;
@@ -421,8 +429,17 @@ int run_service(int argc, char** argv) {
     } else if (arg == "--allow-builtin-tasks") {
       options.allow_builtin_tasks = true;
     } else if (arg == "--client-timeout" && has_value) {
-      options.client_timeout = std::chrono::milliseconds(
-          static_cast<long long>(std::atof(argv[++i]) * 1000));
+      const char* text = argv[++i];
+      char* end = nullptr;
+      const double seconds = std::strtod(text, &end);
+      const double least = std::chrono::duration<double>(ServiceOptions::kMinClientTimeout).count();
+      if (end == text || *end != '\0' || !(seconds >= least && seconds <= 1e6)) {
+        std::fprintf(stderr, "%s: --client-timeout wants a number of seconds from %g to 1000000 "
+                             "(clients send a heartbeat every second), not '%s'\n",
+                     argv[0], least, text);
+        return 2;
+      }
+      options.client_timeout = std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
     } else {
       std::fprintf(stderr,
                    "usage: mpiexec -n N %s --port-file PATH [--name NAME] [--max-clients K] "
