@@ -6,9 +6,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <mpi.h>
+#include <spawnpool/detail/mpi_flavor.hpp>
+#include <spawnpool/detail/seconds_text.hpp>
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <system_error>
 
 namespace spawnpool::detail {
@@ -68,27 +73,10 @@ std::set<unsigned long> open_socket_inodes() noexcept {
   return inodes;
 }
 
-std::vector<OpenSocket> mpi_connections_since(const std::set<unsigned long>& before,
-                                              const std::string& mpi_port) noexcept {
-  std::vector<OpenSocket> sockets;
-  const int port = listening_port_of(mpi_port);
-  if (port <= 0) return sockets;
+JoinDeadline::JoinDeadline(std::chrono::milliseconds limit) : limit_(limit) {
   try {
-    for_each_socket([&](int fd, unsigned long inode) {
-      if (before.count(inode) == 0 && local_port(fd) == port) sockets.push_back({fd, inode});
-    });
-  } catch (...) {
-  }
-  return sockets;
-}
-
-JoinDeadline::JoinDeadline(std::vector<OpenSocket> sockets, std::chrono::milliseconds limit) {
-  if (sockets.empty()) return;
-  try {
-    thread_ = std::thread([this, sockets = std::move(sockets), limit]() mutable {
-      watch(std::move(sockets), limit);
-    });
-  } catch (const std::system_error& e) {  // no thread to be had: the join goes on without a limit
+    thread_ = std::thread([this] { watch(); });
+  } catch (const std::system_error& e) {  // no thread to be had: joins go on without a limit
     std::fprintf(stderr, "spawnpool service: cannot watch the time a client takes to join (%s)\n",
                  e.what());
   }
@@ -98,27 +86,69 @@ JoinDeadline::~JoinDeadline() {
   if (!thread_.joinable()) return;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    done_ = true;
+    stopping_ = true;
   }
-  over_.notify_one();
+  stopping_signal_.notify_one();
   thread_.join();
 }
 
-void JoinDeadline::watch(std::vector<OpenSocket> sockets, std::chrono::milliseconds limit) {
-  {
-    std::unique_lock<std::mutex> lock(mutex_);
-    if (over_.wait_for(lock, limit, [this] { return done_; })) return;
+void JoinDeadline::arm(ClientConnection connection) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  connection_ = std::move(connection);
+  deadline_ = std::chrono::steady_clock::now() + limit_;
+  armed_ = true;
+  cut_ = false;
+}
+
+void JoinDeadline::disarm() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  armed_ = false;
+}
+
+void JoinDeadline::watch() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (!stopping_) {
+    stopping_signal_.wait_for(lock, std::chrono::milliseconds(250));
+    if (stopping_ || !armed_ || std::chrono::steady_clock::now() < deadline_) continue;
+    if (!cut_) {
+      cut_ = true;
+      deadline_ += kJoinEndWait;
+      std::string what;
+      if (kClosedConnectionFailsCalls) {
+        const int cut = cut_armed_connection();
+        what = cut == 0 ? "no connection of it was left to cut"
+                        : "its connection was cut (" + std::to_string(cut) +
+                              (cut == 1 ? " socket)" : " sockets)");
+      } else {
+        what = "this MPI cannot be made to fail the join";
+      }
+      std::fprintf(stderr, "spawnpool service: the admitted client did not finish joining the "
+                           "ranks within the client timeout (%s; stopped, hung or dead?): %s\n",
+                   seconds_text(limit_).c_str(), what.c_str());
+      std::fflush(stderr);
+      continue;
+    }
+    std::fprintf(stderr, "spawnpool service: the ranks are still joining that client %s later; "
+                         "MPI cannot call the join off: the service ends (MPI_Abort) so that the "
+                         "clients after it do not wait for ever\n",
+                 seconds_text(kJoinEndWait).c_str());
+    std::fflush(nullptr);
+    MPI_Abort(MPI_COMM_WORLD, 1);
   }
+}
+
+int JoinDeadline::cut_armed_connection() {
+  const int port = listening_port_of(connection_.mpi_port);
+  if (port <= 0) return 0;
   int cut = 0;
-  for (const OpenSocket& socket : sockets) {
-    // The descriptor may have been closed and reused meanwhile: only the same socket is cut.
-    if (socket_inode(socket.fd) == socket.inode && ::shutdown(socket.fd, SHUT_RDWR) == 0) ++cut;
-  }
-  std::fprintf(stderr, "spawnpool service: the admitted client did not finish joining the ranks "
-                       "within the client timeout (%lld ms; stopped or hung?): its connection "
-                       "was cut (%d socket%s)\n",
-               static_cast<long long>(limit.count()), cut, cut == 1 ? "" : "s");
-  std::fflush(stderr);
+  // Scanned only now: a join that ends in time costs nothing but arm() and disarm().
+  for_each_socket([&](int fd, unsigned long inode) {
+    if (connection_.sockets_before.count(inode) == 0 && local_port(fd) == port &&
+        ::shutdown(fd, SHUT_RDWR) == 0) {
+      ++cut;
+    }
+  });
+  return cut;
 }
 
 }  // namespace spawnpool::detail

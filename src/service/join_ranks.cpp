@@ -20,16 +20,22 @@ constexpr int kJoinFailedTag = 1;
 
 }  // namespace
 
-RankJoin::RankJoin() { SPAWNPOOL_MPI(MPI_Comm_dup(MPI_COMM_WORLD, &reports_)); }
+RankJoin::RankJoin(std::chrono::milliseconds join_limit) {
+  SPAWNPOOL_MPI(MPI_Comm_dup(MPI_COMM_WORLD, &reports_));
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  if (rank == 0) deadline_ = std::make_unique<JoinDeadline>(join_limit);
+}
 
 RankJoin::~RankJoin() {
   if (reports_ != MPI_COMM_NULL) MPI_Comm_free(&reports_);
 }
 
-MPI_Comm RankJoin::join(MPI_Comm admitted, int turn) {
+MPI_Comm RankJoin::join(MPI_Comm admitted, ClientConnection connection, int turn) {
   int rank = 0, size = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
+  if (deadline_) deadline_->arm(std::move(connection));
   MPI_Comm pair = MPI_COMM_NULL;
   if (rank == 0 && MPI_Intercomm_merge(admitted, 0, &pair) == MPI_SUCCESS) {
     MPI_Comm_set_errhandler(pair, MPI_ERRORS_RETURN);
@@ -61,6 +67,7 @@ MPI_Comm RankJoin::join(MPI_Comm admitted, int turn) {
       }
     }
   }
+  if (deadline_) deadline_->disarm();
   if (client != MPI_COMM_NULL) MPI_Comm_set_errhandler(client, MPI_ERRORS_RETURN);
   if (pair != MPI_COMM_NULL) MPI_Comm_free(&pair);
   return client;

@@ -12,7 +12,10 @@
 
 #include <mpi.h>
 
+#include "join_deadline.hpp"
+
 #include <chrono>
+#include <memory>
 
 namespace spawnpool::detail {
 
@@ -38,19 +41,25 @@ inline constexpr std::chrono::seconds kJoinReportWait{2};
 /// rank whose call failed by itself but whose word reached rank 0 only after kJoinReportWait (a
 /// rank stopped or starved for that long right then) finds the long broadcast in a later
 /// MPI_Bcast of the service.
+///
+/// A client alive but stopped or hung in the join is not seen failing at all: rank 0 gives every
+/// join `join_limit` (the client timeout) and a JoinDeadline then cuts the client's connection
+/// (MPICH), which fails the join as if it had died; a join that even so does not end ends the
+/// service (join_deadline.hpp).
 class RankJoin {
  public:
-  RankJoin();
+  explicit RankJoin(std::chrono::milliseconds join_limit);
   ~RankJoin();
   RankJoin(const RankJoin&) = delete;
   RankJoin& operator=(const RankJoin&) = delete;
 
   /// Collective over MPI_COMM_WORLD. `admitted` is rank 0's 1-rank connection to the admitted
-  /// client (ignored on the other ranks); the caller disconnects it. `turn` numbers the clients
+  /// client and `connection` how to find its sockets (both ignored on the other ranks); the
+  /// caller disconnects `admitted`. `turn` numbers the clients
   /// served so far (the same on every rank). Returns the intercommunicator to the client (remote
   /// group: the client), with MPI_ERRORS_RETURN, on every rank; MPI_COMM_NULL on every rank when
   /// MPI failed (a client that died in these milliseconds).
-  MPI_Comm join(MPI_Comm admitted, int turn);
+  MPI_Comm join(MPI_Comm admitted, ClientConnection connection, int turn);
 
  private:
   /// Rank 0, after its MPI_Intercomm_create failed: how many other ranks said theirs failed too
@@ -58,6 +67,7 @@ class RankJoin {
   int failure_reports(int turn);
 
   MPI_Comm reports_ = MPI_COMM_NULL;
+  std::unique_ptr<JoinDeadline> deadline_;  // rank 0 only
 };
 
 /// Client side: the counterpart of RankJoin::join on the connection `admitted` (to the

@@ -16,6 +16,7 @@
 
 #include <spawnpool/detail/mpi_call.hpp>
 #include <spawnpool/detail/mpi_flavor.hpp>
+#include <spawnpool/detail/seconds_text.hpp>
 #include <spawnpool/errors.hpp>
 
 #include <fcntl.h>
@@ -167,11 +168,12 @@ void idle_until_a_client_queues(detail::Lobby& lobby) {
   }
 }
 
-/// An admitted client, on rank 0: its 1-rank connection, and (MPICH) the sockets MPI accepted for
-/// it during the turn, which JoinDeadline cuts if the client stalls the join. Other ranks: none.
+/// An admitted client, on rank 0: its 1-rank connection, and (MPICH) how to find the sockets MPI
+/// accepted for it, which the join's deadline cuts if the client stalls the join
+/// (join_deadline.hpp). Other ranks: none.
 struct AdmittedClient {
   MPI_Comm comm = MPI_COMM_NULL;
-  std::vector<detail::OpenSocket> connection;
+  detail::ClientConnection connection;
 };
 
 /// Rank 0: once a client waits in the lobby (idle_until_a_client_queues), opens an MPI port for
@@ -188,8 +190,8 @@ AdmittedClient admit_next_client(detail::Lobby& lobby, const std::string& token)
   SPAWNPOOL_MPI(MPI_Open_port(MPI_INFO_NULL, port));
   // The sockets open before the turn: the admitted client's connection is among those MPI
   // accepts after (see AdmittedClient).
-  const std::set<unsigned long> sockets_before =
-      detail::kClosedConnectionFailsCalls ? detail::open_socket_inodes() : std::set<unsigned long>{};
+  std::set<unsigned long> sockets_before;
+  if (detail::kClosedConnectionFailsCalls) sockets_before = detail::open_socket_inodes();
   lobby.open_door(port);
   AdmittedClient admitted;
   for (;;) {
@@ -209,9 +211,7 @@ AdmittedClient admit_next_client(detail::Lobby& lobby, const std::string& token)
     lobby.door_closed(ok);
     if (ok) {
       admitted.comm = client;
-      if (detail::kClosedConnectionFailsCalls) {
-        admitted.connection = detail::mpi_connections_since(sockets_before, port);
-      }
+      admitted.connection = {std::move(sockets_before), port};
       break;
     }
     std::fprintf(stderr, "spawnpool service: refused a client without the right token\n");
@@ -286,9 +286,9 @@ int run_service(const ServiceOptions& options) {
   if (options.client_timeout < ServiceOptions::kMinClientTimeout) {
     // Shorter drops clients between their heartbeats, and cuts every join (join_deadline.hpp).
     throw Error("spawnpool service: client_timeout must be at least " +
-                std::to_string(ServiceOptions::kMinClientTimeout.count()) +
-                " ms (clients send a heartbeat every second), not " +
-                std::to_string(options.client_timeout.count()) + " ms");
+                detail::seconds_text(ServiceOptions::kMinClientTimeout) +
+                " (clients send a heartbeat every second), not " +
+                detail::seconds_text(options.client_timeout));
   }
   int initialized = 0;
   MPI_Initialized(&initialized);
@@ -348,16 +348,12 @@ int run_service(const ServiceOptions& options) {
   detail::set_client_message_limit(options.max_message_size);
   const detail::ServiceProcessState clean_state;  // what every client starts from
   auto drop_notice = std::make_unique<detail::ClientDropNotice>();  // collective; freed before MPI_Finalize
-  auto rank_join = std::make_unique<detail::RankJoin>();  // collective; freed before MPI_Finalize
+  // Collective; freed before MPI_Finalize. A client stopped or hung in the join has its
+  // connection cut after the client timeout, which fails the join as if it had died.
+  auto rank_join = std::make_unique<detail::RankJoin>(options.client_timeout);
   for (int served = 0; options.max_clients == 0 || served < options.max_clients;) {
     AdmittedClient admitted = wait_for_next_client(rank, lobby.get(), token);
-    MPI_Comm client = MPI_COMM_NULL;
-    {
-      // Rank 0: a client stopped or hung in the join has its connection cut after the client
-      // timeout, which fails the join as if it had died (join_deadline.hpp).
-      const detail::JoinDeadline deadline(std::move(admitted.connection), options.client_timeout);
-      client = rank_join->join(admitted.comm, served);
-    }
+    MPI_Comm client = rank_join->join(admitted.comm, std::move(admitted.connection), served);
     if (rank == 0) disconnect_in_background(admitted.comm);  // the client disconnects it after joining
     if (client == MPI_COMM_NULL) {
       std::fprintf(stderr, "spawnpool service: rank %d lost an admitted client while its ranks "
