@@ -373,15 +373,41 @@ rm -f "$stale_port_file"
 out=$(timeout -k 5 30 "$client" "file:$port_file" 2>&1); rc=$?
 echo "--- client without a service (exit $rc)"; echo "$out"
 [ $rc = 1 ] && grep -q "no pool service" <<<"$out" || failed=1
+# Under Open MPI no call of the join fails with a client that died in it (a known gap, README): the
+# service waited in it for ever, and every client after it with it. Now the join's deadline ends
+# the service 13 s later (client timeout 3 s + 10 s), saying so, and a client queued meanwhile
+# fails then, saying that the service ended.
+if [ -n "${raw_client:-}" ] && [ "$flavour" = openmpi ]; then
+  port_file=$(mktemp -u /tmp/spawnpool_service_XXXXXX.port)
+  timeout -k 5 120 "$mpiexec" "${server_args[@]}" -n 2 "$server" --port-file "$port_file" \
+    --client-timeout 3 > "$log" 2>&1 &
+  server_pid=$!
+  for _ in $(seq 1 100); do [ -s "$port_file" ] && break; sleep 0.2; done
+  start=$SECONDS
+  out=$(timeout -k 5 60 "$mpiexec" "${server_args[@]}" -n 1 "$raw_client" "$port_file" \
+    "$port_file.token" --die-in-join 2>&1)
+  echo "--- raw MPI client --die-in-join (Open MPI)"; echo "$out"
+  grep -q "^admitted: 1" <<<"$out" || { echo "FAIL: the raw client (--die-in-join) was not admitted"; failed=1; }
+  out=$(timeout -k 5 60 "$client" "file:$port_file" 2>&1); rc=$?
+  echo "--- client queued behind it (exit $rc, $((SECONDS - start)) s)"; echo "$out"
+  [ $rc = 1 ] && grep -q "ended while this client waited for its turn" <<<"$out" ||
+    { echo "FAIL: the queued client was not told that the service ended"; failed=1; }
+  wait "$server_pid"; server_rc=$?
+  echo "--- service (exit $server_rc, $((SECONDS - start)) s after the client died)"; cat "$log"
+  [ $server_rc != 0 ] && grep -q "the service ends (MPI_Abort)" "$log" && [ $((SECONDS - start)) -le 40 ] ||
+    { echo "FAIL: the service did not end, saying why, after a client died in the join"; failed=1; }
+  rm -f "$port_file" "$port_file.token"
+fi
 # Clients that die inside their own MPI_Intercomm_create, 0.3 ms in: depending on how far the
 # call got, rank 0's part fails and the other ranks' fail too, or wait inside the call for a
 # broadcast from rank 0 (it wedged the service for good), or the join completes and the client is
 # dropped after the client timeout. A service of 3 ranks that serves until killed (so that the
 # count of clients does not depend on which), then a good client, which must be served.
-# Issue 13 names an intermittent wedge here that is not understood (seen once in stop 29 and once in
-# stop 31, each under a CI run's load, never when run alone): the round is run a second time on a
-# fresh service when the first fails, after the stacks of every rank are printed (gdb, when
-# installed), and the test fails only when both fail.
+# Rarely (1 round in 30 here) a client dies so early in its call that MPICH never fails rank 0's
+# receive from it: that wedged the service for good; now the join's deadline ends the service
+# 13 s later, saying so (join_deadline.hpp). So the round is run a second time on a fresh service
+# when the first fails, after the stacks of every rank are printed (gdb, when installed), and the
+# test fails only when both fail.
 die_in_create_round() {
   local round_failed=0 mode out
   port_file=$(mktemp -u /tmp/spawnpool_service_XXXXXX.port)
