@@ -396,6 +396,9 @@ if [ -n "${raw_client:-}" ] && [ "$flavour" = openmpi ]; then
   echo "--- service (exit $server_rc, $((SECONDS - start)) s after the client died)"; cat "$log"
   [ $server_rc != 0 ] && grep -q "the service ends (MPI_Abort)" "$log" && [ $((SECONDS - start)) -le 40 ] ||
     { echo "FAIL: the service did not end, saying why, after a client died in the join"; failed=1; }
+  sleep 1
+  pgrep -f -- "$server --port-file $port_file" > /dev/null &&
+    { echo "FAIL: a rank of the service outlived its MPI_Abort"; pgrep -af -- "$server --port-file $port_file"; failed=1; }
   rm -f "$port_file" "$port_file.token"
 fi
 # Clients that die inside their own MPI_Intercomm_create, 0.3 ms in: depending on how far the

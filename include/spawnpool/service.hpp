@@ -28,10 +28,12 @@
 /// in that leaves before connecting leaves rank 0 in MPI_Comm_accept (busy under MPICH) until
 /// the next client comes; the other ranks sleep. A client that dies while the ranks join it
 /// (between its admission and the end of their MPI_Intercomm_create) delays the next client by
-/// up to 4 s (MPICH; under Open MPI 4.1 such a client wedges the service: README). Neither the
-/// client that left nor the one that died counts in max_clients. One alive but stopped or hung in
-/// those milliseconds has its connection cut by rank 0 after client_timeout (MPICH), which fails
-/// the join as a death does; under Open MPI it holds the service until it ends or resumes.
+/// up to 4 s (MPICH). Neither the client that left nor the one that died counts in max_clients.
+/// One alive but stopped or hung in those milliseconds has its connection cut by rank 0 after
+/// client_timeout (MPICH), which fails the join as a death does. A join that is still not over
+/// 10 s after client_timeout ends the service (MPI_Abort, said on stderr) rather than hang: under
+/// MPICH a client that dies within a millisecond of entering its MPI_Intercomm_create (rare),
+/// under Open MPI 4.1 any client that dies, stops or hangs in the join (README).
 ///
 /// Security model: the service runs only tasks its own program registered, never code a client
 /// sends; the library's built-in tasks (spawnpool::run_command, which runs any program) are
@@ -73,6 +75,8 @@ struct ServiceOptions {
   std::chrono::milliseconds client_timeout{10000};
   /// The shortest client_timeout: shorter would drop healthy clients between their heartbeats.
   static constexpr std::chrono::milliseconds kMinClientTimeout{2000};
+  /// The longest client_timeout (about 11.6 days): a deadline far beyond would overflow.
+  static constexpr std::chrono::milliseconds kMaxClientTimeout{1000000000};
   /// The most bytes one message from a client may carry (its arguments, with any large arrays);
   /// a client that announces a larger message is dropped before anything is allocated for it.
   /// 0: no limit. Command line: --max-message-size BYTES (a K, M or G suffix counts 1024s).
@@ -81,8 +85,9 @@ struct ServiceOptions {
 
 /// Runs the service on every rank of MPI_COMM_WORLD (collective; initializes MPI if needed and
 /// finalizes what it initialized). Returns the process exit status.
-/// @throws Error when neither a port file nor a name is given, client_timeout is below
-/// ServiceOptions::kMinClientTimeout, or the port or the token file cannot be made
+/// @throws Error when neither a port file nor a name is given, client_timeout is not within
+/// ServiceOptions::kMinClientTimeout and kMaxClientTimeout, or the port or the token file cannot
+/// be made
 int run_service(const ServiceOptions& options);
 
 /// run_service with options from the command line: --port-file PATH, --name NAME,

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <system_error>
 
@@ -30,19 +31,18 @@ unsigned long socket_inode(int fd) noexcept {
   return std::strtoul(target + 8, nullptr, 10);
 }
 
-/// Calls `visit(fd, inode)` for each socket this process has open.
+/// Calls `visit(fd, inode)` for each socket this process has open. Throws what `visit` throws.
 template <typename Visit>
-void for_each_socket(Visit visit) noexcept {
-  DIR* dir = ::opendir("/proc/self/fd");
-  if (dir == nullptr) return;
-  const int own = ::dirfd(dir);
-  while (const dirent* entry = ::readdir(dir)) {
+void for_each_socket(Visit visit) {
+  const std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir("/proc/self/fd"), ::closedir);
+  if (!dir) return;
+  const int own = ::dirfd(dir.get());
+  while (const dirent* entry = ::readdir(dir.get())) {
     if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
     const int fd = std::atoi(entry->d_name);
     if (fd == own) continue;
     if (const unsigned long inode = socket_inode(fd)) visit(fd, inode);
   }
-  ::closedir(dir);
 }
 
 /// The local TCP port `fd` is bound to, or 0.
@@ -76,7 +76,7 @@ std::set<unsigned long> open_socket_inodes() noexcept {
 JoinDeadline::JoinDeadline(std::chrono::milliseconds limit) : limit_(limit) {
   try {
     thread_ = std::thread([this] { watch(); });
-  } catch (const std::system_error& e) {  // no thread to be had: joins go on without a limit
+  } catch (const std::exception& e) {  // no thread to be had: joins go on without a limit
     std::fprintf(stderr, "spawnpool service: cannot watch the time a client takes to join (%s)\n",
                  e.what());
   }
@@ -105,35 +105,49 @@ void JoinDeadline::disarm() {
   armed_ = false;
 }
 
-void JoinDeadline::watch() {
-  std::unique_lock<std::mutex> lock(mutex_);
-  while (!stopping_) {
-    stopping_signal_.wait_for(lock, std::chrono::milliseconds(250));
-    if (stopping_ || !armed_ || std::chrono::steady_clock::now() < deadline_) continue;
-    if (!cut_) {
-      cut_ = true;
-      deadline_ += kJoinEndWait;
-      std::string what;
-      if (kClosedConnectionFailsCalls) {
-        const int cut = cut_armed_connection();
-        what = cut == 0 ? "no connection of it was left to cut"
-                        : "its connection was cut (" + std::to_string(cut) +
-                              (cut == 1 ? " socket)" : " sockets)");
-      } else {
-        what = "this MPI cannot be made to fail the join";
+void JoinDeadline::watch() noexcept {
+  try {
+    for (;;) {
+      std::string cut_message;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        if (stopping_signal_.wait_for(lock, std::chrono::milliseconds(250),
+                                      [this] { return stopping_; })) {
+          return;
+        }
+        if (!armed_ || std::chrono::steady_clock::now() < deadline_) continue;
+        if (!cut_) {
+          cut_ = true;
+          deadline_ += kJoinEndWait;
+          if (kClosedConnectionFailsCalls) {
+            const int cut = cut_armed_connection();
+            cut_message = cut == 0 ? "no connection of it was left to cut"
+                                   : "its connection was cut (" + std::to_string(cut) +
+                                         (cut == 1 ? " socket)" : " sockets)");
+          } else {
+            cut_message = "this MPI cannot be made to fail the join";
+          }
+        }
       }
-      std::fprintf(stderr, "spawnpool service: the admitted client did not finish joining the "
-                           "ranks within the client timeout (%s; stopped, hung or dead?): %s\n",
-                   seconds_text(limit_).c_str(), what.c_str());
+      // Said without the lock held: a stderr that does not drain must not hold up disarm().
+      if (!cut_message.empty()) {
+        std::fprintf(stderr, "spawnpool service: the admitted client did not finish joining the "
+                             "ranks within the client timeout (%s; stopped, hung or dead?): %s\n",
+                     seconds_text(limit_).c_str(), cut_message.c_str());
+        std::fflush(stderr);
+        continue;
+      }
+      std::fprintf(stderr, "spawnpool service: the ranks are still joining that client %s later; "
+                           "MPI cannot call the join off: the service ends (MPI_Abort) so that "
+                           "the clients after it do not wait for ever\n",
+                   seconds_text(kJoinEndWait).c_str());
       std::fflush(stderr);
-      continue;
+      MPI_Abort(MPI_COMM_WORLD, 1);
+      std::_Exit(1);  // MPI_Abort does not return; if it ever did, the service must still end
     }
-    std::fprintf(stderr, "spawnpool service: the ranks are still joining that client %s later; "
-                         "MPI cannot call the join off: the service ends (MPI_Abort) so that the "
-                         "clients after it do not wait for ever\n",
-                 seconds_text(kJoinEndWait).c_str());
-    std::fflush(nullptr);
-    MPI_Abort(MPI_COMM_WORLD, 1);
+  } catch (const std::exception& e) {  // out of memory: joins go on without a limit
+    std::fprintf(stderr, "spawnpool service: the watch over the time a client takes to join "
+                         "ended (%s)\n", e.what());
   }
 }
 

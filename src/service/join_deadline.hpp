@@ -49,11 +49,12 @@ struct ClientConnection {
 
 /// A watch over the joins of a service's life (rank 0): one thread, started once, that looks at
 /// the armed join every 0.25 s. A join not over within `limit` of arm() has its connection's
-/// sockets cut (those accepted on its port since its turn began, still open as the same inode),
-/// said on stderr; one still not over kJoinEndWait later ends the process with MPI_Abort, said
-/// on stderr. Arming and disarming take a mutex and wake nothing. When no thread can be started,
-/// joins go on without a limit (said on stderr). Constructor and destructor never throw; arm()
-/// and disarm() are thread-safe.
+/// sockets cut (MPICH: those open now that were not when its turn began and are bound to its
+/// port's listening port), said on stderr; one still not over kJoinEndWait later ends the
+/// process with MPI_Abort, said on stderr. Arming and disarming take a mutex and wake nothing.
+/// When no thread can be started, joins go on without a limit (said on stderr). `limit` is at
+/// most ServiceOptions::kMaxClientTimeout. Constructor and destructor never throw; arm() and
+/// disarm() are thread-safe.
 class JoinDeadline {
  public:
   explicit JoinDeadline(std::chrono::milliseconds limit);
@@ -67,7 +68,7 @@ class JoinDeadline {
   void disarm();
 
  private:
-  void watch();
+  void watch() noexcept;
   /// Shuts down the armed connection's sockets; how many were cut.
   int cut_armed_connection();
 

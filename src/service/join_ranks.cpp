@@ -43,8 +43,13 @@ MPI_Comm RankJoin::join(MPI_Comm admitted, ClientConnection connection, int turn
   // Rank 0 says whether it has the pair, so that no rank enters MPI_Intercomm_create alone.
   int have_pair = rank == 0 ? (pair != MPI_COMM_NULL ? 1 : 0) : 0;
   MPI_Comm client = MPI_COMM_NULL;
-  if (MPI_Bcast(&have_pair, 1, MPI_INT, 0, MPI_COMM_WORLD) == MPI_SUCCESS && have_pair &&
-      MPI_Intercomm_create(MPI_COMM_WORLD, 0, pair, 1, kJoinTag, &client) != MPI_SUCCESS) {
+  const bool create_failed =
+      MPI_Bcast(&have_pair, 1, MPI_INT, 0, MPI_COMM_WORLD) == MPI_SUCCESS && have_pair &&
+      MPI_Intercomm_create(MPI_COMM_WORLD, 0, pair, 1, kJoinTag, &client) != MPI_SUCCESS;
+  // Rank 0's calls with the client are over; what follows is bounded by its own clock, and the
+  // other ranks' reports below may open new connections to rank 0 that no cut must touch.
+  if (deadline_) deadline_->disarm();
+  if (create_failed) {
     client = MPI_COMM_NULL;
     if (rank != 0) {
       MPI_Send(&turn, 1, MPI_INT, 0, kJoinFailedTag, reports_);  // eager: one int
@@ -67,7 +72,6 @@ MPI_Comm RankJoin::join(MPI_Comm admitted, ClientConnection connection, int turn
       }
     }
   }
-  if (deadline_) deadline_->disarm();
   if (client != MPI_COMM_NULL) MPI_Comm_set_errhandler(client, MPI_ERRORS_RETURN);
   if (pair != MPI_COMM_NULL) MPI_Comm_free(&pair);
   return client;

@@ -58,7 +58,7 @@ class RankJoin {
   /// caller disconnects `admitted`. `turn` numbers the clients
   /// served so far (the same on every rank). Returns the intercommunicator to the client (remote
   /// group: the client), with MPI_ERRORS_RETURN, on every rank; MPI_COMM_NULL on every rank when
-  /// MPI failed (a client that died in these milliseconds).
+  /// MPI failed (a client that died in these milliseconds, or whose connection rank 0 cut).
   MPI_Comm join(MPI_Comm admitted, ClientConnection connection, int turn);
 
  private:

@@ -283,10 +283,13 @@ int run_service(const ServiceOptions& options) {
   if (options.port_file.empty() && options.name.empty()) {
     throw Error("spawnpool service: give a --port-file or a --name for clients to find it");
   }
-  if (options.client_timeout < ServiceOptions::kMinClientTimeout) {
-    // Shorter drops clients between their heartbeats, and cuts every join (join_deadline.hpp).
-    throw Error("spawnpool service: client_timeout must be at least " +
-                detail::seconds_text(ServiceOptions::kMinClientTimeout) +
+  if (options.client_timeout < ServiceOptions::kMinClientTimeout ||
+      options.client_timeout > ServiceOptions::kMaxClientTimeout) {
+    // Shorter drops clients between their heartbeats, and cuts every join (join_deadline.hpp);
+    // far longer overflows the deadlines made from it.
+    throw Error("spawnpool service: client_timeout must be from " +
+                detail::seconds_text(ServiceOptions::kMinClientTimeout) + " to " +
+                detail::seconds_text(ServiceOptions::kMaxClientTimeout) +
                 " (clients send a heartbeat every second), not " +
                 detail::seconds_text(options.client_timeout));
   }
@@ -349,7 +352,8 @@ int run_service(const ServiceOptions& options) {
   const detail::ServiceProcessState clean_state;  // what every client starts from
   auto drop_notice = std::make_unique<detail::ClientDropNotice>();  // collective; freed before MPI_Finalize
   // Collective; freed before MPI_Finalize. A client stopped or hung in the join has its
-  // connection cut after the client timeout, which fails the join as if it had died.
+  // connection cut after the client timeout, which fails the join as if it had died; a join
+  // that even so does not end ends the service (join_deadline.hpp).
   auto rank_join = std::make_unique<detail::RankJoin>(options.client_timeout);
   for (int served = 0; options.max_clients == 0 || served < options.max_clients;) {
     AdmittedClient admitted = wait_for_next_client(rank, lobby.get(), token);
@@ -429,10 +433,11 @@ int run_service(int argc, char** argv) {
       char* end = nullptr;
       const double seconds = std::strtod(text, &end);
       const double least = std::chrono::duration<double>(ServiceOptions::kMinClientTimeout).count();
-      if (end == text || *end != '\0' || !(seconds >= least && seconds <= 1e6)) {
-        std::fprintf(stderr, "%s: --client-timeout wants a number of seconds from %g to 1000000 "
+      const double most = std::chrono::duration<double>(ServiceOptions::kMaxClientTimeout).count();
+      if (end == text || *end != '\0' || !(seconds >= least && seconds <= most)) {
+        std::fprintf(stderr, "%s: --client-timeout wants a number of seconds from %g to %.0f "
                              "(clients send a heartbeat every second), not '%s'\n",
-                     argv[0], least, text);
+                     argv[0], least, most, text);
         return 2;
       }
       options.client_timeout = std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
