@@ -55,10 +55,10 @@ class RankJoin {
 
   /// Collective over MPI_COMM_WORLD. `admitted` is rank 0's 1-rank connection to the admitted
   /// client and `connection` how to find its sockets (both ignored on the other ranks); the
-  /// caller disconnects `admitted`. `turn` numbers the clients
-  /// served so far (the same on every rank). Returns the intercommunicator to the client (remote
-  /// group: the client), with MPI_ERRORS_RETURN, on every rank; MPI_COMM_NULL on every rank when
-  /// MPI failed (a client that died in these milliseconds, or whose connection rank 0 cut).
+  /// caller disconnects `admitted`. `turn` numbers the clients served so far (the same on every
+  /// rank). Returns the intercommunicator to the client (remote group: the client), with
+  /// MPI_ERRORS_RETURN, on every rank; MPI_COMM_NULL on every rank when MPI failed (a client
+  /// that died in these milliseconds, or whose connection rank 0 cut).
   MPI_Comm join(MPI_Comm admitted, ClientConnection connection, int turn);
 
  private:
