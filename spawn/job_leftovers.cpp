@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -124,6 +125,12 @@ int end_leftovers_of_the_job(std::chrono::milliseconds limit) noexcept {
     }
   } catch (...) {
     // Out of memory while reading /proc: leave what is left.
+  }
+  if (ended > 0) {
+    std::fprintf(stderr,
+                 "spawnpool: mpiexec left %d process%s of the job behind (hydra_pmi_proxy, "
+                 "workers); ended\n",
+                 ended, ended == 1 ? "" : "es");
   }
   return ended;
 }

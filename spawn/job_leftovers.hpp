@@ -4,10 +4,11 @@
 // When hydra's mpiexec dies or is ended while it launches or serves a spawned worker (the manager
 // gave up on a spawn and ended; mpiexec killed; a proxy stopped or hung when mpiexec went), that
 // worker's hydra_pmi_proxy, and the start watchers and workers under it, can outlive it. Their
-// parent gone, the kernel gives them to init: orphans that nothing ends. The relaunching parent
-// (relaunch.hpp) is mpiexec's parent, so it makes itself their "child subreaper"
-// (PR_SET_CHILD_SUBREAPER): orphans among mpiexec's descendants become its children instead, and
-// once mpiexec has ended it ends those that belong to the job. A process belongs to the job when
+// parent gone, the kernel gives them to init: orphans that nothing ends. The job keeper
+// (job_keeper.hpp) is mpiexec's parent, and the relaunching parent (relaunch.hpp) the keeper's,
+// so both make themselves "child subreapers" (PR_SET_CHILD_SUBREAPER): orphans among mpiexec's
+// descendants become the keeper's children instead (the relaunching parent's, should the keeper
+// be killed), and once mpiexec has ended it ends those that belong to the job. A process belongs to the job when
 // it is a hydra_pmi_proxy, a spawned MPI process or one of its descendants (PMI_SPAWNED=1 in its
 // environment, as hydra sets it for spawned processes), as a Slurm job's end ends every process
 // of the job, those its tasks started included, or the relaunched manager itself when its proxy
@@ -33,8 +34,8 @@ bool reap_adopted_children(pid_t keep) noexcept;
 
 /// After mpiexec has ended: SIGKILLs this process's children that belong to the job, and reaps
 /// them and any other adopted child that has ended, until none of the job's is left or `limit`
-/// has passed (a killed proxy's own children are adopted after it dies, hence the loop). Returns
-/// how many it ended. Never throws.
+/// has passed (a killed proxy's own children are adopted after it dies, hence the loop). When it
+/// ended any, says how many in one line on stderr. Returns how many it ended. Never throws.
 int end_leftovers_of_the_job(std::chrono::milliseconds limit) noexcept;
 
 }  // namespace spawnpool::detail

@@ -3,6 +3,7 @@
 #include "pidfd.hpp"
 
 #include "exit_status.hpp"
+#include "job_keeper.hpp"
 #include "job_leftovers.hpp"
 #include "launcher_output_relay.hpp"
 #include "proc_stat.hpp"
@@ -310,10 +311,13 @@ int relaunch_under_mpiexec(int argc, char** argv, const std::string& mpiexec) {
   };
   // Processes of the job that mpiexec leaves behind become ours, to end (job_leftovers.hpp).
   adopt_orphans_of_descendants();
-  bp::child child(bp::exe = mpiexec_path, bp::args = args, env,
-                  bp::extend::on_exec_setup = child_setup, ec);
+  // mpiexec runs under the job keeper (job_keeper.hpp), this executable again, which outlives
+  // a SIGKILL of this process to end the job. To this process it is mpiexec.
+  bp::child child(bp::exe = exe.string(), bp::args = job_keeper_arguments(mpiexec_path, args),
+                  env, bp::extend::on_exec_setup = child_setup, ec);
   output.child_started();
-  if (ec) throw RelaunchError("spawnpool: cannot start '" + mpiexec_path + "': " + ec.message());
+  if (ec) throw RelaunchError("spawnpool: cannot start '" + mpiexec_path + "' under '" +
+                              exe.string() + "': " + ec.message());
   forwarding.forward_to(child.id());
   {
     // The relay copies mpiexec's output until it ends while this thread watches for the manager's
@@ -331,12 +335,8 @@ int relaunch_under_mpiexec(int argc, char** argv, const std::string& mpiexec) {
   }
   g_child.store(0);
   child.wait();
-  if (const int left = end_leftovers_of_the_job(kLeftoverLimit)) {
-    std::fprintf(stderr,
-                 "spawnpool: mpiexec left %d process%s of the job behind (hydra_pmi_proxy, "
-                 "workers); ended\n",
-                 left, left == 1 ? "" : "es");
-  }
+  // The keeper ended the job's leftovers unless it was killed: then they are ours.
+  end_leftovers_of_the_job(kLeftoverLimit);
   const int status = child.native_exit_code();
   const int terminating_signal = g_terminating_signal.load();
   const std::string launcher_end = WIFSIGNALED(status)

@@ -77,17 +77,20 @@ RelaunchDecision decide_relaunch(bool mpi_can_spawn_from_singleton);
 //     Signals that were ignored (SIGHUP under nohup) stay ignored. Signals from the terminal
 //     (Ctrl-C, Ctrl-\, hangup) are not forwarded: they reach mpiexec directly, as it shares our
 //     process group, and hydra takes a second SIGINT as "force abort".
-//   - mpiexec gets PR_SET_PDEATHSIG=SIGTERM, so it is told to end if this process dies, even
-//     by SIGKILL. (The death signal follows the calling *thread*: another reason to call this
-//     from the main thread.)
+//   - mpiexec runs under the job keeper (job_keeper.hpp: this executable again, between this
+//     process and mpiexec, to which it forwards the signals above), which gets
+//     PR_SET_PDEATHSIG=SIGTERM: if this process dies, even by SIGKILL, the keeper ends mpiexec
+//     (SIGTERM, SIGKILL kLauncherGrace later) and what it leaves. (The death signal follows the
+//     calling *thread*: another reason to call this from the main thread.) Below, "mpiexec" is
+//     the keeper as this process sees it: its end is mpiexec's.
 //   - Once the manager has ended (it reported how, exit_status.hpp, or its process, seen running
 //     under mpiexec on this host, is gone: SIGKILL, the OOM killer), mpiexec gets
 //     kLauncherGrace to end too; after that it is sent SIGTERM, and SIGKILL kLauncherKillWait
 //     later, with a line on stderr. (hydra's mpiexec waits for every proxy it started, and a
 //     proxy on a host that was cut off never answers: the program would never end.)
-//   - This process is the subreaper of mpiexec's descendants: once mpiexec has ended, the
-//     proxies, workers and start watchers of the job it left behind are ended (SIGKILL), within
-//     kLeftoverLimit, with a line on stderr (job_leftovers.hpp).
+//   - The keeper, and this process after it, are subreapers of mpiexec's descendants: once
+//     mpiexec has ended, the proxies, workers and start watchers of the job it left behind are
+//     ended (SIGKILL), within kLeftoverLimit, with a line on stderr (job_leftovers.hpp).
 // Returns the program's exit status, ready for std::exit(): the one the relaunched manager
 // reported (exit_status.hpp, which also prints the one line for an end by a signal); when the
 // copy never reached MPI_Init, mpiexec's exit code, or 128+S if it died from signal S. If this

@@ -1,5 +1,6 @@
 #include "start_watch.hpp"
 
+#include "end_like.hpp"
 #include "run_directory.hpp"
 #include "spawn_workers.hpp"
 
@@ -10,7 +11,6 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -72,23 +72,6 @@ void write_report(const char* directory, const char* line) {
                        write(fd, "\n", 1) == 1;
   close(fd);
   if (!written || rename(partial, final_name) != 0) unlink(partial);
-}
-
-/// Ends this process the way `status` says the watched program ended.
-[[noreturn]] void end_like(int status) {
-  if (WIFSIGNALED(status)) {
-    const int sig = WTERMSIG(status);
-    const rlimit no_core{0, 0};
-    setrlimit(RLIMIT_CORE, &no_core);  // the program's crash, not a watcher's core file
-    signal(sig, SIG_DFL);
-    sigset_t just_that;
-    sigemptyset(&just_that);
-    sigaddset(&just_that, sig);
-    sigprocmask(SIG_UNBLOCK, &just_that, nullptr);
-    raise(sig);
-    _exit(128 + sig);  // a signal whose default is to be ignored
-  }
-  _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
 }
 
 /// The watcher's whole life: start `argv[0]` (PATH searched, as hydra does) with `argv` as its

@@ -1,0 +1,173 @@
+#include "job_keeper.hpp"
+
+#include "end_like.hpp"
+#include "job_leftovers.hpp"
+#include "pidfd.hpp"
+#include "relaunch.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <optional>
+
+namespace spawnpool::detail {
+namespace {
+
+// ---- The keeper: runs before the program's static initializers, in a process that has no
+// ---- threads.
+
+constexpr int kForwardedSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+constexpr std::size_t kForwardedCount = sizeof kForwardedSignals / sizeof kForwardedSignals[0];
+
+std::atomic<pid_t> g_mpiexec{0};
+// Set once a SIGINT, SIGTERM, SIGHUP or SIGQUIT went to mpiexec.
+std::atomic<bool> g_ending_forwarded{false};
+static_assert(std::atomic<pid_t>::is_always_lock_free && std::atomic<bool>::is_always_lock_free,
+              "the signal handler needs lock-free atomics");
+
+extern "C" void forward_to_mpiexec(int sig, siginfo_t* info, void*) {
+  const int saved_errno = errno;
+  const pid_t child = g_mpiexec.load();
+  if (child > 0 && info->si_code != SI_KERNEL) {
+    kill(child, sig);
+    if (sig != SIGUSR1 && sig != SIGUSR2) g_ending_forwarded.store(true);
+  }
+  errno = saved_errno;
+}
+
+/// How often the keeper looks at its adopted children while nothing else wakes it.
+constexpr int kReapEveryMs = 1000;
+
+/// The keeper's whole life: start `argv` (mpiexec's path first) as its child, wait for it while
+/// forwarding signals, end mpiexec once the parent is gone, end the job's leftovers, end like
+/// mpiexec.
+[[noreturn]] void keep_job(char** argv) {
+  using clock = std::chrono::steady_clock;
+  const pid_t keeper = getpid();
+  const pid_t parent = getppid();
+  // Out of the program's process group, so that a SIGKILL of that group (kill -9 -PGID) leaves
+  // the keeper to clean up after it; mpiexec goes back into the group, where the terminal's
+  // signals reach it.
+  const pid_t program_group = getpgrp();
+  setpgid(0, 0);
+  adopt_orphans_of_descendants();
+  prctl(PR_SET_NAME, "spawnpool-keep", 0, 0, 0);
+
+  sigset_t forwarded, previous_mask;
+  sigemptyset(&forwarded);
+  for (int sig : kForwardedSignals) sigaddset(&forwarded, sig);
+  sigprocmask(SIG_BLOCK, &forwarded, &previous_mask);  // none lost before mpiexec's pid is known
+  struct sigaction previous[kForwardedCount];
+  bool installed[kForwardedCount] = {};
+  struct sigaction forward {};
+  forward.sa_sigaction = forward_to_mpiexec;
+  forward.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigemptyset(&forward.sa_mask);
+  for (std::size_t i = 0; i < kForwardedCount; ++i) {
+    sigaction(kForwardedSignals[i], nullptr, &previous[i]);
+    installed[i] = previous[i].sa_handler != SIG_IGN;  // an ignored signal stays ignored
+    if (installed[i]) sigaction(kForwardedSignals[i], &forward, nullptr);
+  }
+
+  int exec_failure[2] = {-1, -1};
+  if (pipe2(exec_failure, O_CLOEXEC) != 0) exec_failure[0] = exec_failure[1] = -1;
+  const pid_t child = fork();
+  if (child == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != keeper) _exit(128 + SIGKILL);  // the keeper is already gone
+    setpgid(0, program_group);
+    for (std::size_t i = 0; i < kForwardedCount; ++i) {
+      if (installed[i]) sigaction(kForwardedSignals[i], &previous[i], nullptr);
+    }
+    sigprocmask(SIG_SETMASK, &previous_mask, nullptr);
+    if (exec_failure[0] >= 0) close(exec_failure[0]);
+    execv(argv[0], argv);
+    const int error = errno;
+    if (exec_failure[1] >= 0) (void)!write(exec_failure[1], &error, sizeof error);
+    _exit(127);
+  }
+  if (exec_failure[1] >= 0) close(exec_failure[1]);
+  int exec_error = child < 0 ? errno : 0;
+  if (child > 0 && exec_failure[0] >= 0) {
+    // Returns 0 bytes once the exec succeeded (the write end closes on exec).
+    while (read(exec_failure[0], &exec_error, sizeof exec_error) < 0 && errno == EINTR) {
+    }
+  }
+  if (exec_failure[0] >= 0) close(exec_failure[0]);
+  if (exec_error != 0) {
+    std::fprintf(stderr, "spawnpool: cannot start '%s': %s\n", argv[0], std::strerror(exec_error));
+    if (child > 0) waitpid(child, nullptr, 0);
+    _exit(127);
+  }
+  g_mpiexec.store(child);
+  sigprocmask(SIG_SETMASK, &previous_mask, nullptr);  // delivers any signal that came meanwhile
+
+  const int mpiexec_ended = open_pidfd(child);
+  // Opened after the check that the parent is still ours: never a pidfd of a recycled pid.
+  int parent_ended = open_pidfd(parent);
+  if (getppid() != parent && parent_ended >= 0) {
+    close(parent_ended);
+    parent_ended = -1;
+  }
+  std::optional<clock::time_point> parent_gone;
+  bool killed = false;
+  for (;;) {
+    siginfo_t info{};
+    info.si_pid = 0;
+    if (waitid(P_PID, static_cast<id_t>(child), &info, WEXITED | WNOWAIT | WNOHANG) != 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (info.si_pid == child || reap_adopted_children(child)) break;
+    if (!parent_gone && getppid() != parent) {
+      parent_gone = clock::now();
+      if (!g_ending_forwarded.load()) kill(child, SIGTERM);
+    }
+    if (parent_gone && !killed && clock::now() - *parent_gone >= kLauncherGrace) {
+      kill(child, SIGKILL);
+      killed = true;
+    }
+    // Woken by mpiexec's end, the parent's, or (without pidfds, or for the grace) a timeout.
+    pollfd ends[2] = {{mpiexec_ended, POLLIN, 0}, {parent_gone ? -1 : parent_ended, POLLIN, 0}};
+    const bool without_pidfds = mpiexec_ended < 0 || parent_ended < 0;
+    ::poll(ends, 2, parent_gone || without_pidfds ? 100 : kReapEveryMs);
+  }
+  int status = 0;
+  while (waitpid(child, &status, 0) < 0) {
+    if (errno != EINTR) _exit(1);
+  }
+  g_mpiexec.store(0);
+  // With the parent gone, its end of the standard error pipe may be too: a write must not kill.
+  signal(SIGPIPE, SIG_IGN);
+  end_leftovers_of_the_job(kLeftoverLimit);
+  end_like(status);
+}
+
+/// Runs before the program's static initializers and main (priority 101: before every C++
+/// initializer of the executable). Costs every start of every spawnpool program one string
+/// comparison.
+__attribute__((constructor(101))) void become_job_keeper_if_asked(int argc, char** argv, char**) {
+  if (argc < 3 || argv == nullptr || argv[1] == nullptr) return;
+  if (std::strcmp(argv[1], kJobKeeperMarker) != 0) return;
+  keep_job(argv + 2);
+}
+
+}  // namespace
+
+std::vector<std::string> job_keeper_arguments(const std::string& mpiexec,
+                                              const std::vector<std::string>& mpiexec_args) {
+  std::vector<std::string> arguments = {kJobKeeperMarker, mpiexec};
+  arguments.insert(arguments.end(), mpiexec_args.begin(), mpiexec_args.end());
+  return arguments;
+}
+
+}  // namespace spawnpool::detail
