@@ -16,14 +16,15 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 
 namespace spawnpool::detail {
 namespace {
 
-// ---- The keeper: runs before the program's static initializers, in a process that has no
-// ---- threads.
+// ---- The keeper: runs before the executable's static initializers (shared libraries' own
+// ---- constructors have run), and never returns to them.
 
 constexpr int kForwardedSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
 constexpr std::size_t kForwardedCount = sizeof kForwardedSignals / sizeof kForwardedSignals[0];
@@ -48,19 +49,19 @@ extern "C" void forward_to_mpiexec(int sig, siginfo_t* info, void*) {
 constexpr int kReapEveryMs = 1000;
 
 /// The keeper's whole life: start `argv` (mpiexec's path first) as its child, wait for it while
-/// forwarding signals, end mpiexec once the parent is gone, end the job's leftovers, end like
-/// mpiexec.
-[[noreturn]] void keep_job(char** argv) {
+/// forwarding signals, end mpiexec once `parent` (the relaunching parent, as it named itself:
+/// it may be gone already) is gone, end the job's leftovers, end like mpiexec.
+[[noreturn]] void keep_job(pid_t parent, char** argv) {
   using clock = std::chrono::steady_clock;
   const pid_t keeper = getpid();
-  const pid_t parent = getppid();
-  // Out of the program's process group, so that a SIGKILL of that group (kill -9 -PGID) leaves
-  // the keeper to clean up after it; mpiexec goes back into the group, where the terminal's
-  // signals reach it.
-  const pid_t program_group = getpgrp();
-  setpgid(0, 0);
   adopt_orphans_of_descendants();
   prctl(PR_SET_NAME, "spawnpool-keep", 0, 0, 0);
+  // mpiexec must be waited for: an ignored SIGCHLD (inherited) would reap it unseen.
+  struct sigaction previous_sigchld {};
+  struct sigaction default_action {};
+  default_action.sa_handler = SIG_DFL;
+  sigemptyset(&default_action.sa_mask);
+  sigaction(SIGCHLD, &default_action, &previous_sigchld);
 
   sigset_t forwarded, previous_mask;
   sigemptyset(&forwarded);
@@ -80,11 +81,13 @@ constexpr int kReapEveryMs = 1000;
 
   int exec_failure[2] = {-1, -1};
   if (pipe2(exec_failure, O_CLOEXEC) != 0) exec_failure[0] = exec_failure[1] = -1;
+  // mpiexec is made while the keeper is still in the program's process group, where it stays
+  // (the terminal's signals reach it there).
   const pid_t child = fork();
   if (child == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != keeper) _exit(128 + SIGKILL);  // the keeper is already gone
-    setpgid(0, program_group);
+    sigaction(SIGCHLD, &previous_sigchld, nullptr);
     for (std::size_t i = 0; i < kForwardedCount; ++i) {
       if (installed[i]) sigaction(kForwardedSignals[i], &previous[i], nullptr);
     }
@@ -108,8 +111,13 @@ constexpr int kReapEveryMs = 1000;
     if (child > 0) waitpid(child, nullptr, 0);
     _exit(127);
   }
+  // Then out of that group, so that a SIGKILL of it (kill -9 -PGID) leaves the keeper to clean
+  // up after it. (A terminal signal between the fork and this reaches the keeper too: not
+  // forwarded, as it comes from the kernel.)
+  setpgid(0, 0);
   g_mpiexec.store(child);
-  sigprocmask(SIG_SETMASK, &previous_mask, nullptr);  // delivers any signal that came meanwhile
+  // Unblocked even if the program blocked them (its mask is mpiexec's): they are to be forwarded.
+  sigprocmask(SIG_UNBLOCK, &forwarded, nullptr);  // delivers any signal that came meanwhile
 
   const int mpiexec_ended = open_pidfd(child);
   // Opened after the check that the parent is still ours: never a pidfd of a recycled pid.
@@ -141,11 +149,11 @@ constexpr int kReapEveryMs = 1000;
     const bool without_pidfds = mpiexec_ended < 0 || parent_ended < 0;
     ::poll(ends, 2, parent_gone || without_pidfds ? 100 : kReapEveryMs);
   }
+  g_mpiexec.store(0);  // before it is reaped: no signal may reach a recycled pid
   int status = 0;
   while (waitpid(child, &status, 0) < 0) {
     if (errno != EINTR) _exit(1);
   }
-  g_mpiexec.store(0);
   // With the parent gone, its end of the standard error pipe may be too: a write must not kill.
   signal(SIGPIPE, SIG_IGN);
   end_leftovers_of_the_job(kLeftoverLimit);
@@ -157,15 +165,20 @@ constexpr int kReapEveryMs = 1000;
 /// comparison.
 __attribute__((constructor(101))) void become_job_keeper_if_asked(int argc, char** argv, char**) {
   if (argc < 3 || argv == nullptr || argv[1] == nullptr) return;
-  if (std::strcmp(argv[1], kJobKeeperMarker) != 0) return;
-  keep_job(argv + 2);
+  const std::size_t length = std::strlen(kJobKeeperMarker);
+  if (std::strncmp(argv[1], kJobKeeperMarker, length) != 0 || argv[1][length] != '=') return;
+  char* end = nullptr;
+  const long parent = std::strtol(argv[1] + length + 1, &end, 10);
+  if (parent <= 1 || *end != '\0') return;
+  keep_job(static_cast<pid_t>(parent), argv + 2);
 }
 
 }  // namespace
 
 std::vector<std::string> job_keeper_arguments(const std::string& mpiexec,
                                               const std::vector<std::string>& mpiexec_args) {
-  std::vector<std::string> arguments = {kJobKeeperMarker, mpiexec};
+  std::vector<std::string> arguments = {
+      std::string(kJobKeeperMarker) + "=" + std::to_string(::getpid()), mpiexec};
   arguments.insert(arguments.end(), mpiexec_args.begin(), mpiexec_args.end());
   return arguments;
 }

@@ -11,33 +11,42 @@
 // inherit mpiexec's listening socket, so that connection never fails). Both stayed, orphans of
 // init (the second was seen in a CI run). So the relaunching parent starts mpiexec through this
 // program's own executable, with a marker before mpiexec's command line:
-//     <executable> --spawnpool-keep-job <mpiexec> <mpiexec's arguments...>
-// A constructor that runs before anything else of the program (before static initializers and
-// main) sees the marker and becomes the keeper:
+//     <executable> --spawnpool-keep-job=<parent's pid> <mpiexec> <mpiexec's arguments...>
+// A constructor that runs before the executable's static initializers and main sees the marker
+// and becomes the keeper (it never returns to them; shared libraries' constructors have run):
 //   - it makes itself the subreaper of its descendants and starts mpiexec as its child, with
 //     PR_SET_PDEATHSIG=SIGKILL (so the parent's last resort, a SIGKILL of the keeper, ends
-//     mpiexec, whose leftovers then go to the parent);
+//     mpiexec, whose leftovers then go to the parent); mpiexec stays in the program's process
+//     group, the keeper then leaves it for one of its own, so that a SIGKILL of that group
+//     (`kill -9 -PGID`) does not reach it;
 //   - it forwards SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to mpiexec, except those
 //     from the terminal (Ctrl-C reaches mpiexec directly, as it shares the process group, and
-//     hydra takes a second SIGINT as "force abort"); ignored signals stay ignored;
+//     hydra takes a second SIGINT as "force abort"); ignored signals stay ignored, blocked ones
+//     are unblocked in the keeper (mpiexec gets the program's mask);
 //   - it reaps the adopted children that end while mpiexec runs (a worker's launcher guard);
-//   - when its parent dies (even by SIGKILL), it sends mpiexec SIGTERM, unless a SIGINT, SIGTERM,
-//     SIGHUP or SIGQUIT was forwarded already, and SIGKILL kLauncherGrace later;
+//   - when its parent dies (even by SIGKILL), mpiexec gets SIGTERM (the parent's death signal
+//     for the keeper, forwarded; sent by the keeper when no SIGINT, SIGTERM, SIGHUP or SIGQUIT
+//     was), and SIGKILL kLauncherGrace later;
 //   - once mpiexec has ended, it ends what the job left behind (end_leftovers_of_the_job, with a
 //     line on stderr) and then ends the way mpiexec ended (end_like): to the relaunching parent
-//     it is mpiexec.
-// Costs: one sleeping process per relaunched program, one more exec of it at start.
+//     it is mpiexec. An mpiexec that cannot be executed (found and executable, but not loadable)
+//     is said on stderr ("spawnpool: cannot start '<mpiexec>': <reason>") and ends the keeper
+//     with status 127.
+// Costs: one sleeping process per relaunched program (it wakes once a second to reap adopted
+// children), one more exec of the executable at start (about 6 ms here).
 
 #include <string>
 #include <vector>
 
 namespace spawnpool::detail {
 
-/// The marker that makes a spawnpool program the job keeper when it is its first argument.
+/// The marker that makes a spawnpool program the job keeper when it is its first argument,
+/// followed by "=<the relaunching parent's pid>".
 inline constexpr const char* kJobKeeperMarker = "--spawnpool-keep-job";
 
 /// The arguments with which a spawnpool program's executable becomes the job keeper of
-/// `mpiexec` (a path) run with `mpiexec_args`. Throws only std::bad_alloc.
+/// `mpiexec` (a path) run with `mpiexec_args`, for this process (its parent). Throws only
+/// std::bad_alloc.
 std::vector<std::string> job_keeper_arguments(const std::string& mpiexec,
                                               const std::vector<std::string>& mpiexec_args);
 

@@ -98,7 +98,9 @@ RelaunchDecision decide_relaunch(bool mpi_can_spawn_from_singleton);
 // returns 128+S: hydra reports 0 for ranks it had to signal, which would make an interrupted
 // run look successful.
 // Throws RelaunchError, naming the path tried and SPAWNPOOL_MPIEXEC, if mpiexec is missing or
-// not executable, or if the child cannot be started; std::system_error if waiting fails.
+// not executable, or if the keeper cannot be started; std::system_error if waiting fails. (An
+// mpiexec that passes those checks and still cannot be executed is the keeper's to say: a line
+// on stderr and status 127.)
 // Call at most once, from the main thread, before MPI_Init and before starting other threads
 // (a forwarded signal delivered to another thread before mpiexec is started would be lost).
 int relaunch_under_mpiexec(int argc, char** argv, const std::string& mpiexec);

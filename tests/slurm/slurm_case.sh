@@ -336,7 +336,7 @@ case "$CASE" in
     OUT=$WORK/job.out
     if [ "$CASE" = scancel_spawn ]; then
       submit -n 2 -o "$OUT" --wrap "exec '$PRIMES' 300000000" || exit 1
-      want=4   # original process + relaunched manager under mpiexec + 2 workers
+      want=5   # original process + job keeper + relaunched manager under mpiexec + 2 workers
     else
       extra=(); [ "${cpus:-0}" -lt 3 ] && extra=(--overcommit)
       submit -n 3 "${extra[@]}" -o "$OUT" --wrap "srun --mpi=pmi2 '$PRIMES' 300000000" || exit 1
