@@ -1,9 +1,11 @@
 #include "job_keeper.hpp"
 
 #include "end_like.hpp"
+#include "exit_status.hpp"
 #include "job_leftovers.hpp"
 #include "pidfd.hpp"
 #include "relaunch.hpp"
+#include "run_directory.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -18,6 +20,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <optional>
 
 namespace spawnpool::detail {
@@ -43,6 +46,28 @@ extern "C" void forward_to_mpiexec(int sig, siginfo_t* info, void*) {
     if (sig != SIGUSR1 && sig != SIGUSR2) g_ending_forwarded.store(true);
   }
   errno = saved_errno;
+}
+
+/// Removes what the relaunching parent removes when the job has ended, the run's directory and
+/// the exit status file (named in the environment it gave), once the parent is gone: a SIGKILLed
+/// parent removes nothing. Only paths named as those are (a "spawnpool-run-" directory, a
+/// "spawnpool-status-" file) are touched.
+void remove_the_parents_files() noexcept {
+  try {
+    const auto named = [](const char* variable, const char* prefix) -> std::filesystem::path {
+      const char* value = std::getenv(variable);
+      if (value == nullptr || *value == '\0') return {};
+      const std::filesystem::path path(value);
+      return path.filename().string().rfind(prefix, 0) == 0 ? path : std::filesystem::path();
+    };
+    std::error_code ignored;
+    if (const auto run = named(kRunDirectoryVariable, "spawnpool-run-"); !run.empty())
+      std::filesystem::remove_all(run, ignored);
+    if (const auto status = named(kStatusFileVariable, "spawnpool-status-"); !status.empty())
+      std::filesystem::remove(status, ignored);
+  } catch (...) {
+    // Out of memory: they stay.
+  }
 }
 
 /// How often the keeper looks at its adopted children while nothing else wakes it.
@@ -157,6 +182,7 @@ constexpr int kReapEveryMs = 1000;
   // With the parent gone, its end of the standard error pipe may be too: a write must not kill.
   signal(SIGPIPE, SIG_IGN);
   end_leftovers_of_the_job(kLeftoverLimit);
+  if (parent_gone) remove_the_parents_files();
   end_like(status);
 }
 

@@ -28,8 +28,9 @@
 //     for the keeper, forwarded; sent by the keeper when no SIGINT, SIGTERM, SIGHUP or SIGQUIT
 //     was), and SIGKILL kLauncherGrace later;
 //   - once mpiexec has ended, it ends what the job left behind (end_leftovers_of_the_job, with a
-//     line on stderr) and then ends the way mpiexec ended (end_like): to the relaunching parent
-//     it is mpiexec. An mpiexec that cannot be executed (found and executable, but not loadable)
+//     line on stderr); if the parent is gone, it removes the run's directory and the exit status
+//     file the parent would have removed (run_directory.hpp, exit_status.hpp); then it ends the
+//     way mpiexec ended (end_like): to the relaunching parent it is mpiexec. An mpiexec that cannot be executed (found and executable, but not loadable)
 //     is said on stderr ("spawnpool: cannot start '<mpiexec>': <reason>") and ends the keeper
 //     with status 127.
 // Costs: one sleeping process per relaunched program (it wakes once a second to reap adopted

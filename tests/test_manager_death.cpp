@@ -208,47 +208,6 @@ TEST(ManagerDeath, SigkillOfMpiexecLeavesNoStuckProxyBehind) {
   for (long pid : {proxy, manager_proxy, v.manager}) kill(static_cast<pid_t>(pid), SIGKILL);
 }
 
-/// The first hydra_pmi_proxy above `pid` (its parent, or the parent of its start watcher), or 0.
-long proxy_above(long pid) {
-  long proxy = parent_of(pid);
-  for (int up = 0; up < 3 && proxy > 1; ++up) {
-    std::ifstream comm("/proc/" + std::to_string(proxy) + "/comm");
-    std::string name;
-    std::getline(comm, name);
-    if (name == "hydra_pmi_proxy") return proxy;
-    proxy = parent_of(proxy);
-  }
-  return 0;
-}
-
-// The relaunching parent SIGKILLed while a worker's hydra_pmi_proxy cannot act (stopped here; in
-// the wild, one mpiexec forked while it was being ended: it waits for ever for an mpiexec that
-// died before it accepted the proxy's connection, seen in a CI run). Nothing of the relaunching
-// parent runs after a SIGKILL, so the job keeper under it (job_keeper.hpp), the subreaper of the
-// job, ends mpiexec kLauncherGrace later and then what mpiexec left. Before the keeper, the
-// stopped proxy and mpiexec stayed for good, orphans of init.
-TEST(ManagerDeath, SigkillOfTheLauncherLeavesNoStuckProxyBehind) {
-  const Victim v = start_victim("sleep");
-  ASSERT_GT(v.manager, 0);
-  if (v.manager == v.launcher) GTEST_SKIP() << "not relaunched under mpiexec (Open MPI)";
-  ASSERT_FALSE(v.workers.empty());
-  const long proxy = proxy_above(v.workers[0]);
-  ASSERT_GT(proxy, 1);
-  const long mpiexec = parent_of(proxy);
-  ASSERT_GT(mpiexec, 1);
-  const long keeper = parent_of(mpiexec);  // the launcher itself before the keeper
-  kill(static_cast<pid_t>(proxy), SIGSTOP);
-  kill(v.launcher, SIGKILL);
-  // (It ends by SIGKILLing the launcher's process group, mpiexec included, as `kill -9 -PGID`
-  // would.)
-  expect_everything_ends(v, "SIGKILL of the relaunching parent with a stopped proxy");
-  const double gone = seconds_until_gone({proxy, mpiexec, keeper}, 15);
-  EXPECT_GE(gone, 0) << "a stopped hydra_pmi_proxy (" << proxy << "), mpiexec (" << mpiexec
-                     << ") or the job keeper (" << keeper << ") was left behind";
-  std::printf("stopped proxy, mpiexec and keeper gone %.2f s after\n", gone);
-  for (long pid : {proxy, mpiexec, keeper}) kill(static_cast<pid_t>(pid), SIGKILL);
-}
-
 /// The processes of `program` that hydra spawned (PMI_SPAWNED=1 in their environment) and that
 /// run it themselves: not a start watcher (first argument --spawnpool-start-watch=...), not a
 /// worker's launcher guard (named spawnpool-guard).
@@ -283,6 +242,54 @@ std::vector<std::string> paths_under(const std::string& dir) {
     paths.push_back(it->path().string());
   }
   return paths;
+}
+
+/// The first hydra_pmi_proxy above `pid` (its parent, or the parent of its start watcher), or 0.
+long proxy_above(long pid) {
+  long proxy = parent_of(pid);
+  for (int up = 0; up < 3 && proxy > 1; ++up) {
+    std::ifstream comm("/proc/" + std::to_string(proxy) + "/comm");
+    std::string name;
+    std::getline(comm, name);
+    if (name == "hydra_pmi_proxy") return proxy;
+    proxy = parent_of(proxy);
+  }
+  return 0;
+}
+
+// The relaunching parent SIGKILLed while a worker's hydra_pmi_proxy cannot act (stopped here; in
+// the wild, one mpiexec forked while it was being ended: it waits for ever for an mpiexec that
+// died before it accepted the proxy's connection, seen in a CI run). Nothing of the relaunching
+// parent runs after a SIGKILL, so the job keeper under it (job_keeper.hpp), the subreaper of the
+// job, ends mpiexec kLauncherGrace later and then what mpiexec left. Before the keeper, the
+// stopped proxy and mpiexec stayed for good, orphans of init.
+TEST(ManagerDeath, SigkillOfTheLauncherLeavesNoStuckProxyBehind) {
+  char tmpdir[] = "/tmp/spawnpool_tmpdir_XXXXXX";
+  ASSERT_NE(mkdtemp(tmpdir), nullptr);
+  const Victim v = start_victim("sleep", "", tmpdir);
+  ASSERT_GT(v.manager, 0);
+  if (v.manager == v.launcher) GTEST_SKIP() << "not relaunched under mpiexec (Open MPI)";
+  ASSERT_FALSE(v.workers.empty());
+  const long proxy = proxy_above(v.workers[0]);
+  ASSERT_GT(proxy, 1);
+  const long mpiexec = parent_of(proxy);
+  ASSERT_GT(mpiexec, 1);
+  const long keeper = parent_of(mpiexec);  // the launcher itself before the keeper
+  kill(static_cast<pid_t>(proxy), SIGSTOP);
+  kill(v.launcher, SIGKILL);
+  // (It ends by SIGKILLing the launcher's process group, mpiexec included, as `kill -9 -PGID`
+  // would.)
+  expect_everything_ends(v, "SIGKILL of the relaunching parent with a stopped proxy");
+  const double gone = seconds_until_gone({proxy, mpiexec, keeper}, 15);
+  EXPECT_GE(gone, 0) << "a stopped hydra_pmi_proxy (" << proxy << "), mpiexec (" << mpiexec
+                     << ") or the job keeper (" << keeper << ") was left behind";
+  std::printf("stopped proxy, mpiexec and keeper gone %.2f s after\n", gone);
+  for (long pid : {proxy, mpiexec, keeper}) kill(static_cast<pid_t>(pid), SIGKILL);
+  // Nor the run's directory and the exit status file, which the killed parent could not remove.
+  std::string left;
+  for (const std::string& path : paths_under(tmpdir)) left += "\n  " + path;
+  EXPECT_TRUE(left.empty()) << "left in TMPDIR after the job ended:" << left;
+  std::filesystem::remove_all(tmpdir);
 }
 
 // A manager killed while a worker starts leaves its start watch's directory behind: nothing runs
