@@ -1,6 +1,7 @@
 #include "job_keeper.hpp"
 
 #include "end_like.hpp"
+#include "forwarded_signals.hpp"
 #include "exit_status.hpp"
 #include "job_leftovers.hpp"
 #include "pidfd.hpp"
@@ -28,9 +29,6 @@ namespace {
 
 // ---- The keeper: runs before the executable's static initializers (shared libraries' own
 // ---- constructors have run), and never returns to them.
-
-constexpr int kForwardedSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
-constexpr std::size_t kForwardedCount = sizeof kForwardedSignals / sizeof kForwardedSignals[0];
 
 std::atomic<pid_t> g_mpiexec{0};
 // Set once a SIGINT, SIGTERM, SIGHUP or SIGQUIT went to mpiexec.
@@ -88,21 +86,7 @@ constexpr int kReapEveryMs = 1000;
   sigemptyset(&default_action.sa_mask);
   sigaction(SIGCHLD, &default_action, &previous_sigchld);
 
-  sigset_t forwarded, previous_mask;
-  sigemptyset(&forwarded);
-  for (int sig : kForwardedSignals) sigaddset(&forwarded, sig);
-  sigprocmask(SIG_BLOCK, &forwarded, &previous_mask);  // none lost before mpiexec's pid is known
-  struct sigaction previous[kForwardedCount];
-  bool installed[kForwardedCount] = {};
-  struct sigaction forward {};
-  forward.sa_sigaction = forward_to_mpiexec;
-  forward.sa_flags = SA_SIGINFO | SA_RESTART;
-  sigemptyset(&forward.sa_mask);
-  for (std::size_t i = 0; i < kForwardedCount; ++i) {
-    sigaction(kForwardedSignals[i], nullptr, &previous[i]);
-    installed[i] = previous[i].sa_handler != SIG_IGN;  // an ignored signal stays ignored
-    if (installed[i]) sigaction(kForwardedSignals[i], &forward, nullptr);
-  }
+  const ForwardedSignals forwarded(forward_to_mpiexec);
 
   int exec_failure[2] = {-1, -1};
   if (pipe2(exec_failure, O_CLOEXEC) != 0) exec_failure[0] = exec_failure[1] = -1;
@@ -113,10 +97,7 @@ constexpr int kReapEveryMs = 1000;
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != keeper) _exit(128 + SIGKILL);  // the keeper is already gone
     sigaction(SIGCHLD, &previous_sigchld, nullptr);
-    for (std::size_t i = 0; i < kForwardedCount; ++i) {
-      if (installed[i]) sigaction(kForwardedSignals[i], &previous[i], nullptr);
-    }
-    sigprocmask(SIG_SETMASK, &previous_mask, nullptr);
+    forwarded.restore();
     if (exec_failure[0] >= 0) close(exec_failure[0]);
     execv(argv[0], argv);
     const int error = errno;
@@ -142,7 +123,7 @@ constexpr int kReapEveryMs = 1000;
   setpgid(0, 0);
   g_mpiexec.store(child);
   // Unblocked even if the program blocked them (its mask is mpiexec's): they are to be forwarded.
-  sigprocmask(SIG_UNBLOCK, &forwarded, nullptr);  // delivers any signal that came meanwhile
+  sigprocmask(SIG_UNBLOCK, &forwarded.set(), nullptr);  // delivers any signal that came meanwhile
 
   const int mpiexec_ended = open_pidfd(child);
   // Opened after the check that the parent is still ours: never a pidfd of a recycled pid.

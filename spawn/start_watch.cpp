@@ -1,6 +1,7 @@
 #include "start_watch.hpp"
 
 #include "end_like.hpp"
+#include "forwarded_signals.hpp"
 #include "run_directory.hpp"
 #include "spawn_workers.hpp"
 
@@ -32,13 +33,10 @@ namespace {
 // ---- The watcher: runs before the program's static initializers, in a process that has no
 // ---- threads. Plain system calls and C library only.
 
-constexpr int kForwardedSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
-constexpr std::size_t kForwardedCount = sizeof kForwardedSignals / sizeof kForwardedSignals[0];
-
 std::atomic<pid_t> g_watched{0};
 static_assert(std::atomic<pid_t>::is_always_lock_free, "the signal handler needs a lock-free pid");
 
-extern "C" void forward_to_watched(int sig) {
+extern "C" void forward_to_watched(int sig, siginfo_t*, void*) {
   const int saved_errno = errno;
   const pid_t child = g_watched.load();
   if (child > 0) kill(child, sig);
@@ -78,21 +76,7 @@ void write_report(const char* directory, const char* line) {
 /// own child, wait for it, report its end to `directory`, end the same way.
 [[noreturn]] void watch_start(const char* directory, char** argv) {
   const pid_t watcher = getpid();
-  sigset_t forwarded, previous_mask;
-  sigemptyset(&forwarded);
-  for (int sig : kForwardedSignals) sigaddset(&forwarded, sig);
-  sigprocmask(SIG_BLOCK, &forwarded, &previous_mask);  // none lost before the child's pid is known
-  struct sigaction previous[kForwardedCount];
-  bool installed[kForwardedCount] = {};
-  struct sigaction forward {};
-  forward.sa_handler = forward_to_watched;
-  forward.sa_flags = SA_RESTART;
-  sigemptyset(&forward.sa_mask);
-  for (std::size_t i = 0; i < kForwardedCount; ++i) {
-    sigaction(kForwardedSignals[i], nullptr, &previous[i]);
-    installed[i] = previous[i].sa_handler != SIG_IGN;  // an ignored signal stays ignored
-    if (installed[i]) sigaction(kForwardedSignals[i], &forward, nullptr);
-  }
+  const ForwardedSignals forwarded(forward_to_watched);
   int exec_failure[2] = {-1, -1};
   if (pipe2(exec_failure, O_CLOEXEC) != 0) exec_failure[0] = exec_failure[1] = -1;
 
@@ -104,10 +88,7 @@ void write_report(const char* directory, const char* line) {
       if (getppid() != watcher) _exit(128 + SIGKILL);  // the watcher is already gone
       setpgid(0, 0);  // its own group, as hydra gives each process (the launcher guard needs it)
     }
-    for (std::size_t i = 0; i < kForwardedCount; ++i) {
-      if (installed[i]) sigaction(kForwardedSignals[i], &previous[i], nullptr);
-    }
-    sigprocmask(SIG_SETMASK, &previous_mask, nullptr);
+    forwarded.restore();
     if (exec_failure[0] >= 0) close(exec_failure[0]);
     execvp(argv[0], argv);
     const int error = errno;
@@ -125,7 +106,7 @@ void write_report(const char* directory, const char* line) {
   }
   // Nothing of hydra's (the PMI socket, output pipes beyond 0-2) stays open on the watcher's side.
   close_descriptors_from(3);
-  sigprocmask(SIG_SETMASK, &previous_mask, nullptr);
+  sigprocmask(SIG_SETMASK, &forwarded.previous_mask(), nullptr);
 
   int status = 0;
   while (waitpid(child, &status, 0) < 0) {
