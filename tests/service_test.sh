@@ -42,20 +42,29 @@ if [ "$flavour" = openmpi ]; then
   server_args=(--ompi-server "file:$uri_file")
   export OMPI_MCA_pmix_server_uri="file:$uri_file"
 fi
+# start_service SECONDS RANKS [ARGS...]: a service of RANKS ranks on $port_file, its output in $log,
+# killed after SECONDS (server_pid: its mpiexec); returns once its port file is written (or after
+# 20 s).
+start_service() {
+  local limit=$1 ranks=$2
+  shift 2
+  timeout -k 5 "$limit" "$mpiexec" "${server_args[@]}" -n "$ranks" "$server" --port-file "$port_file" \
+    "$@" > "$log" 2>&1 &
+  server_pid=$!
+  for _ in $(seq 1 100); do [ -s "$port_file" ] && break; sleep 0.2; done
+}
 # A symlink someone left where the service writes its port file's temporary copy: the service must
 # not write through it (it overwrote the file the link pointed to).
 victim=$(mktemp /tmp/spawnpool_service_XXXXXX.victim)
 echo "not the service's" > "$victim"
 ln -s "$victim" "$port_file.tmp"
-# Clients counted: a check after a client hung once asked in, a check during a flood of strangers
+# Clients counted: a check after a client hung once asked in, one after a client that said it
+# connects and never did, a check during a flood of strangers
 # at the lobby, five raw clients admitted with the token and a check after each, three that die
 # while the ranks join them (not counted) and a check, the killed client, a check, the stopped
 # client, rounds 1 and 2, and five with strangers at the MPI port (a check after one at the idle
 # service, a client they interrupted, a check, another, the client queued behind the strangers).
-timeout -k 5 320 "$mpiexec" "${server_args[@]}" -n 2 "$server" --port-file "$port_file" --max-clients 23 \
-  --client-timeout 3 > "$log" 2>&1 &
-server_pid=$!
-for _ in $(seq 1 100); do [ -s "$port_file" ] && break; sleep 0.2; done
+start_service 340 2 --max-clients 24 --client-timeout 3
 [ -s "$port_file" ] || { echo "FAIL: the service never wrote its port file"; cat "$log"; kill "$server_pid"; exit 1; }
 failed=0
 # A client timeout too short for the clients' heartbeats (one a second) is refused before anything
@@ -119,29 +128,50 @@ else
 fi
 exec 8<>"/dev/tcp/$lobby_host/$lobby_port"  # silent; closed at the end
 # A client asked in that leaves before its MPI_Comm_connect (killed at that moment, or hostile)
-# does not wedge the service: the next client meets the accept it left open (rank 0 busy-waits
-# in that accept until then: README, "Pool service").
+# does not wedge the service, nor keep it busy: rank 0 accepts only once the client asked in says
+# "connecting", so it closes the turn's port and sleeps again (it sat busy in an accept nobody
+# would meet, a core, until the next client came).
 if exec 9<>"/dev/tcp/$lobby_host/$lobby_port"; then
-  printf 'spawnpool-lobby 2 %s\n' "$(head -n 1 "$token_file")" >&9
+  printf 'spawnpool-lobby 3 %s\n' "$(head -n 1 "$token_file")" >&9
   answer=""
   while IFS= read -r -t 5 line <&9; do [ "${line%% *}" = enter ] && { answer=enter; break; }; done
   exec 9<&-
   echo "--- a client asked in that leaves without connecting: told '$answer'"
   [ "$answer" = enter ] || { echo "FAIL: the lobby did not ask the client in"; failed=1; }
+  sleep 0.5
+  quiet_for 3 "$server_pid" "the service after a client asked in left before connecting"
 else
   echo "FAIL: cannot reach the lobby at $lobby"; failed=1
 fi
 # A client asked in that then hangs (stopped right after "enter": its lobby socket stays open, it
 # never connects) held every later client back for as long as it lived; the lobby now gives up on
-# it after 15 s and asks in the next, which meets the accept it left open.
+# it after 15 s and asks in the next, told the same port; rank 0 sleeps meanwhile.
 if exec 6<>"/dev/tcp/$lobby_host/$lobby_port"; then
-  printf 'spawnpool-lobby 2 %s\n' "$(head -n 1 "$token_file")" >&6
+  printf 'spawnpool-lobby 3 %s\n' "$(head -n 1 "$token_file")" >&6
   answer=""
   while IFS= read -r -t 5 line <&6; do [ "${line%% *}" = enter ] && { answer=enter; break; }; done
   echo "--- a client asked in that hangs without connecting: told '$answer'"
   [ "$answer" = enter ] || { echo "FAIL: the lobby did not ask the hanging client in"; failed=1; }
+  quiet_for 3 "$server_pid" "the service while a client asked in hangs before connecting"
   served_within 40 "a client asked in hung without connecting"
   exec 6<&-
+else
+  echo "FAIL: cannot reach the lobby at $lobby"; failed=1
+fi
+# A client asked in that says "connecting" and never connects (a firewall between it and the MPI
+# port, or it lies): no connection reached the port, so rank 0's accept is not stuck; after 15 s
+# the lobby tells it "unreachable" and asks in the next, which that accept then meets. (An accept
+# that a connection reached and left stuck ends the service instead: below.)
+if exec 6<>"/dev/tcp/$lobby_host/$lobby_port"; then
+  printf 'spawnpool-lobby 3 %s\n' "$(head -n 1 "$token_file")" >&6
+  while IFS= read -r -t 5 line <&6; do [ "${line%% *}" = enter ] && break; done
+  echo connecting >&6
+  answer=""
+  IFS= read -r -t 25 answer <&6
+  echo "--- a client asked in that said it connects and never did: told '$answer'"
+  [ "$answer" = unreachable ] || { echo "FAIL: the lobby did not give up on a client that never connected"; failed=1; }
+  exec 6<&-
+  served_within 30 "a client asked in said it connects and never did"
 else
   echo "FAIL: cannot reach the lobby at $lobby"; failed=1
 fi
@@ -262,7 +292,7 @@ start_strangers() {
   stranger_pids=()
   for n in $(seq 1 "$1"); do
     timeout -k 5 90 "$mpiexec" -n 1 "$raw_client" "$port_file" "$token_file" --stranger "$mpi_port" \
-      > "$log.stranger.$n" 2>&1 &
+      > "$log.stranger.$n" 2>&1 9<&- &
     stranger_pids+=($!)
   done
   for n in $(seq 1 "$1"); do
@@ -379,10 +409,7 @@ echo "--- client without a service (exit $rc)"; echo "$out"
 # fails then, saying that the service ended.
 if [ -n "${raw_client:-}" ] && [ "$flavour" = openmpi ]; then
   port_file=$(mktemp -u /tmp/spawnpool_service_XXXXXX.port)
-  timeout -k 5 120 "$mpiexec" "${server_args[@]}" -n 2 "$server" --port-file "$port_file" \
-    --client-timeout 3 > "$log" 2>&1 &
-  server_pid=$!
-  for _ in $(seq 1 100); do [ -s "$port_file" ] && break; sleep 0.2; done
+  start_service 120 2 --client-timeout 3
   start=$SECONDS
   out=$(timeout -k 5 60 "$mpiexec" "${server_args[@]}" -n 1 "$raw_client" "$port_file" \
     "$port_file.token" --die-in-join 2>&1)
@@ -401,6 +428,66 @@ if [ -n "${raw_client:-}" ] && [ "$flavour" = openmpi ]; then
     { echo "FAIL: a rank of the service outlived its MPI_Abort"; pgrep -af -- "$server --port-file $port_file"; failed=1; }
   rm -f "$port_file" "$port_file.token"
 fi
+# Strangers that rebuilt the MPI port and connected while a client was asked in (bash holds the
+# turn on fd 9, the port is open): rank 0's next accept takes their connection first (MPICH queues
+# connections per port, in order).
+# - One that stays connected but silent is refused after the 5 s admission limit, and the client
+#   asked in after it is served; the refused connection is kept, not disconnected: a thread left
+#   in MPICH's MPI_Comm_disconnect with it polled a core for as long as the stranger lived.
+# - One stopped when rank 0 accepts it, then killed, leaves that accept waiting for ever (MPICH
+#   ch3 never fails it): every later client timed out, rank 0 busy. Now the lobby sees the client
+#   asked in still waiting 15 s after it said "connecting", and the service ends, saying why; the
+#   client waiting in its connect is told at once that the service ended.
+# ask_in_on_fd9: the lobby asks in a client that bash plays on fd 9 (it has said nothing more).
+ask_in_on_fd9() {
+  exec 9<>"/dev/tcp/$lobby_host/$lobby_port"
+  printf 'spawnpool-lobby 3 %s\n' "$(head -n 1 "$port_file.token")" >&9
+  while IFS= read -r -t 5 line <&9; do [ "${line%% *}" = enter ] && break; done
+}
+if [ -n "${raw_client:-}" ] && [ "$flavour" != openmpi ]; then
+  port_file=$(mktemp -u /tmp/spawnpool_service_XXXXXX.port)
+  start_service 120 2 --client-timeout 3
+  lobby=$(sed -n 's/^lobby //p' "$port_file")
+  lobby_host=${lobby%:*} lobby_port=${lobby##*:}
+  mpi_port=$(rebuilt_mpi_port)
+  ask_in_on_fd9
+  start_strangers 1
+  next_out=$(mktemp /tmp/spawnpool_service_XXXXXX.next)
+  timeout -k 5 60 "$client" "file:$port_file" > "$next_out" 2>&1 9<&- &
+  next_pid=$!
+  sleep 1
+  exec 9<&-  # the client on fd 9 gives up; the one queued is asked in to the same port
+  wait "$next_pid"; rc=$?
+  echo "--- the client asked in after a silent stranger at the MPI port (exit $rc)"; cat "$next_out"
+  [ $rc = 0 ] && grep -q "sum of norms: 25250.0" "$next_out" ||
+    { echo "FAIL: a silent stranger at the MPI port kept the next client out"; failed=1; }
+  rm -f "$next_out"
+  quiet_for 3 "$server_pid" "the service after it refused a stranger that stays connected"
+  end_strangers
+  ask_in_on_fd9
+  start_strangers 1
+  stranger=$(pgrep -f -- "--stranger" | while read -r pid; do
+    [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = raw_service_cli ] && echo "$pid"; done | head -n 1)
+  kill -STOP $stranger
+  echo connecting >&9  # rank 0 accepts now, and takes the stopped stranger's connection
+  sleep 2
+  kill -KILL $stranger
+  sleep 1
+  exec 9<&-  # the client on fd 9 gives up; the next one is asked in to the same accept
+  start=$SECONDS
+  out=$(timeout -k 5 60 "$client" "file:$port_file" 2>&1); rc=$?
+  echo "--- client after a stranger stopped and died in the accept (exit $rc, $((SECONDS - start)) s)"
+  echo "$out"
+  [ $rc = 1 ] && grep -q "ended while this client connected to it" <<<"$out" &&
+    [ $((SECONDS - start)) -le 30 ] ||
+    { echo "FAIL: the client of a service stuck in its accept was not told it ended"; failed=1; }
+  wait "$server_pid"; server_rc=$?
+  echo "--- service (exit $server_rc)"; cat "$log"
+  [ $server_rc != 0 ] && grep -q "MPI_Comm_accept has not met the client asked in.*the service ends (MPI_Abort)" "$log" ||
+    { echo "FAIL: the service stuck in its accept did not end, saying why"; failed=1; }
+  end_strangers
+  rm -f "$port_file" "$port_file.token"
+fi
 # Clients that die inside their own MPI_Intercomm_create, 0.3 ms in: depending on how far the
 # call got, rank 0's part fails and the other ranks' fail too, or wait inside the call for a
 # broadcast from rank 0 (it wedged the service for good), or the join completes and the client is
@@ -414,9 +501,7 @@ fi
 die_in_create_round() {
   local round_failed=0 mode out
   port_file=$(mktemp -u /tmp/spawnpool_service_XXXXXX.port)
-  timeout -k 5 120 "$mpiexec" -n 3 "$server" --port-file "$port_file" --client-timeout 3 > "$log" 2>&1 &
-  server_pid=$!
-  for _ in $(seq 1 100); do [ -s "$port_file" ] && break; sleep 0.2; done
+  start_service 120 3 --client-timeout 3
   for mode in --die-in-create --die-in-join --die-in-create --die-in-create; do
     out=$(timeout -k 5 60 "$mpiexec" -n 1 "$raw_client" "$port_file" "$port_file.token" $mode 2>&1)
     echo "--- raw MPI client $mode (3-rank service)"; echo "$out"

@@ -12,6 +12,8 @@
 #include <spawnpool/detail/seconds_text.hpp>
 #include <spawnpool/errors.hpp>
 
+#include <fcntl.h>
+
 #include <fstream>
 #include <future>
 #include <memory>
@@ -93,9 +95,13 @@ MPI_Comm connect_to_service(const std::string& address, std::chrono::millisecond
   auto result = promise->get_future();
   const std::chrono::milliseconds admission_limit = kAdmissionLimit + std::chrono::seconds(5);
   const std::string port = ticket->mpi_port;
-  std::thread([promise, port, token, admission_limit] {
+  // The thread tells the lobby "connecting" once it holds the MPI lock, right before its connect
+  // (rank 0 accepts only then); through a copy of the ticket's socket, as it may outlive the ticket.
+  const int lobby_fd = ::fcntl(ticket->fd(), F_DUPFD_CLOEXEC, 0);
+  std::thread([promise, port, token, admission_limit, lobby_fd] {
     Outcome o;
     auto lock = mpi_lock();
+    LobbyTicket(lobby_fd).say_connecting();
     o.code = MPI_Comm_connect(port.c_str(), MPI_INFO_NULL, 0, MPI_COMM_SELF, &o.comm);
     if (o.code == MPI_SUCCESS) {
       MPI_Comm_set_errhandler(o.comm, MPI_ERRORS_RETURN);
@@ -112,7 +118,15 @@ MPI_Comm connect_to_service(const std::string& address, std::chrono::millisecond
     }
     promise->set_value(o);
   }).detach();
-  if (result.wait_for(timeout + admission_limit) != std::future_status::ready) {
+  // Waits for the connect and admission, watching the lobby meanwhile: MPICH's connect does not
+  // fail when the service ends (MPI_Abort, a crash) before accepting it.
+  const auto give_up = std::chrono::steady_clock::now() + timeout + admission_limit;
+  while (result.wait_for(std::chrono::milliseconds(250)) != std::future_status::ready) {
+    if (const std::string why = ticket->why_never_met(); !why.empty()) {
+      runtime_state().mpi_stuck = true;
+      throw SpawnError("spawnpool: the pool service at '" + address + "': " + why);
+    }
+    if (std::chrono::steady_clock::now() < give_up) continue;
     runtime_state().mpi_stuck = true;
     throw SpawnError("spawnpool: the pool service at '" + address + "' asked this client in but did "
                      "not accept its MPI connection within " +

@@ -1,5 +1,7 @@
 #include "join_deadline.hpp"
 
+#include "end_stuck_service.hpp"
+
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <netinet/in.h>
@@ -60,6 +62,17 @@ int listening_port_of(const std::string& mpi_port) noexcept {
   const auto at = mpi_port.find("port#");
   if (at == std::string::npos) return 0;
   return std::atoi(mpi_port.c_str() + at + 5);
+}
+
+/// Calls `visit(fd)` for each socket open now that was not when `turn` began and is bound to its
+/// MPI port's listening port (MPICH ch3: the connections accepted on it since). Never throws.
+template <typename Visit>
+void for_each_connection_since(const ClientConnection& turn, Visit visit) noexcept {
+  const int port = listening_port_of(turn.mpi_port);
+  if (port <= 0) return;
+  for_each_socket([&](int fd, unsigned long inode) {
+    if (turn.sockets_before.count(inode) == 0 && local_port(fd) == port) visit(fd);
+  });
 }
 
 }  // namespace
@@ -137,13 +150,8 @@ void JoinDeadline::watch() noexcept {
         std::fflush(stderr);
         continue;
       }
-      std::fprintf(stderr, "spawnpool service: the ranks are still joining that client %s later; "
-                           "MPI cannot call the join off: the service ends (MPI_Abort) so that "
-                           "the clients after it do not wait for ever\n",
-                   seconds_text(kJoinEndWait).c_str());
-      std::fflush(stderr);
-      MPI_Abort(MPI_COMM_WORLD, 1);
-      std::_Exit(1);  // MPI_Abort does not return; if it ever did, the service must still end
+      end_stuck_service("the ranks are still joining that client " + seconds_text(kJoinEndWait) +
+                        " later; MPI cannot call the join off");
     }
   } catch (const std::exception& e) {  // out of memory: joins go on without a limit
     std::fprintf(stderr, "spawnpool service: the watch over the time a client takes to join "
@@ -152,17 +160,18 @@ void JoinDeadline::watch() noexcept {
 }
 
 int JoinDeadline::cut_armed_connection() {
-  const int port = listening_port_of(connection_.mpi_port);
-  if (port <= 0) return 0;
   int cut = 0;
   // Scanned only now: a join that ends in time costs nothing but arm() and disarm().
-  for_each_socket([&](int fd, unsigned long inode) {
-    if (connection_.sockets_before.count(inode) == 0 && local_port(fd) == port &&
-        ::shutdown(fd, SHUT_RDWR) == 0) {
-      ++cut;
-    }
+  for_each_connection_since(connection_, [&](int fd) {
+    if (::shutdown(fd, SHUT_RDWR) == 0) ++cut;
   });
   return cut;
+}
+
+int connections_since(const ClientConnection& turn) noexcept {
+  int count = 0;
+  for_each_connection_since(turn, [&](int) { ++count; });
+  return count;
 }
 
 }  // namespace spawnpool::detail

@@ -47,6 +47,11 @@ struct ClientConnection {
   std::string mpi_port;
 };
 
+/// How many sockets are open now that were not when `turn` began and are bound to its MPI port's
+/// listening port: under MPICH, the connections accepted on that port since (strangers' included);
+/// 0 where the port shows none (Open MPI). Never throws.
+int connections_since(const ClientConnection& turn) noexcept;
+
 /// A watch over the joins of a service's life (rank 0): one thread, started once, that looks at
 /// the armed join every 0.25 s. A join not over within `limit` of arm() has its connection's
 /// sockets cut (MPICH: those open now that were not when its turn began and are bound to its

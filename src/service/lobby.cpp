@@ -27,9 +27,10 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
-constexpr const char* kGreetingWord = "spawnpool-lobby 2 ";
+constexpr const char* kGreetingWord = "spawnpool-lobby 3 ";
 constexpr const char* kAnyGreetingWord = "spawnpool-lobby ";
 constexpr std::size_t kLongestLine = 2048;  // a greeting, or "enter" with an MPI port
+constexpr const char* kConnectingLine = "connecting";
 
 /// Writes all of `line` to a socket (small lines: one send, MSG_NOSIGNAL so a vanished peer is an
 /// error, not SIGPIPE). False when it could not.
@@ -47,8 +48,8 @@ int milliseconds_until(clock::time_point deadline) {
 
 // ---- service side ----
 
-Lobby::Lobby(std::string token, std::string host)
-    : token_(std::move(token)), host_(std::move(host)) {
+Lobby::Lobby(std::string token, std::string host, AcceptOverdue accept_overdue)
+    : token_(std::move(token)), host_(std::move(host)), accept_overdue_(std::move(accept_overdue)) {
   listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (listener_ < 0) throw Error(std::string("spawnpool service: no lobby socket: ") + std::strerror(errno));
   const int yes = 1;
@@ -103,22 +104,56 @@ bool Lobby::wait_for_a_queued_client(std::chrono::milliseconds limit) {
 }
 
 void Lobby::open_door(const std::string& mpi_port) {
-  std::unique_lock<std::mutex> lock(mutex_);
+  std::lock_guard<std::mutex> lock(mutex_);
   mpi_port_ = mpi_port;
   door_wanted_ = true;
   ask_in_if_wanted();
-  asked_in_.wait(lock, [this] {
-    return std::any_of(guests_.begin(), guests_.end(),
-                       [](const Guest& g) { return g.stage == Stage::kAskedIn; });
+}
+
+Lobby::Door Lobby::wait_at_door(std::chrono::milliseconds limit) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  Door door = Door::kWaiting;
+  coming_.wait_for(lock, limit, [this, &door] {
+    bool anyone = false;
+    for (const Guest& guest : guests_) {
+      if (guest.stage == Stage::kAskedIn && guest.connecting) {
+        door = Door::kComing;
+        return true;
+      }
+      anyone = anyone || guest.stage != Stage::kGreeting;
+    }
+    if (!anyone) door = Door::kEmpty;
+    return !anyone;
   });
+  // Shut under the same lock: a client queued from now on is asked in to the next turn's port,
+  // never to this one, which the caller closes.
+  if (door == Door::kEmpty) door_wanted_ = false;
+  if (door == Door::kComing) {
+    accepting_ = true;
+    accept_began_ = clock::now();
+    wake();  // the lobby's thread times the accept from now
+  }
+  return door;
+}
+
+clock::time_point Lobby::accept_deadline() const {
+  if (!accepting_) return clock::time_point::max();
+  for (const Guest& guest : guests_) {
+    if (guest.stage == Stage::kAskedIn && guest.connecting) {
+      return std::max(accept_began_, guest.connecting_since) + kLobbyAcceptLimit;
+    }
+  }
+  return clock::time_point::max();  // the client it was meant for left: nobody waits for it
 }
 
 void Lobby::door_closed(bool admitted) {
   std::lock_guard<std::mutex> lock(mutex_);
+  accepting_ = false;
   if (!admitted) return;
   door_wanted_ = false;
   for (auto it = guests_.begin(); it != guests_.end();) {
     if (it->stage == Stage::kAskedIn) {
+      say(it->fd, "admitted\n");
       ::close(it->fd);
       it = guests_.erase(it);
     } else {
@@ -140,7 +175,6 @@ void Lobby::ask_in_if_wanted() {
     if (say(it->fd, "enter " + mpi_port_ + "\n")) {
       it->stage = Stage::kAskedIn;
       it->asked_in_deadline = clock::now() + kLobbyAskedInLimit;
-      asked_in_.notify_all();
       return;
     }
     ::close(it->fd);  // gone since it queued
@@ -184,15 +218,24 @@ bool Lobby::hear(Guest& guest) {
   const ssize_t got = ::recv(guest.fd, buffer, sizeof buffer, MSG_DONTWAIT);
   if (got == 0) return false;  // it left
   if (got < 0) return errno == EAGAIN || errno == EINTR;
-  if (guest.stage != Stage::kGreeting) return true;  // a queued client has nothing more to say
+  // A queued client has nothing to say (what it said is dropped), nor one that said "connecting".
+  if (guest.stage == Stage::kQueued || guest.connecting) return true;
   guest.greeting.append(buffer, static_cast<std::size_t>(got));
   const auto end = guest.greeting.find('\n');
   if (end == std::string::npos) return guest.greeting.size() <= kLongestLine;
   const std::string line = guest.greeting.substr(0, end);
+  if (guest.stage == Stage::kAskedIn) {
+    // Asked in: the only word it may say is that it connects now (anything else: it is dropped
+    // and the next client asked in).
+    guest.greeting.clear();
+    guest.connecting = line == kConnectingLine;
+    guest.connecting_since = clock::now();
+    return guest.connecting;
+  }
   const std::string word = kGreetingWord;
   const std::string any_version = kAnyGreetingWord;
   if (line.compare(0, word.size(), word) != 0 && line.compare(0, any_version.size(), any_version) == 0) {
-    say(guest.fd, "version 2\n");  // a client of another version: not a wrong token
+    say(guest.fd, "version 3\n");  // a client of another version: not a wrong token
     return false;
   }
   if (line.compare(0, word.size(), word) != 0 || !token_matches(line.substr(std::min(word.size(), line.size())), token_)) {
@@ -211,20 +254,21 @@ bool Lobby::hear(Guest& guest) {
 void Lobby::serve() {
   std::vector<pollfd> watched;
   for (;;) {
-    int timeout = -1;  // the timers: a greeting's deadline, an asked-in client's
+    int timeout = -1;  // the timers: a greeting's deadline, an asked-in client's, the accept's
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (stopping_) return;
       watched.assign({{wake_pipe_[0], POLLIN, 0}, {listener_, POLLIN, 0}});
+      const auto until = [&timeout](clock::time_point deadline) {
+        const int left = milliseconds_until(deadline);
+        timeout = timeout < 0 ? left : std::min(timeout, left);
+      };
       for (const Guest& guest : guests_) {
         watched.push_back({guest.fd, POLLIN, 0});
-        if (guest.stage == Stage::kGreeting || guest.stage == Stage::kAskedIn) {
-          const int left = milliseconds_until(guest.stage == Stage::kGreeting
-                                                  ? guest.greeting_deadline
-                                                  : guest.asked_in_deadline);
-          timeout = timeout < 0 ? left : std::min(timeout, left);
-        }
+        if (guest.stage == Stage::kGreeting) until(guest.greeting_deadline);
+        if (guest.stage == Stage::kAskedIn && !guest.connecting) until(guest.asked_in_deadline);
       }
+      if (accept_deadline() != clock::time_point::max()) until(accept_deadline());
     }
     ::poll(watched.data(), watched.size(), timeout);
     if (watched[0].revents) {
@@ -232,40 +276,72 @@ void Lobby::serve() {
       while (::read(wake_pipe_[0], drained, sizeof drained) > 0) {
       }
     }
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (stopping_) return;
-    // Guests by their socket: the list may have changed (door_closed) since the poll.
-    for (std::size_t i = 2; i < watched.size(); ++i) {
-      if (!watched[i].revents) continue;
-      auto it = std::find_if(guests_.begin(), guests_.end(),
-                             [&](const Guest& g) { return g.fd == watched[i].fd; });
-      if (it == guests_.end()) continue;
-      if (!hear(*it)) {
-        ::close(it->fd);
-        guests_.erase(it);
+    bool accept_overdue = false;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (stopping_) return;
+      // Guests by their socket: the list may have changed (door_closed) since the poll.
+      for (std::size_t i = 2; i < watched.size(); ++i) {
+        if (!watched[i].revents) continue;
+        auto it = std::find_if(guests_.begin(), guests_.end(),
+                               [&](const Guest& g) { return g.fd == watched[i].fd; });
+        if (it == guests_.end()) continue;
+        if (!hear(*it)) {
+          if (it->stage == Stage::kAskedIn && !it->connecting) {
+            std::fprintf(stderr, "spawnpool service: a client asked in left before it connected\n");
+          }
+          ::close(it->fd);
+          guests_.erase(it);
+        }
       }
-    }
-    const auto now = clock::now();
-    for (auto it = guests_.begin(); it != guests_.end();) {
-      if (it->stage == Stage::kGreeting && now >= it->greeting_deadline) {
-        ::close(it->fd);  // said nothing (or not enough) in time
-        it = guests_.erase(it);
-      } else if (it->stage == Stage::kAskedIn && now >= it->asked_in_deadline) {
-        // Asked in but not admitted in time (stopped, hung, or hostile): the next queued client
-        // is asked in below and meets the accept this one left open.
-        std::fprintf(stderr, "spawnpool service: a client asked in did not connect within %lld s; "
-                             "asking in the next\n",
-                     static_cast<long long>(kLobbyAskedInLimit.count()));
-        ::close(it->fd);
-        it = guests_.erase(it);
-      } else {
-        ++it;
+      const auto now = clock::now();
+      for (auto it = guests_.begin(); it != guests_.end();) {
+        if (it->stage == Stage::kGreeting && now >= it->greeting_deadline) {
+          ::close(it->fd);  // said nothing (or not enough) in time
+          it = guests_.erase(it);
+        } else if (it->stage == Stage::kAskedIn && !it->connecting && now >= it->asked_in_deadline) {
+          // Asked in but never said "connecting" (stopped, hung, or hostile): the next queued
+          // client is asked in below, to the same port (rank 0 has not begun an accept for it).
+          std::fprintf(stderr, "spawnpool service: a client asked in did not connect within %lld s; "
+                               "asking in the next\n",
+                       static_cast<long long>(kLobbyAskedInLimit.count()));
+          ::close(it->fd);
+          it = guests_.erase(it);
+        } else {
+          ++it;
+        }
       }
+      accept_overdue = now >= accept_deadline();
+      if (watched[1].revents) take_newcomers();
+      ask_in_if_wanted();
+      queued_.notify_all();
+      coming_.notify_all();
     }
-    if (watched[1].revents) take_newcomers();
-    ask_in_if_wanted();
-    queued_.notify_all();
+    if (accept_overdue) give_up_on_the_client_connecting();
   }
+}
+
+void Lobby::give_up_on_the_client_connecting() {
+  const auto still_overdue = [this] { return clock::now() >= accept_deadline(); };
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!still_overdue()) return;  // the accept ended since (door_closed)
+  }
+  if (accept_overdue_) accept_overdue_();  // ends the process when the accept is stuck for good
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!still_overdue()) return;
+  const auto connecting = std::find_if(guests_.begin(), guests_.end(), [](const Guest& g) {
+    return g.stage == Stage::kAskedIn && g.connecting;
+  });
+  if (connecting == guests_.end()) return;  // it left meanwhile
+  std::fprintf(stderr, "spawnpool service: a client asked in said it connects, but no connection "
+                       "reached the service's MPI port within %lld s (can it reach this host's "
+                       "MPI ports?); asking in the next\n",
+               static_cast<long long>(kLobbyAcceptLimit.count()));
+  say(connecting->fd, "unreachable\n");
+  ::close(connecting->fd);
+  guests_.erase(connecting);
+  ask_in_if_wanted();
 }
 
 std::string lobby_host_from(const std::string& mpi_port) {
@@ -286,6 +362,30 @@ std::string lobby_host_from(const std::string& mpi_port) {
 
 LobbyTicket::~LobbyTicket() {
   if (fd_ >= 0) ::close(fd_);
+}
+
+void LobbyTicket::say_connecting() const { say(fd_, std::string(kConnectingLine) + "\n"); }
+
+std::string LobbyTicket::why_never_met() {
+  if (admitted_) return "";
+  char buffer[64];
+  for (;;) {
+    const ssize_t got = ::recv(fd_, buffer, sizeof buffer, MSG_DONTWAIT);
+    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return "";
+    if (got <= 0) break;  // closed (or reset) without "admitted"
+    heard_.append(buffer, static_cast<std::size_t>(got));
+    if (heard_.find("admitted\n") != std::string::npos) {
+      admitted_ = true;
+      return "";
+    }
+    if (heard_.size() > kLongestLine) heard_.erase(0, heard_.size() - 16);
+  }
+  if (heard_.find("unreachable\n") != std::string::npos) {
+    return "no connection of this client reached the service's MPI port within " +
+           seconds_text(kLobbyAcceptLimit) + " (a firewall between this host and the service's?)";
+  }
+  return "the service ended while this client connected to it (its lobby closed before it "
+         "admitted this client; its output may say why)";
 }
 
 namespace {
@@ -385,7 +485,7 @@ LobbyTicket wait_in_lobby(const std::string& address, const std::string& token,
       if (line == "closed") break;
       if (line.rfind("version ", 0) == 0) {
         throw SpawnError("spawnpool: the pool service " + service + " speaks lobby protocol " +
-                         line.substr(8, 16) + ", this client 2: rebuild the client or the service "
+                         line.substr(8, 16) + ", this client 3: rebuild the client or the service "
                          "with the same spawnpool version");
       }
       throw SpawnError("spawnpool: the pool service " + service + " answered '" + line.substr(0, 80) +

@@ -5,12 +5,16 @@
 // per rank, and a client queued behind another in its connect most of one. So rank 0 of the
 // service also listens on a TCP port of its own (the lobby; its address is the port file's only
 // line, "lobby HOST:PORT", or published under "<name>.lobby"). A client connects there and says
-//     spawnpool-lobby 2 <token>\n
+//     spawnpool-lobby 3 <token>\n
 // The lobby answers "refused\n" (wrong token) and closes, or "queued <clients ahead>\n"; when the
-// client's turn comes, rank 0 opens an MPI port for that turn, the lobby says "enter <MPI port>\n"
-// and rank 0 calls MPI_Comm_accept (alone, join_ranks.hpp), which the client's MPI_Comm_connect to
-// that port then meets at once. Both sides wait in poll() meanwhile: no CPU. A greeting of another
-// protocol version ("spawnpool-lobby <n> ...") is answered "version 2\n" and closed.
+// client's turn comes, rank 0 opens an MPI port for that turn and the lobby says "enter <MPI
+// port>\n". The client answers "connecting\n" just before its MPI_Comm_connect to that port, and
+// only then does rank 0 call MPI_Comm_accept (alone, join_ranks.hpp), which meets that connect at
+// once; once rank 0 has admitted the client the lobby says "admitted\n" and closes (a close
+// without it tells the client waiting in its connect that the service is gone). Both sides wait in poll() until then: no CPU, also when a client asked in leaves or hangs
+// before it connects (rank 0 was left busy in an accept nobody would meet, until the next client).
+// A greeting of another protocol version ("spawnpool-lobby <n> ...") is answered "version 3\n"
+// and closed.
 // The MPI port is told only to clients that showed the token (it is in no file and no name
 // service), and it is open only while a client is asked in: MPI has no access control of its own,
 // and under MPICH the port string can be rebuilt by anyone on the host (its TCP port shows in
@@ -18,8 +22,9 @@
 // connects while a client is asked in costs rank 0 one accept (and up to the admission limit,
 // 5 s, if it stays silent).
 // A client that leaves the queue (its socket closes) is forgotten; one asked in that leaves before
-// connecting is replaced by the next in the queue. A client of a service that has ended finds
-// nobody listening and fails at once; the ending service tells every queued client so.
+// connecting is replaced by the next in the queue, or, with nobody queued, the turn's port is
+// closed again. A client of a service that has ended finds nobody listening and fails at once; the
+// ending service tells every queued client so.
 //
 // The lobby is not a security boundary by itself: it admits to the queue only clients that show
 // the token, and the MPI-level admission (service_token.hpp) still checks every connection,
@@ -27,6 +32,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -44,6 +50,15 @@ inline constexpr std::chrono::seconds kLobbyGreetingLimit{5};
 /// back for as long as it lived). Longer than the MPI admission limit (5 s), so that a client
 /// that connected in time is never given up on while it is being admitted.
 inline constexpr std::chrono::seconds kLobbyAskedInLimit{15};
+/// How long rank 0's MPI_Comm_accept (and the admission after it) may go on after the client asked
+/// in said "connecting" (or after the accept began, if later) while that client is still there.
+/// A real connect meets the accept within milliseconds. Past this limit the accept is overdue:
+/// either no connection reached the port (the client cannot reach it, or said "connecting" and did
+/// not connect: it is given up on and the next is asked in, to the same accept), or the accept is
+/// stuck for good (MPICH ch3: it took a connection that stopped or died in MPI's handshake, a
+/// stranger's, and waits for its answer for ever, no error), and the service ends (see Lobby).
+/// Longer than the MPI admission limit (5 s).
+inline constexpr std::chrono::seconds kLobbyAcceptLimit{15};
 /// Clients that showed the token the lobby holds at once (queued or asked in); more are turned
 /// away ("full").
 inline constexpr std::size_t kLobbyCapacity = 128;
@@ -52,13 +67,18 @@ inline constexpr std::size_t kLobbyCapacity = 128;
 inline constexpr std::size_t kLobbyStrangerCapacity = 32;
 
 /// Service side, rank 0 only. Listens on every interface on a free port from construction and
-/// serves the queue from a thread of its own (which never calls MPI). open_door and door_closed
-/// are called by one thread, the service's main loop.
+/// serves the queue from a thread of its own (which never calls MPI itself). open_door,
+/// wait_at_door and door_closed are called by one thread, the service's main loop.
 class Lobby {
  public:
+  /// Called on the lobby's thread when an accept is overdue (kLobbyAcceptLimit). It ends the
+  /// process when the accept is stuck for good (MPI cannot call an accept off); when it returns,
+  /// the client asked in is given up on and the next one asked in.
+  using AcceptOverdue = std::function<void()>;
+
   /// Starts listening. `host` is what clients are told to connect to.
   /// @throws Error when no socket can be made
-  Lobby(std::string token, std::string host);
+  Lobby(std::string token, std::string host, AcceptOverdue accept_overdue);
   /// Tells every waiting client the service has ended ("closed\n"), then closes everything.
   ~Lobby();
   Lobby(const Lobby&) = delete;
@@ -72,14 +92,25 @@ class Lobby {
   /// port only then, so that no port is open while the service idles.
   bool wait_for_a_queued_client(std::chrono::milliseconds limit);
 
-  /// Blocks (without CPU) until a queued client has been asked in, told `mpi_port` (the port the
-  /// caller opened for this turn); the caller then runs MPI_Comm_accept. Clients asked in later in
-  /// the same turn (the one asked in gave up) are told the same port.
+  /// Starts a turn: the first queued client is asked in, told `mpi_port` (the port the caller
+  /// opened for this turn); clients asked in later in the same turn (the one asked in gave up, or
+  /// left) are told the same port. Does not wait.
   void open_door(const std::string& mpi_port);
+
+  /// What wait_at_door saw.
+  enum class Door {
+    kComing,   ///< the client asked in said "connecting": call MPI_Comm_accept now
+    kEmpty,    ///< nobody asked in and nobody queued: the turn is over (the door is shut), close
+               ///< the port; a client that queues later starts a new turn
+    kWaiting,  ///< `limit` passed: a client is asked in but has not said "connecting" yet
+  };
+  /// Waits (without CPU) up to `limit` for the client asked in to say it connects now. kComing
+  /// starts the accept's clock (kLobbyAcceptLimit), which door_closed stops.
+  Door wait_at_door(std::chrono::milliseconds limit);
 
   /// After each accept of the turn. `admitted`: a client came in, so the one asked in is forgotten
   /// (its socket closed) and the turn ends; otherwise (a stranger, or a failed accept) it stays
-  /// asked in for the next accept on the same port.
+  /// asked in (and, if it said "connecting", coming) for the next accept on the same port.
   void door_closed(bool admitted);
 
  private:
@@ -87,7 +118,9 @@ class Lobby {
   struct Guest {
     int fd = -1;
     Stage stage = Stage::kGreeting;
-    std::string greeting;
+    std::string greeting;       // what it said so far (its greeting, or "connecting" once asked in)
+    bool connecting = false;    // asked in, and said "connecting"
+    std::chrono::steady_clock::time_point connecting_since;
     std::chrono::steady_clock::time_point greeting_deadline;
     std::chrono::steady_clock::time_point asked_in_deadline;
   };
@@ -96,6 +129,10 @@ class Lobby {
   void take_newcomers();             // accept() on the listener
   bool hear(Guest& guest);           // reads from a guest; false: it is gone or turned away
   void ask_in_if_wanted();           // under mutex_
+  void give_up_on_the_client_connecting();  // its accept is overdue
+  /// Under mutex_: when the accept under way will be stuck for good if it has not ended, or
+  /// time_point::max() (no accept, or nobody it is meant for).
+  std::chrono::steady_clock::time_point accept_deadline() const;
   void wake();
 
   std::string token_;
@@ -105,30 +142,47 @@ class Lobby {
   int port_ = 0;
   int wake_pipe_[2] = {-1, -1};
   std::mutex mutex_;
-  std::condition_variable asked_in_;
+  std::condition_variable coming_;  // notified when a client asked in says "connecting" or leaves
   std::condition_variable queued_;  // notified after every round of the lobby thread
   std::vector<Guest> guests_;  // in arrival order
   bool door_wanted_ = false;
+  bool accepting_ = false;  // from wait_at_door's kComing to door_closed
+  std::chrono::steady_clock::time_point accept_began_;
+  AcceptOverdue accept_overdue_;
   bool stopping_ = false;
   std::thread thread_;
 };
 
 /// Client side: an open lobby connection after "enter", with the MPI port the lobby told; keep it
-/// until MPI_Comm_connect returned (closing it earlier tells the lobby this client left).
+/// until MPI_Comm_connect returned (closing it earlier tells the lobby this client left), call
+/// say_connecting() just before that connect, and why_never_met() while waiting for it.
 class LobbyTicket {
  public:
   explicit LobbyTicket(int fd) : fd_(fd) {}
   ~LobbyTicket();
-  LobbyTicket(LobbyTicket&& other) noexcept : fd_(other.fd_), mpi_port(std::move(other.mpi_port)) {
+  LobbyTicket(LobbyTicket&& other) noexcept
+      : fd_(other.fd_), heard_(std::move(other.heard_)), admitted_(other.admitted_),
+        mpi_port(std::move(other.mpi_port)) {
     other.fd_ = -1;
   }
   LobbyTicket(const LobbyTicket&) = delete;
   LobbyTicket& operator=(const LobbyTicket&) = delete;
   LobbyTicket& operator=(LobbyTicket&&) = delete;
   int fd() const { return fd_; }
+  /// Tells the lobby this client calls MPI_Comm_connect now (rank 0 accepts only then). Never
+  /// throws: a lobby gone meanwhile is seen by why_never_met().
+  void say_connecting() const;
+  /// While the MPI connect and admission run: why this client's connect will never be met, or ""
+  /// (so far so good). Not "" when the lobby closed this connection before it said "admitted"
+  /// (rank 0 took this client in): the service ended (MPICH's connect does not fail then; it
+  /// waits for its own timeout, 180 s), or it said "unreachable" first (no connection of this
+  /// client reached the service's MPI port in time). Does not wait; never throws.
+  std::string why_never_met();
 
  private:
   int fd_;
+  std::string heard_;
+  bool admitted_ = false;
 
  public:
   /// The service's MPI port, to MPI_Comm_connect to now.

@@ -4,6 +4,7 @@
 
 #include "clean_session.hpp"
 #include "client_drop_notice.hpp"
+#include "end_stuck_service.hpp"
 #include "join_deadline.hpp"
 #include "join_ranks.hpp"
 #include "lobby.hpp"
@@ -32,6 +33,7 @@
 #include <cstring>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
@@ -146,14 +148,21 @@ void disconnect_in_background(MPI_Comm comm) {
   }).detach();
 }
 
-/// Ends a refused client's connection without trusting it: drains it, then disconnects on a
-/// helper thread (our own client disconnects when refused, and waits for our side). A client that
-/// never disconnects leaves that thread waiting, and its communicator is never freed (so its
-/// context id, and any late message, is never reused). With kMostRefusalsUnderway threads waiting
-/// already (connections that never disconnect), the communicator is just kept.
+/// Ends a refused client's connection without trusting it: drains it, then (Open MPI: our own
+/// client disconnects when refused, and waits for our side) disconnects on a helper thread, or
+/// (MPICH: our client's disconnect needs only our progress engine) keeps the communicator like a
+/// dropped client's. A thread left in MPICH's disconnect by a stranger that stays connected
+/// polled a core for as long as the stranger lived. A peer that never disconnects leaves the
+/// thread waiting (Open MPI), and its communicator is never freed (so its context id, and any
+/// late message, is never reused). With kMostRefusalsUnderway threads waiting already, the
+/// communicator is just kept.
 void refuse_client(MPI_Comm client) {
   drain_client(client, std::chrono::milliseconds(200));
-  disconnect_in_background(client);
+  if (detail::kDisconnectWaitsForThePeer) {
+    disconnect_in_background(client);
+  } else {
+    g_dropped_clients.push_back(client);
+  }
 }
 
 /// Rank 0, while no client waits in the lobby: sleeps in the lobby's wait, but turns MPI's
@@ -176,26 +185,71 @@ struct AdmittedClient {
   detail::ClientConnection connection;
 };
 
-/// Rank 0: once a client waits in the lobby (idle_until_a_client_queues), opens an MPI port for
-/// this turn, has the lobby ask a client in (told that port), and accepts over MPI_COMM_SELF
-/// until a connection shows the token; closes the port and returns that client.
-/// Alone, without any collective call, so that a failed accept (a stranger that connected and
-/// died before its turn: MPICH's accept then fails, "Cannot issue acceptance packet") is retried
-/// here, and a stranger's connection is refused here, while the other ranks wait quietly. The port is closed between turns: a stranger that rebuilt the port
-/// string (it is reconstructible under MPICH) and connects meanwhile is refused by MPI at once,
-/// and cannot queue for a later turn.
-AdmittedClient admit_next_client(detail::Lobby& lobby, const std::string& token) {
-  idle_until_a_client_queues(lobby);
-  char port[MPI_MAX_PORT_NAME] = {};
-  SPAWNPOOL_MPI(MPI_Open_port(MPI_INFO_NULL, port));
-  // The sockets open before the turn: the admitted client's connection is among those MPI
-  // accepts after (see AdmittedClient).
-  std::set<unsigned long> sockets_before;
-  if (detail::kClosedConnectionFailsCalls) sockets_before = detail::open_socket_inodes();
-  lobby.open_door(port);
-  AdmittedClient admitted;
+/// Rank 0: the connections that reached the turn's MPI port, for the lobby's accept limit
+/// (kLobbyAcceptLimit, lobby.hpp). An accept overdue after a connection reached the port is stuck
+/// for good (it took that connection, whose peer never answered MPI's handshake); one overdue
+/// with none still waits for a connect that never came (the client asked in cannot reach the
+/// port, or lied), and the next client can meet it. The main thread sets the turn; the lobby's
+/// thread asks when an accept is overdue.
+class TurnConnections {
+ public:
+  /// A turn begins: its port and the sockets open before it.
+  void begin(const detail::ClientConnection& turn) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    turn_ = turn;
+    reached_ = false;
+  }
+  /// Before each MPI_Comm_accept of the turn: notes a connection waiting already (one that dies
+  /// later, while the accept waits for its answer, is no longer seen then).
+  void accept_begins() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    reached_ = reached_ || detail::connections_since(turn_) > 0;
+  }
+  /// Whether a connection reached the port this turn (waiting when an accept began, or open now).
+  /// Always false where the port shows no connections (Open MPI).
+  bool reached() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return reached_ || detail::connections_since(turn_) > 0;
+  }
+
+ private:
+  std::mutex mutex_;
+  detail::ClientConnection turn_;
+  bool reached_ = false;
+};
+TurnConnections g_turn_connections;
+
+/// The lobby's call when an accept is overdue (Lobby::AcceptOverdue): ends the service when it is
+/// stuck for good; returns when no connection reached the port.
+void end_the_service_if_the_accept_is_stuck() {
+  if (!g_turn_connections.reached()) return;
+  detail::end_stuck_service(
+      "MPI_Comm_accept has not met the client asked in " +
+      detail::seconds_text(detail::kLobbyAcceptLimit) + " after it said it connects, and MPI "
+      "cannot call an accept off (it is taken up by another connection to the port, a "
+      "stranger's that stopped or died in the middle of MPI's handshake)");
+}
+
+/// Rank 0, during a turn (its port open, a client asked in): accepts over MPI_COMM_SELF each time
+/// the client asked in says it connects now, until a connection shows the token; returns that
+/// client, or no client when nobody is asked in or queued any more (the client asked in left
+/// before it connected: the caller closes the port and idles again). Waits for that word in the
+/// lobby, turning MPI's progress engine every 0.1 s as idle_until_a_client_queues does: MPICH's
+/// MPI_Comm_accept busy-polls, and an accept that no connect meets (the client asked in left or
+/// hung) kept rank 0 busy until the next client came.
+AdmittedClient accept_the_client_asked_in(detail::Lobby& lobby, const char* port,
+                                          const std::string& token,
+                                          std::set<unsigned long>& sockets_before) {
   for (;;) {
+    const detail::Lobby::Door door = lobby.wait_at_door(std::chrono::milliseconds(100));
+    if (door == detail::Lobby::Door::kEmpty) return {};
+    if (door == detail::Lobby::Door::kWaiting) {
+      int flag = 0;
+      MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_SELF, &flag, MPI_STATUS_IGNORE);
+      continue;
+    }
     MPI_Comm client = MPI_COMM_NULL;
+    g_turn_connections.accept_begins();
     const int code = MPI_Comm_accept(port, MPI_INFO_NULL, 0, MPI_COMM_SELF, &client);
     if (code != MPI_SUCCESS) {
       std::fprintf(stderr, "spawnpool service: an MPI connection failed before it was accepted "
@@ -209,27 +263,48 @@ AdmittedClient admit_next_client(detail::Lobby& lobby, const std::string& token)
     // skipped the lobby and connected while the door was open).
     const bool ok = detail::admit_client(client, token);
     lobby.door_closed(ok);
-    if (ok) {
-      admitted.comm = client;
-      admitted.connection = {std::move(sockets_before), port};
-      break;
-    }
+    if (ok) return {client, {std::move(sockets_before), port}};
     std::fprintf(stderr, "spawnpool service: refused a client without the right token\n");
     refuse_client(client);
   }
-  // Connections that came after the admitted one (strangers) are refused by MPI_Close_port.
-  if (MPI_Close_port(port) != MPI_SUCCESS) {
-    std::fprintf(stderr, "spawnpool service: MPI_Close_port failed (a connection queued on it is "
-                         "gone); the next turn opens a new port\n");
+}
+
+/// Rank 0: once a client waits in the lobby (idle_until_a_client_queues), opens an MPI port for
+/// this turn, has the lobby ask a client in (told that port), accepts it
+/// (accept_the_client_asked_in), closes the port and returns that client; a turn whose client
+/// left before it connected closes its port and the next turn starts like the first.
+/// Alone, without any collective call, so that a failed accept (a stranger that connected and
+/// died before its turn: MPICH's accept then fails, "Cannot issue acceptance packet") is retried
+/// here, and a stranger's connection is refused here, while the other ranks wait quietly. The
+/// port is closed between turns: a stranger that rebuilt the port string (it is reconstructible
+/// under MPICH) and connects meanwhile is refused by MPI at once, and cannot queue for a later
+/// turn.
+AdmittedClient admit_next_client(detail::Lobby& lobby, const std::string& token) {
+  for (;;) {
+    idle_until_a_client_queues(lobby);
+    char port[MPI_MAX_PORT_NAME] = {};
+    SPAWNPOOL_MPI(MPI_Open_port(MPI_INFO_NULL, port));
+    // The sockets open before the turn: the admitted client's connection is among those MPI
+    // accepts after (see AdmittedClient).
+    std::set<unsigned long> sockets_before;
+    if (detail::kClosedConnectionFailsCalls) sockets_before = detail::open_socket_inodes();
+    g_turn_connections.begin({sockets_before, port});
+    lobby.open_door(port);
+    AdmittedClient admitted = accept_the_client_asked_in(lobby, port, token, sockets_before);
+    // Connections that came after the admitted one (strangers) are refused by MPI_Close_port.
+    if (MPI_Close_port(port) != MPI_SUCCESS) {
+      std::fprintf(stderr, "spawnpool service: MPI_Close_port failed (a connection queued on it is "
+                           "gone); the next turn opens a new port\n");
+    }
+    if (admitted.comm != MPI_COMM_NULL) return admitted;
   }
-  return admitted;
 }
 
 /// Every rank calls this before the next client: it returns on all of them once rank 0 has
 /// admitted a client (see admit_next_client), with that client on rank 0. Until then
 /// the ranks other than 0 sleep in a quiet wait for rank 0's word, so an idle service costs almost
-/// no CPU (rank 0 waits in the lobby's poll(), then in MPI_Comm_accept, which MPICH busy-polls
-/// until the client asked in connects, at once).
+/// no CPU (rank 0 waits in the lobby's poll(), and calls MPI_Comm_accept, which MPICH busy-polls,
+/// only once the client asked in says it connects).
 AdmittedClient wait_for_next_client(int rank, detail::Lobby* lobby, const std::string& token) {
   MPI_Request request = MPI_REQUEST_NULL;
   // All ranks are done with the last client (one that dropped it early waits here).
@@ -325,7 +400,8 @@ int run_service(const ServiceOptions& options) {
     MPI_Close_port(probe_port);
     token = detail::make_service_token();
     detail::write_service_token(token_file, token);  // before clients can find the port
-    lobby = std::make_unique<detail::Lobby>(token, host);
+    // An accept taken up for good by a stranger's connection ends the service (lobby.hpp).
+    lobby = std::make_unique<detail::Lobby>(token, host, end_the_service_if_the_accept_is_stuck);
     if (!options.name.empty()) {
       // Only the lobby: the MPI port is for clients with the token (lobby.hpp).
       const std::string lobby_name = options.name + detail::kLobbyNameSuffix;

@@ -95,7 +95,7 @@ int wait_for_turn(const std::string& lobby, const std::string& token, std::strin
   const bool connected = connect(fd, found->ai_addr, found->ai_addrlen) == 0;
   freeaddrinfo(found);
   if (!connected) return -1;
-  const std::string greeting = "spawnpool-lobby 2 " + token + "\n";
+  const std::string greeting = "spawnpool-lobby 3 " + token + "\n";
   if (write(fd, greeting.data(), greeting.size()) != static_cast<ssize_t>(greeting.size())) return -1;
   std::string heard;
   char c = 0;
@@ -177,6 +177,8 @@ int main(int argc, char** argv) {
   }
   MPI_Comm service = MPI_COMM_NULL;
   MPI_Comm_set_errhandler(MPI_COMM_SELF, MPI_ERRORS_RETURN);
+  // The lobby's protocol: rank 0 accepts once the client asked in says it connects now.
+  if (write(ticket, "connecting\n", 11) != 11) return 1;
   if (MPI_Comm_connect(port.c_str(), MPI_INFO_NULL, 0, MPI_COMM_SELF, &service) != MPI_SUCCESS) {
     std::fprintf(stderr, "raw_service_client: cannot connect\n");
     return 1;

@@ -110,6 +110,18 @@ inline constexpr const char* kServiceConnectHint =
 inline constexpr const char* kServiceConnectHint = "";
 #endif
 
+/// Whether MPI_Comm_disconnect returns only once the peer has called it too. Open MPI's does (a
+/// pool service disconnects a refused connection on a helper thread, or its own client, refused,
+/// would wait for ever). MPICH's returns once the peer's progress engine has answered the close,
+/// whether or not the peer disconnects; but it polls a core meanwhile, for ever when the peer
+/// never answers (a stranger that stays connected, stopped or not calling MPI), so a service
+/// under MPICH keeps a refused connection instead, as it keeps a dropped client's.
+#if defined(OMPI_MAJOR_VERSION)
+inline constexpr bool kDisconnectWaitsForThePeer = true;
+#else
+inline constexpr bool kDisconnectWaitsForThePeer = false;
+#endif
+
 /// Whether MPI fails a pending call with a peer once the connection to it closes, so that a pool
 /// service can end its ranks' join with a client stopped in the middle of it by shutting down that
 /// client's socket (src/service/join_deadline.hpp). MPICH's ch3 does (as when the client dies);
