@@ -154,6 +154,9 @@ if exec 6<>"/dev/tcp/$lobby_host/$lobby_port"; then
   [ "$answer" = enter ] || { echo "FAIL: the lobby did not ask the hanging client in"; failed=1; }
   quiet_for 3 "$server_pid" "the service while a client asked in hangs before connecting"
   served_within 40 "a client asked in hung without connecting"
+  late=""
+  IFS= read -r -t 1 late <&6
+  [ "$late" = late ] || { echo "FAIL: the lobby did not tell the hung client it was late ('$late')"; failed=1; }
   exec 6<&-
 else
   echo "FAIL: cannot reach the lobby at $lobby"; failed=1

@@ -14,6 +14,9 @@
 
 #include <fcntl.h>
 
+#include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <future>
 #include <memory>
@@ -98,10 +101,25 @@ MPI_Comm connect_to_service(const std::string& address, std::chrono::millisecond
   // The thread tells the lobby "connecting" once it holds the MPI lock, right before its connect
   // (rank 0 accepts only then); through a copy of the ticket's socket, as it may outlive the ticket.
   const int lobby_fd = ::fcntl(ticket->fd(), F_DUPFD_CLOEXEC, 0);
-  std::thread([promise, port, token, admission_limit, lobby_fd] {
+  if (lobby_fd < 0) {
+    throw SpawnError("spawnpool: cannot connect to the pool service at '" + address + "': " +
+                     std::strerror(errno));
+  }
+  // Set when this call has given up: a thread that gets the MPI lock only then does not connect
+  // (a connection of a client given up on would be admitted in the next client's turn).
+  auto abandoned = std::make_shared<std::atomic<bool>>(false);
+  std::thread([promise, port, token, admission_limit, lobby_fd, abandoned] {
     Outcome o;
     auto lock = mpi_lock();
-    LobbyTicket(lobby_fd).say_connecting();
+    {
+      const LobbyTicket lobby(lobby_fd);  // closed at the end of this block
+      if (abandoned->load()) {
+        o.code = MPI_ERR_OTHER;
+        promise->set_value(o);
+        return;
+      }
+      lobby.say_connecting();
+    }
     o.code = MPI_Comm_connect(port.c_str(), MPI_INFO_NULL, 0, MPI_COMM_SELF, &o.comm);
     if (o.code == MPI_SUCCESS) {
       MPI_Comm_set_errhandler(o.comm, MPI_ERRORS_RETURN);
@@ -123,10 +141,12 @@ MPI_Comm connect_to_service(const std::string& address, std::chrono::millisecond
   const auto give_up = std::chrono::steady_clock::now() + timeout + admission_limit;
   while (result.wait_for(std::chrono::milliseconds(250)) != std::future_status::ready) {
     if (const std::string why = ticket->why_never_met(); !why.empty()) {
+      abandoned->store(true);
       runtime_state().mpi_stuck = true;
       throw SpawnError("spawnpool: the pool service at '" + address + "': " + why);
     }
     if (std::chrono::steady_clock::now() < give_up) continue;
+    abandoned->store(true);
     runtime_state().mpi_stuck = true;
     throw SpawnError("spawnpool: the pool service at '" + address + "' asked this client in but did "
                      "not accept its MPI connection within " +

@@ -146,6 +146,11 @@ clock::time_point Lobby::accept_deadline() const {
   return clock::time_point::max();  // the client it was meant for left: nobody waits for it
 }
 
+void Lobby::accept_ended() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  accepting_ = false;
+}
+
 void Lobby::door_closed(bool admitted) {
   std::lock_guard<std::mutex> lock(mutex_);
   accepting_ = false;
@@ -288,7 +293,8 @@ void Lobby::serve() {
         if (it == guests_.end()) continue;
         if (!hear(*it)) {
           if (it->stage == Stage::kAskedIn && !it->connecting) {
-            std::fprintf(stderr, "spawnpool service: a client asked in left before it connected\n");
+            std::fprintf(stderr, "spawnpool service: a client asked in left (or said something "
+                                 "else) before it connected\n");
           }
           ::close(it->fd);
           guests_.erase(it);
@@ -302,9 +308,10 @@ void Lobby::serve() {
         } else if (it->stage == Stage::kAskedIn && !it->connecting && now >= it->asked_in_deadline) {
           // Asked in but never said "connecting" (stopped, hung, or hostile): the next queued
           // client is asked in below, to the same port (rank 0 has not begun an accept for it).
-          std::fprintf(stderr, "spawnpool service: a client asked in did not connect within %lld s; "
-                               "asking in the next\n",
+          std::fprintf(stderr, "spawnpool service: a client asked in did not say it connects within "
+                               "%lld s; asking in the next\n",
                        static_cast<long long>(kLobbyAskedInLimit.count()));
+          say(it->fd, "late\n");
           ::close(it->fd);
           it = guests_.erase(it);
         } else {
@@ -383,6 +390,10 @@ std::string LobbyTicket::why_never_met() {
   if (heard_.find("unreachable\n") != std::string::npos) {
     return "no connection of this client reached the service's MPI port within " +
            seconds_text(kLobbyAcceptLimit) + " (a firewall between this host and the service's?)";
+  }
+  if (heard_.find("late\n") != std::string::npos) {
+    return "the service gave up on this client: it did not begin its MPI connect within " +
+           seconds_text(kLobbyAskedInLimit) + " of its turn (another thread of it held MPI?)";
   }
   return "the service ended while this client connected to it (its lobby closed before it "
          "admitted this client; its output may say why)";

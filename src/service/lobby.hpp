@@ -16,14 +16,16 @@
 // A greeting of another protocol version ("spawnpool-lobby <n> ...") is answered "version 3\n"
 // and closed.
 // The MPI port is told only to clients that showed the token (it is in no file and no name
-// service), and it is open only while a client is asked in: MPI has no access control of its own,
+// service), and it is open only during a turn (from "enter" until a client is admitted, or until
+// nobody is asked in or queued while rank 0 is not in an accept): MPI has no access control of its own,
 // and under MPICH the port string can be rebuilt by anyone on the host (its TCP port shows in
 // ss -ltn). A stranger that connects while no port is open is refused by MPI at once; one that
 // connects while a client is asked in costs rank 0 one accept (and up to the admission limit,
 // 5 s, if it stays silent).
 // A client that leaves the queue (its socket closes) is forgotten; one asked in that leaves before
-// connecting is replaced by the next in the queue, or, with nobody queued, the turn's port is
-// closed again. A client of a service that has ended finds nobody listening and fails at once; the
+// it says "connecting" is replaced by the next in the queue, or, with nobody queued, the turn's
+// port is closed again. One that leaves after (its connect failed at once, or it was killed)
+// leaves rank 0 in an accept that only the next client's connect ends (busy under MPICH). A client of a service that has ended finds nobody listening and fails at once; the
 // ending service tells every queued client so.
 //
 // The lobby is not a security boundary by itself: it admits to the queue only clients that show
@@ -45,13 +47,12 @@ inline constexpr const char* kLobbyLinePrefix = "lobby ";
 inline constexpr const char* kLobbyNameSuffix = ".lobby";
 /// How long the lobby waits for a new client's greeting line.
 inline constexpr std::chrono::seconds kLobbyGreetingLimit{5};
-/// How long a client asked in may take to connect and be admitted before the lobby gives up on it
-/// and asks in the next one (a client stopped or hung right after "enter" held every later client
-/// back for as long as it lived). Longer than the MPI admission limit (5 s), so that a client
-/// that connected in time is never given up on while it is being admitted.
+/// How long a client asked in may take to say "connecting" before the lobby gives up on it
+/// ("late\n") and asks in the next one (a client stopped or hung right after "enter" held every
+/// later client back for as long as it lived).
 inline constexpr std::chrono::seconds kLobbyAskedInLimit{15};
-/// How long rank 0's MPI_Comm_accept (and the admission after it) may go on after the client asked
-/// in said "connecting" (or after the accept began, if later) while that client is still there.
+/// How long rank 0's MPI_Comm_accept may go on after the client asked in said "connecting" (or
+/// after the accept began, if later) while that client is still there.
 /// A real connect meets the accept within milliseconds. Past this limit the accept is overdue:
 /// either no connection reached the port (the client cannot reach it, or said "connecting" and did
 /// not connect: it is given up on and the next is asked in, to the same accept), or the accept is
@@ -67,8 +68,9 @@ inline constexpr std::size_t kLobbyCapacity = 128;
 inline constexpr std::size_t kLobbyStrangerCapacity = 32;
 
 /// Service side, rank 0 only. Listens on every interface on a free port from construction and
-/// serves the queue from a thread of its own (which never calls MPI itself). open_door,
-/// wait_at_door and door_closed are called by one thread, the service's main loop.
+/// serves the queue from a thread of its own (which calls MPI only through AcceptOverdue).
+/// open_door, wait_at_door, accept_ended and door_closed are called by one thread, the service's
+/// main loop.
 class Lobby {
  public:
   /// Called on the lobby's thread when an accept is overdue (kLobbyAcceptLimit). It ends the
@@ -102,13 +104,17 @@ class Lobby {
     kComing,   ///< the client asked in said "connecting": call MPI_Comm_accept now
     kEmpty,    ///< nobody asked in and nobody queued: the turn is over (the door is shut), close
                ///< the port; a client that queues later starts a new turn
-    kWaiting,  ///< `limit` passed: a client is asked in but has not said "connecting" yet
+    kWaiting,  ///< `limit` passed: a client is queued or asked in, and has not said "connecting"
   };
   /// Waits (without CPU) up to `limit` for the client asked in to say it connects now. kComing
-  /// starts the accept's clock (kLobbyAcceptLimit), which door_closed stops.
+  /// starts the accept's clock (kLobbyAcceptLimit), which accept_ended stops.
   Door wait_at_door(std::chrono::milliseconds limit);
 
-  /// After each accept of the turn. `admitted`: a client came in, so the one asked in is forgotten
+  /// Right after each MPI_Comm_accept returned (or failed): stops the accept's clock (the
+  /// admission that follows has its own limit).
+  void accept_ended();
+
+  /// After each accept of the turn and its admission. `admitted`: a client came in, so the one asked in is forgotten
   /// (its socket closed) and the turn ends; otherwise (a stranger, or a failed accept) it stays
   /// asked in (and, if it said "connecting", coming) for the next accept on the same port.
   void door_closed(bool admitted);

@@ -203,9 +203,16 @@ class TurnConnections {
   /// later, while the accept waits for its answer, is no longer seen then).
   void accept_begins() {
     std::lock_guard<std::mutex> lock(mutex_);
-    reached_ = reached_ || detail::connections_since(turn_) > 0;
+    reached_ = detail::connections_since(turn_) > 0;
   }
-  /// Whether a connection reached the port this turn (waiting when an accept began, or open now).
+  /// After a connection was refused (it is kept open, refuse_client): what is open now no longer
+  /// counts as having reached the port.
+  void refused() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (detail::kClosedConnectionFailsCalls) turn_.sockets_before = detail::open_socket_inodes();
+  }
+  /// Whether a connection reached the port for the accept under way (waiting when it began, or
+  /// open now and not refused).
   /// Always false where the port shows no connections (Open MPI).
   bool reached() {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -226,8 +233,8 @@ void end_the_service_if_the_accept_is_stuck() {
   detail::end_stuck_service(
       "MPI_Comm_accept has not met the client asked in " +
       detail::seconds_text(detail::kLobbyAcceptLimit) + " after it said it connects, and MPI "
-      "cannot call an accept off (it is taken up by another connection to the port, a "
-      "stranger's that stopped or died in the middle of MPI's handshake)");
+      "cannot call an accept off (it took a connection to the port that stopped or died in the "
+      "middle of MPI's handshake: a stranger's, or a client's)");
 }
 
 /// Rank 0, during a turn (its port open, a client asked in): accepts over MPI_COMM_SELF each time
@@ -251,6 +258,7 @@ AdmittedClient accept_the_client_asked_in(detail::Lobby& lobby, const char* port
     MPI_Comm client = MPI_COMM_NULL;
     g_turn_connections.accept_begins();
     const int code = MPI_Comm_accept(port, MPI_INFO_NULL, 0, MPI_COMM_SELF, &client);
+    lobby.accept_ended();
     if (code != MPI_SUCCESS) {
       std::fprintf(stderr, "spawnpool service: an MPI connection failed before it was accepted "
                            "(its process is gone); accepting the next\n");
@@ -266,6 +274,7 @@ AdmittedClient accept_the_client_asked_in(detail::Lobby& lobby, const char* port
     if (ok) return {client, {std::move(sockets_before), port}};
     std::fprintf(stderr, "spawnpool service: refused a client without the right token\n");
     refuse_client(client);
+    g_turn_connections.refused();
   }
 }
 
