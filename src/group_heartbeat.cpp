@@ -1,5 +1,6 @@
 #include "group_heartbeat.hpp"
 
+#include "abandoned_sends.hpp"
 #include "environment.hpp"
 #include "log.hpp"
 #include "runtime_state.hpp"
@@ -53,10 +54,7 @@ GroupHeartbeat::~GroupHeartbeat() {
     if (p.send == MPI_REQUEST_NULL) continue;
     int done = 0;
     MPI_Test(&p.send, &done, MPI_STATUS_IGNORE);
-    if (!done) {
-      MPI_Cancel(&p.send);
-      MPI_Request_free(&p.send);
-    }
+    if (!done) abandon_send({p.send}, p.payload);
   }
 }
 
@@ -120,9 +118,9 @@ int GroupHeartbeat::check() noexcept {
   next_send_ = now + kInterval;
   for (Peer& p : peers_) {
     if (p.send != MPI_REQUEST_NULL) continue;  // the last one is not out yet: no pile-up
-    p.payload = rank_ == 0 ? static_cast<int>(std::min<long long>(timeout.count(), INT_MAX)) : 0;
-    if (const int code = MPI_Isend(&p.payload, 1, MPI_INT, p.comm_rank, route_.tag, route_.comm,
-                                   &p.send);
+    *p.payload = rank_ == 0 ? static_cast<int>(std::min<long long>(timeout.count(), INT_MAX)) : 0;
+    if (const int code = MPI_Isend(p.payload.get(), 1, MPI_INT, p.comm_rank, route_.tag,
+                                   route_.comm, &p.send);
         code != MPI_SUCCESS) {
       return unreachable(p.rank, code);
     }

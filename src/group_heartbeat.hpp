@@ -26,6 +26,7 @@
 #include <mpi.h>
 
 #include <chrono>
+#include <memory>
 #include <vector>
 
 namespace spawnpool::detail {
@@ -75,7 +76,9 @@ class GroupHeartbeat {
     int comm_rank = 0;  // in route_.comm
     clock::time_point last_heard;
     MPI_Request send = MPI_REQUEST_NULL;
-    int payload = 0;  // the sent heartbeat: the leader's timeout in ms (lives until sent)
+    // The sent heartbeat: the leader's timeout in ms. Owned apart from the peer: a heartbeat given
+    // up on at the end is kept until MPI is done with it (abandoned_sends.hpp).
+    std::shared_ptr<int> payload = std::make_shared<int>(0);
   };
   /// Takes in what `p` sent; false when MPI failed (logged).
   bool take_in(Peer& p, clock::time_point now) noexcept;

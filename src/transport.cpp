@@ -1,5 +1,6 @@
 #include "transport.hpp"
 
+#include "abandoned_sends.hpp"
 #include "backoff.hpp"
 #include "environment.hpp"
 #include <spawnpool/detail/mpi_call.hpp>
@@ -190,6 +191,7 @@ void Transport::await_parts(std::vector<MPI_Request>& requests, std::uint64_t to
 }
 
 bool Transport::progress_sends() {
+  sweep_abandoned_sends();
   bool any = false;
   for (auto it = sends_.begin(); it != sends_.end();) {
     int done = 0;
@@ -207,14 +209,11 @@ bool Transport::progress_sends() {
 
 void Transport::abandon_sends() {
   for (auto& pending : sends_) {
-    for (auto& request : pending.requests) {
-      if (request != MPI_REQUEST_NULL) {
-        MPI_Cancel(&request);
-        MPI_Request_free(&request);
-      }
-    }
+    std::vector<MPI_Request> requests = std::move(pending.requests);
+    abandon_send(std::move(requests), std::make_shared<PendingSend>(std::move(pending)));
   }
   sends_.clear();
+  sweep_abandoned_sends();
 }
 
 bool Transport::flush_sends(std::chrono::steady_clock::duration limit) {

@@ -87,7 +87,8 @@ class Transport {
   void receive_out_of_band(const Incoming& message, const std::vector<MutableSpan>& targets,
                            const std::function<bool()>& peer_gone = {});
 
-  /// Cancels sends that have not completed (used when the peer is gone).
+  /// Cancels sends that have not completed (used when the peer is gone). Their buffers stay alive
+  /// until MPI has completed them (abandoned_sends.hpp): MPI may still read them.
   void abandon_sends();
 
   /// Completes pending sends, polling with backoff, for at most `limit`; what has not completed

@@ -1,5 +1,7 @@
 #include "service_token.hpp"
 
+#include "src/abandoned_sends.hpp"
+
 #include <spawnpool/detail/seconds_text.hpp>
 #include <spawnpool/detail/wire_format.hpp>
 #include <spawnpool/errors.hpp>
@@ -15,6 +17,7 @@
 #include <cstring>
 #include <algorithm>
 #include <fstream>
+#include <memory>
 #include <thread>
 
 namespace spawnpool::detail {
@@ -24,25 +27,36 @@ namespace {
 using clock = std::chrono::steady_clock;
 
 /// Polls `request` until it completes or `deadline` passes, sleeping between tests (a waiting
-/// service or client must not burn a core). On timeout a receive is cancelled and a send left to
-/// MPI (MPI_Request_free). True when done.
-bool wait_bounded(MPI_Request& request, clock::time_point deadline, MPI_Status* status,
-                  bool is_receive) {
+/// service or client must not burn a core). True when done; false when the deadline passed or MPI
+/// failed the request.
+bool poll_until(MPI_Request& request, clock::time_point deadline, MPI_Status* status) {
   auto pause = std::chrono::microseconds(200);
   for (;;) {
     int done = 0;
     if (MPI_Test(&request, &done, status) != MPI_SUCCESS) return false;
     if (done) return true;
-    if (clock::now() >= deadline) break;
+    if (clock::now() >= deadline) return false;
     std::this_thread::sleep_for(pause);
     pause = std::min(pause * 2, std::chrono::microseconds(20000));
   }
-  if (is_receive) {
+}
+
+/// A receive, waited for until `deadline`; cancelled when it has not arrived by then.
+bool receive_by(MPI_Request& request, clock::time_point deadline, MPI_Status* status) {
+  if (poll_until(request, deadline, status)) return true;
+  if (request != MPI_REQUEST_NULL) {
     MPI_Cancel(&request);
     MPI_Wait(&request, MPI_STATUS_IGNORE);
-  } else {
-    MPI_Request_free(&request);
   }
+  return false;
+}
+
+/// A send from memory `owner` owns, waited for until `deadline`; given up on when it has not
+/// completed by then, with `owner` kept until MPI is done with it (abandoned_sends.hpp).
+bool send_by(MPI_Request& request, clock::time_point deadline, std::shared_ptr<const void> owner) {
+  if (poll_until(request, deadline, MPI_STATUS_IGNORE)) return true;
+  abandon_send({request}, std::move(owner));
+  request = MPI_REQUEST_NULL;
   return false;
 }
 
@@ -134,15 +148,15 @@ bool admit_client(MPI_Comm client, const std::string& token) {
   }
   MPI_Status status{};
   int count = -1;
-  const bool arrived = wait_bounded(request, clock::now() + kAdmissionLimit, &status, true) &&
+  const bool arrived = receive_by(request, clock::now() + kAdmissionLimit, &status) &&
                        status.MPI_ERROR == MPI_SUCCESS &&
                        MPI_Get_count(&status, MPI_CHAR, &count) == MPI_SUCCESS;
   const bool admitted =
       arrived && count > 0 && token_matches(std::string(received, static_cast<std::size_t>(count)), token);
-  int answer = admitted ? 1 : 0;
+  const auto answer = std::make_shared<int>(admitted ? 1 : 0);
   MPI_Request reply = MPI_REQUEST_NULL;
-  if (MPI_Isend(&answer, 1, MPI_INT, 0, wire::kAdmissionTag, client, &reply) == MPI_SUCCESS) {
-    wait_bounded(reply, clock::now() + std::chrono::seconds(2), MPI_STATUS_IGNORE, false);
+  if (MPI_Isend(answer.get(), 1, MPI_INT, 0, wire::kAdmissionTag, client, &reply) == MPI_SUCCESS) {
+    send_by(reply, clock::now() + std::chrono::seconds(2), answer);
   }
   return admitted;
 }
@@ -151,8 +165,9 @@ std::string present_token(MPI_Comm service, const std::string& token,
                           std::chrono::milliseconds limit) {
   const auto deadline = clock::now() + limit;
   MPI_Request sent = MPI_REQUEST_NULL;
-  const std::string presented = token.substr(0, static_cast<std::size_t>(kMaxTokenBytes));
-  if (MPI_Isend(presented.data(), static_cast<int>(presented.size()), MPI_CHAR, 0,
+  const auto presented =
+      std::make_shared<const std::string>(token.substr(0, static_cast<std::size_t>(kMaxTokenBytes)));
+  if (MPI_Isend(presented->data(), static_cast<int>(presented->size()), MPI_CHAR, 0,
                 wire::kAdmissionTag, service, &sent) != MPI_SUCCESS) {
     return "the token could not be sent";
   }
@@ -161,8 +176,8 @@ std::string present_token(MPI_Comm service, const std::string& token,
   if (MPI_Irecv(&answer, 1, MPI_INT, 0, wire::kAdmissionTag, service, &reply) != MPI_SUCCESS) {
     return "no answer could be received";
   }
-  const bool answered = wait_bounded(reply, deadline, MPI_STATUS_IGNORE, true);
-  if (!wait_bounded(sent, deadline, MPI_STATUS_IGNORE, false) && !answered) {
+  const bool answered = receive_by(reply, deadline, MPI_STATUS_IGNORE);
+  if (!send_by(sent, deadline, presented) && !answered) {
     return "the service did not take the token within " + seconds_text(limit);
   }
   if (!answered) {
