@@ -273,7 +273,9 @@ void Lobby::serve() {
         if (guest.stage == Stage::kGreeting) until(guest.greeting_deadline);
         if (guest.stage == Stage::kAskedIn && !guest.connecting) until(guest.asked_in_deadline);
       }
-      if (accept_deadline() != clock::time_point::max()) until(accept_deadline());
+      if (const auto deadline = accept_deadline(); deadline != clock::time_point::max()) {
+        until(deadline);
+      }
     }
     ::poll(watched.data(), watched.size(), timeout);
     if (watched[0].revents) {

@@ -165,16 +165,20 @@ void refuse_client(MPI_Comm client) {
   }
 }
 
-/// Rank 0, while no client waits in the lobby: sleeps in the lobby's wait, but turns MPI's
-/// progress engine every 0.1 s. No MPI port is open meanwhile, and ch3 refuses a connection to a
-/// port that is not open only when its progress engine sees it: one it saw later, once the next
-/// turn had opened a port of the same name (tag#0), took that turn's accept, and a stranger that
-/// had connected to an idle service and died left that accept waiting for ever.
+/// Turns MPI's progress engine once (rank 0 calls it every 0.1 s while it waits in the lobby).
+/// No MPI port is open while rank 0 idles, and ch3 refuses a connection to a port that is not open
+/// only when its progress engine sees it: one it saw later, once the next turn had opened a port
+/// of the same name (tag#0), took that turn's accept, and a stranger that had connected to an idle
+/// service and died left that accept waiting for ever.
+void turn_mpi_progress() {
+  int flag = 0;
+  MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_SELF, &flag, MPI_STATUS_IGNORE);
+}
+
+/// Rank 0, while no client waits in the lobby: sleeps in the lobby's wait, turning MPI's progress
+/// engine every 0.1 s.
 void idle_until_a_client_queues(detail::Lobby& lobby) {
-  while (!lobby.wait_for_a_queued_client(std::chrono::milliseconds(100))) {
-    int flag = 0;
-    MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_SELF, &flag, MPI_STATUS_IGNORE);
-  }
+  while (!lobby.wait_for_a_queued_client(std::chrono::milliseconds(100))) turn_mpi_progress();
 }
 
 /// An admitted client, on rank 0: its 1-rank connection, and (MPICH) how to find the sockets MPI
@@ -251,8 +255,7 @@ AdmittedClient accept_the_client_asked_in(detail::Lobby& lobby, const char* port
     const detail::Lobby::Door door = lobby.wait_at_door(std::chrono::milliseconds(100));
     if (door == detail::Lobby::Door::kEmpty) return {};
     if (door == detail::Lobby::Door::kWaiting) {
-      int flag = 0;
-      MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_SELF, &flag, MPI_STATUS_IGNORE);
+      turn_mpi_progress();
       continue;
     }
     MPI_Comm client = MPI_COMM_NULL;
