@@ -10,8 +10,9 @@ namespace spawnpool::detail {
 
 /// Says "spawnpool service: <why>: the service ends (MPI_Abort) so that the clients after it do
 /// not wait for ever" on stderr, waits 0.5 s (for the launcher to forward it), then
-/// MPI_Abort(MPI_COMM_WORLD, 1) (and _Exit(1) should that ever return). Called from watch threads while the main thread is inside the stuck call: run_service
-/// initializes MPI with MPI_THREAD_MULTIPLE. Never returns.
+/// MPI_Abort(MPI_COMM_WORLD, 1) (and _Exit(1) should that ever return). Called from watch threads
+/// while the main thread is inside the stuck call: run_service initializes MPI with
+/// MPI_THREAD_MULTIPLE. Never returns.
 [[noreturn]] void end_stuck_service(const std::string& why) noexcept;
 
 }  // namespace spawnpool::detail
